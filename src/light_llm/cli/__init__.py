@@ -1,0 +1,1 @@
+"""The `lightllm` command: thin typer commands that call into the library."""

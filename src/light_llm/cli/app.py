@@ -1,0 +1,49 @@
+"""The `lightllm` typer application. Each command lives in its own module of this package
+and imports the heavy libraries (torch, onnxruntime) only when it runs."""
+
+from typing import Annotated
+
+import typer
+
+from light_llm import __version__
+
+app = typer.Typer(
+    name="lightllm",
+    help="A declarative compiler for small decoder-only language models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"light_llm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Validate, compile, train, export and run small language models from one spec file."""
+
+
+def _register_commands() -> None:
+    # Each entry: (module in light_llm.cli, function name, command name).
+    from importlib import import_module
+
+    for module, function, name in COMMANDS:
+        app.command(name)(getattr(import_module(f"light_llm.cli.{module}"), function))
+
+
+COMMANDS: list[tuple[str, str, str]] = [
+]
+
+
+def main() -> None:
+    _register_commands()
+    app()

@@ -1,0 +1,1 @@
+"""Model families. `registry.py` is the one place a family is registered."""

@@ -1,0 +1,248 @@
+"""The `model` section of a spec for `name: transformer`: every option of docs/models.md.
+
+Each section checks its own cross-field rules and reports them as `(path, message)`
+pairs relative to itself, so the loader can name the exact JSON path of every mistake.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from light_llm.schemas.base import Auto, SpecModel
+
+Problem = tuple[str, str]
+"""A broken cross-field rule: (dotted path relative to the section, message)."""
+
+
+class RuleViolation(ValueError):
+    """Raised by a section whose cross-field rules fail; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+class CheckedSection(SpecModel):
+    def problems(self) -> list[Problem]:
+        return []
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> "CheckedSection":
+        found = self.problems()
+        if found:
+            raise RuleViolation(found)
+        return self
+
+
+class AttentionConfig(CheckedSection):
+    variant: Literal["mha", "gqa", "mqa", "complex"] = Field(
+        "gqa",
+        description="mha: one KV head per query head; gqa: query heads share KV heads; "
+        "mqa: one KV head; complex: Q and K are complex, scores are Re(Q·K̄).",
+    )
+    num_heads: PositiveInt = Field(8, description="Number of query heads.")
+    num_kv_heads: PositiveInt | Auto = Field(
+        "auto",
+        description="Number of key/value heads. auto: num_heads // 4 for gqa (at least 1), "
+        "num_heads for mha and complex, 1 for mqa.",
+    )
+    head_dim: PositiveInt | Auto = Field(
+        "auto",
+        description="Real numbers per head (a complex head holds head_dim/2 complex numbers). "
+        "auto: d_model // num_heads.",
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on attention weights.")
+    bias: bool = Field(False, description="Add a bias to the Q, K, V and output projections.")
+    mask_type: Literal["causal", "bidirectional", "sliding_window"] = Field(
+        "causal",
+        description="causal: attend to earlier tokens; bidirectional: attend to all tokens "
+        "(no KV-cache decoding); sliding_window: causal, limited to the last window_size tokens.",
+    )
+    window_size: PositiveInt | None = Field(
+        None, description="Tokens in the sliding window, the current one included. Required "
+        "exactly when mask_type is sliding_window."
+    )
+    use_flash_attn: bool = Field(
+        False,
+        description="Use flash-attn kernels on CUDA (needs `pip install flash-attn`); "
+        "elsewhere PyTorch SDPA is used and the compile report says so.",
+    )
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.mask_type == "sliding_window" and self.window_size is None:
+            found.append(("window_size", "required when mask_type is 'sliding_window'"))
+        if self.mask_type != "sliding_window" and self.window_size is not None:
+            found.append(
+                (
+                    "window_size",
+                    f"window_size={self.window_size} is only allowed with mask_type "
+                    f"'sliding_window', not {self.mask_type!r}",
+                )
+            )
+        kv = self.num_kv_heads
+        if kv != "auto":
+            if self.variant == "mqa" and kv != 1:
+                found.append(("num_kv_heads", f"variant 'mqa' uses exactly 1 KV head, got {kv}"))
+            elif self.variant == "mha" and kv != self.num_heads:
+                found.append(
+                    (
+                        "num_kv_heads",
+                        f"variant 'mha' uses as many KV heads as query heads "
+                        f"({self.num_heads}), got {kv}",
+                    )
+                )
+            elif self.num_heads % kv != 0:
+                found.append(
+                    (
+                        "num_kv_heads",
+                        f"num_heads={self.num_heads} is not divisible by num_kv_heads={kv}; "
+                        f"allowed: a divisor of {self.num_heads}",
+                    )
+                )
+        return found
+
+    def resolved_num_kv_heads(self) -> int:
+        if self.num_kv_heads != "auto":
+            return self.num_kv_heads
+        if self.variant == "mqa":
+            return 1
+        if self.variant == "gqa":
+            candidate = max(1, self.num_heads // 4)
+            while self.num_heads % candidate:
+                candidate -= 1
+            return candidate
+        return self.num_heads
+
+
+class PositionalConfig(CheckedSection):
+    encoding: Literal["rope", "alibi", "sinusoidal", "learned", "none"] = Field(
+        "rope",
+        description="rope: rotary embedding of Q and K; alibi: linear distance penalty on "
+        "attention scores; sinusoidal / learned: absolute embeddings added to token "
+        "embeddings; none: no positional information.",
+    )
+    rope_base: PositiveFloat = Field(10000.0, description="RoPE θ base (rope only).")
+    rope_scaling: float | None = Field(
+        None,
+        description="Linear RoPE scaling factor > 1: positions are divided by it to extend "
+        "the context (rope only).",
+    )
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.encoding != "rope":
+            for key in ("rope_base", "rope_scaling"):
+                if self.explicitly_set(key) and getattr(self, key) is not None:
+                    found.append((key, f"only allowed with encoding 'rope', not {self.encoding!r}"))
+        if self.rope_scaling is not None and self.rope_scaling <= 1:
+            found.append(("rope_scaling", f"must be > 1, got {self.rope_scaling}"))
+        return found
+
+
+class FFNConfig(CheckedSection):
+    variant: Literal["swiglu", "geglu", "mlp"] = Field(
+        "swiglu",
+        description="swiglu: SiLU(gate)·up then down; geglu: GELU(gate)·up then down; "
+        "mlp: Linear → activation → Linear.",
+    )
+    expansion_factor: PositiveFloat = Field(
+        2.6667,
+        description="Hidden size = expansion_factor · d_model, rounded up to a multiple of 8.",
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the hidden activations.")
+    activation: Literal["silu", "gelu", "relu"] = Field(
+        "silu", description="Activation of the mlp variant (mlp only)."
+    )
+    bias: bool = Field(False, description="Add biases to the FFN projections.")
+
+    def problems(self) -> list[Problem]:
+        if self.variant != "mlp" and self.explicitly_set("activation"):
+            return [
+                (
+                    "activation",
+                    f"only allowed with variant 'mlp'; {self.variant!r} fixes its own gate "
+                    f"activation",
+                )
+            ]
+        return []
+
+
+class NormConfig(CheckedSection):
+    type: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalisation layer.")
+    eps: PositiveFloat = Field(1e-5, description="Epsilon added to the variance.")
+    placement: Literal["pre", "post", "sandwich"] = Field(
+        "pre",
+        description="pre: norm before each sub-layer; post: norm after the residual add; "
+        "sandwich: norm before and after each sub-layer.",
+    )
+
+
+class TransformerConfig(CheckedSection):
+    """A GPT-style decoder-only Transformer: every component configurable."""
+
+    name: Literal["transformer"] = Field("transformer", description="Model family.")
+    vocab_size: PositiveInt | Auto = Field(
+        "auto",
+        description="Vocabulary size. auto: the size of the tokenizer in data.tokenizer.",
+    )
+    d_model: PositiveInt = Field(256, description="Width of the residual stream.")
+    num_layers: PositiveInt = Field(4, description="Number of Transformer blocks.")
+    max_seq_len: PositiveInt = Field(256, description="Longest sequence the model is trained on.")
+    attention: AttentionConfig = Field(default_factory=AttentionConfig)
+    positional: PositionalConfig = Field(default_factory=PositionalConfig)
+    ffn: FFNConfig = Field(default_factory=FFNConfig)
+    norm: NormConfig = Field(default_factory=NormConfig)
+    tie_embeddings: bool = Field(True, description="Share input embedding and LM-head weights.")
+    parallel_layers: bool = Field(
+        False,
+        description="Compute attention and FFN in parallel on the same normalised input "
+        "(PaLM-style).",
+    )
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Embedding dropout and residual dropout."
+    )
+    init_std: PositiveFloat = Field(0.02, description="Standard deviation of weight init.")
+    residual_scaled_init: bool = Field(
+        True,
+        description="Scale the init of residual output projections by 1/√(2·num_layers) "
+        "(GPT-2).",
+    )
+
+    def resolved_head_dim(self) -> int:
+        if self.attention.head_dim != "auto":
+            return self.attention.head_dim
+        return self.d_model // self.attention.num_heads
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        heads = self.attention.num_heads
+        if self.attention.head_dim == "auto" and self.d_model % heads:
+            found.append(
+                (
+                    "attention.num_heads",
+                    f"d_model={self.d_model} is not divisible by num_heads={heads}; "
+                    f"set attention.head_dim or pick a divisor of {self.d_model}",
+                )
+            )
+            return found
+        head_dim = self.resolved_head_dim()
+        if self.positional.encoding == "rope" and head_dim % 2:
+            found.append(
+                ("attention.head_dim", f"rope rotates pairs, so head_dim must be even, got {head_dim}")
+            )
+        elif self.attention.variant == "complex" and head_dim % 2:
+            found.append(
+                (
+                    "attention.head_dim",
+                    f"complex attention stores (re, im) pairs, so head_dim must be even, got {head_dim}",
+                )
+            )
+        window = self.attention.window_size
+        if window is not None and window > self.max_seq_len:
+            found.append(
+                ("attention.window_size", f"window_size={window} exceeds max_seq_len={self.max_seq_len}")
+            )
+        return found

@@ -1,0 +1,1 @@
+"""Pydantic models of the spec file. Importing this package never imports torch."""

@@ -1,0 +1,26 @@
+"""The whole spec file: a model plus optional data, train and export sections."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from light_llm.models.transformer.config import TransformerConfig
+from light_llm.schemas.base import SpecModel
+from light_llm.schemas.data import DataConfig
+from light_llm.schemas.export import ExportConfig
+from light_llm.schemas.train import TrainConfig
+
+SPEC_VERSION = 1
+
+
+class Spec(SpecModel):
+    """A light_llm spec: one file describes the model, its data, training and export."""
+
+    schema_: str | None = Field(
+        None, alias="$schema", description="Optional URI of the JSON Schema, for editors."
+    )
+    spec_version: Literal[1] = Field(SPEC_VERSION, description="Version of the spec format.")
+    model: TransformerConfig = Field(description="The model architecture.")
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)

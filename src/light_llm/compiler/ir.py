@@ -1,0 +1,107 @@
+"""The intermediate representation: frozen dataclasses with every "auto" resolved.
+
+Blocks of the model are built from their own IR node only. Nothing here imports torch or
+pydantic, so costs (parameters, FLOPs, KV bytes) can be derived from the IR alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+AttentionKernel = Literal["sdpa", "flash_attn", "complex_eager", "complex_as_real"]
+Target = Literal["eager", "export"]
+
+
+@dataclass(frozen=True)
+class PositionalIR:
+    encoding: Literal["rope", "alibi", "sinusoidal", "learned", "none"]
+    max_seq_len: int
+    rope_base: float
+    rope_scaling: float  # 1.0 when no scaling
+
+
+@dataclass(frozen=True)
+class AttentionIR:
+    variant: Literal["mha", "gqa", "mqa", "complex"]
+    d_model: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    dropout: float
+    bias: bool
+    mask_type: Literal["causal", "bidirectional", "sliding_window"]
+    window_size: int | None
+    use_flash_attn: bool
+    kernel: AttentionKernel
+    kernel_reason: str
+    positional: PositionalIR
+
+    @property
+    def q_size(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_size(self) -> int:
+        return self.num_kv_heads * self.head_dim
+
+
+@dataclass(frozen=True)
+class FFNIR:
+    variant: Literal["swiglu", "geglu", "mlp"]
+    d_model: int
+    hidden_dim: int
+    activation: Literal["silu", "gelu", "relu"]
+    dropout: float
+    bias: bool
+
+
+@dataclass(frozen=True)
+class NormIR:
+    type: Literal["rmsnorm", "layernorm"]
+    dim: int
+    eps: float
+
+
+@dataclass(frozen=True)
+class BlockIR:
+    index: int
+    attention: AttentionIR
+    ffn: FFNIR
+    norm: NormIR
+    placement: Literal["pre", "post", "sandwich"]
+    parallel: bool
+    residual_dropout: float
+
+
+@dataclass(frozen=True)
+class TransformerIR:
+    vocab_size: int
+    d_model: int
+    num_layers: int
+    max_seq_len: int
+    positional: PositionalIR
+    blocks: tuple[BlockIR, ...]
+    final_norm: NormIR | None  # None for post-norm: every block already ends in a norm
+    tie_embeddings: bool
+    embedding_dropout: float
+    init_std: float
+    residual_scaled_init: bool
+    target: Target
+
+    family: str = "transformer"
+
+    @property
+    def causal(self) -> bool:
+        return self.blocks[0].attention.mask_type != "bidirectional"
+
+    @property
+    def num_kv_heads(self) -> int:
+        return self.blocks[0].attention.num_kv_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.blocks[0].attention.head_dim
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,141 @@
+"""Lowering: a validated model config becomes a TransformerIR with every choice made."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+from light_llm.compiler.ir import (
+    AttentionIR,
+    BlockIR,
+    FFNIR,
+    NormIR,
+    PositionalIR,
+    Target,
+    TransformerIR,
+)
+from light_llm.models.transformer.config import (
+    AttentionConfig,
+    FFNConfig,
+    TransformerConfig,
+)
+
+FFN_HIDDEN_MULTIPLE = 8
+
+
+def ffn_hidden_dim(d_model: int, expansion_factor: float) -> int:
+    """expansion_factor · d_model rounded up to a multiple of 8 (4.0 stays exact)."""
+    raw = math.ceil(round(expansion_factor * d_model, 6))
+    return -(-raw // FFN_HIDDEN_MULTIPLE) * FFN_HIDDEN_MULTIPLE
+
+
+def choose_attention_kernel(config: AttentionConfig, target: Target) -> tuple[str, str]:
+    """The kernel for this target, and why it was chosen (shown by `lightllm compile`)."""
+    if config.variant == "complex":
+        if target == "export":
+            return "complex_as_real", "export lowers Re(Q·K̄) to real pairs: Qr·Kr + Qi·Ki"
+        return "complex_eager", "complex Q and K in torch complex64; scores Re(Q·K̄)"
+    if target == "export":
+        return "sdpa", "export uses portable attention ops"
+    if not config.use_flash_attn:
+        return "sdpa", "torch scaled_dot_product_attention"
+    if not _cuda_available():
+        return "sdpa", "use_flash_attn is set but CUDA is not available: SDPA is used on CPU"
+    if importlib.util.find_spec("flash_attn") is None:
+        return "sdpa", (
+            "use_flash_attn is set but flash-attn is not installed: running on CUDA raises; "
+            "`pip install flash-attn`"
+        )
+    return "flash_attn", "flash-attn on CUDA"
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def lower_attention(
+    config: TransformerConfig, positional: PositionalIR, target: Target
+) -> AttentionIR:
+    attention = config.attention
+    kernel, reason = choose_attention_kernel(attention, target)
+    return AttentionIR(
+        variant=attention.variant,
+        d_model=config.d_model,
+        num_heads=attention.num_heads,
+        num_kv_heads=attention.resolved_num_kv_heads(),
+        head_dim=config.resolved_head_dim(),
+        dropout=attention.dropout,
+        bias=attention.bias,
+        mask_type=attention.mask_type,
+        window_size=attention.window_size,
+        use_flash_attn=attention.use_flash_attn,
+        kernel=kernel,
+        kernel_reason=reason,
+        positional=positional,
+    )
+
+
+def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
+    activation = {"swiglu": "silu", "geglu": "gelu"}.get(ffn.variant, ffn.activation)
+    return FFNIR(
+        variant=ffn.variant,
+        d_model=d_model,
+        hidden_dim=ffn_hidden_dim(d_model, ffn.expansion_factor),
+        activation=activation,
+        dropout=ffn.dropout,
+        bias=ffn.bias,
+    )
+
+
+def lower(
+    config: TransformerConfig, *, vocab_size: int | None = None, target: Target = "eager"
+) -> TransformerIR:
+    """Lower a model config. `vocab_size` resolves `vocab_size: auto` (from the tokenizer)."""
+    resolved_vocab = config.vocab_size if config.vocab_size != "auto" else vocab_size
+    if resolved_vocab is None:
+        raise ValueError(
+            "model.vocab_size is 'auto': it is resolved from the tokenizer; "
+            "lower the whole spec (lower_spec) or pass vocab_size"
+        )
+    if vocab_size is not None and config.vocab_size != "auto" and vocab_size != config.vocab_size:
+        raise ValueError(
+            f"model.vocab_size={config.vocab_size} but the tokenizer has {vocab_size} tokens; "
+            f"set model.vocab_size to {vocab_size} or 'auto'"
+        )
+    positional = PositionalIR(
+        encoding=config.positional.encoding,
+        max_seq_len=config.max_seq_len,
+        rope_base=config.positional.rope_base,
+        rope_scaling=config.positional.rope_scaling or 1.0,
+    )
+    norm = NormIR(type=config.norm.type, dim=config.d_model, eps=config.norm.eps)
+    attention = lower_attention(config, positional, target)
+    ffn = lower_ffn(config.ffn, config.d_model)
+    blocks = tuple(
+        BlockIR(
+            index=i,
+            attention=attention,
+            ffn=ffn,
+            norm=norm,
+            placement=config.norm.placement,
+            parallel=config.parallel_layers,
+            residual_dropout=config.dropout,
+        )
+        for i in range(config.num_layers)
+    )
+    return TransformerIR(
+        vocab_size=resolved_vocab,
+        d_model=config.d_model,
+        num_layers=config.num_layers,
+        max_seq_len=config.max_seq_len,
+        positional=positional,
+        blocks=blocks,
+        final_norm=None if config.norm.placement == "post" else norm,
+        tie_embeddings=config.tie_embeddings,
+        embedding_dropout=config.dropout,
+        init_std=config.init_std,
+        residual_scaled_init=config.residual_scaled_init,
+        target=target,
+    )

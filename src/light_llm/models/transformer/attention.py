@@ -1,0 +1,167 @@
+"""Multi-head attention with grouped KV heads, a plain-tensor KV cache and pluggable
+kernels (SDPA, flash-attn, complex)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from light_llm.compiler.ir import AttentionIR
+from light_llm.models.transformer.positional import (
+    alibi_slopes,
+    as_complex,
+    build_rotation,
+)
+
+
+def expand_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """[B, Hkv, T, D] → [B, Hkv·groups, T, D], each KV head shared by `groups` query heads."""
+    if groups == 1:
+        return x
+    batch, kv_heads, length, dim = x.shape
+    return x[:, :, None].expand(batch, kv_heads, groups, length, dim).reshape(
+        batch, kv_heads * groups, length, dim
+    )
+
+
+class SDPAKernel(nn.Module):
+    """torch scaled_dot_product_attention, with a real-valued (or complex-as-real) head."""
+
+    def __init__(self, ir: AttentionIR):
+        super().__init__()
+        self.groups = ir.num_heads // ir.num_kv_heads
+        self.dropout = ir.dropout
+        self.is_causal = ir.mask_type != "bidirectional"
+        self.flash_requested = ir.use_flash_attn and ir.kernel == "sdpa"
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.flash_requested and q.is_cuda:
+            raise RuntimeError(
+                "attention.use_flash_attn is set and the model runs on CUDA, but flash-attn is "
+                "not installed: `pip install flash-attn`, or set use_flash_attn: false"
+            )
+        return F.scaled_dot_product_attention(
+            q,
+            expand_kv_heads(k, self.groups),
+            expand_kv_heads(v, self.groups),
+            attn_mask=None if bias is None else bias.to(q.dtype),
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=bias is None and self.is_causal,
+        )
+
+
+class ComplexKernel(nn.Module):
+    """Scores Re(Q·K̄)/√head_dim on complex Q and K (head_dim/2 complex numbers each);
+    V stays real. The export target replaces this with SDPAKernel, since
+    Re(Q·K̄) = Qr·Kr + Qi·Ki is the real dot product of the (re | im) halves."""
+
+    def __init__(self, ir: AttentionIR):
+        super().__init__()
+        self.groups = ir.num_heads // ir.num_kv_heads
+        self.scale = 1.0 / math.sqrt(ir.head_dim)
+        self.dropout = nn.Dropout(ir.dropout)
+        self.is_causal = ir.mask_type != "bidirectional"
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        q_c = as_complex(q)  # [B, H, S, D/2]
+        k_c = as_complex(expand_kv_heads(k, self.groups))  # [B, H, T, D/2]
+        scores = (q_c @ k_c.conj().transpose(-2, -1)).real * self.scale  # [B, H, S, T]
+        if bias is not None:
+            scores = scores + bias
+        elif self.is_causal:
+            seq, total = scores.shape[-2:]
+            future = torch.ones(seq, total, dtype=torch.bool, device=q.device).triu(total - seq + 1)
+            scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+        weights = self.dropout(scores.softmax(dim=-1))
+        return (weights @ expand_kv_heads(v, self.groups).float()).to(v.dtype)
+
+
+class FlashAttentionKernel(nn.Module):
+    """flash-attn on CUDA. Masks, windows and ALiBi are applied by flash-attn itself;
+    calls that carry an explicit bias (padding, KV-cache decode) go through SDPA."""
+
+    def __init__(self, ir: AttentionIR):
+        super().__init__()
+        self.fallback = SDPAKernel(ir)
+        self.causal = ir.mask_type != "bidirectional"
+        window = ir.window_size
+        self.window = (window - 1, 0) if window is not None else (-1, -1)
+        self.dropout = ir.dropout
+        uses_alibi = ir.positional.encoding == "alibi"
+        self.register_buffer(
+            "alibi_slopes", alibi_slopes(ir.num_heads) if uses_alibi else None, persistent=False
+        )
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        if bias is not None or not q.is_cuda:
+            return self.fallback(q, k, v, bias)
+        from flash_attn import flash_attn_func
+
+        out = flash_attn_func(
+            q.transpose(1, 2),  # flash-attn wants [B, S, H, D]
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            dropout_p=self.dropout if self.training else 0.0,
+            causal=self.causal,
+            window_size=self.window,
+            alibi_slopes=self.alibi_slopes,
+        )
+        return out.transpose(1, 2)
+
+
+KERNELS = {
+    "sdpa": SDPAKernel,
+    "complex_as_real": SDPAKernel,
+    "complex_eager": ComplexKernel,
+    "flash_attn": FlashAttentionKernel,
+}
+
+
+class Attention(nn.Module):
+    def __init__(self, ir: AttentionIR):
+        super().__init__()
+        self.num_heads = ir.num_heads
+        self.num_kv_heads = ir.num_kv_heads
+        self.head_dim = ir.head_dim
+        self.q_proj = nn.Linear(ir.d_model, ir.q_size, bias=ir.bias)
+        self.k_proj = nn.Linear(ir.d_model, ir.kv_size, bias=ir.bias)
+        self.v_proj = nn.Linear(ir.d_model, ir.kv_size, bias=ir.bias)
+        self.o_proj = nn.Linear(ir.q_size, ir.d_model, bias=ir.bias)
+        self.rotation = build_rotation(
+            ir.positional, ir.head_dim, complex_phase=ir.kernel == "complex_eager"
+        )
+        self.kernel = KERNELS[ir.kernel](ir)
+
+    @property
+    def output_projection(self) -> nn.Linear:
+        return self.o_proj
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        position_ids: torch.Tensor,
+        bias: torch.Tensor | None,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x: [B, S, d_model]; past: K and V `[B, Hkv, P, D]` (rotated). Returns the output
+        and the present K and V `[B, Hkv, P + S, D]`."""
+        batch, seq, _ = x.shape
+        q = self.q_proj(x).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = self.rotation(q, k, position_ids)  # [B, H, S, D], [B, Hkv, S, D]
+        if past is not None:
+            k = torch.cat((past[0].to(k.dtype), k), dim=2)  # [B, Hkv, P + S, D]
+            v = torch.cat((past[1].to(v.dtype), v), dim=2)
+        out = self.kernel(q, k, v, bias)  # [B, H, S, D]
+        out = out.transpose(1, 2).reshape(batch, seq, self.num_heads * self.head_dim)
+        return self.o_proj(out), (k, v)

@@ -1,0 +1,128 @@
+"""The decoder-only Transformer, assembled from its IR.
+
+Two entry points share one set of weights:
+- `forward(tokens) -> logits` for training and scoring;
+- `forward_with_cache(input_ids, attention_mask, position_ids, past)` for prefill and
+  KV-cache decoding with plain tensors, the signature every export reproduces.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from light_llm.compiler.ir import TransformerIR
+from light_llm.models.transformer.block import KV, build_block
+from light_llm.models.transformer.mask import AttentionBias
+from light_llm.models.transformer.norm import build_norm
+from light_llm.models.transformer.positional import build_embedding_positions
+
+
+class Transformer(nn.Module):
+    def __init__(self, config):
+        """`config`: a TransformerIR, or a TransformerConfig (lowered for eager use)."""
+        super().__init__()
+        if not isinstance(config, TransformerIR):
+            from light_llm.compiler.lower import lower
+
+            config = lower(config)
+        self.ir = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
+        self.embed_positions = build_embedding_positions(config.positional, config.d_model)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.attention_bias = AttentionBias(config.blocks[0].attention)
+        self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
+        self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.reset_parameters()
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+
+    def reset_parameters(self) -> None:
+        """Normal(0, init_std) for every matrix and embedding, zero biases, unit norms;
+        residual output projections scaled by 1/√(2·num_layers) when residual_scaled_init."""
+        std = self.ir.init_std
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        if self.ir.residual_scaled_init:
+            scaled_std = std / math.sqrt(2 * self.ir.num_layers)
+            for block in self.blocks:
+                for projection in (block.attention.output_projection, block.ffn.output_projection):
+                    nn.init.normal_(projection.weight, mean=0.0, std=scaled_std)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: [B, S] int64 → logits [B, S, vocab_size]."""
+        batch, seq = tokens.shape
+        position_ids = torch.arange(seq, device=tokens.device).expand(batch, seq)
+        logits, _ = self._run(tokens, None, position_ids, None)
+        return logits
+
+    def forward_with_cache(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        past_key_values: list[KV],
+    ) -> tuple[torch.Tensor, list[KV]]:
+        """input_ids, position_ids: [B, S]; attention_mask: [B, P + S] (1 = attend);
+        past_key_values: one (key, value) `[B, Hkv, P, D]` per layer (P may be 0).
+        Returns logits [B, S, vocab] and the present (key, value) `[B, Hkv, P + S, D]`."""
+        if not self.ir.causal:
+            raise ValueError(
+                "bidirectional attention cannot decode incrementally: every token attends to "
+                "later ones, so a KV cache would change earlier outputs; call forward(tokens)"
+            )
+        return self._run(input_ids, attention_mask, position_ids, past_key_values)
+
+    def empty_cache(self, batch: int, device: torch.device | None = None) -> list[KV]:
+        """Past keys and values of length 0, for a prefill through forward_with_cache."""
+        shape = (batch, self.ir.num_kv_heads, 0, self.ir.head_dim)
+        return [
+            (torch.zeros(shape, device=device), torch.zeros(shape, device=device))
+            for _ in self.blocks
+        ]
+
+    def _run(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor,
+        past_key_values: list[KV] | None,
+    ) -> tuple[torch.Tensor, list[KV]]:
+        x = self.embed_tokens(input_ids)  # [B, S, d_model]
+        positions = self.embed_positions(position_ids)
+        if positions is not None:
+            x = x + positions
+        x = self.embedding_dropout(x)
+        bias = self.attention_bias(input_ids.shape[1], attention_mask, x.device, torch.float32)
+        presents: list[KV] = []
+        for i, block in enumerate(self.blocks):
+            past = past_key_values[i] if past_key_values is not None else None
+            x, present = block(x, position_ids, bias, past)
+            presents.append(present)
+        return self.lm_head(self.final_norm(x)), presents
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def __repr__(self) -> str:
+        ir = self.ir
+        attention = ir.blocks[0].attention
+        block = ir.blocks[0]
+        summary = (
+            f"Transformer: {self.num_parameters():,} parameters | vocab {ir.vocab_size}, "
+            f"d_model {ir.d_model}, {ir.num_layers} layers, max_seq_len {ir.max_seq_len}\n"
+            f"  attention {attention.variant} ({attention.num_heads} heads, "
+            f"{attention.num_kv_heads} kv, head_dim {attention.head_dim}, {attention.mask_type}"
+            f"{f' window {attention.window_size}' if attention.window_size else ''}, "
+            f"kernel {attention.kernel}) | positional {ir.positional.encoding} | "
+            f"ffn {block.ffn.variant} ({block.ffn.hidden_dim}) | "
+            f"norm {block.norm.type} {block.placement}"
+            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}\n"
+        )
+        return summary + super().__repr__()

@@ -1,0 +1,29 @@
+"""RMSNorm and LayerNorm."""
+
+import torch
+from torch import nn
+
+from light_llm.compiler.ir import NormIR
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x²) + eps) · weight, computed in fp32 (as Llama does)."""
+
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * normed.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+def build_norm(ir: NormIR) -> nn.Module:
+    if ir.type == "rmsnorm":
+        return RMSNorm(ir.dim, ir.eps)
+    return nn.LayerNorm(ir.dim, eps=ir.eps)

@@ -1,0 +1,176 @@
+"""Positional encodings.
+
+Two families: those that add a vector to the token embeddings (learned, sinusoidal,
+none) and those that act inside attention (rotary on Q and K, ALiBi on the scores).
+Positions are absolute token positions `[batch, seq]`, so decoding with a KV cache and
+left padding needs no special case.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from light_llm.compiler.ir import PositionalIR
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2) → (-x2, x1) on the two halves of the last dimension."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class RotaryAngles(nn.Module):
+    """θ_j·p for each position p and frequency j: `[batch, 1, seq, head_dim/2]`."""
+
+    def __init__(self, ir: PositionalIR, head_dim: int):
+        super().__init__()
+        exponents = torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim
+        inv_freq = (1.0 / (ir.rope_base**exponents)).float()
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.scaling = ir.rope_scaling
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        positions = position_ids.float() / self.scaling
+        return (positions[:, None, :, None] * self.inv_freq)
+
+
+class RotaryEmbedding(nn.Module):
+    """RoPE in the half-split layout (as Llama): pairs are (x_j, x_{j + head_dim/2})."""
+
+    def __init__(self, ir: PositionalIR, head_dim: int):
+        super().__init__()
+        self.angles = RotaryAngles(ir, head_dim)
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, position_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # q: [B, H, S, D], k: [B, Hkv, S, D], position_ids: [B, S]
+        angles = self.angles(position_ids)
+        cos = torch.cat((angles, angles), dim=-1).cos().to(q.dtype)  # [B, 1, S, D]
+        sin = torch.cat((angles, angles), dim=-1).sin().to(q.dtype)
+        return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+class ComplexPhase(nn.Module):
+    """RoPE for complex attention: each complex number of Q and K is multiplied by e^{iθp}.
+
+    A complex head of head_dim reals holds head_dim/2 complex numbers, real parts in the
+    first half and imaginary parts in the second (the layout of `rotate_half`), so this
+    is the complex-arithmetic twin of `RotaryEmbedding`.
+    """
+
+    def __init__(self, ir: PositionalIR, head_dim: int):
+        super().__init__()
+        self.angles = RotaryAngles(ir, head_dim)
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, position_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        angles = self.angles(position_ids)  # [B, 1, S, D/2]
+        phase = torch.polar(torch.ones_like(angles), angles)  # e^{iθp}
+        return as_real_halves(as_complex(q) * phase), as_real_halves(as_complex(k) * phase)
+
+
+def as_complex(x: torch.Tensor) -> torch.Tensor:
+    """[..., D] reals laid out (re | im) → [..., D/2] complex64."""
+    real, imag = x.float().chunk(2, dim=-1)
+    return torch.complex(real, imag)
+
+
+def as_real_halves(z: torch.Tensor) -> torch.Tensor:
+    return torch.cat((z.real, z.imag), dim=-1)
+
+
+class NoRotation(nn.Module):
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, position_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return q, k
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """Head slopes of ALiBi (Press et al., 2022): a geometric sequence starting at
+    2^(-8/n) for n a power of two; otherwise the closest smaller power of two, then every
+    other slope of the next power of two."""
+
+    def power_of_two_slopes(n: int) -> list[float]:
+        start = 2.0 ** (-8.0 / n)
+        return [start ** (i + 1) for i in range(n)]
+
+    closest = 2 ** math.floor(math.log2(num_heads))
+    slopes = power_of_two_slopes(closest)
+    if closest < num_heads:
+        slopes += power_of_two_slopes(2 * closest)[0::2][: num_heads - closest]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
+class ALiBi(nn.Module):
+    """Adds -slope_h · |i - j| to the attention score of query i and key j."""
+
+    def __init__(self, num_heads: int):
+        super().__init__()
+        self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
+
+    def forward(self, distance: torch.Tensor) -> torch.Tensor:
+        # distance: [S, T] → bias [1, H, S, T]
+        return -self.slopes[None, :, None, None] * distance.abs().float()[None, None]
+
+
+class LearnedPositions(nn.Module):
+    def __init__(self, ir: PositionalIR, d_model: int):
+        super().__init__()
+        self.max_seq_len = ir.max_seq_len
+        self.embedding = nn.Embedding(ir.max_seq_len, d_model)
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        if not _is_tracing():
+            longest = int(position_ids.max()) + 1 if position_ids.numel() else 0
+            if longest > self.max_seq_len:
+                raise ValueError(
+                    f"position {longest - 1} is beyond max_seq_len={self.max_seq_len}: learned "
+                    f"positional embeddings exist only for positions < {self.max_seq_len}"
+                )
+        return self.embedding(position_ids)
+
+
+class SinusoidalPositions(nn.Module):
+    """PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(p / 10000^(2i/d))."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        exponents = torch.arange(0, d_model, 2, dtype=torch.float64) / d_model
+        self.register_buffer("inv_freq", (1.0 / 10000.0**exponents).float(), persistent=False)
+        self.d_model = d_model
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        angles = position_ids.float()[..., None] * self.inv_freq  # [B, S, ceil(d/2)]
+        pairs = torch.stack((angles.sin(), angles.cos()), dim=-1)  # [B, S, d/2, 2]
+        return pairs.flatten(-2)[..., : self.d_model]
+
+
+class NoPositions(nn.Module):
+    """Adds nothing to the embeddings (used by rope, alibi and none)."""
+
+    def forward(self, position_ids: torch.Tensor) -> None:
+        return None
+
+
+def build_embedding_positions(ir: PositionalIR, d_model: int) -> nn.Module:
+    if ir.encoding == "learned":
+        return LearnedPositions(ir, d_model)
+    if ir.encoding == "sinusoidal":
+        return SinusoidalPositions(d_model)
+    return NoPositions()
+
+
+def build_rotation(ir: PositionalIR, head_dim: int, complex_phase: bool) -> nn.Module:
+    if ir.encoding != "rope":
+        return NoRotation()
+    return ComplexPhase(ir, head_dim) if complex_phase else RotaryEmbedding(ir, head_dim)
+
+
+def _is_tracing() -> bool:
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()

@@ -1,0 +1,1 @@
+"""Training: data, tokenizers, the Trainer, checkpoints."""

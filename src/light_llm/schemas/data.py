@@ -6,6 +6,8 @@ from light_llm.schemas.base import SpecModel
 
 
 class DataConfig(SpecModel):
+    """Where training text comes from and how it is tokenized."""
+
     corpus: str | list[str] = Field(
         "stdlib",
         description="'stdlib' (the Python standard library's own source files, present "

@@ -8,6 +8,8 @@ from light_llm.schemas.base import SpecModel
 
 
 class ExportConfig(SpecModel):
+    """Defaults for `lightllm export`."""
+
     opset: PositiveInt = Field(18, description="ONNX opset version.")
     quantize: Literal["none", "int8", "int4"] = Field(
         "none", description="Weight quantization of the ONNX export."

@@ -21,6 +21,12 @@ class Spec(SpecModel):
     )
     spec_version: Literal[1] = Field(SPEC_VERSION, description="Version of the spec format.")
     model: TransformerConfig = Field(description="The model architecture.")
-    data: DataConfig = Field(default_factory=DataConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    export: ExportConfig = Field(default_factory=ExportConfig)
+    data: DataConfig = Field(
+        default_factory=DataConfig, description="Training text and tokenizer."
+    )
+    train: TrainConfig = Field(
+        default_factory=TrainConfig, description="Optimisation, precision, evaluation, checkpoints."
+    )
+    export: ExportConfig = Field(
+        default_factory=ExportConfig, description="Defaults for `lightllm export`."
+    )

@@ -8,6 +8,8 @@ from light_llm.schemas.base import SpecModel
 
 
 class TrainConfig(SpecModel):
+    """Optimisation, precision, evaluation and checkpoints."""
+
     steps: PositiveInt = Field(300, description="Optimizer steps.")
     batch_size: PositiveInt = Field(
         16, description="Global batch size in sequences per optimizer step (all processes)."

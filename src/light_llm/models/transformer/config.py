@@ -37,10 +37,15 @@ class CheckedSection(SpecModel):
 
 
 class AttentionConfig(CheckedSection):
+    """Self-attention. `complex` combines with every positional encoding (rope becomes a
+    complex phase rotation), every mask type and any KV-head count that divides num_heads;
+    it needs an even head_dim and has no flash-attn kernel."""
+
     variant: Literal["mha", "gqa", "mqa", "complex"] = Field(
         "gqa",
         description="mha: one KV head per query head; gqa: query heads share KV heads; "
-        "mqa: one KV head; complex: Q and K are complex, scores are Re(Q·K̄).",
+        "mqa: one KV head; complex: Q and K are complex, scores are Re(Q·K̄) (with any "
+        "positional encoding and mask; needs an even head_dim; not with use_flash_attn).",
     )
     num_heads: PositiveInt = Field(8, description="Number of query heads.")
     num_kv_heads: PositiveInt | Auto = Field(
@@ -67,7 +72,8 @@ class AttentionConfig(CheckedSection):
     use_flash_attn: bool = Field(
         False,
         description="Use flash-attn kernels on CUDA (needs `pip install flash-attn`); "
-        "elsewhere PyTorch SDPA is used and the compile report says so.",
+        "elsewhere PyTorch SDPA is used and the compile report says so. Not with variant "
+        "'complex'.",
     )
 
     def problems(self) -> list[Problem]:
@@ -81,6 +87,10 @@ class AttentionConfig(CheckedSection):
                     f"window_size={self.window_size} is only allowed with mask_type "
                     f"'sliding_window', not {self.mask_type!r}",
                 )
+            )
+        if self.variant == "complex" and self.use_flash_attn:
+            found.append(
+                ("use_flash_attn", "flash-attn has no kernel for variant 'complex'; set it to false")
             )
         kv = self.num_kv_heads
         if kv != "auto":
@@ -118,6 +128,8 @@ class AttentionConfig(CheckedSection):
 
 
 class PositionalConfig(CheckedSection):
+    """How token positions reach the model."""
+
     encoding: Literal["rope", "alibi", "sinusoidal", "learned", "none"] = Field(
         "rope",
         description="rope: rotary embedding of Q and K; alibi: linear distance penalty on "
@@ -127,6 +139,7 @@ class PositionalConfig(CheckedSection):
     rope_base: PositiveFloat = Field(10000.0, description="RoPE θ base (rope only).")
     rope_scaling: float | None = Field(
         None,
+        gt=1.0,
         description="Linear RoPE scaling factor > 1: positions are divided by it to extend "
         "the context (rope only).",
     )
@@ -137,12 +150,12 @@ class PositionalConfig(CheckedSection):
             for key in ("rope_base", "rope_scaling"):
                 if self.explicitly_set(key) and getattr(self, key) is not None:
                     found.append((key, f"only allowed with encoding 'rope', not {self.encoding!r}"))
-        if self.rope_scaling is not None and self.rope_scaling <= 1:
-            found.append(("rope_scaling", f"must be > 1, got {self.rope_scaling}"))
         return found
 
 
 class FFNConfig(CheckedSection):
+    """The feed-forward sub-layer of each block."""
+
     variant: Literal["swiglu", "geglu", "mlp"] = Field(
         "swiglu",
         description="swiglu: SiLU(gate)·up then down; geglu: GELU(gate)·up then down; "
@@ -171,6 +184,8 @@ class FFNConfig(CheckedSection):
 
 
 class NormConfig(CheckedSection):
+    """Normalisation layers and where they sit in each block."""
+
     type: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalisation layer.")
     eps: PositiveFloat = Field(1e-5, description="Epsilon added to the variance.")
     placement: Literal["pre", "post", "sandwich"] = Field(
@@ -191,10 +206,16 @@ class TransformerConfig(CheckedSection):
     d_model: PositiveInt = Field(256, description="Width of the residual stream.")
     num_layers: PositiveInt = Field(4, description="Number of Transformer blocks.")
     max_seq_len: PositiveInt = Field(256, description="Longest sequence the model is trained on.")
-    attention: AttentionConfig = Field(default_factory=AttentionConfig)
-    positional: PositionalConfig = Field(default_factory=PositionalConfig)
-    ffn: FFNConfig = Field(default_factory=FFNConfig)
-    norm: NormConfig = Field(default_factory=NormConfig)
+    attention: AttentionConfig = Field(
+        default_factory=AttentionConfig, description="Self-attention: heads, mask, variant."
+    )
+    positional: PositionalConfig = Field(
+        default_factory=PositionalConfig, description="How token positions are encoded."
+    )
+    ffn: FFNConfig = Field(default_factory=FFNConfig, description="The feed-forward sub-layer.")
+    norm: NormConfig = Field(
+        default_factory=NormConfig, description="Normalisation layers and where they sit."
+    )
     tie_embeddings: bool = Field(True, description="Share input embedding and LM-head weights.")
     parallel_layers: bool = Field(
         False,

@@ -30,3 +30,8 @@ class Spec(SpecModel):
     export: ExportConfig = Field(
         default_factory=ExportConfig, description="Defaults for `lightllm export`."
     )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON that validates back to this spec: the values that were set (for a resolved
+        spec, every value), without options that do not apply to the chosen variants."""
+        return self.model_dump_json(by_alias=True, exclude_unset=True, indent=indent)

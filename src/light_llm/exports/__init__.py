@@ -1,0 +1,1 @@
+"""Exports: ONNX, TorchScript, torch.export/AOTInductor, Hugging Face; each verified."""

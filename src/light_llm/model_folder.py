@@ -1,0 +1,100 @@
+"""The model folder: what `lightllm compile --out` and `lightllm train` leave behind and
+what every export reads.
+
+    spec.resolved.json   the spec with every auto resolved
+    model.safetensors    the weights (tied weights stored once)
+    tokenizer.json       the tokenizer, where one is known
+
+Writes are atomic: files are written to a temporary folder, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SPEC_FILE = "spec.resolved.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class ModelFolderError(ValueError):
+    """A folder that is not a light_llm model folder, or whose files are damaged."""
+
+
+@dataclass
+class ModelFolder:
+    path: Path
+    spec: "Spec"  # noqa: F821
+    tokenizer_path: Path | None
+
+    def build(self, target: str = "eager"):
+        """The module with the folder's weights, lowered for `target`."""
+        from safetensors.torch import load_file
+
+        from light_llm.compiler.build import build
+        from light_llm.compiler.pipeline import lower_spec
+
+        model = build(lower_spec(self.spec, target=target))
+        try:
+            state = load_file(self.path / WEIGHTS_FILE)
+        except Exception as error:  # safetensors raises several types for damaged files
+            raise ModelFolderError(f"{self.path / WEIGHTS_FILE}: cannot read weights: {error}") from None
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [name for name in missing if not _is_tied_alias(model, name)]
+        if missing or unexpected:
+            raise ModelFolderError(
+                f"{self.path / WEIGHTS_FILE}: weights do not match the spec "
+                f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})"
+            )
+        return model.eval()
+
+
+def _is_tied_alias(model, name: str) -> bool:
+    return name == "lm_head.weight" and model.ir.tie_embeddings
+
+
+def load_model_folder(path: str | os.PathLike) -> ModelFolder:
+    from light_llm.schemas.spec import Spec
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: not a folder")
+    for required in (SPEC_FILE, WEIGHTS_FILE):
+        if not (folder / required).is_file():
+            raise ModelFolderError(
+                f"{folder}: not a light_llm model folder (no {required}); "
+                "make one with `lightllm compile SPEC --out DIR` or `lightllm train`"
+            )
+    try:
+        spec = Spec.model_validate(json.loads((folder / SPEC_FILE).read_text()))
+    except Exception as error:
+        raise ModelFolderError(f"{folder / SPEC_FILE}: invalid resolved spec: {error}") from None
+    tokenizer = folder / TOKENIZER_FILE
+    return ModelFolder(folder, spec, tokenizer if tokenizer.is_file() else None)
+
+
+def save_model_folder(
+    path: str | os.PathLike, spec, model, tokenizer_json: str | os.PathLike | None = None
+) -> Path:
+    """Write spec, weights and tokenizer into `path` atomically (replacing its files)."""
+    from safetensors.torch import save_model
+
+    folder = Path(path)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (staging / SPEC_FILE).write_text(spec.to_json() + "\n")
+        save_model(model, str(staging / WEIGHTS_FILE))
+        if tokenizer_json is not None:
+            shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
+        folder.mkdir(exist_ok=True)
+        for item in staging.iterdir():
+            os.replace(item, folder / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder

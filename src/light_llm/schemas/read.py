@@ -137,7 +137,7 @@ def _parse_yaml(source: str, text: str) -> object:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = error.problem or error.context or "cannot be parsed"
+        problem = ", ".join(part for part in (error.context, error.problem) if part) or "cannot be parsed"
         raise unreadable(source, f"invalid YAML{where}: {problem}") from None
     except yaml.YAMLError as error:
         raise unreadable(source, f"invalid YAML: {error}") from None

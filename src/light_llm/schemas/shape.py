@@ -40,6 +40,6 @@ def shape_issues(data: object) -> list[SpecIssue]:
 
 def _non_string_key(key: object) -> str:
     return (
-        f"key {key!r} is a {type(key).__name__}, not a string (YAML reads unquoted "
+        f"key {key!r} ({type(key).__name__}) is not a string (YAML reads unquoted "
         f"yes/no/on/off/null and numbers as such: quote the key)"
     )

@@ -1,0 +1,54 @@
+"""The second validation layer: pydantic, for types the schema cannot pin down and the
+cross-field rules of each section. A `RuleViolation` raised inside a nested section is
+unpacked into one issue per broken rule, at the rule's own path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from light_llm.models.transformer.config import RuleViolation
+from light_llm.schemas.describe import show
+from light_llm.schemas.errors import Path, SpecIssue
+from light_llm.schemas.spec import Spec
+
+
+def rule_issues(data: Any) -> tuple[Spec | None, list[SpecIssue]]:
+    """The validated spec, or None with every issue pydantic found."""
+    try:
+        return Spec.model_validate(data), []
+    except ValidationError as error:
+        issues: list[SpecIssue] = []
+        for detail in error.errors(include_url=False):
+            issues.extend(_issues(detail, data))
+        return None, issues
+
+
+def _issues(detail: ErrorDetails, data: Any) -> list[SpecIssue]:
+    path = _data_path(detail["loc"], data, detail["type"])
+    cause = detail.get("ctx", {}).get("error")
+    if isinstance(cause, RuleViolation):
+        return [SpecIssue((*path, *where.split(".")), message) for where, message in cause.problems]
+    if detail["type"] == "missing":
+        return [SpecIssue(path, "missing; this key is required")]
+    return [SpecIssue(path, f"got {show(detail['input'])}; {detail['msg']}")]
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any, kind: str) -> Path:
+    """The part of pydantic's `loc` that names places in the data. The rest are union
+    member tags such as 'int' or "literal['auto']", which the user never wrote."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            if kind == "missing" and part == loc[-1]:
+                path.append(part)
+            break
+        path.append(part)
+    return tuple(path)

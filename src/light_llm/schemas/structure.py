@@ -1,0 +1,72 @@
+"""The first validation layer: the generated JSON Schema, checked with the jsonschema
+library, rendered as `path: got X; allowed: Y` issues."""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from light_llm.schemas.describe import allowed, show
+from light_llm.schemas.errors import Path, SpecIssue
+from light_llm.schemas.json_schema import spec_json_schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(spec_json_schema())
+
+
+def structure_issues(data: Any) -> list[SpecIssue]:
+    """Every place where `data` breaks the JSON Schema of a spec."""
+    issues: list[SpecIssue] = []
+    for error in _validator().iter_errors(data):
+        issues.extend(_render(error))
+    return issues
+
+
+def _render(error: ValidationError) -> list[SpecIssue]:
+    path: Path = tuple(error.absolute_path)
+    rule = _rule_description(error)
+    if error.validator == "additionalProperties":
+        return [_unknown_key(path, key, error) for key in _unexpected_keys(error)]
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        reason = rule or "this key is required"
+        return [SpecIssue((*path, key), f"missing; {reason}") for key in missing]
+    got = f"got {show(error.instance)}"
+    if rule:
+        return [SpecIssue(path, f"{got}; {rule}")]
+    message = f"{got}; allowed: {allowed(error.schema, spec_json_schema())}"
+    options = error.schema.get("enum", [error.schema.get("const")]) if isinstance(error.schema, dict) else []
+    return [SpecIssue(path, message + _did_you_mean(error.instance, options))]
+
+
+def _rule_description(error: ValidationError) -> str | None:
+    """The message of a cross-field rule (an if/then/else branch of conditional.py)."""
+    in_branch = any(part in ("then", "else") for part in error.schema_path)
+    if in_branch and isinstance(error.schema, dict):
+        return error.schema.get("description")
+    return None
+
+
+def _unexpected_keys(error: ValidationError) -> list[str]:
+    known = error.schema.get("properties", {})
+    return [key for key in error.instance if key not in known]
+
+
+def _unknown_key(path: Path, key: str, error: ValidationError) -> SpecIssue:
+    known = list(error.schema.get("properties", {}))
+    hint = _did_you_mean(key, known) or f"; allowed keys: {', '.join(known)}"
+    return SpecIssue((*path, key), f"unknown key {key!r}{hint}")
+
+
+def _did_you_mean(value: object, options: list[object]) -> str:
+    if not isinstance(value, str):
+        return ""
+    words = [option for option in options if isinstance(option, str)]
+    close = difflib.get_close_matches(value, words, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

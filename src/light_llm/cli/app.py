@@ -41,6 +41,8 @@ def _register_commands() -> None:
 
 
 COMMANDS: list[tuple[str, str, str]] = [
+    ("validate", "validate", "validate"),
+    ("schema", "schema", "schema"),
 ]
 
 

@@ -1,0 +1,42 @@
+"""`lightllm schema [--out FILE]`: print or write the spec's JSON Schema."""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def schema(
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Write the schema to this file (atomically) instead of stdout."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema (Draft 2020-12) of spec files, generated from the spec models."""
+    from light_llm.schemas.json_schema import render_schema
+
+    text = render_schema()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        _write_atomically(out, text)
+    except OSError as error:
+        typer.echo(f"{out}: cannot write: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {out}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write next to `path`, then rename: readers never see a half-written file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

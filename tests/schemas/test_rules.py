@@ -1,0 +1,102 @@
+"""Every cross-field and range rule of the spec: the path and words of its error, that
+pydantic alone enforces it, and that values just inside the rule are accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from light_llm.schemas.errors import SpecError, format_path
+from light_llm.schemas.load import load_spec
+from light_llm.schemas.spec import Spec
+
+
+def spec_with(**sections: Any) -> dict[str, Any]:
+    """A spec whose model section is `sections` (model-level keys and sub-sections)."""
+    return {"spec_version": 1, "model": dict(sections)}
+
+
+BROKEN = [
+    # (spec, path of the error, words the message must contain)
+    (spec_with(attention={"num_heads": 8, "num_kv_heads": 3}), "model.attention.num_kv_heads", ["num_heads=8", "num_kv_heads=3", "divisor of 8"]),
+    (spec_with(attention={"variant": "mqa", "num_kv_heads": 2}), "model.attention.num_kv_heads", ["'mqa'", "1 KV head", "2"]),
+    (spec_with(attention={"variant": "mha", "num_heads": 8, "num_kv_heads": 4}), "model.attention.num_kv_heads", ["'mha'", "(8)", "4"]),
+    (spec_with(d_model=100, attention={"num_heads": 8}), "model.attention.num_heads", ["d_model=100", "num_heads=8"]),
+    (spec_with(d_model=24, attention={"num_heads": 8, "num_kv_heads": 2}), "model.attention.head_dim", ["even", "3"]),
+    (spec_with(attention={"variant": "complex", "head_dim": 5}, positional={"encoding": "alibi"}), "model.attention.head_dim", ["complex", "even", "5"]),
+    (spec_with(attention={"variant": "complex", "use_flash_attn": True}), "model.attention.use_flash_attn", ["complex"]),
+    (spec_with(attention={"mask_type": "sliding_window"}), "model.attention.window_size", ["required", "sliding_window"]),
+    (spec_with(attention={"window_size": 16}), "model.attention.window_size", ["16", "sliding_window"]),
+    (spec_with(attention={"mask_type": "sliding_window", "window_size": 0}), "model.attention.window_size", ["0", "> 0"]),
+    (spec_with(max_seq_len=64, attention={"mask_type": "sliding_window", "window_size": 128}), "model.attention.window_size", ["128", "max_seq_len=64"]),
+    (spec_with(positional={"encoding": "alibi", "rope_base": 500000.0}), "model.positional.rope_base", ["500000.0", "'rope'"]),
+    (spec_with(positional={"encoding": "learned", "rope_scaling": 2.0}), "model.positional.rope_scaling", ["2.0", "'rope'"]),
+    (spec_with(positional={"rope_scaling": 1.0}), "model.positional.rope_scaling", ["1.0", "> 1"]),
+    (spec_with(ffn={"variant": "swiglu", "activation": "relu"}), "model.ffn.activation", ["'relu'", "'mlp'"]),
+    (spec_with(d_model=-64), "model.d_model", ["-64", "> 0"]),
+    (spec_with(num_layers=0), "model.num_layers", ["0", "> 0"]),
+    (spec_with(vocab_size=-1), "model.vocab_size", ["-1", "'auto'"]),
+    (spec_with(attention={"num_heads": 0}), "model.attention.num_heads", ["0", "> 0"]),
+    (spec_with(attention={"head_dim": -2}), "model.attention.head_dim", ["-2", "'auto'"]),
+    (spec_with(dropout=1.0), "model.dropout", ["1.0", "< 1"]),
+    (spec_with(attention={"dropout": -0.1}), "model.attention.dropout", ["-0.1", "≥ 0"]),
+    (spec_with(ffn={"dropout": 1.5}), "model.ffn.dropout", ["1.5"]),
+    (spec_with(norm={"eps": 0}), "model.norm.eps", ["0", "> 0"]),
+]
+
+
+@pytest.mark.parametrize(("spec", "path", "words"), BROKEN, ids=[case[1] + ":" + case[2][0] for case in BROKEN])
+def test_rule_is_reported_at_its_path(spec: dict[str, Any], path: str, words: list[str]) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    issues = caught.value.issues
+    assert [format_path(issue.path) for issue in issues] == [path], str(caught.value)
+    for word in words:
+        assert word in issues[0].message
+
+
+@pytest.mark.parametrize(("spec", "path", "words"), BROKEN, ids=[case[1] + ":" + case[2][0] for case in BROKEN])
+def test_pydantic_alone_enforces_the_rule(spec: dict[str, Any], path: str, words: list[str]) -> None:
+    with pytest.raises(ValidationError):
+        Spec.model_validate(spec)
+
+
+ACCEPTED = [
+    spec_with(attention={"num_heads": 8, "num_kv_heads": 2}),
+    spec_with(attention={"variant": "mqa", "num_kv_heads": 1}),
+    spec_with(attention={"variant": "mha", "num_heads": 8, "num_kv_heads": 8}),
+    spec_with(d_model=100, attention={"num_heads": 8, "head_dim": 12, "num_kv_heads": 4}),
+    spec_with(attention={"mask_type": "sliding_window", "window_size": 256}, max_seq_len=256),
+    spec_with(attention={"mask_type": "causal", "window_size": None}),
+    spec_with(positional={"encoding": "rope", "rope_base": 500000.0, "rope_scaling": 4.0}),
+    spec_with(positional={"encoding": "alibi", "rope_scaling": None}),
+    spec_with(ffn={"variant": "mlp", "activation": "relu"}),
+    spec_with(attention={"variant": "complex", "num_kv_heads": 2}, positional={"encoding": "sinusoidal"}),
+    spec_with(attention={"variant": "complex", "mask_type": "sliding_window", "window_size": 8}),
+    spec_with(dropout=0.0, attention={"dropout": 0.999}),
+]
+
+
+@pytest.mark.parametrize("spec", ACCEPTED)
+def test_values_inside_the_rules_are_accepted(spec: dict[str, Any]) -> None:
+    assert load_spec(spec).model.name == "transformer"
+
+
+def test_auto_kv_heads_follow_the_variant() -> None:
+    resolved = {
+        variant: load_spec(spec_with(attention={"variant": variant, "num_heads": 8})).model.attention.resolved_num_kv_heads()
+        for variant in ("mha", "gqa", "mqa", "complex")
+    }
+    assert resolved == {"mha": 8, "gqa": 2, "mqa": 1, "complex": 8}
+
+
+def test_defaults_match_the_models_doc() -> None:
+    model = load_spec(spec_with()).model
+    assert (model.attention.variant, model.attention.num_heads, model.attention.num_kv_heads) == ("gqa", 8, "auto")
+    assert (model.attention.mask_type, model.attention.window_size, model.attention.bias) == ("causal", None, False)
+    assert (model.positional.encoding, model.positional.rope_base, model.positional.rope_scaling) == ("rope", 10000.0, None)
+    assert (model.ffn.variant, model.ffn.expansion_factor, model.ffn.activation) == ("swiglu", 2.6667, "silu")
+    assert (model.norm.type, model.norm.eps, model.norm.placement) == ("rmsnorm", 1e-5, "pre")
+    assert (model.tie_embeddings, model.parallel_layers, model.init_std, model.residual_scaled_init) == (True, False, 0.02, True)

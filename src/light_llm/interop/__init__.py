@@ -1,0 +1,1 @@
+"""Mappings between light_llm models and other ecosystems (Hugging Face transformers)."""

@@ -1,0 +1,141 @@
+"""Costs derived from the IR alone: parameters, FLOPs per token, KV-cache bytes.
+
+Conventions (those of Kaplan et al. 2020 and the Chinchilla appendix):
+- FLOPs count matrix multiplies only, 2 per multiply-add; norms, activations, softmax
+  and embedding look-ups are left out (they are a small fraction).
+- Attention costs 2·2·num_heads·head_dim FLOPs per query per key (Q·Kᵀ, then weights·V),
+  with every key of the context counted: dense kernels compute masked entries too.
+  Complex attention counts as its real lowering, Re(Q·K̄) = Qr·Kr + Qi·Ki over head_dim
+  reals, so it costs the same as a real head of head_dim.
+- Training costs 3× the forward pass (the backward pass computes gradients for both
+  the inputs and the weights of every multiply).
+- The KV cache stores K and V of every layer, `num_kv_heads·head_dim` numbers each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from light_llm.compiler.ir import AttentionIR, BlockIR, FFNIR, NormIR, TransformerIR
+
+FP32_BYTES = 4
+TRAINING_TO_FORWARD = 3
+
+
+def linear_parameters(fan_in: int, fan_out: int, bias: bool) -> int:
+    return fan_in * fan_out + (fan_out if bias else 0)
+
+
+def attention_parameters(ir: AttentionIR) -> int:
+    return (
+        linear_parameters(ir.d_model, ir.q_size, ir.bias)
+        + 2 * linear_parameters(ir.d_model, ir.kv_size, ir.bias)
+        + linear_parameters(ir.q_size, ir.d_model, ir.bias)
+    )
+
+
+def ffn_projections(ir: FFNIR) -> int:
+    """Matrices of width d_model × hidden_dim: gate, up and down, or in and out."""
+    return 2 if ir.variant == "mlp" else 3
+
+
+def ffn_parameters(ir: FFNIR) -> int:
+    inward = ffn_projections(ir) - 1
+    return inward * linear_parameters(ir.d_model, ir.hidden_dim, ir.bias) + linear_parameters(
+        ir.hidden_dim, ir.d_model, ir.bias
+    )
+
+
+def norm_parameters(ir: NormIR) -> int:
+    return ir.dim if ir.type == "rmsnorm" else 2 * ir.dim
+
+
+def norms_per_block(ir: BlockIR) -> int:
+    """pre / post: one per sub-layer; sandwich: two per sub-layer. A parallel block
+    shares its input norm between attention and FFN."""
+    per_sublayer = 2 if ir.placement == "sandwich" else 1
+    if not ir.parallel:
+        return 2 * per_sublayer
+    return 1 + (2 if ir.placement == "sandwich" else 0)
+
+
+def block_parameters(ir: BlockIR) -> int:
+    return (
+        attention_parameters(ir.attention)
+        + ffn_parameters(ir.ffn)
+        + norms_per_block(ir) * norm_parameters(ir.norm)
+    )
+
+
+def block_forward_flops(ir: BlockIR, context: int) -> int:
+    """Forward FLOPs for one token of a block attending to `context` keys."""
+    attention = ir.attention
+    projections = attention.d_model * (2 * attention.q_size + 2 * attention.kv_size)
+    ffn = ffn_projections(ir.ffn) * ir.ffn.d_model * ir.ffn.hidden_dim
+    scores_and_values = 2 * attention.q_size * context
+    return 2 * (projections + ffn + scores_and_values)
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    index: int
+    parameters: int
+    forward_flops_per_token: int
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Costs of a TransformerIR; FLOPs per token at a context of `context` keys."""
+
+    context: int
+    embedding_parameters: int  # token (and learned position) embeddings
+    layers: tuple[LayerCost, ...]
+    final_norm_parameters: int
+    lm_head_parameters: int  # 0 when tied to the token embedding
+    forward_flops_per_token: int
+    kv_cache_bytes_per_token: int
+
+    @property
+    def parameters(self) -> int:
+        return (
+            self.embedding_parameters
+            + sum(layer.parameters for layer in self.layers)
+            + self.final_norm_parameters
+            + self.lm_head_parameters
+        )
+
+    @property
+    def training_flops_per_token(self) -> int:
+        return TRAINING_TO_FORWARD * self.forward_flops_per_token
+
+    def kv_cache_bytes(self, tokens: int) -> int:
+        return tokens * self.kv_cache_bytes_per_token
+
+
+def kv_cache_bytes_per_token(ir: TransformerIR, bytes_per_element: int = FP32_BYTES) -> int:
+    return sum(2 * block.attention.kv_size for block in ir.blocks) * bytes_per_element
+
+
+def model_cost(
+    ir: TransformerIR, context: int | None = None, bytes_per_element: int = FP32_BYTES
+) -> ModelCost:
+    """Costs of `ir`; FLOPs at `context` keys per query (default max_seq_len)."""
+    context = ir.max_seq_len if context is None else context
+    embeddings = ir.vocab_size * ir.d_model
+    if ir.positional.encoding == "learned":
+        embeddings += ir.max_seq_len * ir.d_model
+    layers = tuple(
+        LayerCost(block.index, block_parameters(block), block_forward_flops(block, context))
+        for block in ir.blocks
+    )
+    lm_head_flops = 2 * ir.d_model * ir.vocab_size
+    return ModelCost(
+        context=context,
+        embedding_parameters=embeddings,
+        layers=layers,
+        final_norm_parameters=norm_parameters(ir.final_norm) if ir.final_norm else 0,
+        lm_head_parameters=0 if ir.tie_embeddings else ir.d_model * ir.vocab_size,
+        forward_flops_per_token=sum(layer.forward_flops_per_token for layer in layers)
+        + lm_head_flops,
+        kv_cache_bytes_per_token=kv_cache_bytes_per_token(ir, bytes_per_element),
+    )

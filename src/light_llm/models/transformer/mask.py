@@ -75,7 +75,7 @@ class AttentionBias(nn.Module):
             return None
         total_len = query_len if attention_mask is None else attention_mask.shape[1]
         key_slots = torch.arange(total_len, device=device)
-        query_slots = key_slots[total_len - query_len :]
+        query_slots = torch.arange(total_len - query_len, total_len, device=device)
         allowed = self.rule(query_slots[:, None], key_slots[None, :])[None, None]  # [1,1,S,T]
         if attention_mask is not None:
             allowed = allowed & attention_mask[:, None, None, :].bool()  # [B,1,S,T]

@@ -1,0 +1,107 @@
+"""The parity report: how an exported artifact's outputs compare with eager PyTorch.
+Plain dataclasses of numbers and strings, so a report is JSON (light_llm.json) and back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class CheckResult:
+    name: str  # e.g. "prefill batch 2 length 7", "decode step 3"
+    max_abs_error: float  # largest |logit difference| over the compared positions
+    top1_agreement: float  # share of compared positions where both argmaxes agree
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class ParityReport:
+    mode: str  # "fp32" (judged by atol/rtol) or "quantized" (agreement reported)
+    atol: float
+    rtol: float
+    cached: bool  # False: verified without a KV cache (bidirectional)
+    checks: list[CheckResult] = field(default_factory=list)
+    greedy_tokens: int = 0
+    greedy_matching_tokens: int = 0  # length of the common prefix of both generations
+    seed: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((check.max_abs_error for check in self.checks), default=0.0)
+
+    @property
+    def top1_agreement(self) -> float:
+        return min((check.top1_agreement for check in self.checks), default=1.0)
+
+    def failures(self) -> list[CheckResult]:
+        return [check for check in self.checks if not check.passed]
+
+    def summary(self) -> str:
+        state = "passed" if self.passed else "FAILED"
+        text = (
+            f"parity {state} ({self.mode}): {len(self.checks)} checks, max |Δlogit| "
+            f"{self.max_abs_error:.2e}, top-1 agreement {self.top1_agreement:.1%}"
+        )
+        if self.greedy_tokens:
+            text += f", greedy {self.greedy_matching_tokens}/{self.greedy_tokens} tokens equal"
+        if self.mode == "fp32":
+            text += f" (atol {self.atol:g}, rtol {self.rtol:g})"
+        return text
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(
+            passed=self.passed, max_abs_error=self.max_abs_error, top1_agreement=self.top1_agreement
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParityReport":
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        fields["checks"] = [CheckResult(**check) for check in data.get("checks", [])]
+        return cls(**fields)
+
+
+def compare_logits(
+    name: str,
+    expected: np.ndarray,
+    actual: np.ndarray,
+    valid: np.ndarray,
+    *,
+    atol: float,
+    rtol: float,
+    quantized: bool,
+) -> CheckResult:
+    """expected, actual: [B, S, V]; valid: [B, S] bool, the non-padding positions."""
+    if actual.shape != expected.shape:
+        return CheckResult(name, float("inf"), 0.0, False, f"shape {actual.shape} != {expected.shape}")
+    ref, out = expected[valid], actual[valid]  # [N, V]
+    if not np.isfinite(out).all():
+        return CheckResult(name, float("inf"), 0.0, False, "non-finite logits")
+    error = np.abs(out - ref)
+    agreement = float((out.argmax(-1) == ref.argmax(-1)).mean())
+    passed = quantized or bool((error <= atol + rtol * np.abs(ref)).all())
+    return CheckResult(name, float(error.max()), agreement, passed)
+
+
+def compare_cache(
+    check: CheckResult, expected: dict, actual: dict, names: list[str], *, atol: float, rtol: float
+) -> CheckResult:
+    """Folds the present keys and values of an fp32 run into `check`."""
+    for name in names:
+        ref, out = expected[name], actual[name]
+        if out.shape != ref.shape:
+            return CheckResult(check.name, check.max_abs_error, check.top1_agreement, False,
+                               f"{name}: shape {out.shape} != {ref.shape}")
+        if not np.allclose(out, ref, atol=atol, rtol=rtol):
+            error = float(np.abs(out - ref).max())
+            return CheckResult(check.name, check.max_abs_error, check.top1_agreement, False,
+                               f"{name}: max |Δ| {error:.2e}")
+    return check

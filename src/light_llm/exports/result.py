@@ -1,0 +1,17 @@
+"""What every `export_X(folder, out_dir, **options)` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from light_llm.exports.parity import ParityReport
+
+
+@dataclass
+class ExportResult:
+    target: str  # "onnx", "torchscript", "pt2", "aoti", "hf"
+    out_dir: Path  # the finished export folder
+    files: list[str]  # names of the files written into out_dir
+    parity: ParityReport | None  # None only where a target has nothing to compare
+    notes: list[str] = field(default_factory=list)  # what a user should know (skipped files, ...)

@@ -1,0 +1,148 @@
+"""Parity of an exported artifact against eager PyTorch, for any backend.
+
+A backend is a `Run`: a function from the contract's named inputs to its named outputs
+(numpy). It receives every contract input (input_ids, attention_mask, position_ids,
+past_key_values.*) and ignores those its graph lacks. `verify` runs, on random prompts:
+
+1. prefill, batch 2, several lengths, the second row left-padded in the mask;
+2. past length 0 with sequence length 1 (sizes the exports never saw when traced);
+3. at least 8 KV-cache decode steps after a padded prefill, each side on its own cache;
+4. 32 tokens of greedy generation from one prompt, each side generating on its own.
+
+fp32 logits (and presents) must agree within atol + rtol·|eager|; a greedy generation
+may only diverge at a step where eager's two best logits are closer than the tolerance.
+Quantized artifacts are not held to a tolerance: top-1 agreement and the largest logit
+error are reported. Bidirectional models are verified without a cache (steps 1-2).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from light_llm.exports.parity import CheckResult, ParityReport, compare_cache, compare_logits
+from light_llm.runtime.feeds import past_from_presents, step_feeds
+from light_llm.runtime.geometry import Geometry
+
+Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+PREFILL_LENGTHS = (3, 7, 12)
+DECODE_STEPS = 8
+GREEDY_PROMPT = 6
+GREEDY_TOKENS = 32
+
+
+def verify(
+    reference_module,
+    run: Run,
+    ir,
+    *,
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    quantized: bool = False,
+    seed: int = 0,
+) -> ParityReport:
+    """`reference_module`: the eager Transformer (its IR `ir`); `run`: the backend."""
+    from light_llm.exports.graph_signature import run_module, signature_module
+
+    geometry = Geometry.from_ir(ir)
+    reference = run_module(signature_module(reference_module.eval(), geometry), geometry)
+    check = _Checker(reference, run, geometry, atol, rtol, quantized, np.random.default_rng(seed))
+    report = ParityReport("quantized" if quantized else "fp32", atol, rtol, geometry.cached, seed=seed)
+    for length in _fit(PREFILL_LENGTHS, geometry.max_seq_len):
+        report.checks.append(check.prefill(length, padding=length // 2))
+    report.checks.append(check.prefill(1, padding=0, name="past length 0, sequence length 1"))
+    if geometry.cached:
+        report.checks += check.decode(min(7, geometry.max_seq_len - DECODE_STEPS))
+        report.checks.append(check.greedy(report))
+    return report
+
+
+def _fit(lengths: tuple[int, ...], max_seq_len: int) -> list[int]:
+    return sorted({min(length, max_seq_len) for length in lengths})
+
+
+class _Checker:
+    def __init__(self, reference: Run, run: Run, geometry: Geometry, atol, rtol, quantized, rng):
+        self.reference, self.run, self.geometry = reference, run, geometry
+        self.atol, self.rtol, self.quantized, self.rng = atol, rtol, quantized, rng
+
+    def _tokens(self, batch: int, length: int) -> np.ndarray:
+        return self.rng.integers(0, self.geometry.vocab_size, (batch, length), dtype=np.int64)
+
+    def _compare(self, name, feeds, valid, run_feeds=None) -> tuple[CheckResult, dict, dict]:
+        expected, actual = self.reference(feeds), self.run(run_feeds or feeds)
+        result = compare_logits(name, expected["logits"], actual["logits"], valid,
+                                atol=self.atol, rtol=self.rtol, quantized=self.quantized)
+        if result.passed and not self.quantized:
+            result = compare_cache(result, expected, actual, self.geometry.output_names()[1:],
+                                   atol=self.atol, rtol=self.rtol)
+        return result, expected, actual
+
+    def prefill(self, length: int, padding: int, name: str | None = None) -> CheckResult:
+        mask = np.ones((2, length), dtype=np.int64)
+        mask[1, :padding] = 0
+        feeds = step_feeds(self.geometry, self._tokens(2, length), mask, None)
+        name = name or f"prefill batch 2 length {length} (row 2 left-padded by {padding})"
+        return self._compare(name, feeds, mask.astype(bool))[0]
+
+    def decode(self, prompt: int) -> list[CheckResult]:
+        mask = np.ones((2, prompt), dtype=np.int64)
+        mask[1, : prompt // 2] = 0
+        feeds = step_feeds(self.geometry, self._tokens(2, prompt), mask, None)
+        expected, actual = self.reference(feeds), self.run(feeds)
+        results = []
+        for step in range(DECODE_STEPS):
+            mask = np.concatenate([mask, np.ones((2, 1), dtype=np.int64)], axis=1)
+            tokens = self._tokens(2, 1)
+            ref_feeds = step_feeds(self.geometry, tokens, mask, past_from_presents(expected, self.geometry))
+            run_feeds = dict(ref_feeds, **past_from_presents(actual, self.geometry))
+            name = f"decode step {step + 1} (past length {mask.shape[1] - 1})"
+            result, expected, actual = self._compare(name, ref_feeds, np.ones((2, 1), bool), run_feeds)
+            results.append(result)
+        return results
+
+    def greedy(self, report: ParityReport) -> CheckResult:
+        prompt = self._tokens(1, GREEDY_PROMPT)
+        new = max(0, min(GREEDY_TOKENS, self.geometry.max_seq_len - GREEDY_PROMPT))
+        ref_tokens, ref_logits = greedy_generate(self.reference, self.geometry, prompt, new)
+        run_tokens, run_logits = greedy_generate(self.run, self.geometry, prompt, new)
+        common = _common_prefix(ref_tokens, run_tokens)
+        report.greedy_tokens, report.greedy_matching_tokens = new, common
+        errors = [np.abs(a - b).max() for a, b in zip(ref_logits[: common + 1], run_logits)]
+        agreement = common / new if new else 1.0
+        name = f"greedy generation of {new} tokens"
+        if common == new or self.quantized:
+            return CheckResult(name, float(max(errors, default=0.0)), agreement, True)
+        top2 = np.sort(ref_logits[common])[-2:]
+        margin = float(top2[1] - top2[0])
+        near_tie = margin <= self.atol + self.rtol * abs(float(top2[1]))
+        detail = f"diverged at token {common + 1}; eager's top-2 margin there {margin:.2e}"
+        return CheckResult(name, float(max(errors)), agreement, near_tie,
+                           detail + (" (a near-tie: accepted)" if near_tie else ""))
+
+
+def greedy_generate(run: Run, geometry: Geometry, prompt: np.ndarray, new_tokens: int):
+    """Greedy tokens and the logits each was picked from (batch 1), through the KV cache."""
+    if new_tokens == 0:
+        return [], []
+    mask = np.ones_like(prompt)
+    outputs = run(step_feeds(geometry, prompt, mask, None))
+    tokens, logits = [], []
+    while True:
+        last = outputs["logits"][0, -1]
+        logits.append(last)
+        tokens.append(int(last.argmax()))
+        if len(tokens) >= new_tokens:
+            return tokens, logits
+        mask = np.concatenate([mask, np.ones((1, 1), dtype=np.int64)], axis=1)
+        feeds = step_feeds(geometry, np.array([[tokens[-1]]]), mask, past_from_presents(outputs, geometry))
+        outputs = run(feeds)
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))

@@ -1,0 +1,1 @@
+"""Generation with onnxruntime, numpy and tokenizers only: importable without torch."""

@@ -44,6 +44,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("validate", "validate", "validate"),
     ("schema", "schema", "schema"),
     ("compile", "compile_spec", "compile"),
+    ("export", "export", "export"),
 ]
 
 

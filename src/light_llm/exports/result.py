@@ -15,3 +15,15 @@ class ExportResult:
     files: list[str]  # names of the files written into out_dir
     parity: ParityReport | None  # None only where a target has nothing to compare
     notes: list[str] = field(default_factory=list)  # what a user should know (skipped files, ...)
+
+
+class ExportError(ValueError):
+    """An export that cannot be made or does not verify; the message is one clear line."""
+
+
+class ParityError(ExportError):
+    """The exported artifact disagrees with eager PyTorch; carries the report."""
+
+    def __init__(self, message: str, report: ParityReport):
+        super().__init__(message)
+        self.report = report

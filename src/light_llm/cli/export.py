@@ -1,0 +1,79 @@
+"""`lightllm export SOURCE --onnx|--torchscript|--pt2|--aoti|--hf`: export a model or run
+folder, verify it against eager PyTorch, and write an export folder per target."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+# target → (module, function, fixed options). Imported only when that target is asked for.
+TARGETS: dict[str, tuple[str, str, dict]] = {
+    "onnx": ("light_llm.exports.onnx", "export_onnx", {}),
+    "torchscript": ("light_llm.exports.torchscript", "export_torchscript", {}),
+    "pt2": ("light_llm.exports.pt2", "export_pt2", {}),
+    "aoti": ("light_llm.exports.pt2", "export_pt2", {"aoti": True}),
+    "hf": ("light_llm.exports.hf", "export_hf", {}),
+}
+
+
+def export(
+    source: Annotated[Path, typer.Argument(help="A run or model folder (spec.resolved.json + model.safetensors).", show_default=False)],
+    onnx: Annotated[bool, typer.Option("--onnx", help="ONNX (onnxruntime, onnxruntime-genai).")] = False,
+    torchscript: Annotated[bool, typer.Option("--torchscript", help="TorchScript.")] = False,
+    pt2: Annotated[bool, typer.Option("--pt2", help="torch.export program (.pt2).")] = False,
+    aoti: Annotated[bool, typer.Option("--aoti", help="AOTInductor-compiled .pt2 package.")] = False,
+    hf: Annotated[bool, typer.Option("--hf", help="Hugging Face transformers folder.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Export folder (default: SOURCE/exports/TARGET); with several targets, one subfolder each.")] = None,
+    opset: Annotated[Optional[int], typer.Option(help="ONNX opset (default: the spec's export.opset).")] = None,
+    quantize: Annotated[Optional[str], typer.Option(help="ONNX weight quantization: int8 or int4 (default: the spec's export.quantize).")] = None,
+    atol: Annotated[Optional[float], typer.Option(help="Largest absolute logit error accepted (default: the spec's export.atol).")] = None,
+    rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
+) -> None:
+    """Export, verify against eager PyTorch (failure: non-zero exit, no folder left), and
+    print the parity summary."""
+    from light_llm.exports.result import ExportError
+    from light_llm.model_folder import ModelFolderError, load_model_folder
+
+    chosen = [name for name, flag in zip(TARGETS, (onnx, torchscript, pt2, aoti, hf)) if flag]
+    if not chosen:
+        _fail("choose at least one target: --onnx, --torchscript, --pt2, --aoti or --hf")
+    try:
+        folder = load_model_folder(source)
+        for target in chosen:
+            result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
+                                 dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed))
+            typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
+            if result.parity is not None:
+                typer.echo(f"  {result.parity.summary()}")
+            for note in result.notes:
+                typer.echo(f"  note: {note}")
+    except (ModelFolderError, ExportError) as error:
+        _fail(str(error))
+
+
+def _export_one(target: str, folder, out_dir: Path, options: dict):
+    module_name, function, fixed = TARGETS[target]
+    try:
+        exporter = getattr(import_module(module_name), function)
+    except (ImportError, AttributeError):
+        _fail(f"--{target}: this export target is not available in this version of light_llm")
+    if target != "onnx":
+        options = {k: v for k, v in options.items() if k not in ("opset", "quantize")}
+    elif options["quantize"] not in (None, "none", "int8", "int4"):
+        _fail(f"--quantize {options['quantize']}: allowed: int8, int4")
+    return exporter(folder, out_dir, **{k: v for k, v in options.items() if v is not None}, **fixed)
+
+
+def _out_dir(source: Path, out: Path | None, target: str, count: int) -> Path:
+    if out is None:
+        return source / "exports" / target
+    return out / target if count > 1 else out
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)

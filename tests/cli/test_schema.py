@@ -18,7 +18,9 @@ def test_prints_the_committed_schema(cli_app: typer.Typer, runner: CliRunner) ->
     assert result.stdout == (ROOT / COMMITTED_PATH).read_text(encoding="utf-8")
 
 
-def test_out_replaces_the_file_and_leaves_no_temporary(cli_app: typer.Typer, runner: CliRunner, tmp_path: Path) -> None:
+def test_out_replaces_the_file_and_leaves_no_temporary(
+    cli_app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
     out = tmp_path / "schema.json"
     out.write_text("old")
     result = runner.invoke(cli_app, ["schema", "--out", str(out)])
@@ -28,7 +30,9 @@ def test_out_replaces_the_file_and_leaves_no_temporary(cli_app: typer.Typer, run
     assert [path.name for path in tmp_path.iterdir()] == ["schema.json"]
 
 
-def test_out_into_a_missing_folder_is_a_clear_error(cli_app: typer.Typer, runner: CliRunner, tmp_path: Path) -> None:
+def test_out_into_a_missing_folder_is_a_clear_error(
+    cli_app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
     out = tmp_path / "no" / "such" / "schema.json"
     result = runner.invoke(cli_app, ["schema", "--out", str(out)])
     assert result.exit_code == 1

@@ -21,7 +21,7 @@ def test_all_examples_are_valid(cli_app: typer.Typer, runner: CliRunner) -> None
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == len(EXAMPLES)
-    for example, line in zip(EXAMPLES, lines):
+    for example, line in zip(EXAMPLES, lines, strict=False):
         assert line.startswith(f"{example}: ok (transformer, ")
 
 
@@ -43,7 +43,9 @@ def test_every_file_is_reported(cli_app: typer.Typer, runner: CliRunner, tmp_pat
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"model": {"d_model": 0}}')
     missing = tmp_path / "missing.yaml"
-    result = runner.invoke(cli_app, ["validate", str(EXAMPLES[0]), str(bad_json), str(missing), str(BROKEN)])
+    result = runner.invoke(
+        cli_app, ["validate", str(EXAMPLES[0]), str(bad_json), str(missing), str(BROKEN)]
+    )
     assert result.exit_code == 1
     output = result.output
     assert f"{EXAMPLES[0]}: ok" in output
@@ -96,10 +98,16 @@ def test_console_script_in_a_real_process(tmp_path: Path) -> None:
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 10_000 + "]" * 10_000)
     script = Path(sys.executable).parent / "lightllm"
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from light_llm.cli.app import main; main()"]
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from light_llm.cli.app import main; main()"]
+    )
     done = subprocess.run(
         [*command, "validate", str(BROKEN), str(deep), str(EXAMPLES[0])],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr

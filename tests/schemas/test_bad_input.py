@@ -52,7 +52,9 @@ def test_binary_garbage(tmp_path: Path) -> None:
 
 
 def test_not_utf8(tmp_path: Path) -> None:
-    assert "not UTF-8 text (byte 0xe9" in one_line_error(write(tmp_path, "latin1.yaml", "model: {name: café}".encode("latin-1")))
+    assert "not UTF-8 text (byte 0xe9" in one_line_error(
+        write(tmp_path, "latin1.yaml", "model: {name: café}".encode("latin-1"))
+    )
 
 
 def test_50_megabyte_file_is_refused_before_reading(tmp_path: Path) -> None:
@@ -60,7 +62,11 @@ def test_50_megabyte_file_is_refused_before_reading(tmp_path: Path) -> None:
     with path.open("wb") as handle:  # sparse: 50 MB on paper, nothing written
         handle.truncate(50 * 1024 * 1024)
     message = one_line_error(path)
-    assert "too large" in message and "52,428,800 bytes" in message and f"{MAX_SPEC_BYTES:,}" in message
+    assert (
+        "too large" in message
+        and "52,428,800 bytes" in message
+        and f"{MAX_SPEC_BYTES:,}" in message
+    )
 
 
 def test_just_over_the_limit_with_real_content(tmp_path: Path) -> None:
@@ -84,7 +90,9 @@ def test_endless_special_file_is_cut_at_the_limit() -> None:
     ],
 )
 def test_deep_nesting(tmp_path: Path, name: str, content: str) -> None:
-    assert f"nested deeper than {MAX_DEPTH} levels at line" in one_line_error(write(tmp_path, name, content))
+    assert f"nested deeper than {MAX_DEPTH} levels at line" in one_line_error(
+        write(tmp_path, name, content)
+    )
 
 
 def test_deep_dict_input_is_refused() -> None:
@@ -115,18 +123,28 @@ def test_malformed_yaml_reports_line_and_column(tmp_path: Path) -> None:
 
 
 def test_yaml_tabs_report_line_and_column(tmp_path: Path) -> None:
-    assert "invalid YAML at line 2" in one_line_error(write(tmp_path, "tabs.yaml", "model:\n\td_model: 64\n"))
+    assert "invalid YAML at line 2" in one_line_error(
+        write(tmp_path, "tabs.yaml", "model:\n\td_model: 64\n")
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "content", "words"),
     [
-        ("dup.yaml", "model:\n  d_model: 64\n  d_model: 32\n", "line 3, column 3: key 'd_model' appears twice"),
+        (
+            "dup.yaml",
+            "model:\n  d_model: 64\n  d_model: 32\n",
+            "line 3, column 3: key 'd_model' appears twice",
+        ),
         ("dup.json", '{"model": {"d_model": 64, "d_model": 32}}', "key 'd_model' appears twice"),
         ("two.yaml", "model: {}\n---\nmodel: {}\n", "expected a single document"),
         ("list.yaml", "- model\n", "got a list"),
         ("text.yaml", "just some words\n", "got a string"),
-        ("unsafe.yaml", "model: !!python/object/apply:os.system ['true']\n", "invalid YAML at line 1"),
+        (
+            "unsafe.yaml",
+            "model: !!python/object/apply:os.system ['true']\n",
+            "invalid YAML at line 1",
+        ),
     ],
 )
 def test_other_unusable_files(tmp_path: Path, name: str, content: str, words: str) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -49,7 +50,9 @@ def test_every_field_has_a_description_and_a_default(committed: dict[str, Any]) 
         assert schema["additionalProperties"] is False, name
         for key, field in schema["properties"].items():
             assert field.get("description"), f"{name}.{key} has no description"
-            assert "default" in field or key in schema.get("required", []), f"{name}.{key} has no default"
+            assert "default" in field or key in schema.get("required", []), (
+                f"{name}.{key} has no default"
+            )
     assert committed["required"] == ["model"]
 
 
@@ -60,7 +63,11 @@ def test_enums_and_auto_are_visible(committed: dict[str, Any]) -> None:
     assert {"const": "auto", "type": "string"} in attention["num_kv_heads"]["anyOf"]
     assert attention["num_kv_heads"]["default"] == "auto"
     assert committed["$defs"]["PositionalConfig"]["properties"]["encoding"]["enum"] == [
-        "rope", "alibi", "sinusoidal", "learned", "none"
+        "rope",
+        "alibi",
+        "sinusoidal",
+        "learned",
+        "none",
     ]
     assert "$schema" in committed["properties"]
 
@@ -75,7 +82,14 @@ def test_jsonschema_alone_accepts_every_example(committed: dict[str, Any], examp
 
 def test_examples_cover_yaml_json_and_the_presets() -> None:
     names = {path.name for path in EXAMPLES}
-    assert {"tiny.yaml", "llama.yaml", "gpt2.yaml", "alibi.yaml", "sliding.yaml", "complex.yaml"} <= names
+    assert {
+        "tiny.yaml",
+        "llama.yaml",
+        "gpt2.yaml",
+        "alibi.yaml",
+        "sliding.yaml",
+        "complex.yaml",
+    } <= names
     assert any(name.endswith(".json") for name in names)
 
 
@@ -87,18 +101,32 @@ def test_jsonschema_alone_rejects_the_broken_spec(committed: dict[str, Any]) -> 
 
 
 CONDITIONAL_CASES = [
-    ({"attention": {"mask_type": "sliding_window"}}, {"attention": {"mask_type": "sliding_window", "window_size": 8}}),
+    (
+        {"attention": {"mask_type": "sliding_window"}},
+        {"attention": {"mask_type": "sliding_window", "window_size": 8}},
+    ),
     ({"attention": {"window_size": 8}}, {"attention": {"window_size": None}}),
-    ({"attention": {"variant": "mqa", "num_kv_heads": 2}}, {"attention": {"variant": "mqa", "num_kv_heads": 1}}),
-    ({"attention": {"variant": "complex", "use_flash_attn": True}}, {"attention": {"variant": "mha", "use_flash_attn": True}}),
+    (
+        {"attention": {"variant": "mqa", "num_kv_heads": 2}},
+        {"attention": {"variant": "mqa", "num_kv_heads": 1}},
+    ),
+    (
+        {"attention": {"variant": "complex", "use_flash_attn": True}},
+        {"attention": {"variant": "mha", "use_flash_attn": True}},
+    ),
     ({"positional": {"encoding": "alibi", "rope_base": 1.0}}, {"positional": {"rope_base": 1.0}}),
-    ({"positional": {"encoding": "none", "rope_scaling": 2.0}}, {"positional": {"encoding": "none", "rope_scaling": None}}),
+    (
+        {"positional": {"encoding": "none", "rope_scaling": 2.0}},
+        {"positional": {"encoding": "none", "rope_scaling": None}},
+    ),
     ({"ffn": {"activation": "gelu"}}, {"ffn": {"variant": "mlp", "activation": "gelu"}}),
 ]
 
 
 @pytest.mark.parametrize(("broken", "fixed"), CONDITIONAL_CASES)
-def test_if_then_rules_agree_with_pydantic(committed: dict[str, Any], broken: dict, fixed: dict) -> None:
+def test_if_then_rules_agree_with_pydantic(
+    committed: dict[str, Any], broken: dict, fixed: dict
+) -> None:
     from pydantic import ValidationError
 
     from light_llm.schemas.spec import Spec

@@ -33,7 +33,11 @@ def test_yaml_and_json_give_the_same_spec(tmp_path: Path) -> None:
     json_file.write_text(json.dumps(yaml.safe_load(YAML_SPEC)))
     from_yaml, from_json = load_spec(yaml_file), load_spec(str(json_file))
     assert from_yaml == from_json
-    assert (from_yaml.model.d_model, from_yaml.model.attention.num_kv_heads, from_yaml.train.steps) == (64, 2, 10)
+    assert (
+        from_yaml.model.d_model,
+        from_yaml.model.attention.num_kv_heads,
+        from_yaml.train.steps,
+    ) == (64, 2, 10)
     assert from_yaml.model.ffn.activation == "gelu"
 
 
@@ -69,7 +73,11 @@ def test_five_mistakes_give_five_errors_in_file_order() -> None:
 @pytest.mark.parametrize(
     ("spec", "path", "words"),
     [
-        ({"model": {"attention": {"nmu_heads": 8}}}, "model.attention.nmu_heads", "did you mean 'num_heads'?"),
+        (
+            {"model": {"attention": {"nmu_heads": 8}}},
+            "model.attention.nmu_heads",
+            "did you mean 'num_heads'?",
+        ),
         ({"model": {}, "tarin": {}}, "tarin", "did you mean 'train'?"),
         ({"model": {"zzz": 1}}, "model.zzz", "allowed keys: name, vocab_size"),
         ({"model": {"norm": {"type": "rms_norm"}}}, "model.norm.type", "did you mean 'rmsnorm'?"),
@@ -138,4 +146,7 @@ def test_the_error_text_lists_every_line_under_the_source() -> None:
 
 
 def test_schema_key_is_allowed_anywhere_a_spec_lives() -> None:
-    assert load_spec({"$schema": "https://example.org/s.json", "model": {}}).schema_ == "https://example.org/s.json"
+    assert (
+        load_spec({"$schema": "https://example.org/s.json", "model": {}}).schema_
+        == "https://example.org/s.json"
+    )

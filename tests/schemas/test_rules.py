@@ -20,21 +20,79 @@ def spec_with(**sections: Any) -> dict[str, Any]:
 
 BROKEN = [
     # (spec, path of the error, words the message must contain)
-    (spec_with(attention={"num_heads": 8, "num_kv_heads": 3}), "model.attention.num_kv_heads", ["num_heads=8", "num_kv_heads=3", "divisor of 8"]),
-    (spec_with(attention={"variant": "mqa", "num_kv_heads": 2}), "model.attention.num_kv_heads", ["'mqa'", "1 KV head", "2"]),
-    (spec_with(attention={"variant": "mha", "num_heads": 8, "num_kv_heads": 4}), "model.attention.num_kv_heads", ["'mha'", "(8)", "4"]),
-    (spec_with(d_model=100, attention={"num_heads": 8}), "model.attention.num_heads", ["d_model=100", "num_heads=8"]),
-    (spec_with(d_model=24, attention={"num_heads": 8, "num_kv_heads": 2}), "model.attention.head_dim", ["even", "3"]),
-    (spec_with(attention={"variant": "complex", "head_dim": 5}, positional={"encoding": "alibi"}), "model.attention.head_dim", ["complex", "even", "5"]),
-    (spec_with(attention={"variant": "complex", "use_flash_attn": True}), "model.attention.use_flash_attn", ["complex"]),
-    (spec_with(attention={"mask_type": "sliding_window"}), "model.attention.window_size", ["required", "sliding_window"]),
-    (spec_with(attention={"window_size": 16}), "model.attention.window_size", ["16", "sliding_window"]),
-    (spec_with(attention={"mask_type": "sliding_window", "window_size": 0}), "model.attention.window_size", ["0", "> 0"]),
-    (spec_with(max_seq_len=64, attention={"mask_type": "sliding_window", "window_size": 128}), "model.attention.window_size", ["128", "max_seq_len=64"]),
-    (spec_with(positional={"encoding": "alibi", "rope_base": 500000.0}), "model.positional.rope_base", ["500000.0", "'rope'"]),
-    (spec_with(positional={"encoding": "learned", "rope_scaling": 2.0}), "model.positional.rope_scaling", ["2.0", "'rope'"]),
+    (
+        spec_with(attention={"num_heads": 8, "num_kv_heads": 3}),
+        "model.attention.num_kv_heads",
+        ["num_heads=8", "num_kv_heads=3", "divisor of 8"],
+    ),
+    (
+        spec_with(attention={"variant": "mqa", "num_kv_heads": 2}),
+        "model.attention.num_kv_heads",
+        ["'mqa'", "1 KV head", "2"],
+    ),
+    (
+        spec_with(attention={"variant": "mha", "num_heads": 8, "num_kv_heads": 4}),
+        "model.attention.num_kv_heads",
+        ["'mha'", "(8)", "4"],
+    ),
+    (
+        spec_with(d_model=100, attention={"num_heads": 8}),
+        "model.attention.num_heads",
+        ["d_model=100", "num_heads=8"],
+    ),
+    (
+        spec_with(d_model=24, attention={"num_heads": 8, "num_kv_heads": 2}),
+        "model.attention.head_dim",
+        ["even", "3"],
+    ),
+    (
+        spec_with(
+            attention={"variant": "complex", "head_dim": 5}, positional={"encoding": "alibi"}
+        ),
+        "model.attention.head_dim",
+        ["complex", "even", "5"],
+    ),
+    (
+        spec_with(attention={"variant": "complex", "use_flash_attn": True}),
+        "model.attention.use_flash_attn",
+        ["complex"],
+    ),
+    (
+        spec_with(attention={"mask_type": "sliding_window"}),
+        "model.attention.window_size",
+        ["required", "sliding_window"],
+    ),
+    (
+        spec_with(attention={"window_size": 16}),
+        "model.attention.window_size",
+        ["16", "sliding_window"],
+    ),
+    (
+        spec_with(attention={"mask_type": "sliding_window", "window_size": 0}),
+        "model.attention.window_size",
+        ["0", "> 0"],
+    ),
+    (
+        spec_with(max_seq_len=64, attention={"mask_type": "sliding_window", "window_size": 128}),
+        "model.attention.window_size",
+        ["128", "max_seq_len=64"],
+    ),
+    (
+        spec_with(positional={"encoding": "alibi", "rope_base": 500000.0}),
+        "model.positional.rope_base",
+        ["500000.0", "'rope'"],
+    ),
+    (
+        spec_with(positional={"encoding": "learned", "rope_scaling": 2.0}),
+        "model.positional.rope_scaling",
+        ["2.0", "'rope'"],
+    ),
     (spec_with(positional={"rope_scaling": 1.0}), "model.positional.rope_scaling", ["1.0", "> 1"]),
-    (spec_with(ffn={"variant": "swiglu", "activation": "relu"}), "model.ffn.activation", ["'relu'", "'mlp'"]),
+    (
+        spec_with(ffn={"variant": "swiglu", "activation": "relu"}),
+        "model.ffn.activation",
+        ["'relu'", "'mlp'"],
+    ),
     (spec_with(d_model=-64), "model.d_model", ["-64", "> 0"]),
     (spec_with(num_layers=0), "model.num_layers", ["0", "> 0"]),
     (spec_with(vocab_size=-1), "model.vocab_size", ["-1", "'auto'"]),
@@ -47,7 +105,9 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize(("spec", "path", "words"), BROKEN, ids=[case[1] + ":" + case[2][0] for case in BROKEN])
+@pytest.mark.parametrize(
+    ("spec", "path", "words"), BROKEN, ids=[case[1] + ":" + case[2][0] for case in BROKEN]
+)
 def test_rule_is_reported_at_its_path(spec: dict[str, Any], path: str, words: list[str]) -> None:
     with pytest.raises(SpecError) as caught:
         load_spec(spec)
@@ -57,8 +117,12 @@ def test_rule_is_reported_at_its_path(spec: dict[str, Any], path: str, words: li
         assert word in issues[0].message
 
 
-@pytest.mark.parametrize(("spec", "path", "words"), BROKEN, ids=[case[1] + ":" + case[2][0] for case in BROKEN])
-def test_pydantic_alone_enforces_the_rule(spec: dict[str, Any], path: str, words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("spec", "path", "words"), BROKEN, ids=[case[1] + ":" + case[2][0] for case in BROKEN]
+)
+def test_pydantic_alone_enforces_the_rule(
+    spec: dict[str, Any], path: str, words: list[str]
+) -> None:
     with pytest.raises(ValidationError):
         Spec.model_validate(spec)
 
@@ -73,7 +137,9 @@ ACCEPTED = [
     spec_with(positional={"encoding": "rope", "rope_base": 500000.0, "rope_scaling": 4.0}),
     spec_with(positional={"encoding": "alibi", "rope_scaling": None}),
     spec_with(ffn={"variant": "mlp", "activation": "relu"}),
-    spec_with(attention={"variant": "complex", "num_kv_heads": 2}, positional={"encoding": "sinusoidal"}),
+    spec_with(
+        attention={"variant": "complex", "num_kv_heads": 2}, positional={"encoding": "sinusoidal"}
+    ),
     spec_with(attention={"variant": "complex", "mask_type": "sliding_window", "window_size": 8}),
     spec_with(dropout=0.0, attention={"dropout": 0.999}),
 ]
@@ -86,7 +152,9 @@ def test_values_inside_the_rules_are_accepted(spec: dict[str, Any]) -> None:
 
 def test_auto_kv_heads_follow_the_variant() -> None:
     resolved = {
-        variant: load_spec(spec_with(attention={"variant": variant, "num_heads": 8})).model.attention.resolved_num_kv_heads()
+        variant: load_spec(
+            spec_with(attention={"variant": variant, "num_heads": 8})
+        ).model.attention.resolved_num_kv_heads()
         for variant in ("mha", "gqa", "mqa", "complex")
     }
     assert resolved == {"mha": 8, "gqa": 2, "mqa": 1, "complex": 8}
@@ -94,9 +162,30 @@ def test_auto_kv_heads_follow_the_variant() -> None:
 
 def test_defaults_match_the_models_doc() -> None:
     model = load_spec(spec_with()).model
-    assert (model.attention.variant, model.attention.num_heads, model.attention.num_kv_heads) == ("gqa", 8, "auto")
-    assert (model.attention.mask_type, model.attention.window_size, model.attention.bias) == ("causal", None, False)
-    assert (model.positional.encoding, model.positional.rope_base, model.positional.rope_scaling) == ("rope", 10000.0, None)
-    assert (model.ffn.variant, model.ffn.expansion_factor, model.ffn.activation) == ("swiglu", 2.6667, "silu")
+    assert (model.attention.variant, model.attention.num_heads, model.attention.num_kv_heads) == (
+        "gqa",
+        8,
+        "auto",
+    )
+    assert (model.attention.mask_type, model.attention.window_size, model.attention.bias) == (
+        "causal",
+        None,
+        False,
+    )
+    assert (
+        model.positional.encoding,
+        model.positional.rope_base,
+        model.positional.rope_scaling,
+    ) == ("rope", 10000.0, None)
+    assert (model.ffn.variant, model.ffn.expansion_factor, model.ffn.activation) == (
+        "swiglu",
+        2.6667,
+        "silu",
+    )
     assert (model.norm.type, model.norm.eps, model.norm.placement) == ("rmsnorm", 1e-5, "pre")
-    assert (model.tie_embeddings, model.parallel_layers, model.init_std, model.residual_scaled_init) == (True, False, 0.02, True)
+    assert (
+        model.tie_embeddings,
+        model.parallel_layers,
+        model.init_std,
+        model.residual_scaled_init,
+    ) == (True, False, 0.02, True)

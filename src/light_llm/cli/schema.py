@@ -3,15 +3,17 @@
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
 def schema(
     out: Annotated[
-        Optional[Path],
-        typer.Option("--out", "-o", help="Write the schema to this file (atomically) instead of stdout."),
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the schema to this file (atomically) instead of stdout."
+        ),
     ] = None,
 ) -> None:
     """Print the JSON Schema (Draft 2020-12) of spec files, generated from the spec models."""

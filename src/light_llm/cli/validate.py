@@ -27,7 +27,9 @@ def validate(
             typer.echo(str(error))
         except Exception as error:  # a bug must still not print a traceback
             failed += 1
-            typer.echo(f"{path}: internal error ({type(error).__name__}: {error}); please report it")
+            typer.echo(
+                f"{path}: internal error ({type(error).__name__}: {error}); please report it"
+            )
         else:
             typer.echo(f"{path}: ok ({_summary(spec)})")
     if failed:

@@ -51,7 +51,10 @@ MQA_ONE_KV_HEAD: JsonSchema = {
     "if": _when("variant", "mqa", default=False),
     "then": {
         "properties": {
-            "num_kv_heads": {"enum": [1, "auto"], "description": "variant 'mqa' uses exactly 1 KV head"}
+            "num_kv_heads": {
+                "enum": [1, "auto"],
+                "description": "variant 'mqa' uses exactly 1 KV head",
+            }
         }
     },
 }

@@ -18,7 +18,12 @@ _TYPE_WORDS = {
     "object": "a mapping",
     "array": "a list",
 }
-_PLURALS = {"a string": "strings", "an integer": "integers", "a number": "numbers", "a mapping": "mappings"}
+_PLURALS = {
+    "a string": "strings",
+    "an integer": "integers",
+    "a number": "numbers",
+    "a mapping": "mappings",
+}
 _BOUNDS = (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"), ("exclusiveMaximum", "<"))
 
 
@@ -39,8 +44,13 @@ def show(value: Any) -> str:
 def type_name(value: Any) -> str:
     """The JSON name of a value's type: 'a string', 'a mapping', ..."""
     for python_type, word in (
-        (bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-        (dict, "object"), (list, "array"), (type(None), "null"),
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (dict, "object"),
+        (list, "array"),
+        (type(None), "null"),
     ):
         if isinstance(value, python_type):
             return _TYPE_WORDS[word]
@@ -55,7 +65,11 @@ def allowed(schema: JsonSchema | bool, root: JsonSchema) -> str:
         return "nothing"
     if "$ref" in schema:
         target = _resolve(schema["$ref"], root)
-        return f"a mapping ({target.get('title', 'section')})" if target.get("type") == "object" else allowed(target, root)
+        return (
+            f"a mapping ({target.get('title', 'section')})"
+            if target.get("type") == "object"
+            else allowed(target, root)
+        )
     if "const" in schema:
         return show(schema["const"])
     if "enum" in schema:

@@ -39,7 +39,8 @@ def validate_spec(data: Any, source: str = DICT_SOURCE) -> Spec:
         raise SpecError(source, issues)
     if not isinstance(data, dict):
         raise unreadable(
-            source, f"expected a mapping with a 'model' section at the top level, got {type_name(data)}"
+            source,
+            f"expected a mapping with a 'model' section at the top level, got {type_name(data)}",
         )
     structural = _first_per_path(structure_issues(data))
     spec, rules = rule_issues(data)

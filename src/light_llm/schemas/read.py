@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from light_llm.schemas.errors import SpecError, unreadable
+from light_llm.schemas.errors import unreadable
 
 MAX_SPEC_BYTES = 1024 * 1024
 """Spec files larger than this (1 MiB) are refused before they are read; real specs are
@@ -44,7 +44,9 @@ def _read_bytes(path: Path) -> bytes:
     source = str(path)
     try:
         if path.is_dir():
-            raise unreadable(source, "is a directory, not a spec file (pass files, e.g. dir/*.yaml)")
+            raise unreadable(
+                source, "is a directory, not a spec file (pass files, e.g. dir/*.yaml)"
+            )
         size = path.stat().st_size
         if size > MAX_SPEC_BYTES:
             raise unreadable(source, _too_large(size))
@@ -69,13 +71,16 @@ def _too_large(size: int | None) -> str:
 
 def _decode(source: str, data: bytes) -> str:
     if b"\x00" in data:
-        raise unreadable(source, f"binary data (a NUL byte at offset {data.index(0)}), not a JSON or YAML spec")
+        raise unreadable(
+            source, f"binary data (a NUL byte at offset {data.index(0)}), not a JSON or YAML spec"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         bad = data[error.start]
         raise unreadable(
-            source, f"not UTF-8 text (byte 0x{bad:02x} at offset {error.start}); a spec is JSON or YAML"
+            source,
+            f"not UTF-8 text (byte 0x{bad:02x} at offset {error.start}); a spec is JSON or YAML",
         ) from None
 
 
@@ -112,7 +117,9 @@ def _parse_json(source: str, text: str) -> object:
             source, f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from None
     except _DuplicateKey as error:
-        raise unreadable(source, f"invalid JSON: key {error.key!r} appears twice in one object") from None
+        raise unreadable(
+            source, f"invalid JSON: key {error.key!r} appears twice in one object"
+        ) from None
 
 
 class _DuplicateKey(ValueError):
@@ -137,7 +144,9 @@ def _parse_yaml(source: str, text: str) -> object:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = ", ".join(part for part in (error.context, error.problem) if part) or "cannot be parsed"
+        problem = (
+            ", ".join(part for part in (error.context, error.problem) if part) or "cannot be parsed"
+        )
         raise unreadable(source, f"invalid YAML{where}: {problem}") from None
     except yaml.YAMLError as error:
         raise unreadable(source, f"invalid YAML: {error}") from None

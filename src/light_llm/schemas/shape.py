@@ -22,7 +22,9 @@ def shape_issues(data: object) -> list[SpecIssue]:
         path, value = pending.pop()
         visited += 1
         if visited > MAX_VALUES:
-            return [SpecIssue((), f"too many values (more than {MAX_VALUES:,}, YAML aliases expanded)")]
+            return [
+                SpecIssue((), f"too many values (more than {MAX_VALUES:,}, YAML aliases expanded)")
+            ]
         if len(path) > MAX_DEPTH:
             return [SpecIssue(path[:MAX_DEPTH], f"nested deeper than {MAX_DEPTH} levels")]
         if isinstance(value, dict):
@@ -32,7 +34,9 @@ def shape_issues(data: object) -> list[SpecIssue]:
                 else:
                     issues.append(SpecIssue(path, _non_string_key(key)))
         elif isinstance(value, list):
-            pending.extend(((*path, index), item) for index, item in reversed(list(enumerate(value))))
+            pending.extend(
+                ((*path, index), item) for index, item in reversed(list(enumerate(value)))
+            )
         elif isinstance(value, float) and not math.isfinite(value):
             issues.append(SpecIssue(path, f"got {value}; allowed: a finite number"))
     return issues

@@ -28,7 +28,8 @@ class Spec(SpecModel):
         default_factory=TrainConfig, description="Optimisation, precision, evaluation, checkpoints."
     )
     export: ExportConfig = Field(
-        default_factory=ExportConfig, description="Export format, quantization and parity tolerances."
+        default_factory=ExportConfig,
+        description="Export format, quantization and parity tolerances.",
     )
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -41,7 +41,11 @@ def _render(error: ValidationError) -> list[SpecIssue]:
     if rule:
         return [SpecIssue(path, f"{got}; {rule}")]
     message = f"{got}; allowed: {allowed(error.schema, spec_json_schema())}"
-    options = error.schema.get("enum", [error.schema.get("const")]) if isinstance(error.schema, dict) else []
+    options = (
+        error.schema.get("enum", [error.schema.get("const")])
+        if isinstance(error.schema, dict)
+        else []
+    )
     return [SpecIssue(path, message + _did_you_mean(error.instance, options))]
 
 

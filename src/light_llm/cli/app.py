@@ -36,6 +36,8 @@ def _register_commands() -> None:
     # Each entry: (module in light_llm.cli, function name, command name).
     from importlib import import_module
 
+    if app.registered_commands:
+        return
     for module, function, name in COMMANDS:
         app.command(name)(getattr(import_module(f"light_llm.cli.{module}"), function))
 

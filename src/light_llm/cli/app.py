@@ -47,6 +47,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("schema", "schema", "schema"),
     ("compile", "compile_spec", "compile"),
     ("export", "export", "export"),
+    ("train", "train", "train"),
 ]
 
 

@@ -12,11 +12,16 @@ class TrainConfig(SpecModel):
 
     steps: PositiveInt = Field(300, description="Optimizer steps.")
     batch_size: PositiveInt = Field(
-        16, description="Global batch size in sequences per optimizer step (all processes)."
+        16,
+        description="Global batch size in sequences per optimizer step, summed over all "
+        "processes and micro-batches; it must divide by grad_accum_steps × processes.",
     )
-    grad_accum_steps: PositiveInt = Field(1, description="Micro-batches per optimizer step.")
+    grad_accum_steps: PositiveInt = Field(
+        1, description="Micro-batches per optimizer step (the batch is split among them)."
+    )
     seq_len: PositiveInt | None = Field(
-        None, description="Training window length (null: model.max_seq_len)."
+        None, description="Tokens per training window (null: model.max_seq_len); at most "
+        "model.max_seq_len."
     )
     learning_rate: PositiveFloat = Field(1e-3, description="Peak learning rate.")
     min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Final lr as a share of the peak.")
@@ -30,10 +35,20 @@ class TrainConfig(SpecModel):
     )
     compile: bool = Field(False, description="Wrap the model in torch.compile.")
     eval_every: PositiveInt = Field(50, description="Validation every N steps.")
-    eval_batches: PositiveInt = Field(8, description="Batches per validation.")
+    eval_batches: PositiveInt = Field(
+        8, description="Batches per validation, at fixed positions spread over the held-out text."
+    )
     checkpoint_every: PositiveInt = Field(100, description="Checkpoint every N steps.")
     keep_checkpoints: PositiveInt = Field(3, description="Checkpoints kept on disk.")
-    seed: int = Field(0, description="Seed for weights, data order and dropout.")
+    seed: int = Field(
+        0, description="Seed for weights, data order and dropout: equal seeds give equal runs."
+    )
     distributed: Literal["ddp", "fsdp"] = Field(
-        "ddp", description="Strategy under torchrun with several processes."
+        "ddp",
+        description="Strategy under torchrun with several processes: ddp (every process "
+        "holds the whole model) or fsdp (FSDP2 fully_shard: parameters, gradients and "
+        "optimizer state sharded across processes).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where to train. auto: CUDA when available, else the CPU."
     )

@@ -11,6 +11,8 @@ This module never imports torch (exports and the runtime use it too).
 
 from __future__ import annotations
 
+from light_llm.train.errors import TrainingError
+
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ KNOWN_EOS_TOKENS = (EOS_TOKEN, "</s>", "<|end_of_text|>", "<eos>", "<|eot_id|>",
 KNOWN_PAD_TOKENS = (PAD_TOKEN, "<pad>", "[PAD]")
 
 
-class TokenizerError(ValueError):
+class TokenizerError(TrainingError):
     """A tokenizer that cannot be built or read, or that does not fit the spec."""
 
 

@@ -1,0 +1,88 @@
+"""`lightllm train SPEC --out RUN [--steps N] [--resume]`: train the spec's model; RUN
+ends up a model folder that `lightllm export` reads. Under `torchrun --nproc_per_node N`
+the same command trains on N processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+def train(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Spec file (JSON or YAML).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, metrics, the trained model.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint in RUN.")] = False,
+    steps: Annotated[int | None, typer.Option(help="Override train.steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override train.batch_size (global).")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Override train.learning_rate.")] = None,
+    precision: Annotated[str | None, typer.Option(help="Override train.precision: fp32 or bf16.")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="Override train.compile.")] = None,
+    device: Annotated[str | None, typer.Option(help="Override train.device: auto, cpu or cuda.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override train.seed.")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Override train.eval_every.")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(help="Override train.checkpoint_every.")] = None,
+) -> None:
+    """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
+    from rich.console import Console
+
+    from light_llm.schemas.errors import SpecError
+    from light_llm.schemas.load import load_spec, validate_spec
+    from light_llm.train.errors import TrainingError
+    from light_llm.train.trainer import Trainer
+
+    overrides = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "precision": precision,
+        "compile": compile,
+        "device": device,
+        "seed": seed,
+        "eval_every": eval_every,
+        "checkpoint_every": checkpoint_every,
+    }
+    console = Console()
+    try:
+        spec = load_spec(spec_path)
+        spec = validate_spec(_with_train_overrides(spec, overrides), f"{spec_path} (with command-line options)")
+        summary = Trainer(spec, out, resume=resume, console=console).train()
+    except SpecError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1)
+    except (TrainingError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted before a checkpoint could be saved", err=True)
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    if not summary.main_process:
+        return
+    _print_summary(console, summary)
+    if summary.interrupted:
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
+
+
+def _with_train_overrides(spec, overrides: dict[str, Any]) -> dict:
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    data.setdefault("train", {}).update({key: value for key, value in overrides.items() if value is not None})
+    return data
+
+
+def _print_summary(console, summary) -> None:
+    import math
+
+    validation = (
+        f", validation loss {summary.validation_loss:.4f} (perplexity {math.exp(min(summary.validation_loss, 50)):.2f})"
+        if summary.validation_loss is not None
+        else ""
+    )
+    console.print(
+        f"{'stopped' if summary.interrupted else 'trained'} steps {summary.start_step}→{summary.steps}: "
+        f"loss {summary.final_loss:.4f}{validation}; {summary.tokens:,} tokens in "
+        f"{summary.seconds:.1f} s ({summary.tokens_per_second:,.0f} tok/s); run folder {summary.run}",
+        highlight=False,
+    )

@@ -1,0 +1,179 @@
+"""Tokens on disk and the batches drawn from them.
+
+The corpus is tokenized once into `RUN/data/tokens.bin` (a flat memory-mapped array,
+documents separated by the end-of-text token) with `tokens.json` beside it naming the
+tokenizer and corpus fingerprints. A cache made by another tokenizer or from other text
+is refused with a clear error, never silently reused or overwritten. The end of the
+stream is held out for validation.
+
+Training batches are random contiguous windows of seq_len + 1 tokens whose offsets come
+from a seeded numpy PCG64 generator; its state is plain JSON, saved in every checkpoint.
+"""
+
+from __future__ import annotations
+
+from light_llm.train.errors import TrainingError
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from light_llm.train.corpus import Corpus
+from light_llm.train.tokenizer import special_tokens, tokenizer_fingerprint
+
+TOKENS_FILE = "tokens.bin"
+META_FILE = "tokens.json"
+TOKENIZER_FILE = "tokenizer.json"
+_ENCODE_CHUNK = 256
+
+
+class DataError(TrainingError):
+    """Data that cannot train this model: a stale cache, too few tokens."""
+
+
+@dataclass(frozen=True)
+class TokenSplits:
+    train: np.ndarray
+    validation: np.ndarray
+
+
+def cached_tokenizer(folder: Path, corpus: Corpus, kind: str, vocab_size: int):
+    """The tokenizer saved with a cache of `corpus` made by the same kind of tokenizer at
+    `vocab_size`, if any (so a trained BPE is reused, not trained again)."""
+    meta = _read_meta(folder)
+    wanted = (kind, corpus.fingerprint, vocab_size)
+    if meta is None or (meta["tokenizer_kind"], meta["corpus_fingerprint"], meta["vocab_size"]) != wanted:
+        return None
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+
+
+def load_or_build_tokens(folder: Path, corpus: Corpus, tokenizer, kind: str) -> np.ndarray:
+    """The token stream of `corpus`, from the cache in `folder` or tokenized now."""
+    fingerprint = tokenizer_fingerprint(tokenizer)
+    meta = _read_meta(folder)
+    if meta is not None:
+        if meta["tokenizer_fingerprint"] != fingerprint:
+            raise DataError(
+                f"{folder / TOKENS_FILE} was made by another tokenizer "
+                f"({meta['tokenizer_kind']}, fingerprint {meta['tokenizer_fingerprint']}; this "
+                f"run's is {kind}, {fingerprint}); delete {folder} to tokenize again, or use "
+                "another --out"
+            )
+        if meta["corpus_fingerprint"] != corpus.fingerprint:
+            raise DataError(
+                f"{folder / TOKENS_FILE} was made from other text (corpus fingerprint "
+                f"{meta['corpus_fingerprint']}, now {corpus.fingerprint}); delete {folder} to "
+                "tokenize again, or use another --out"
+            )
+        return np.memmap(folder / TOKENS_FILE, dtype=meta["dtype"], mode="r", shape=(meta["num_tokens"],))
+    tokens = tokenize(corpus, tokenizer)
+    _write_cache(folder, tokens, tokenizer, kind, fingerprint, corpus.fingerprint)
+    return np.memmap(folder / TOKENS_FILE, dtype=tokens.dtype, mode="r", shape=tokens.shape)
+
+
+def tokenize(corpus: Corpus, tokenizer) -> np.ndarray:
+    """One flat stream: each document's tokens followed by the end-of-text token."""
+    vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    dtype = np.uint16 if vocab_size <= np.iinfo(np.uint16).max + 1 else np.uint32
+    eos = special_tokens(tokenizer).eos_id
+    separator = [] if eos is None else [eos]
+    if _is_byte_tokenizer(tokenizer):
+        # ids are the UTF-8 bytes: skip the tokenizer (same ids, far faster)
+        pieces = [np.frombuffer(doc.encode("utf-8"), dtype=np.uint8) for doc in corpus.documents]
+    else:
+        pieces = []
+        for start in range(0, len(corpus.documents), _ENCODE_CHUNK):
+            batch = corpus.documents[start : start + _ENCODE_CHUNK]
+            pieces += [np.asarray(e.ids) for e in tokenizer.encode_batch(batch, add_special_tokens=False)]
+    stream = []
+    for piece in pieces:
+        stream += [piece.astype(dtype), np.asarray(separator, dtype=dtype)]
+    return np.concatenate(stream)
+
+
+def split_tokens(tokens: np.ndarray, validation_fraction: float, seq_len: int) -> TokenSplits:
+    """The first part trains, the last `validation_fraction` validates; each must hold a
+    window of seq_len + 1 tokens."""
+    num_validation = int(len(tokens) * validation_fraction)
+    splits = TokenSplits(tokens[: len(tokens) - num_validation], tokens[len(tokens) - num_validation :])
+    for name, part in (("training", splits.train), ("validation", splits.validation)):
+        if len(part) < seq_len + 1:
+            raise DataError(
+                f"the corpus is too short for seq_len={seq_len}: its {name} split has "
+                f"{len(part)} tokens of the {seq_len + 1} one window needs ({len(tokens)} tokens "
+                "in all); use more text, a shorter train.seq_len / model.max_seq_len, or a "
+                "different data.validation_fraction"
+            )
+    return splits
+
+
+class WindowSampler:
+    """Random windows of seq_len + 1 tokens; `state` / `load_state` round-trip through JSON."""
+
+    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int):
+        self.tokens = tokens
+        self.seq_len = seq_len
+        self.generator = np.random.Generator(np.random.PCG64(seed))
+
+    def offsets(self, count: int) -> np.ndarray:
+        return self.generator.integers(0, len(self.tokens) - self.seq_len, size=count)
+
+    def windows(self, offsets: np.ndarray) -> torch.Tensor:
+        """[len(offsets), seq_len + 1] int64."""
+        rows = [self.tokens[offset : offset + self.seq_len + 1] for offset in offsets]
+        return torch.from_numpy(np.stack(rows).astype(np.int64))
+
+    def state(self) -> dict:
+        return self.generator.bit_generator.state
+
+    def load_state(self, state: dict) -> None:
+        self.generator.bit_generator.state = state
+
+
+def validation_offsets(num_tokens: int, seq_len: int, count: int) -> np.ndarray:
+    """`count` window offsets spread evenly over the validation split (the same every eval)."""
+    return np.linspace(0, num_tokens - seq_len - 1, num=count).astype(np.int64)
+
+
+def _is_byte_tokenizer(tokenizer) -> bool:
+    from light_llm.train.tokenizer import byte_tokenizer
+
+    return tokenizer_fingerprint(tokenizer) == tokenizer_fingerprint(byte_tokenizer())
+
+
+def _read_meta(folder: Path) -> dict | None:
+    path = folder / META_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _write_cache(folder: Path, tokens: np.ndarray, tokenizer, kind: str, fingerprint: str, corpus: str) -> None:
+    """Tokens and tokenizer first, the meta file last: a cache without meta is no cache."""
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "tokenizer_kind": kind,
+        "tokenizer_fingerprint": fingerprint,
+        "corpus_fingerprint": corpus,
+        "vocab_size": tokenizer.get_vocab_size(with_added_tokens=True),
+        "dtype": tokens.dtype.name,
+        "num_tokens": len(tokens),
+    }
+    _atomic_write(folder / TOKENS_FILE, tokens.tobytes())
+    _atomic_write(folder / TOKENIZER_FILE, tokenizer.to_str().encode())
+    _atomic_write(folder / META_FILE, (json.dumps(meta, indent=2) + "\n").encode())
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("wb") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)

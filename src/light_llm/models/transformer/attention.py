@@ -1,5 +1,24 @@
 """Multi-head attention with grouped KV heads, a plain-tensor KV cache and pluggable
-kernels (SDPA, flash-attn, complex)."""
+kernels (SDPA, flash-attn, complex).
+
+Complex attention (`variant: complex`), precisely:
+- `head_dim` counts real numbers. A complex head holds head_dim/2 complex numbers; the
+  projection output of a head is laid out (re | im): the first half holds the real
+  parts, the second half the imaginary parts. head_dim must therefore be even, and the
+  parameter count equals that of a real head of the same head_dim.
+- Q and K are complex; V is real (the values are mixed by real attention weights).
+- scores[s, t] = Re(Q_s · conj(K_t)) / √head_dim, the real part of the Hermitian inner
+  product over the head_dim/2 complex numbers, scaled by √ of the real count so that
+  it is the same number as the real dot product below; masks and ALiBi are added to
+  the scores as for real heads; softmax over t, then weights · V.
+- With `rope`, position p multiplies each complex number j of Q and K by e^{iθ_j·p},
+  θ_j = rope_base^(-2j/head_dim) (positions divided by rope_scaling when set). Since
+  Re(q·e^{iθp} · conj(k·e^{iθp'})) = Re(q·k̄·e^{iθ(p-p')}), scores depend on p - p' only.
+- Export lowering: Re(Q·K̄) = Qr·Kr + Qi·Ki is the real dot product of the (re | im)
+  halves, and the phase e^{iθp} is RoPE's rotation of (re, im) pairs in the half-split
+  layout, so the export target runs the same weights through the real SDPA kernel and
+  RotaryEmbedding (kernel "complex_as_real") and gives the same logits.
+"""
 
 from __future__ import annotations
 

@@ -41,8 +41,14 @@ class Transformer(nn.Module):
             self.lm_head.weight = self.embed_tokens.weight
 
     def reset_parameters(self) -> None:
-        """Normal(0, init_std) for every matrix and embedding, zero biases, unit norms;
-        residual output projections scaled by 1/√(2·num_layers) when residual_scaled_init."""
+        """The initialisation rule:
+        - every Linear weight and every embedding (tokens, learned positions) is drawn
+          from Normal(0, init_std); an untied lm_head too, a tied one is the embedding;
+        - biases are zero; norm weights are one (LayerNorm biases zero);
+        - with residual_scaled_init, the projections that write into the residual stream
+          (attention o_proj, FFN down_proj / fc_out) are drawn from
+          Normal(0, init_std / √(2·num_layers)) instead (GPT-2: two residual writes per
+          block, so the residual stream's variance stays independent of depth)."""
         std = self.ir.init_std
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):

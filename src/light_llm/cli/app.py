@@ -47,6 +47,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("schema", "schema", "schema"),
     ("compile", "compile_spec", "compile"),
     ("export", "export", "export"),
+    ("verify", "verify", "verify"),
+    ("generate", "generate", "generate"),
     ("train", "train", "train"),
 ]
 

@@ -92,14 +92,20 @@ def compare_logits(
 
 
 def compare_cache(
-    check: CheckResult, expected: dict, actual: dict, names: list[str], *, atol: float, rtol: float
+    check: CheckResult, expected: dict, actual: dict, names: list[str], *, atol: float, rtol: float,
+    attended: np.ndarray | None = None,
 ) -> CheckResult:
-    """Folds the present keys and values of an fp32 run into `check`."""
+    """Folds the present keys and values of an fp32 run into `check`. `attended`: the
+    attention mask [B, total]; keys and values of padding slots are never read, so they
+    are not compared (backends may fill them differently, e.g. transformers)."""
     for name in names:
         ref, out = expected[name], actual[name]
         if out.shape != ref.shape:
             return CheckResult(check.name, check.max_abs_error, check.top1_agreement, False,
                                f"{name}: shape {out.shape} != {ref.shape}")
+        if attended is not None:
+            keep = attended.astype(bool)[:, None, :, None]  # [B, 1, total, 1]
+            ref, out = np.where(keep, ref, 0.0), np.where(keep, out, 0.0)
         if not np.allclose(out, ref, atol=atol, rtol=rtol):
             error = float(np.abs(out - ref).max())
             return CheckResult(check.name, check.max_abs_error, check.top1_agreement, False,

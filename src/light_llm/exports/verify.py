@@ -77,7 +77,7 @@ class _Checker:
                                 atol=self.atol, rtol=self.rtol, quantized=self.quantized)
         if result.passed and not self.quantized:
             result = compare_cache(result, expected, actual, self.geometry.output_names()[1:],
-                                   atol=self.atol, rtol=self.rtol)
+                                   atol=self.atol, rtol=self.rtol, attended=feeds["attention_mask"])
         return result, expected, actual
 
     def prefill(self, length: int, padding: int, name: str | None = None) -> CheckResult:
@@ -146,3 +146,10 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
         if x != y:
             return i
     return min(len(a), len(b))
+
+
+def describe_failure(report: ParityReport) -> str:
+    """One line on the first failed check of `report`."""
+    worst = report.failures()[0]
+    what = worst.detail or f"max |Δlogit| {worst.max_abs_error:.2e}"
+    return f"{worst.name}: {what} (atol {report.atol:g}, rtol {report.rtol:g})"

@@ -1,0 +1,43 @@
+"""`lightllm generate DIR --prompt TEXT`: generate from an ONNX export folder
+(onnxruntime) or a model/run folder (eager PyTorch), streaming the text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def generate(
+    folder: Annotated[Path, typer.Argument(help="An export folder (light_llm.json) or a model/run folder.", show_default=False)],
+    prompt: Annotated[str, typer.Option(help="The text to continue.", show_default=False)],
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most.")] = 64,
+    temperature: Annotated[float, typer.Option(help="0: greedy; above 0: sampling.")] = 0.0,
+    top_k: Annotated[int, typer.Option(help="Sample among the k most likely tokens (0: all).")] = 0,
+    top_p: Annotated[float, typer.Option(help="Sample among the most likely tokens holding this probability mass.")] = 1.0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for sampling (reproducible output).")] = None,
+) -> None:
+    """Continue PROMPT, printing tokens as they come."""
+    from light_llm.exports.folder import MANIFEST
+    from light_llm.exports.result import ExportError
+    from light_llm.model_folder import ModelFolderError
+    from light_llm.runtime.sampling import Sampling
+
+    try:
+        sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+        if (folder / MANIFEST).is_file():
+            from light_llm.runtime.exported import load_export
+
+            generator = load_export(folder)
+        else:
+            from light_llm.runtime.eager import load_eager
+
+            generator = load_eager(folder)
+        typer.echo(prompt, nl=False)
+        for piece in generator.stream(prompt, max_new_tokens, sampling):
+            typer.echo(piece, nl=False)
+        typer.echo()
+    except (ValueError, ExportError, ModelFolderError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)

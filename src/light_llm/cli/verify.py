@@ -1,0 +1,30 @@
+"""`lightllm verify DIR`: re-check an ONNX export folder (files unaltered, parity)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def verify(
+    folder: Annotated[Path, typer.Argument(help="An export folder of `lightllm export --onnx`.", show_default=False)],
+    source: Annotated[Optional[Path], typer.Option(help="The model or run folder it was exported from (default: the one recorded in light_llm.json).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the random prompts (default: the export's).")] = None,
+) -> None:
+    """Check that the export's files are unaltered and that it still matches eager PyTorch."""
+    from light_llm.exports.result import ExportError
+    from light_llm.exports.reverify import reverify
+    from light_llm.exports.verify import describe_failure
+    from light_llm.model_folder import ModelFolderError
+
+    try:
+        report = reverify(folder, source, seed)
+    except (ExportError, ModelFolderError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{folder}: {report.summary()}")
+    if not report.passed:
+        typer.echo(f"error: {describe_failure(report)}", err=True)
+        raise typer.Exit(1)

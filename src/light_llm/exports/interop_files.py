@@ -1,0 +1,74 @@
+"""The files around model.onnx that other runtimes read: tokenizer.json,
+tokenizer_config.json, config.json (Hugging Face) and genai_config.json."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from light_llm.exports.folder import write_json
+from light_llm.exports.genai_config import genai_config, genai_unsupported_reason
+from light_llm.runtime.geometry import Geometry
+
+
+@dataclass
+class InteropFiles:
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    eos_id: int | None = None
+    pad_id: int | None = None
+    genai_skipped: str | None = None  # why genai_config.json was left out
+    hf_model_type: str | None = None
+
+
+def write_interop_files(staging: Path, folder, ir, geometry: Geometry) -> InteropFiles:
+    written = InteropFiles()
+    tokenizer = _write_tokenizer(staging, folder, written)
+    if tokenizer is not None:
+        from light_llm.train.tokenizer import hf_tokenizer_config, special_tokens
+
+        specials = special_tokens(tokenizer)
+        written.eos_id, written.pad_id = specials.eos_id, specials.pad_id
+        write_json(staging / "tokenizer_config.json", hf_tokenizer_config(tokenizer, ir.max_seq_len))
+        written.files.append("tokenizer_config.json")
+    _write_hf_config(staging, ir, written)
+    written.genai_skipped = genai_unsupported_reason(geometry)
+    if written.genai_skipped is None:
+        write_json(staging / "genai_config.json", genai_config(ir, geometry, written.eos_id, written.pad_id))
+        written.files.append("genai_config.json")
+    else:
+        written.notes.append(f"genai_config.json left out: {written.genai_skipped}")
+    return written
+
+
+def _write_tokenizer(staging: Path, folder, written: InteropFiles):
+    from tokenizers import Tokenizer
+
+    target = staging / "tokenizer.json"
+    if folder.tokenizer_path is not None:
+        shutil.copyfile(folder.tokenizer_path, target)
+    elif folder.spec.data.tokenizer == "byte":
+        from light_llm.train.tokenizer import byte_tokenizer
+
+        byte_tokenizer().save(str(target))
+    else:
+        written.notes.append("no tokenizer.json in the model folder: runtimes must pass token ids")
+        return None
+    written.files.append("tokenizer.json")
+    return Tokenizer.from_file(str(target))
+
+
+def _write_hf_config(staging: Path, ir, written: InteropFiles) -> None:
+    from light_llm.interop.huggingface import hf_config, hf_model_type, unmappable_options
+
+    written.hf_model_type = hf_model_type(ir)
+    if written.hf_model_type is None:
+        reasons = "; ".join(f"{name}: {', '.join(found)}" for name, found in unmappable_options(ir).items())
+        written.notes.append(f"config.json left out: no Hugging Face architecture matches ({reasons})")
+        return
+    extra = {key: value for key, value in (("eos_token_id", written.eos_id),
+                                           ("bos_token_id", written.eos_id),
+                                           ("pad_token_id", written.pad_id)) if value is not None}
+    write_json(staging / "config.json", hf_config(ir, **extra))
+    written.files.append("config.json")

@@ -1,0 +1,55 @@
+"""`lightllm verify DIR`: check an ONNX export folder again.
+
+First the files: each sha256 recorded in light_llm.json must still match (a graph
+edited after export is reported as such). Then parity, with the same settings as at
+export time, against the model folder the export was made from (recorded in
+light_llm.json, or given as `source`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from light_llm.exports.folder import read_manifest, sha256
+from light_llm.exports.parity import ParityReport
+from light_llm.exports.result import ExportError
+
+SOURCE_WEIGHTS = "model.safetensors"
+
+
+def check_files(folder: Path, manifest: dict) -> None:
+    for name, expected in manifest.get("sha256", {}).items():
+        path = folder / name
+        if not path.is_file():
+            raise ExportError(f"{path}: missing (the export folder is incomplete)")
+        if sha256(path) != expected:
+            raise ExportError(
+                f"{path}: altered after export (sha256 {sha256(path)[:12]}… != recorded "
+                f"{expected[:12]}…); export again with `lightllm export SOURCE --onnx`"
+            )
+
+
+def reverify(folder: str | Path, source: str | Path | None = None, seed: int | None = None) -> ParityReport:
+    from light_llm.compiler.pipeline import lower_spec
+    from light_llm.exports.verify import verify
+    from light_llm.model_folder import load_model_folder
+    from light_llm.runtime.session import OnnxSession
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    check_files(folder, manifest)
+    recorded = manifest.get("source", {})
+    source = Path(source or recorded.get("path", ""))
+    if not (source / SOURCE_WEIGHTS).is_file():
+        raise ExportError(f"the model folder this export was made from ({source}) is gone; "
+                          "pass it with --source")
+    if recorded.get("weights_sha256") and sha256(source / SOURCE_WEIGHTS) != recorded["weights_sha256"]:
+        raise ExportError(f"{source / SOURCE_WEIGHTS}: the weights changed since this export; "
+                          "export again to verify the new weights")
+    model_folder = load_model_folder(source)
+    parity = manifest["parity"]
+    return verify(
+        model_folder.build(target="eager"), OnnxSession(folder / manifest["model_file"]),
+        lower_spec(model_folder.spec, target="export"), atol=parity["atol"], rtol=parity["rtol"],
+        quantized=parity["mode"] == "quantized", seed=parity["seed"] if seed is None else seed,
+    )

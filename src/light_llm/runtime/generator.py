@@ -1,0 +1,79 @@
+"""Token generation on any backend that speaks the contract (a `Run`: named numpy inputs
+→ named numpy outputs): onnxruntime for export folders, eager torch for model folders.
+
+Prompts of a batch are left-padded; positions come from the mask, so padding shifts
+nothing. Cached graphs prefill once and then decode one token per call; graphs without
+a cache (bidirectional) re-run the whole sequence for every token. A row stops at the
+end-of-text token; the batch stops when every row has, at max_new_tokens, or at the
+model's max_seq_len.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from light_llm.runtime.feeds import past_from_presents, step_feeds
+from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.sampling import Sampling, next_tokens
+
+Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """input_ids and attention_mask [B, longest], prompts aligned to the right."""
+    if not prompts or any(len(prompt) == 0 for prompt in prompts):
+        raise ValueError("every prompt needs at least one token")
+    longest = max(len(prompt) for prompt in prompts)
+    ids = np.full((len(prompts), longest), pad_id, dtype=np.int64)
+    mask = np.zeros((len(prompts), longest), dtype=np.int64)
+    for row, prompt in enumerate(prompts):
+        ids[row, longest - len(prompt):] = prompt
+        mask[row, longest - len(prompt):] = 1
+    return ids, mask
+
+
+def generate_steps(
+    run: Run,
+    geometry: Geometry,
+    prompts: list[list[int]],
+    *,
+    max_new_tokens: int,
+    sampling: Sampling = Sampling(),
+    eos_id: int | None = None,
+    pad_id: int = 0,
+) -> Iterator[np.ndarray]:
+    """Yields the next token of every row, one step at a time ([B] ids; finished rows
+    repeat pad_id)."""
+    rng = np.random.default_rng(sampling.seed)
+    ids, mask = left_pad(prompts, pad_id)
+    steps = min(max_new_tokens, geometry.max_seq_len - ids.shape[1])
+    if steps <= 0 and max_new_tokens > 0:
+        raise ValueError(f"the prompt has {ids.shape[1]} tokens: no room left in max_seq_len={geometry.max_seq_len}")
+    done = np.zeros(len(prompts), dtype=bool)
+    outputs = run(step_feeds(geometry, ids, mask, None))
+    for _ in range(steps):
+        tokens = np.where(done, pad_id, next_tokens(outputs["logits"][:, -1], sampling, rng))
+        yield tokens
+        if eos_id is not None:
+            done |= tokens == eos_id
+        if done.all():
+            return
+        mask = np.concatenate([mask, np.ones((len(prompts), 1), dtype=np.int64)], axis=1)
+        if geometry.cached:
+            outputs = run(step_feeds(geometry, tokens[:, None], mask, past_from_presents(outputs, geometry)))
+        else:
+            ids = np.concatenate([ids, tokens[:, None]], axis=1)
+            outputs = run(step_feeds(geometry, ids, mask, None))
+
+
+def generate_ids(run: Run, geometry: Geometry, prompts: list[list[int]], **options) -> list[list[int]]:
+    """The new tokens of every prompt (end-of-text included where reached)."""
+    eos_id = options.get("eos_id")
+    rows: list[list[int]] = [[] for _ in prompts]
+    for tokens in generate_steps(run, geometry, prompts, **options):
+        for row, token in zip(rows, tokens.tolist()):
+            if eos_id is None or not row or row[-1] != eos_id:
+                row.append(token)
+    return rows

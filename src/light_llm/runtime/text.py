@@ -1,0 +1,55 @@
+"""Text in, text out: a tokenizer around a backend `Run`, with streaming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from light_llm.runtime.generator import Run, generate_ids, generate_steps
+from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.sampling import Sampling
+
+
+@dataclass
+class TextGenerator:
+    run: Run
+    geometry: Geometry
+    tokenizer: object  # tokenizers.Tokenizer
+    eos_id: int | None = None
+    pad_id: int | None = None
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _options(self, max_new_tokens: int, sampling: Sampling) -> dict:
+        pad = self.pad_id if self.pad_id is not None else (self.eos_id or 0)
+        return dict(max_new_tokens=max_new_tokens, sampling=sampling, eos_id=self.eos_id, pad_id=pad)
+
+    def generate(self, prompts: str | list[str], max_new_tokens: int = 64,
+                 sampling: Sampling = Sampling()) -> list[str]:
+        """The continuation of each prompt (a batch is left-padded)."""
+        texts = [prompts] if isinstance(prompts, str) else prompts
+        rows = generate_ids(self.run, self.geometry, [self.encode(t) for t in texts],
+                            **self._options(max_new_tokens, sampling))
+        return [self.decode(row) for row in rows]
+
+    def stream(self, prompt: str, max_new_tokens: int = 64, sampling: Sampling = Sampling()) -> Iterator[str]:
+        """Yields the continuation piece by piece, as soon as its characters are whole."""
+        ids: list[int] = []
+        shown = ""
+        for tokens in generate_steps(self.run, self.geometry, [self.encode(prompt)],
+                                     **self._options(max_new_tokens, sampling)):
+            token = int(tokens[0])
+            if token == self.eos_id:
+                break
+            ids.append(token)
+            text = self.decode(ids)
+            if len(text) > len(shown) and not text.endswith("\ufffd"):  # a partial UTF-8 char
+                yield text[len(shown):]
+                shown = text
+        text = self.decode(ids)
+        if len(text) > len(shown):
+            yield text[len(shown):]

@@ -94,6 +94,7 @@ def save_model_folder(
             shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
         folder.mkdir(exist_ok=True)
         for item in staging.iterdir():
+            item.chmod(0o644)  # safetensors writes 0600 files
             os.replace(item, folder / item.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -22,7 +22,8 @@ class InteropFiles:
     hf_model_type: str | None = None
 
 
-def write_interop_files(staging: Path, folder, ir, geometry: Geometry) -> InteropFiles:
+def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bool = True) -> InteropFiles:
+    """`genai`: False for folders without model.onnx (the Hugging Face export)."""
     written = InteropFiles()
     tokenizer = _write_tokenizer(staging, folder, written)
     if tokenizer is not None:
@@ -33,6 +34,8 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry) -> Intero
         write_json(staging / "tokenizer_config.json", hf_tokenizer_config(tokenizer, ir.max_seq_len))
         written.files.append("tokenizer_config.json")
     _write_hf_config(staging, ir, written)
+    if not genai:
+        return written
     written.genai_skipped = genai_unsupported_reason(geometry)
     if written.genai_skipped is None:
         write_json(staging / "genai_config.json", genai_config(ir, geometry, written.eos_id, written.pad_id))

@@ -1,0 +1,67 @@
+"""Tiny model folders for the PyTorch-native export tests (TorchScript, torch.export,
+AOTInductor): a pairwise matrix in which every option value of the models doc appears
+at least once. d_model 32, 2 layers, the byte tokenizer's 258-token vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from light_llm.compiler.build import build
+from light_llm.compiler.pipeline import lower_spec
+from light_llm.compiler.resolve import resolve_spec
+from light_llm.model_folder import ModelFolder, load_model_folder, save_model_folder
+from light_llm.schemas.spec import Spec
+
+TINY: dict[str, Any] = {"d_model": 32, "num_layers": 2, "max_seq_len": 48, "init_std": 0.2}
+
+ROWS: dict[str, dict[str, Any]] = {
+    "mha-rope-scaled-swiglu-rms-pre-tied": {
+        "attention": {"variant": "mha", "num_heads": 4},
+        "positional": {"encoding": "rope", "rope_base": 500.0, "rope_scaling": 2.0},
+        "ffn": {"variant": "swiglu"}, "norm": {"type": "rmsnorm", "placement": "pre"},
+    },
+    "gqa-alibi-window-geglu-ln-post-parallel-bias": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2, "bias": True,
+                      "mask_type": "sliding_window", "window_size": 4},
+        "positional": {"encoding": "alibi"}, "ffn": {"variant": "geglu", "bias": True},
+        "norm": {"type": "layernorm", "placement": "post"},
+        "parallel_layers": True, "tie_embeddings": False,
+    },
+    "mqa-sinusoidal-relu-sandwich-parallel": {
+        "attention": {"variant": "mqa", "num_heads": 4},
+        "positional": {"encoding": "sinusoidal"},
+        "ffn": {"variant": "mlp", "activation": "relu"},
+        "norm": {"type": "rmsnorm", "placement": "sandwich"}, "parallel_layers": True,
+    },
+    "complex-learned-window-gelu-ln-untied": {
+        "attention": {"variant": "complex", "num_heads": 4, "mask_type": "sliding_window",
+                      "window_size": 5},
+        "positional": {"encoding": "learned"}, "ffn": {"variant": "mlp", "activation": "gelu"},
+        "norm": {"type": "layernorm", "placement": "pre"}, "tie_embeddings": False,
+    },
+    "complex-rope-bidirectional-silu-post": {
+        "attention": {"variant": "complex", "num_heads": 4, "mask_type": "bidirectional"},
+        "positional": {"encoding": "rope"}, "ffn": {"variant": "mlp", "activation": "silu", "bias": True},
+        "norm": {"type": "rmsnorm", "placement": "post"},
+    },
+    "gqa-none-causal-swiglu-ln-sandwich": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
+        "positional": {"encoding": "none"}, "ffn": {"variant": "swiglu"},
+        "norm": {"type": "layernorm", "placement": "sandwich"}, "tie_embeddings": False,
+    },
+}
+
+
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def model_folder(root: Path, model: dict[str, Any], seed: int = 0) -> ModelFolder:
+    """A model folder (resolved spec + seeded weights) for TINY with `model` merged in."""
+    spec = resolve_spec(Spec.model_validate({"spec_version": 1, "model": merged(TINY, model)}))
+    save_model_folder(root, spec, build(lower_spec(spec), seed=seed))
+    return load_model_folder(root)

@@ -8,33 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt
 
-from light_llm.schemas.base import Auto, SpecModel
-
-Problem = tuple[str, str]
-"""A broken cross-field rule: (dotted path relative to the section, message)."""
-
-
-class RuleViolation(ValueError):
-    """Raised by a section whose cross-field rules fail; carries every problem found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
-
-
-class CheckedSection(SpecModel):
-    def problems(self) -> list[Problem]:
-        return []
-
-    @model_validator(mode="after")
-    def _check_rules(self) -> "CheckedSection":
-        found = self.problems()
-        if found:
-            raise RuleViolation(found)
-        return self
-
+from light_llm.schemas.base import Auto, CheckedSection, Problem
 
 class AttentionConfig(CheckedSection):
     """Self-attention. `complex` combines with every positional encoding (rope becomes a

@@ -67,12 +67,18 @@ def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, quantiz
     try:
         export_graph(model, geometry, path, opset, metadata)
     except Exception as error:  # torch.onnx raises many types; the first line says what
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ExportError(f"ONNX export failed: {first}") from error
+        raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
         quantized = path.with_suffix(".quantized.onnx")
         quantize_graph(path, quantized, quantize)
         os.replace(quantized, path)
+
+
+def _cause(error: Exception) -> str:
+    """The line of a torch.onnx error that says what went wrong (its exception summary)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    summary = [line for line in lines if line.startswith("<class ")]
+    return (summary or lines or [type(error).__name__])[0]
 
 
 def _verify(reference, path: Path, ir, atol, rtol, quantize, seed):

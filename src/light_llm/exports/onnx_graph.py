@@ -48,7 +48,9 @@ def trace_inputs(geometry: Geometry) -> tuple[tuple[torch.Tensor, ...], tuple]:
     shapes: list = [{0: batch, 1: sequence}, {0: batch, 1: total if geometry.cached else sequence}]
     if geometry.uses_position_ids:
         args.append(torch.arange(p, p + s).expand(b, s).contiguous())
-        shapes.append({0: batch, 1: sequence})
+        position_shape = {0: batch, 1: sequence}
+        # FullSequence takes position_ids as *varargs: its shapes nest in a tuple
+        shapes.append(position_shape if geometry.cached else (position_shape,))
     if geometry.cached:
         cache = (b, geometry.num_kv_heads, p, geometry.head_dim)
         past_args = [torch.randn(cache) for _ in range(2 * geometry.num_layers)]

@@ -1,0 +1,49 @@
+"""Every option value of the models doc, exported to ONNX and verified against eager
+(the pairwise matrix of torch_targets_matrix.py, plus the options only ONNX rows need)."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+from torch_targets_matrix import ROWS, model_folder
+
+from light_llm.exports.onnx import export_onnx
+from light_llm.runtime.geometry import Geometry
+
+ONNX_ROWS = dict(ROWS) | {
+    # use_flash_attn falls back to SDPA off CUDA; dropout is inactive in eval mode.
+    "mha-flash-flag-dropout-learned-geglu": {
+        "attention": {"variant": "mha", "num_heads": 4, "use_flash_attn": True, "dropout": 0.1},
+        "positional": {"encoding": "learned"}, "ffn": {"variant": "geglu", "dropout": 0.1},
+        "dropout": 0.1, "residual_scaled_init": False,
+    },
+}
+
+
+def dims(value) -> list:
+    return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+@pytest.mark.parametrize("row", ONNX_ROWS)
+def test_onnx_export_matches_eager(tmp_path, row):
+    folder = model_folder(tmp_path / "run", ONNX_ROWS[row])
+    result = export_onnx(folder, tmp_path / "onnx")
+    report = result.parity
+    assert report.passed and report.mode == "fp32" and report.max_abs_error <= 1e-4
+    geometry = Geometry.from_dict(json.loads((tmp_path / "onnx" / "light_llm.json").read_text())["geometry"])
+    if geometry.cached:
+        assert report.greedy_tokens == 32 and sum("decode step" in c.name for c in report.checks) >= 8
+    assert any("sequence length 1" in check.name for check in report.checks)
+
+    graph = onnx.load(tmp_path / "onnx" / "model.onnx").graph
+    inputs, outputs = {v.name: v for v in graph.input}, {v.name: v for v in graph.output}
+    assert list(inputs) == geometry.input_names() and list(outputs) == geometry.output_names()
+    assert dims(inputs["input_ids"]) == ["batch_size", "sequence_length"]
+    assert dims(outputs["logits"]) == ["batch_size", "sequence_length", geometry.vocab_size]
+    if geometry.cached:
+        assert dims(inputs["attention_mask"]) == ["batch_size", "total_sequence_length"]
+        kv = [geometry.num_kv_heads, geometry.head_dim]
+        assert dims(inputs["past_key_values.1.value"]) == ["batch_size", kv[0], "past_sequence_length", kv[1]]
+        assert dims(outputs["present.0.key"]) == ["batch_size", kv[0], "total_sequence_length", kv[1]]

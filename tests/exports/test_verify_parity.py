@@ -1,0 +1,33 @@
+"""verify() on torch backends: it passes an exact copy, fails a slightly wrong one, and
+its report survives JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from torch_targets_matrix import ROWS, model_folder
+
+from light_llm.compiler.pipeline import lower_spec
+from light_llm.exports.graph_signature import run_module, signature_module
+from light_llm.exports.parity import ParityReport
+from light_llm.exports.verify import verify
+from light_llm.runtime.geometry import Geometry
+
+
+def test_verify_passes_export_lowering_and_fails_a_perturbed_backend(tmp_path):
+    folder = model_folder(tmp_path / "run", ROWS["complex-learned-window-gelu-ln-untied"])
+    ir = lower_spec(folder.spec, target="export")
+    geometry = Geometry.from_ir(ir)
+    exact = run_module(signature_module(folder.build(target="export"), geometry), geometry)
+    report = verify(folder.build(), exact, ir)
+    assert report.passed and report.greedy_matching_tokens == report.greedy_tokens == 32
+    assert ParityReport.from_dict(json.loads(json.dumps(report.to_dict()))).to_dict() == report.to_dict()
+
+    def perturbed(feeds):
+        outputs = exact(feeds)
+        return dict(outputs, logits=outputs["logits"] + np.float32(1e-3))
+
+    bad = verify(folder.build(), perturbed, ir)
+    assert not bad.passed and bad.max_abs_error >= 1e-3
+    assert verify(folder.build(), perturbed, ir, quantized=True).passed  # reported, not judged

@@ -141,6 +141,14 @@ def validation_offsets(num_tokens: int, seq_len: int, count: int) -> np.ndarray:
     return np.linspace(0, num_tokens - seq_len - 1, num=count).astype(np.int64)
 
 
+def unigram_entropy(tokens: np.ndarray, vocab_size: int) -> float:
+    """Entropy in nats of the token frequencies: the loss of the best model that ignores
+    context, the bar a trained model must clear."""
+    counts = np.bincount(np.asarray(tokens), minlength=vocab_size).astype(np.float64)
+    probabilities = counts[counts > 0] / counts.sum()
+    return float(-(probabilities * np.log(probabilities)).sum())
+
+
 def _is_byte_tokenizer(tokenizer) -> bool:
     from light_llm.train.tokenizer import byte_tokenizer
 

@@ -45,7 +45,7 @@ from light_llm.train.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from light_llm.train.data import WindowSampler, validation_offsets
+from light_llm.train.data import WindowSampler, unigram_entropy, validation_offsets
 from light_llm.train.errors import TrainingError
 from light_llm.train.optim import build_optimizer, learning_rate, set_learning_rate
 from light_llm.train.prepare import PreparedData, prepare_data
@@ -334,8 +334,10 @@ class _Loop:
         where = f"{processes.world_size} processes ({config.distributed})" if processes.distributed else "1 process"
         begin = f"resuming at step {start_step}" if start_step else "starting"
         parameters = sum(p.numel() for p in self.model.parameters())
+        entropy = unigram_entropy(self.data.splits.validation, self.spec.model.vocab_size)
         return (
-            f"{begin}: {parameters:,} parameters, {len(self.data.splits.train):,} training tokens, "
+            f"{begin}: {parameters:,} parameters, {len(self.data.splits.train):,} training tokens "
+            f"(validation unigram entropy {entropy:.3f} nats), "
             f"batch {config.batch_size}×{self.seq_len}, {config.precision}, {where} on {processes.device}"
         )
 

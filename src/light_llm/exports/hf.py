@@ -1,0 +1,88 @@
+"""Hugging Face export: a folder `transformers.AutoModelForCausalLM.from_pretrained` loads
+(config.json, model.safetensors, tokenizer.json, tokenizer_config.json), for specs that
+map onto Llama, Mistral (sliding window) or GPT-2 (interop/huggingface.py decides).
+
+The folder is verified like every other export: transformers loads it from the staging
+folder and runs the contract (prefill with padding, KV-cache decode, greedy generation)
+against eager light_llm. A spec that maps onto no architecture is refused with every
+option that prevents each mapping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from light_llm.exports.result import ExportError, ExportResult
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+def hf_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The HF state dict of `model`, each tensor stored once (a tied lm_head is left out:
+    transformers re-ties it from tie_word_embeddings)."""
+    from light_llm.interop.huggingface import to_hf_state_dict
+
+    state = to_hf_state_dict(model.ir, model.state_dict())
+    if model.ir.tie_embeddings:
+        state.pop("lm_head.weight")
+    return {name: tensor.detach().contiguous() for name, tensor in state.items()}
+
+
+def save_hf_weights(model: torch.nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file(hf_state_dict(model), str(path), metadata={"format": "pt"})
+
+
+def unmappable_error(ir) -> ExportError | None:
+    """None where `ir` maps onto a Hugging Face architecture, else the error to raise."""
+    from light_llm.interop.huggingface import hf_model_type, unmappable_options
+
+    if hf_model_type(ir) is not None:
+        return None
+    reasons = "; ".join(f"{name}: {', '.join(found)}" for name, found in unmappable_options(ir).items())
+    return ExportError(f"--hf: no Hugging Face architecture reproduces this model ({reasons})")
+
+
+def load_hf_folder(path: Path) -> torch.nn.Module:
+    """The transformers model of an HF folder, in fp32 and eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+
+
+def export_hf(
+    folder, out_dir: Path, *, atol: float | None = None, rtol: float | None = None, seed: int = 0
+) -> ExportResult:
+    """`folder`: a ModelFolder. Writes the Hugging Face folder into `out_dir` once
+    transformers, loading it, gives eager light_llm's logits."""
+    import importlib.util
+
+    from light_llm.exports.folder import MANIFEST, staged_folder, write_json
+    from light_llm.exports.torch_folder import manifest, require_parity, tolerances, write_side_files
+    from light_llm.exports.verify import verify
+    from light_llm.runtime.geometry import Geometry
+
+    atol, rtol = tolerances(folder, atol, rtol)
+    model = folder.build(target="eager")
+    error = unmappable_error(model.ir)
+    if error is not None:
+        raise error
+    if importlib.util.find_spec("transformers") is None:
+        raise ExportError("--hf: verifying the folder needs transformers: `pip install transformers`")
+    geometry = Geometry.from_ir(model.ir)
+    with staged_folder(out_dir) as staging:
+        save_hf_weights(model, staging / WEIGHTS_FILE)
+        notes = write_side_files(staging, folder, model.ir, geometry)
+        from light_llm.interop.hf_run import hf_run
+
+        run = hf_run(load_hf_folder(staging), geometry)
+        report = require_parity(
+            verify(model, run, model.ir, atol=atol, rtol=rtol, seed=seed), "Hugging Face"
+        )
+        write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE]))
+        files = sorted(item.name for item in staging.iterdir())
+    return ExportResult("hf", Path(out_dir), files, report, notes)
+

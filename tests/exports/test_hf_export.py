@@ -1,0 +1,83 @@
+"""Hugging Face export: transformers loads the folder and gives eager's logits; the round
+trip light_llm → HF → light_llm keeps the logits; a spec that maps nowhere is refused
+with every option that prevents it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch_targets_matrix import merged, model_folder
+from typer.testing import CliRunner
+
+from light_llm.cli.app import _register_commands, app
+from light_llm.compiler.pipeline import lower_spec
+from light_llm.exports.folder import MANIFEST
+from light_llm.exports.hf import export_hf
+from light_llm.exports.result import ExportError
+from light_llm.interop.import_hf import import_hf
+from light_llm.model_folder import load_model_folder
+
+transformers = pytest.importorskip("transformers")
+
+LLAMA = {"attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2}, "tie_embeddings": False}
+CASES = {
+    "llama": LLAMA,
+    "mistral": merged(LLAMA, {"attention": {"mask_type": "sliding_window", "window_size": 5}}),
+    "gpt2": {"attention": {"variant": "mha", "num_heads": 4, "bias": True},
+             "positional": {"encoding": "learned"}, "norm": {"type": "layernorm"},
+             "ffn": {"variant": "mlp", "activation": "gelu", "bias": True, "expansion_factor": 4.0}},
+}
+HF_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", MANIFEST}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_transformers_loads_the_folder_with_eager_logits(tmp_path, case):
+    folder = model_folder(tmp_path / "run", CASES[case])
+    result = export_hf(folder, tmp_path / "hf")
+    assert set(result.files) == HF_FILES and result.parity.passed
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == case
+
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    ids = tokenizer("def f(x):\n    return x * 2\n", return_tensors="pt")["input_ids"]
+    assert ids.shape[1] > 5  # longer than mistral's window
+    with torch.no_grad():
+        expected, actual = folder.build()(ids), hf(ids).logits
+    assert (actual - expected).abs().max() < 1e-4 and expected.abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("case", ["llama", "gpt2"])
+def test_round_trip_through_hugging_face_keeps_logits(tmp_path, case):
+    folder = model_folder(tmp_path / "run", CASES[case])
+    export_hf(folder, tmp_path / "hf")
+    imported = import_hf(tmp_path / "hf", tmp_path / "back")
+    assert imported.parity.passed
+    back = load_model_folder(tmp_path / "back")
+    assert lower_spec(back.spec) == lower_spec(folder.spec)  # the same architecture
+    tokens = torch.randint(0, 258, (2, 16), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.allclose(back.build()(tokens), folder.build()(tokens), atol=1e-6)
+    assert back.tokenizer_path is not None
+
+
+def test_unmappable_spec_names_every_blocking_option(tmp_path):
+    folder = model_folder(tmp_path / "run", {
+        "attention": {"variant": "complex", "num_heads": 4},
+        "positional": {"encoding": "alibi"}, "norm": {"placement": "sandwich"},
+        "parallel_layers": True,
+    })
+    with pytest.raises(ExportError) as error:
+        export_hf(folder, tmp_path / "hf")
+    message = str(error.value)
+    for option in ("model.attention.variant='complex'", "model.positional.encoding='alibi'",
+                   "model.norm.placement='sandwich'", "model.parallel_layers=true",
+                   "model.norm.type='rmsnorm' (gpt2 needs 'layernorm')"):
+        assert option in message
+    assert not (tmp_path / "hf").exists()
+
+    _register_commands()
+    run = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--hf", "--out", str(tmp_path / "hf")])
+    assert run.exit_code == 1 and "Traceback" not in run.output
+    assert "model.parallel_layers=true" in run.output and not (tmp_path / "hf").exists()

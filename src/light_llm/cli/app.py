@@ -49,6 +49,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("export", "export", "export"),
     ("verify", "verify", "verify"),
     ("generate", "generate", "generate"),
+    ("import_hf", "import_hf", "import-hf"),
     ("train", "train", "train"),
 ]
 

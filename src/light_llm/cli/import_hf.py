@@ -1,0 +1,39 @@
+"""`lightllm import-hf DIR --out RUN`: a Hugging Face folder (Llama, Mistral, GPT-2) on
+disk becomes a light_llm model folder that `lightllm train` and `lightllm export` accept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def import_hf(
+    source: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Hugging Face folder: config.json, model.safetensors, tokenizer.json.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The light_llm model folder to write.")],
+    verify: Annotated[
+        bool, typer.Option("--verify/--no-verify", help="Compare logits with transformers (when installed).")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
+) -> None:
+    """Import a Hugging Face checkpoint: spec.resolved.json, model.safetensors, tokenizer.json."""
+    from light_llm.exports.result import ExportError
+    from light_llm.interop.import_hf import HFImportError
+    from light_llm.interop.import_hf import import_hf as run_import
+
+    try:
+        result = run_import(source, out, verify=verify, seed=seed)
+    except (HFImportError, ExportError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1)
+    except OSError as error:
+        typer.echo(f"error: {out}: cannot write the model folder: {error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"imported {result.model_type} ({result.num_parameters:,} parameters) from {source} into {out}")
+    if result.parity is not None:
+        typer.echo(f"  vs transformers: {result.parity.summary()}")
+    for note in result.notes:
+        typer.echo(f"  note: {note}")

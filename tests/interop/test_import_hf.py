@@ -1,0 +1,127 @@
+"""`lightllm import-hf`: Hugging Face folders written by transformers (random weights,
+nothing downloaded) become model folders whose ONNX export gives the original model's
+logits; folders of another architecture or with missing tensors are refused clearly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from light_llm.cli.app import _register_commands, app
+from light_llm.exports.onnx import export_onnx
+from light_llm.interop.import_hf import HFImportError, import_hf
+from light_llm.model_folder import load_model_folder
+from light_llm.runtime.feeds import step_feeds
+from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.session import OnnxSession
+from light_llm.train.tokenizer import byte_tokenizer
+
+transformers = pytest.importorskip("transformers")
+
+CONFIGS = {
+    "llama": lambda: transformers.LlamaConfig(
+        vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+        rope_theta=500.0, tie_word_embeddings=False),
+    "gpt2": lambda: transformers.GPT2Config(
+        vocab_size=258, n_embd=64, n_layer=2, n_head=4, n_positions=64,
+        activation_function="gelu"),
+}
+
+
+def save_hf_model(path, config, seed: int = 0) -> torch.nn.Module:
+    """A randomly initialised transformers model with a byte-level tokenizer, saved."""
+    torch.manual_seed(seed)
+    config.initializer_range = 0.2  # logits far from zero, so a wrong import shows
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    model.save_pretrained(path)
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=byte_tokenizer(), eos_token="<|endoftext|>", pad_token="<|pad|>")
+    tokenizer.save_pretrained(path)
+    return model
+
+
+def cli(*args: str):
+    _register_commands()
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("family", CONFIGS)
+def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family):
+    original = save_hf_model(tmp_path / "hf", CONFIGS[family]())
+    run = cli("import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "run"))
+    assert run.exit_code == 0, run.output
+    assert f"imported {family}" in run.output and "vs transformers: parity passed" in run.output
+
+    folder = load_model_folder(tmp_path / "run")
+    export_onnx(folder, tmp_path / "onnx")
+    geometry = Geometry.from_ir(folder.build().ir)
+    mask = np.ones((2, 9), dtype=np.int64)
+    mask[1, :4] = 0  # left padding
+    ids = np.random.default_rng(0).integers(0, 258, (2, 9))
+    feeds = step_feeds(geometry, ids, mask, None)
+    onnx_logits = OnnxSession(tmp_path / "onnx" / "model.onnx")(feeds)["logits"]
+    with torch.no_grad():
+        hf_logits = original(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                             position_ids=torch.from_numpy(feeds["position_ids"])).logits.numpy()
+    valid = mask.astype(bool)
+    assert np.abs(hf_logits[valid]).max() > 0.1
+    np.testing.assert_allclose(onnx_logits[valid], hf_logits[valid], atol=1e-4, rtol=1e-4)
+    assert (tmp_path / "onnx" / "tokenizer.json").is_file()
+
+
+def test_another_architecture_is_refused(tmp_path):
+    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=64)
+    transformers.BertForMaskedLM(config).save_pretrained(tmp_path / "bert")
+    run = cli("import-hf", str(tmp_path / "bert"), "--out", str(tmp_path / "run"))
+    assert run.exit_code == 1 and "Traceback" not in run.output
+    assert "model_type 'bert' (BertForMaskedLM) cannot be imported" in run.output
+    assert "supported: llama, mistral, gpt2" in run.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_tensors_are_named(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    save_hf_model(tmp_path / "hf", CONFIGS["llama"]())
+    weights = tmp_path / "hf" / "model.safetensors"
+    state = load_file(weights)
+    del state["model.layers.1.mlp.up_proj.weight"], state["lm_head.weight"]
+    save_file(state, weights, metadata={"format": "pt"})
+    with pytest.raises(HFImportError, match=r"missing tensors \(2\): lm_head.weight, "
+                                            r"model.layers.1.mlp.up_proj.weight"):
+        import_hf(tmp_path / "hf", tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unexplained_tensors_and_missing_files_are_named(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    save_hf_model(tmp_path / "hf", CONFIGS["gpt2"]())
+    weights = tmp_path / "hf" / "model.safetensors"
+    state = load_file(weights)
+    state["transformer.h.0.attn.q_norm.weight"] = torch.ones(64)
+    save_file(state, weights, metadata={"format": "pt"})
+    run = cli("import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "run"))
+    assert run.exit_code == 1 and "does not explain (1): transformer.h.0.attn.q_norm.weight" in run.output
+
+    weights.unlink()
+    with pytest.raises(HFImportError, match="no model.safetensors"):
+        import_hf(tmp_path / "hf", tmp_path / "run")
+    (tmp_path / "hf" / "config.json").unlink()
+    with pytest.raises(HFImportError, match="no config.json"):
+        import_hf(tmp_path / "hf", tmp_path / "run")
+
+
+def test_hf_config_that_light_llm_cannot_express_is_refused(tmp_path):
+    save_hf_model(tmp_path / "hf", CONFIGS["gpt2"]())
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    config["activation_function"] = "gelu_new"
+    (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(HFImportError, match="'gelu_new' has no light_llm equivalent"):
+        import_hf(tmp_path / "hf", tmp_path / "run")

@@ -1,4 +1,5 @@
-"""`lightllm schema [--out FILE]`: print or write the spec's JSON Schema."""
+"""`lightllm schema [--markdown] [--out FILE]`: print or write the spec's JSON Schema, or
+the Markdown spec reference rendered from it (docs/spec-reference.md)."""
 
 import os
 import tempfile
@@ -15,11 +16,20 @@ def schema(
             "--out", "-o", help="Write the schema to this file (atomically) instead of stdout."
         ),
     ] = None,
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown", help="The Markdown spec reference (docs/spec-reference.md) instead."
+        ),
+    ] = False,
 ) -> None:
     """Print the JSON Schema (Draft 2020-12) of spec files, generated from the spec models."""
-    from light_llm.schemas.json_schema import render_schema
+    if markdown:
+        from light_llm.schemas.reference import render_reference as render
+    else:
+        from light_llm.schemas.json_schema import render_schema as render
 
-    text = render_schema()
+    text = render()
     if out is None:
         typer.echo(text, nl=False)
         return

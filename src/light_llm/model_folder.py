@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from light_llm.permissions import make_readable
+
 SPEC_FILE = "spec.resolved.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
@@ -92,9 +94,9 @@ def save_model_folder(
         save_model(model, str(staging / WEIGHTS_FILE))
         if tokenizer_json is not None:
             shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
+        make_readable(staging)
         folder.mkdir(exist_ok=True)
         for item in staging.iterdir():
-            item.chmod(0o644)  # safetensors writes 0600 files
             os.replace(item, folder / item.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

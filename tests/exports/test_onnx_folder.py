@@ -56,3 +56,9 @@ def test_bidirectional_export_has_no_cache_and_no_genai_config(bidirectional_exp
     assert not (out / "genai_config.json").exists() and "bidirectional" in data["genai_config"]
     assert not (out / "config.json").exists()  # complex attention maps onto no HF architecture
     assert data["parity"]["cached"] is False and data["parity"]["passed"]
+
+
+def test_export_folder_is_readable_by_everyone(llama_export):
+    _, out = llama_export
+    assert out.stat().st_mode & 0o777 == 0o755  # staged with mkdtemp, which makes 0700
+    assert {item.stat().st_mode & 0o777 for item in out.iterdir()} == {0o644}

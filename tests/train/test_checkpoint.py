@@ -75,3 +75,9 @@ def test_a_killed_write_leaves_a_hidden_folder_that_is_ignored_then_removed(trai
     assert resumed.step == step and resumed.state["sampler"] == previous.state["sampler"]
     for name, tensor in previous.optimizer["state"].items():
         assert all(torch.equal(tensor[key], resumed.optimizer["state"][name][key]) for key in tensor)
+
+
+def test_checkpoints_are_readable_by_everyone(trained_run) -> None:
+    newest = latest_checkpoint(trained_run)
+    assert newest.stat().st_mode & 0o777 == 0o755  # staged with mkdtemp, which makes 0700
+    assert {item.stat().st_mode & 0o777 for item in newest.iterdir()} == {0o644}  # safetensors: 0600

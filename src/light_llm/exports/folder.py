@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from light_llm.permissions import make_readable
+
 MANIFEST = "light_llm.json"
 FORMAT = "light_llm export"
 FORMAT_VERSION = 1
@@ -66,6 +68,7 @@ def staged_folder(out_dir: Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     try:
         yield staging
+        make_readable(staging)
         _replace(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -14,8 +14,6 @@ the newest `keep` are kept.
 
 from __future__ import annotations
 
-from light_llm.train.errors import TrainingError
-
 import base64
 import json
 import os
@@ -29,6 +27,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from light_llm.model_folder import SPEC_FILE, TOKENIZER_FILE, WEIGHTS_FILE
+from light_llm.permissions import make_readable
+from light_llm.train.errors import TrainingError
 
 CHECKPOINTS = "checkpoints"
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -98,6 +98,7 @@ def write_checkpoint(
         (staging / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n")
         (staging / SPEC_FILE).write_text(spec_json + "\n")
         (staging / TOKENIZER_FILE).write_text(tokenizer_json)
+        make_readable(staging)
         _sync_folder_files(staging)
         os.rename(staging, final)
         _sync(folder)

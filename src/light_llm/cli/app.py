@@ -43,6 +43,7 @@ def _register_commands() -> None:
 
 
 COMMANDS: list[tuple[str, str, str]] = [
+    ("demo", "demo", "demo"),
     ("validate", "validate", "validate"),
     ("schema", "schema", "schema"),
     ("compile", "compile_spec", "compile"),

@@ -92,13 +92,22 @@ def test_links_point_at_headings(reference: str) -> None:
 
 def test_every_conditional_rule_is_listed(reference: str) -> None:
     found = sections(reference)
-    headings = {"AttentionConfig": "`model.attention`", "PositionalConfig": "`model.positional`", "FFNConfig": "`model.ffn`"}
+    headings = {"Spec": "Top level", "AttentionConfig": "`model.attention`",
+                "PositionalConfig": "`model.positional`", "FFNConfig": "`model.ffn`"}
     for model, rules in CONDITIONAL_RULES.items():
         body = found[headings[model.__name__]]
         for rule in rules:
             for branch in ("then", "else"):
-                for key, spec in rule.get(branch, {}).get("properties", {}).items():
+                for key, spec in leaf_properties(rule.get(branch, {})):
                     assert f"`{key}`: {spec['description']}" in body
+
+
+def leaf_properties(schema: dict, prefix: str = "") -> list[tuple[str, dict]]:
+    """(dotted key, schema) of the innermost properties: `model.vocab_size`, not `model`."""
+    found = []
+    for name, child in schema.get("properties", {}).items():
+        found += leaf_properties(child, f"{prefix}{name}.") if "properties" in child else [(prefix + name, child)]
+    return found
 
 
 def test_a_schema_change_shows_in_the_reference(reference: str) -> None:

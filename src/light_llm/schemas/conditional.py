@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from light_llm.models.transformer.config import AttentionConfig, FFNConfig, PositionalConfig
+from light_llm.schemas.spec import Spec
 
 JsonSchema = dict[str, Any]
 
@@ -86,7 +87,29 @@ ACTIVATION_ONLY_FOR_MLP: JsonSchema = {
     "else": _forbidden("activation", "only allowed with variant 'mlp'"),
 }
 
+BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
+    "if": {
+        "required": ["data"],
+        "properties": {"data": {"required": ["tokenizer"], "properties": {"tokenizer": {"const": "bpe"}}}},
+    },
+    "then": {
+        "properties": {
+            "model": {
+                "required": ["vocab_size"],
+                "properties": {
+                    "vocab_size": {
+                        "type": "integer",
+                        "description": "data.tokenizer 'bpe' needs the vocabulary size to train to",
+                    }
+                },
+            }
+        }
+    },
+}
+
+# The root Spec's rules go on the schema's root, every other model's on its $defs entry.
 CONDITIONAL_RULES: dict[type[BaseModel], list[JsonSchema]] = {
+    Spec: [BPE_NEEDS_A_VOCAB_SIZE],
     AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
     PositionalConfig: [ROPE_OPTIONS_ONLY_WITH_ROPE],
     FFNConfig: [ACTIVATION_ONLY_FOR_MLP],

@@ -35,7 +35,7 @@ def spec_json_schema() -> JsonSchema:
     """The schema as a dict (cached: treat it as read-only)."""
     schema = Spec.model_json_schema(mode="validation", schema_generator=_SpecSchemaGenerator)
     for model, rules in CONDITIONAL_RULES.items():
-        schema["$defs"][model.__name__]["allOf"] = rules
+        (schema if model is Spec else schema["$defs"][model.__name__])["allOf"] = rules
     return {"$schema": DRAFT, **schema}
 
 

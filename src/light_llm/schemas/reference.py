@@ -158,8 +158,7 @@ def _default(field: JsonSchema, required: bool) -> str:
 
 def _rule(rule: JsonSchema) -> list[str]:
     """An if/then/else rule of conditional.py as bullet points."""
-    condition = rule.get("if", {})
-    (key, test), = condition.get("properties", {}).items()
+    (key, test), = _leaves(rule.get("if", {}))
     value = _code(test.get("const"))
     lines = []
     for branch, verb in (("then", "is"), ("else", "is not")):
@@ -167,10 +166,21 @@ def _rule(rule: JsonSchema) -> list[str]:
             continue
         consequences = [
             f"`{name}`: {_one_line(spec.get('description', 'restricted'))}"
-            for name, spec in rule[branch].get("properties", {}).items()
+            for name, spec in _leaves(rule[branch])
         ]
         lines.append(f"- when `{key}` {verb} {value}: " + "; ".join(consequences))
     return lines
+
+
+def _leaves(schema: JsonSchema, prefix: str = "") -> list[tuple[str, JsonSchema]]:
+    """(dotted key, schema) for each property that has no properties of its own."""
+    found = []
+    for name, child in schema.get("properties", {}).items():
+        if "properties" in child:
+            found += _leaves(child, f"{prefix}{name}.")
+        else:
+            found.append((f"{prefix}{name}", child))
+    return found
 
 
 def _code(value: Any) -> str:

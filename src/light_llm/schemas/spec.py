@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from light_llm.models.transformer.config import TransformerConfig
-from light_llm.schemas.base import SpecModel
+from light_llm.schemas.base import CheckedSection, Problem
 from light_llm.schemas.data import DataConfig
 from light_llm.schemas.export import ExportConfig
 from light_llm.schemas.train import TrainConfig
@@ -13,7 +13,7 @@ from light_llm.schemas.train import TrainConfig
 SPEC_VERSION = 1
 
 
-class Spec(SpecModel):
+class Spec(CheckedSection):
     """A light_llm spec: one file describes the model, its data, training and export."""
 
     schema_: str | None = Field(
@@ -31,6 +31,12 @@ class Spec(SpecModel):
         default_factory=ExportConfig,
         description="Export format, quantization and parity tolerances.",
     )
+
+    def problems(self) -> list[Problem]:
+        if self.data.tokenizer == "bpe" and self.model.vocab_size == "auto":
+            return [("model.vocab_size", "'auto' cannot be used with data.tokenizer 'bpe'; allowed: "
+                     "the vocabulary size to train BPE to, an integer > 0 (e.g. 8192)")]
+        return []
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON that validates back to this spec: the values that were set (for a resolved

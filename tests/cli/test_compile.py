@@ -90,3 +90,13 @@ def test_real_process(tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
         "model.safetensors", "spec.resolved.json", "tokenizer.json"
     ]
+
+
+def test_vocabulary_that_disagrees_with_the_tokenizer_is_refused(cli_app, runner, tmp_path) -> None:
+    spec = tmp_path / "vocab.yaml"
+    spec.write_text("model:\n  vocab_size: 300\n  d_model: 64\n  num_layers: 1\n  max_seq_len: 32\n"
+                    "  attention: {num_heads: 2}\ndata:\n  tokenizer: byte\n")
+    result = runner.invoke(cli_app, ["compile", str(spec), "--out", str(tmp_path / "model")])
+    assert result.exit_code == 1
+    assert "vocabulary mismatch" in result.output and "258 tokens" in result.output
+    assert not (tmp_path / "model").exists()

@@ -59,7 +59,7 @@ EXAMPLES = examples(doc_text())
 
 def test_the_doc_has_spec_examples() -> None:
     commands = [command for command, _ in EXAMPLES]
-    assert len(commands) >= 9
+    assert len(commands) >= 10
     assert "lightllm validate tests/data/broken_five_mistakes.yaml" in commands
 
 

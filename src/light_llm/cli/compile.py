@@ -28,10 +28,14 @@ def compile_spec(
     from light_llm.compiler.summary import compile_summary
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.load import load_spec
+    from light_llm.train.tokenizer import build_tokenizer, check_vocab_size
 
     try:
         spec = resolve_spec(load_spec(spec_path))
         ir = lower_spec(spec)
+        tokenizer = None if spec.data.tokenizer == "bpe" else build_tokenizer(spec.data)
+        if tokenizer is not None:
+            check_vocab_size(tokenizer, spec.data, ir.vocab_size)
     except SpecError as error:
         typer.echo(str(error))
         raise typer.Exit(1)
@@ -44,26 +48,25 @@ def compile_spec(
     console.print(compile_summary(ir))
     if out is not None:
         try:
-            note = _write_model_folder(out, spec, ir)
+            note = _write_model_folder(out, spec, ir, tokenizer)
         except (OSError, ValueError) as error:
             typer.echo(f"{out}: cannot write the model folder: {error}")
             raise typer.Exit(1)
         typer.echo(f"wrote {out} ({note})")
 
 
-def _write_model_folder(out: Path, spec, ir) -> str:
+def _write_model_folder(out: Path, spec, ir, tokenizer) -> str:
     import tempfile
 
     from light_llm.compiler.build import build
     from light_llm.model_folder import save_model_folder
-    from light_llm.train.tokenizer import build_tokenizer
 
     model = build(ir, seed=spec.train.seed)
-    if spec.data.tokenizer == "bpe":
+    if tokenizer is None:
         save_model_folder(out, spec, model)
         return "no tokenizer.json: the BPE tokenizer is trained on the corpus by `lightllm train`"
     with tempfile.TemporaryDirectory() as scratch:
         tokenizer_file = Path(scratch) / "tokenizer.json"
-        build_tokenizer(spec.data).save(str(tokenizer_file))
+        tokenizer.save(str(tokenizer_file))
         save_model_folder(out, spec, model, tokenizer_json=tokenizer_file)
     return f"initial weights seeded by train.seed={spec.train.seed}, tokenizer {spec.data.tokenizer}"

@@ -9,8 +9,7 @@ from pathlib import Path
 from light_llm.schemas.spec import Spec
 from light_llm.train.corpus import read_corpus
 from light_llm.train.data import TOKENIZER_FILE, TokenSplits, cached_tokenizer, load_or_build_tokens, split_tokens
-from light_llm.train.errors import TrainingError
-from light_llm.train.tokenizer import build_tokenizer, special_tokens
+from light_llm.train.tokenizer import build_tokenizer, check_vocab_size, special_tokens
 
 DATA_FOLDER = "data"
 
@@ -33,12 +32,7 @@ def prepare_data(spec: Spec, run: Path, seq_len: int) -> PreparedData:
         tokenizer = cached_tokenizer(folder, corpus, data.tokenizer, vocab_size)
     if tokenizer is None:
         tokenizer = build_tokenizer(data, corpus.documents, vocab_size)
-    tokenizer_size = tokenizer.get_vocab_size(with_added_tokens=True)
-    if tokenizer_size != vocab_size:
-        raise TrainingError(
-            f"vocabulary mismatch: data.tokenizer={data.tokenizer!r} has {tokenizer_size} tokens "
-            f"but model.vocab_size={vocab_size}; set model.vocab_size to {tokenizer_size} or 'auto'"
-        )
+    check_vocab_size(tokenizer, data, vocab_size)
     tokens = load_or_build_tokens(folder, corpus, tokenizer, data.tokenizer)
     splits = split_tokens(tokens, data.validation_fraction, seq_len)
     return PreparedData(tokenizer, folder / TOKENIZER_FILE, splits, special_tokens(tokenizer).eos_id)

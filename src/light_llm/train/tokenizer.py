@@ -128,6 +128,16 @@ def tokenizer_vocab_size(data: DataConfig) -> int:
     return load_tokenizer_file(data.tokenizer).get_vocab_size(with_added_tokens=True)
 
 
+def check_vocab_size(tokenizer, data: DataConfig, vocab_size: int) -> None:
+    """The model's embedding must have exactly one row per token of its tokenizer."""
+    tokenizer_size = tokenizer.get_vocab_size(with_added_tokens=True)
+    if tokenizer_size != vocab_size:
+        raise TokenizerError(
+            f"vocabulary mismatch: data.tokenizer={data.tokenizer!r} has {tokenizer_size} tokens "
+            f"but model.vocab_size={vocab_size}; set model.vocab_size to {tokenizer_size} or 'auto'"
+        )
+
+
 def special_tokens(tokenizer) -> SpecialTokens:
     """The end-of-text and padding tokens of `tokenizer` (None where it has none)."""
     eos = _first_known(tokenizer, KNOWN_EOS_TOKENS)

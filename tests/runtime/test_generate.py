@@ -49,3 +49,7 @@ def test_cli_generate_bad_input(tmp_path, llama_export):
     assert "not a light_llm model folder" in cli("generate", tmp_path, "--prompt", "x").output
     result = cli("generate", llama_export[1], "--prompt", "x", "--top-p", "2")
     assert result.exit_code == 1 and "top_p=2.0" in result.output and "Traceback" not in result.output
+    too_long = "x" * 200  # byte tokens, more than max_seq_len
+    result = cli("generate", llama_export[1], "--prompt", too_long)
+    assert result.exit_code == 1 and "no room left in max_seq_len" in result.output
+    assert too_long not in result.output  # the error comes alone, without the echoed prompt

@@ -34,8 +34,10 @@ def generate(
             from light_llm.runtime.eager import load_eager
 
             generator = load_eager(folder)
-        typer.echo(prompt, nl=False)
-        for piece in generator.stream(prompt, max_new_tokens, sampling):
+        pieces = generator.stream(prompt, max_new_tokens, sampling)
+        first = next(pieces, "")  # a prompt that cannot be continued fails here, before any output
+        typer.echo(prompt + first, nl=False)
+        for piece in pieces:
             typer.echo(piece, nl=False)
         typer.echo()
     except (ValueError, ExportError, ModelFolderError) as error:

@@ -121,7 +121,8 @@ def _where(out: Path, export: Path, console: Console) -> None:
     for path, what in [
         (out, "run folder and model folder: spec.resolved.json, model.safetensors, tokenizer.json"),
         (out / "metrics.jsonl", "loss, learning rate and validation loss per step"),
-        (out / "checkpoints", "checkpoints; `lightllm train SPEC --out RUN --resume --steps N` trains further"),
+        (out / "checkpoints", f"checkpoints: `lightllm train {out / 'spec.resolved.json'} --out {out} --resume "
+                              "--steps 2000` trains further"),
         (export, "model.onnx with genai_config.json, tokenizer files and light_llm.json (parity report)"),
     ]:
         console.print(f"{path}  {what}", highlight=False)

@@ -29,11 +29,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from light_llm.compiler.ir import AttentionIR
+from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.positional import (
     alibi_slopes,
     as_complex,
     build_rotation,
 )
+from light_llm.models.transformer.tracing import is_tracing
 
 
 def expand_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -64,13 +66,20 @@ class SDPAKernel(nn.Module):
                 "attention.use_flash_attn is set and the model runs on CUDA, but flash-attn is "
                 "not installed: `pip install flash-attn`, or set use_flash_attn: false"
             )
+        # On CPU, torch's fused kernel reads each KV head for its whole group (enable_gqa)
+        # instead of a copy expanded per query head; elsewhere (CUDA fp32 would fall back
+        # to the math kernel) and in exported graphs (portable ops), the heads are expanded.
+        native_gqa = self.groups > 1 and q.device.type == "cpu" and not is_tracing()
+        if not native_gqa:
+            k, v = expand_kv_heads(k, self.groups), expand_kv_heads(v, self.groups)
         return F.scaled_dot_product_attention(
             q,
-            expand_kv_heads(k, self.groups),
-            expand_kv_heads(v, self.groups),
+            k,
+            v,
             attn_mask=None if bias is None else bias.to(q.dtype),
             dropout_p=self.dropout if self.training else 0.0,
             is_causal=bias is None and self.is_causal,
+            enable_gqa=native_gqa,
         )
 
 
@@ -151,10 +160,10 @@ class Attention(nn.Module):
         self.num_heads = ir.num_heads
         self.num_kv_heads = ir.num_kv_heads
         self.head_dim = ir.head_dim
-        self.q_proj = nn.Linear(ir.d_model, ir.q_size, bias=ir.bias)
-        self.k_proj = nn.Linear(ir.d_model, ir.kv_size, bias=ir.bias)
-        self.v_proj = nn.Linear(ir.d_model, ir.kv_size, bias=ir.bias)
-        self.o_proj = nn.Linear(ir.q_size, ir.d_model, bias=ir.bias)
+        self.q_proj = Linear(ir.d_model, ir.q_size, bias=ir.bias)
+        self.k_proj = Linear(ir.d_model, ir.kv_size, bias=ir.bias)
+        self.v_proj = Linear(ir.d_model, ir.kv_size, bias=ir.bias)
+        self.o_proj = Linear(ir.q_size, ir.d_model, bias=ir.bias)
         self.rotation = build_rotation(
             ir.positional, ir.head_dim, complex_phase=ir.kernel == "complex_eager"
         )

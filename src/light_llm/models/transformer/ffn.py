@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from light_llm.compiler.ir import FFNIR
+from light_llm.models.transformer.linear import Linear
 
 ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "relu": F.relu}
 
@@ -14,9 +15,9 @@ class GatedFFN(nn.Module):
 
     def __init__(self, ir: FFNIR):
         super().__init__()
-        self.gate_proj = nn.Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
-        self.up_proj = nn.Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
-        self.down_proj = nn.Linear(ir.hidden_dim, ir.d_model, bias=ir.bias)
+        self.gate_proj = Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
+        self.up_proj = Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
+        self.down_proj = Linear(ir.hidden_dim, ir.d_model, bias=ir.bias)
         self.activation = ACTIVATIONS[ir.activation]
         self.dropout = nn.Dropout(ir.dropout)
 
@@ -34,8 +35,8 @@ class MLP(nn.Module):
 
     def __init__(self, ir: FFNIR):
         super().__init__()
-        self.fc_in = nn.Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
-        self.fc_out = nn.Linear(ir.hidden_dim, ir.d_model, bias=ir.bias)
+        self.fc_in = Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
+        self.fc_out = Linear(ir.hidden_dim, ir.d_model, bias=ir.bias)
         self.activation = ACTIVATIONS[ir.activation]
         self.dropout = nn.Dropout(ir.dropout)
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from light_llm.compiler.ir import TransformerIR
 from light_llm.models.transformer.block import KV, build_block
+from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.mask import AttentionBias
 from light_llm.models.transformer.norm import build_norm
 from light_llm.models.transformer.positional import build_embedding_positions
@@ -35,7 +36,7 @@ class Transformer(nn.Module):
         self.attention_bias = AttentionBias(config.blocks[0].attention)
         self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
         self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
         self.reset_parameters()
         if config.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight

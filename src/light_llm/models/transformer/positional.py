@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from light_llm.compiler.ir import PositionalIR
+from light_llm.models.transformer.tracing import is_tracing
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -126,7 +127,7 @@ class LearnedPositions(nn.Module):
         self.embedding = nn.Embedding(ir.max_seq_len, d_model)
 
     def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
-        if not _is_tracing():
+        if not is_tracing():
             longest = int(position_ids.max()) + 1 if position_ids.numel() else 0
             if longest > self.max_seq_len:
                 raise ValueError(
@@ -170,7 +171,3 @@ def build_rotation(ir: PositionalIR, head_dim: int, complex_phase: bool) -> nn.M
     if ir.encoding != "rope":
         return NoRotation()
     return ComplexPhase(ir, head_dim) if complex_phase else RotaryEmbedding(ir, head_dim)
-
-
-def _is_tracing() -> bool:
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()

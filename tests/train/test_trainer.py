@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from train_helpers import final_weights, metric_records, tiny_spec
+from train_helpers import final_weights, metric_records, tiny_spec, tiny_spec_dict
 
 from light_llm.model_folder import load_model_folder
 from light_llm.schemas.load import load_spec
@@ -67,8 +67,7 @@ def test_bf16_autocast_trains(tmp_path) -> None:
 
 
 def test_bpe_run_ships_its_trained_tokenizer(tmp_path, text_corpus) -> None:
-    spec = tiny_spec({"corpus": str(text_corpus), "tokenizer": "bpe"}, steps=2)
-    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    data = tiny_spec_dict({"corpus": str(text_corpus), "tokenizer": "bpe"}, steps=2)
     data["model"]["vocab_size"] = 300
     Trainer(load_spec(data), tmp_path / "run").train()
     from tokenizers import Tokenizer

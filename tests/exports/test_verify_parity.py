@@ -31,3 +31,16 @@ def test_verify_passes_export_lowering_and_fails_a_perturbed_backend(tmp_path):
     bad = verify(folder.build(), perturbed, ir)
     assert not bad.passed and bad.max_abs_error >= 1e-3
     assert verify(folder.build(), perturbed, ir, quantized=True).passed  # reported, not judged
+
+
+def test_top1_agreement_is_pooled_over_positions_and_the_worst_check_is_named():
+    from light_llm.exports.parity import CheckResult
+
+    report = ParityReport("quantized", 1e-4, 1e-4, True, [
+        CheckResult("prefill", 0.5, 0.9, True, positions=100),
+        CheckResult("decode step 1", 0.7, 0.5, True, positions=2),
+    ])
+    assert report.top1_agreement == (90 + 1) / 102
+    assert report.worst_top1_agreement == 0.5
+    assert "top-1 agreement 89.2% (worst check 50.0%)" in report.summary()
+    assert ParityReport.from_dict(report.to_dict()).top1_agreement == report.top1_agreement

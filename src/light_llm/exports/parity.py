@@ -3,7 +3,7 @@ Plain dataclasses of numbers and strings, so a report is JSON (light_llm.json) a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -15,6 +15,7 @@ class CheckResult:
     top1_agreement: float  # share of compared positions where both argmaxes agree
     passed: bool
     detail: str = ""
+    positions: int = 1  # how many positions (or generated tokens) the agreement is over
 
 
 @dataclass
@@ -38,6 +39,13 @@ class ParityReport:
 
     @property
     def top1_agreement(self) -> float:
+        """Share of all compared positions, over every check, where both argmaxes agree."""
+        total = sum(check.positions for check in self.checks)
+        agreeing = sum(check.top1_agreement * check.positions for check in self.checks)
+        return agreeing / total if total else 1.0
+
+    @property
+    def worst_top1_agreement(self) -> float:
         return min((check.top1_agreement for check in self.checks), default=1.0)
 
     def failures(self) -> list[CheckResult]:
@@ -49,6 +57,8 @@ class ParityReport:
             f"parity {state} ({self.mode}): {len(self.checks)} checks, max |Δlogit| "
             f"{self.max_abs_error:.2e}, top-1 agreement {self.top1_agreement:.1%}"
         )
+        if self.worst_top1_agreement < self.top1_agreement:
+            text += f" (worst check {self.worst_top1_agreement:.1%})"
         if self.greedy_tokens:
             text += f", greedy {self.greedy_matching_tokens}/{self.greedy_tokens} tokens equal"
         if self.mode == "fp32":
@@ -58,7 +68,10 @@ class ParityReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.update(
-            passed=self.passed, max_abs_error=self.max_abs_error, top1_agreement=self.top1_agreement
+            passed=self.passed,
+            max_abs_error=self.max_abs_error,
+            top1_agreement=self.top1_agreement,
+            worst_top1_agreement=self.worst_top1_agreement,
         )
         return data
 
@@ -88,7 +101,7 @@ def compare_logits(
     error = np.abs(out - ref)
     agreement = float((out.argmax(-1) == ref.argmax(-1)).mean())
     passed = quantized or bool((error <= atol + rtol * np.abs(ref)).all())
-    return CheckResult(name, float(error.max()), agreement, passed)
+    return CheckResult(name, float(error.max()), agreement, passed, positions=len(ref))
 
 
 def compare_cache(
@@ -101,13 +114,11 @@ def compare_cache(
     for name in names:
         ref, out = expected[name], actual[name]
         if out.shape != ref.shape:
-            return CheckResult(check.name, check.max_abs_error, check.top1_agreement, False,
-                               f"{name}: shape {out.shape} != {ref.shape}")
+            return replace(check, passed=False, detail=f"{name}: shape {out.shape} != {ref.shape}")
         if attended is not None:
             keep = attended.astype(bool)[:, None, :, None]  # [B, 1, total, 1]
             ref, out = np.where(keep, ref, 0.0), np.where(keep, out, 0.0)
         if not np.allclose(out, ref, atol=atol, rtol=rtol):
             error = float(np.abs(out - ref).max())
-            return CheckResult(check.name, check.max_abs_error, check.top1_agreement, False,
-                               f"{name}: max |Δ| {error:.2e}")
+            return replace(check, passed=False, detail=f"{name}: max |Δ| {error:.2e}")
     return check

@@ -51,8 +51,10 @@ def _int8(source: Path, target: Path) -> None:
 
 def _int4(source: Path, target: Path) -> None:
     import onnx
+    from onnxruntime.quantization import matmul_nbits_quantizer
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+    matmul_nbits_quantizer.logger.setLevel(logging.WARNING)  # an INFO line per MatMul otherwise
     quantizer = MatMulNBitsQuantizer(
         onnx.load(str(source)), bits=4, block_size=INT4_BLOCK_SIZE, is_symmetric=True,
         accuracy_level=INT4_ACCURACY_LEVEL, op_types_to_quantize=("MatMul",),

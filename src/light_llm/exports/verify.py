@@ -114,13 +114,13 @@ class _Checker:
         agreement = common / new if new else 1.0
         name = f"greedy generation of {new} tokens"
         if common == new or self.quantized:
-            return CheckResult(name, float(max(errors, default=0.0)), agreement, True)
+            return CheckResult(name, float(max(errors, default=0.0)), agreement, True, positions=new)
         top2 = np.sort(ref_logits[common])[-2:]
         margin = float(top2[1] - top2[0])
         near_tie = margin <= self.atol + self.rtol * abs(float(top2[1]))
         detail = f"diverged at token {common + 1}; eager's top-2 margin there {margin:.2e}"
         return CheckResult(name, float(max(errors)), agreement, near_tie,
-                           detail + (" (a near-tie: accepted)" if near_tie else ""))
+                           detail + (" (a near-tie: accepted)" if near_tie else ""), positions=new)
 
 
 def greedy_generate(run: Run, geometry: Geometry, prompt: np.ndarray, new_tokens: int):

@@ -49,7 +49,9 @@ def unmappable_error(ir) -> ExportError | None:
 def load_hf_folder(path: Path) -> torch.nn.Module:
     """The transformers model of an HF folder, in fp32 and eval mode."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar per load otherwise
     return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
 
 

@@ -62,3 +62,19 @@ def test_export_folder_is_readable_by_everyone(llama_export):
     _, out = llama_export
     assert out.stat().st_mode & 0o777 == 0o755  # staged with mkdtemp, which makes 0700
     assert {item.stat().st_mode & 0o777 for item in out.iterdir()} == {0o644}
+
+
+def test_onnxruntime_fuses_every_rmsnorm(llama_export, tmp_path):
+    """RMSNorm is written as x / sqrt(mean(x²) + eps) · w, the pattern onnxruntime fuses
+    into one SimplifiedLayerNormalization node (x · rsqrt(…) is left as six nodes)."""
+    import onnxruntime as ort
+
+    run, out = llama_export
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    ort.InferenceSession(str(out / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    ops = [node.op_type for node in onnx.load(tmp_path / "optimized.onnx").graph.node]
+    spec = json.loads((run / "spec.resolved.json").read_text())["model"]
+    norms = 2 * spec["num_layers"] + 1  # pre-norm: two per block, one final
+    assert ops.count("SimplifiedLayerNormalization") + ops.count("SkipSimplifiedLayerNormalization") == norms

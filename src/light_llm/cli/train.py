@@ -5,9 +5,11 @@ the same command trains on N processes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from light_llm.cli.options import SetOption
 
 INTERRUPTED_EXIT_CODE = 130
 
@@ -25,12 +27,16 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Override train.seed.")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Override train.eval_every.")] = None,
     checkpoint_every: Annotated[int | None, typer.Option(help="Override train.checkpoint_every.")] = None,
+    set_values: SetOption = None,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard/--no-tensorboard", help="Write TensorBoard event files to RUN/tensorboard.")
+    ] = True,
 ) -> None:
     """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
     from rich.console import Console
 
     from light_llm.schemas.errors import SpecError
-    from light_llm.schemas.load import load_spec, validate_spec
+    from light_llm.schemas.overrides import Override, load_spec_with_overrides, parse_overrides
     from light_llm.train.errors import TrainingError
     from light_llm.train.trainer import Trainer
 
@@ -47,9 +53,9 @@ def train(
     }
     console = Console()
     try:
-        spec = load_spec(spec_path)
-        spec = validate_spec(_with_train_overrides(spec, overrides), f"{spec_path} (with command-line options)")
-        summary = Trainer(spec, out, resume=resume, console=console).train()
+        options = [Override(("train", key), value) for key, value in overrides.items() if value is not None]
+        spec = load_spec_with_overrides(spec_path, [*parse_overrides(set_values), *options])
+        summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard).train()
     except SpecError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1)
@@ -64,12 +70,6 @@ def train(
     _print_summary(console, summary)
     if summary.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
-
-
-def _with_train_overrides(spec, overrides: dict[str, Any]) -> dict:
-    data = spec.model_dump(by_alias=True, exclude_unset=True)
-    data.setdefault("train", {}).update({key: value for key, value in overrides.items() if value is not None})
-    return data
 
 
 def _print_summary(console, summary) -> None:

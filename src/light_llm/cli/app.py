@@ -52,6 +52,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("generate", "generate", "generate"),
     ("import_hf", "import_hf", "import-hf"),
     ("train", "train", "train"),
+    ("compare", "compare", "compare"),
+    ("sweep", "sweep", "sweep"),
 ]
 
 

@@ -21,14 +21,14 @@ TAGS: dict[str, str] = {
 
 
 class TensorBoardSink:
-    """Writes each metrics record's scalars at its step. A resumed run (start_step > 0)
-    purges the events that the interrupted process wrote after its checkpoint."""
+    """Writes each metrics record's scalars at its step. Events after `start_step` that an
+    interrupted process wrote (past its checkpoint) are purged, as metrics.jsonl drops them."""
 
     def __init__(self, run: Path, start_step: int):
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(
-            log_dir=str(run / TENSORBOARD_DIR), purge_step=start_step + 1 if start_step else None
+            log_dir=str(run / TENSORBOARD_DIR), purge_step=start_step + 1
         )
 
     def write(self, record: dict) -> None:

@@ -130,7 +130,8 @@ def run_sweep(
             console.print(f"[bold]{combination.name}[/bold]: finished at step {state.step}, skipped", highlight=False)
             continue
         action = f"resuming at step {state.step}" if state.resume else "training"
-        console.rule(f"{combination.name}: {action} ({described})")
+        console.rule(combination.name)
+        console.print(f"[bold]{combination.name}[/bold]: {action} ({described})", highlight=False)
         try:
             summary = Trainer(spec, run, resume=state.resume, console=console, tensorboard=tensorboard).train()
         except (TrainingError, LightLLMError, OSError) as error:

@@ -124,6 +124,8 @@ def _where(out: Path, export: Path, console: Console) -> None:
     for path, what in [
         (out, "run folder and model folder: spec.resolved.json, model.safetensors, tokenizer.json"),
         (out / "metrics.jsonl", "loss, learning rate and validation loss per step"),
+        (out / "loss.png", "the loss plot: training and validation loss against tokens"),
+        (out / "tensorboard", f"TensorBoard event files: `tensorboard --logdir {out.parent}`"),
         (out / "checkpoints", f"checkpoints: `lightllm train {out / 'spec.resolved.json'} --out {out} --resume "
                               "--steps 2000` trains further"),
         (export, "model.onnx with genai_config.json, tokenizer files and light_llm.json (parity report)"),

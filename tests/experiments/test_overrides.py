@@ -100,3 +100,14 @@ def test_validate_and_compile_take_set(cli_app, tmp_path) -> None:
     assert resolved["model"]["positional"]["encoding"] == "alibi" and resolved["model"]["num_layers"] == 3
     unknown = invoke(cli_app, "compile", spec, "--set", "model.num_layer=3")
     assert unknown.exit_code == 1 and "did you mean 'num_layers'" in unknown.output
+
+
+@pytest.mark.parametrize("command", ["train", "demo", "sweep"])
+def test_training_commands_check_set_before_training(cli_app, tmp_path, command) -> None:
+    extra = ["--grid", "train.seed=1,2"] if command == "sweep" else []
+    result = invoke(cli_app, command, write_tiny_spec(tmp_path), "--out", tmp_path / "run", *extra,
+                    "--set", "model.attention.num_head=2")
+    assert result.exit_code == 1, result.output
+    assert "model.attention.num_head: unknown key 'num_head'; did you mean 'num_heads'?" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").rglob("metrics.jsonl"))

@@ -12,7 +12,7 @@ SetOption = Annotated[
         "--set",
         metavar="KEY=VALUE",
         help="Override one spec value by its dotted path, e.g. --set model.attention.variant=complex "
-        "--set train.steps=500 (repeatable; values are YAML: 500, 3e-4, true, null, [a, b]). "
+        "--set train.steps=500 (repeatable; values are YAML: 500, 3e-4, true, null). "
         "Checked like the file.",
         show_default=False,
     ),

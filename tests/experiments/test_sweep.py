@@ -98,3 +98,14 @@ def test_invalid_combinations_are_reported_per_run(cli_app, tmp_path) -> None:
 def test_malformed_grid(cli_app, tmp_path, grid, message) -> None:
     result = invoke(cli_app, "sweep", write_tiny_spec(tmp_path), "--grid", grid, "--out", tmp_path / "sweep")
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_finished_run_of_another_model_is_not_skipped(cli_app, tmp_path) -> None:
+    spec, out = write_tiny_spec(tmp_path, steps=2, eval_every=2), tmp_path / "sweep"
+    first = invoke(cli_app, "sweep", spec, "--grid", "model.attention.variant=mha", "--out", out)
+    assert first.exit_code == 0, first.output
+    again = invoke(cli_app, "sweep", spec, "--grid", "model.attention.variant=mha", "--set", "model.d_model=64", "--out", out)
+    assert again.exit_code == 1 and "Traceback" not in again.output
+    assert "was trained with another model section" in again.output
+    same = invoke(cli_app, "sweep", spec, "--grid", "model.attention.variant=mha", "--out", out)
+    assert same.exit_code == 0 and "variant-mha: finished at step 2, skipped" in same.output

@@ -13,6 +13,7 @@ from light_llm.experiments.metrics import RunMetrics
 LOSS_PLOT = "loss.png"
 SIZE_INCHES = (7.0, 4.2)
 DPI = 100
+LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def plot_run(metrics: RunMetrics, title: str, out: Path) -> Path:
@@ -28,9 +29,10 @@ def plot_run(metrics: RunMetrics, title: str, out: Path) -> Path:
 def plot_validation(runs: Sequence[tuple[str, RunMetrics]], out: Path) -> Path:
     """Several runs: validation loss against tokens trained, one line per run."""
     figure, axes = _figure()
-    for name, metrics in runs:
+    for index, (name, metrics) in enumerate(runs):
+        # Line styles differ too, so that runs with equal curves stay visible on each other.
         axes.plot([p.tokens for p in metrics.validation], [p.value for p in metrics.validation],
-                  marker="o", markersize=3, label=name)
+                  marker="o", markersize=3, label=name, linestyle=LINE_STYLES[index % len(LINE_STYLES)])
     return _save(figure, axes, "validation loss", out)
 
 

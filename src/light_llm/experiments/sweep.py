@@ -125,6 +125,12 @@ def run_sweep(
             console.print(f"[bold]{combination.name}[/bold]: invalid spec, skipped\n{error}", highlight=False)
             continue
         state = run_state(run, spec.train.steps)
+        if state.finished and (changed := _changed_section(run, spec)):
+            message = (f"{run} was trained with another {changed} section ({run / 'spec.resolved.json'}); "
+                       "delete it or choose another --out")
+            done.append(SweepRun(combination, run, "failed", message))
+            console.print(f"[bold]{combination.name}[/bold]: failed: {message}", highlight=False)
+            continue
         if state.finished:
             done.append(SweepRun(combination, run, "skipped", f"finished at step {state.step}"))
             console.print(f"[bold]{combination.name}[/bold]: finished at step {state.step}, skipped", highlight=False)
@@ -143,3 +149,15 @@ def run_sweep(
             break
         done.append(SweepRun(combination, run, "trained", f"steps {summary.start_step}→{summary.steps}"))
     return done
+
+
+def _changed_section(run: Path, spec) -> str | None:
+    """'model' or 'data' where the finished run's resolved spec differs from `spec`."""
+    import json
+
+    from light_llm.compiler.resolve import resolve_spec
+    from light_llm.schemas.spec import Spec
+
+    saved = Spec.model_validate(json.loads((run / "spec.resolved.json").read_text()))
+    wanted = resolve_spec(spec)
+    return next((section for section in ("model", "data") if getattr(saved, section) != getattr(wanted, section)), None)

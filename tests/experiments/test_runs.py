@@ -109,3 +109,21 @@ def test_compare_of_a_folder_that_is_no_run(cli_app, tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     result = invoke(cli_app, "compare", tmp_path / "empty")
     assert result.exit_code == 1 and "is it a run folder of `lightllm train`" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_compare_reads_export_parity_and_times_onnx_decoding(cli_app, runs, tmp_path) -> None:
+    import shutil
+
+    run = tmp_path / "exported"
+    shutil.copytree(runs["alibi"], run)
+    exported = invoke(cli_app, "export", run, "--onnx")
+    assert exported.exit_code == 0, exported.output
+    parity = json.loads((run / "exports/onnx/light_llm.json").read_text())["parity"]
+    plain = invoke(cli_app, "compare", run)
+    assert f"onnx passed {parity['max_abs_error']:.1e}" in plain.output and "tok/s" not in plain.output.split("│")[-2]
+    timed = invoke(cli_app, "compare", run, "--decode")
+    assert timed.exit_code == 0, timed.output
+    cell = [line for line in timed.output.splitlines() if line.startswith("│")][0].split("│")[-2].strip()
+    speed = float(cell.split(", ")[1].removesuffix(" tok/s").replace(",", ""))
+    assert cell.startswith(f"onnx passed {parity['max_abs_error']:.1e}") and speed > 0

@@ -21,12 +21,15 @@ PLOT_FILE = "validation_loss.png"
 REPORT_FILE = "report.md"
 
 
-def read_runs(runs: Sequence[Path]) -> list[RunReport]:
+def read_runs(runs: Sequence[Path], *, measure_decode: bool = False) -> list[RunReport]:
     """One report per run folder, named by the folder (its path where names repeat)."""
     if not runs:
         raise RunReadError("no run folders given")
     names = [run.name for run in runs]
-    return [read_run(run, run.name if names.count(run.name) == 1 else str(run)) for run in runs]
+    return [
+        read_run(run, run.name if names.count(run.name) == 1 else str(run), measure_decode=measure_decode)
+        for run in runs
+    ]
 
 
 def write_report(reports: Sequence[RunReport], out: Path) -> tuple[Path, Path]:

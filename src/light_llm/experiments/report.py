@@ -3,6 +3,7 @@
     RUN/spec.resolved.json        parameters and forward FLOPs per token (from the IR)
     RUN/metrics.jsonl             tokens, validation losses, tokens/s, wall time
     RUN/exports/*/light_llm.json  parity of each export, and decode tokens/s where measured
+                                  (with measure_decode, ONNX exports are timed here)
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ class RunReport:
         return math.exp(min(loss, 50.0)) if loss is not None else None
 
 
-def read_run(run: Path, name: str | None = None) -> RunReport:
-    """Everything compare needs from one run folder; raises RunReadError naming the file."""
+def read_run(run: Path, name: str | None = None, *, measure_decode: bool = False) -> RunReport:
+    """Everything compare needs from one run folder; raises RunReadError naming the file.
+    `measure_decode`: time the decode of ONNX exports that recorded no decode speed."""
     if not run.is_dir():
         raise RunReadError(f"{run}: no such run folder")
     parameters, flops = _costs(_spec_file(run))
-    return RunReport(name or run.name, run, parameters, flops, read_metrics(run), _exports(run / EXPORTS_DIR))
+    exports = _exports(run / EXPORTS_DIR, measure_decode)
+    return RunReport(name or run.name, run, parameters, flops, read_metrics(run), exports)
 
 
 def _spec_file(run: Path) -> Path:
@@ -81,7 +84,7 @@ def _costs(spec_file: Path) -> tuple[int, int]:
     return cost.parameters, cost.forward_flops_per_token
 
 
-def _exports(folder: Path) -> tuple[ExportSummary, ...]:
+def _exports(folder: Path, measure_decode: bool) -> tuple[ExportSummary, ...]:
     if not folder.is_dir():
         return ()
     found = []
@@ -93,5 +96,21 @@ def _exports(folder: Path) -> tuple[ExportSummary, ...]:
         target = str(data.get("target", manifest.parent.name))
         parity = data.get("parity") or {}
         speed = (data.get("figures") or {}).get(f"{target}_decode_tokens_per_s")
+        if speed is None and measure_decode and target == "onnx":
+            speed = _onnx_decode_speed(manifest.parent, data)
         found.append(ExportSummary(target, parity.get("passed"), parity.get("max_abs_error"), speed))
     return tuple(found)
+
+
+def _onnx_decode_speed(folder: Path, manifest: dict) -> float:
+    """Single-token decode steps per second through onnxruntime (batch 1, after a short
+    prompt; see exports/decode_speed.py)."""
+    from light_llm.exports.decode_speed import decode_tokens_per_second
+    from light_llm.runtime.geometry import Geometry
+    from light_llm.runtime.session import OnnxSession
+
+    try:
+        session = OnnxSession(folder / manifest["model_file"])
+        return decode_tokens_per_second(session, Geometry.from_dict(manifest["geometry"]))
+    except (KeyError, TypeError):
+        raise RunReadError(f"{folder / MANIFEST}: no model_file or geometry to time decoding with") from None

@@ -53,7 +53,7 @@ def train(
     }
     console = Console()
     try:
-        options = [Override(("train", key), value) for key, value in overrides.items() if value is not None]
+        options = [Override(("train", key), value, _option_text(key, value)) for key, value in overrides.items() if value is not None]
         spec = load_spec_with_overrides(spec_path, [*parse_overrides(set_values), *options])
         summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard).train()
     except SpecError as error:
@@ -70,6 +70,13 @@ def train(
     _print_summary(console, summary)
     if summary.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+
+
+def _option_text(key: str, value) -> str:
+    """`--lr 0.001`, `--no-compile`: a named option as it was typed, for error messages."""
+    if isinstance(value, bool):
+        return f"--{'' if value else 'no-'}{key}"
+    return f"--{'lr' if key == 'learning_rate' else key.replace('_', '-')} {value}"
 
 
 def _print_summary(console, summary) -> None:

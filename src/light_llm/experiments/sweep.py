@@ -117,7 +117,7 @@ def run_sweep(
     done: list[SweepRun] = []
     for combination in combinations(axes):
         run = out / combination.name
-        described = " ".join(f"--set {override}" for override in combination.overrides)
+        described = " ".join(override.describe() for override in combination.overrides)
         try:
             spec = load_spec_with_overrides(spec_path, [*overrides, *combination.overrides])
         except SpecError as error:

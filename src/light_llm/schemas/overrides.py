@@ -35,9 +35,14 @@ class Override:
 
     path: tuple[str, ...]
     value: Any
+    option: str | None = None
+    """How the command line said it, where not with --set (e.g. `--steps 500`)."""
 
     def __str__(self) -> str:
         return f"{format_path(self.path)}={_show(self.value)}"
+
+    def describe(self) -> str:
+        return self.option or f"--set {self}"
 
 
 def parse_override(text: str) -> Override:
@@ -90,7 +95,7 @@ def load_spec_with_overrides(
         name = str(source)
     if not overrides or not isinstance(document, dict):
         return validate_spec(document, name)
-    described = " ".join(f"--set {override}" for override in overrides)
+    described = " ".join(override.describe() for override in overrides)
     return validate_spec(apply_overrides(document, overrides), f"{name} (with {described})")
 
 

@@ -23,7 +23,7 @@ class DataConfig(SpecModel):
         "wherever Python is, in sorted order), or files, folders, globs and .jsonl files "
         "(a 'text' field per line), or a list of these. Paths are relative to the working "
         "directory; documents are separated by the end-of-text token. Text that is not "
-        "UTF-8 is refused. "
+        "UTF-8 is refused (the stdlib corpus reads its few files in other encodings with U+FFFD). "
         f"{LIMIT}at most {MAX_CORPUS_ENTRIES:,} entries of at most {MAX_PATH_CHARS:,} characters.",
     )
     tokenizer: PathText = Field(

@@ -5,9 +5,11 @@ folders (every non-hidden text file below, sorted), globs, and .jsonl files (the
 field of each line). Reading stops at `max_corpus_bytes` (UTF-8), cutting the last
 document. The fingerprint hashes the text read, so a changed corpus is noticed.
 
-Text must be UTF-8: a file that is not is refused, naming the first bad byte, rather
-than trained on with replacement characters (files with NUL bytes inside a folder are
-taken for binary and skipped).
+Text must be UTF-8: a file of yours that is not is refused, naming the first bad byte and
+counting the bad bytes, rather than trained on with replacement characters (files with
+NUL bytes inside a folder are taken for binary and skipped). The `stdlib` corpus is the
+exception: the standard library's few test files in other encodings (test/encoded_modules)
+are read with U+FFFD for the bytes UTF-8 cannot decode, so the default corpus never fails.
 """
 
 from __future__ import annotations
@@ -80,11 +82,12 @@ def stdlib_files() -> list[Path]:
 
 def _documents(sources: list[str]) -> Iterator[str]:
     for source in sources:
+        strict = source != STDLIB
         for path in _source_files(source):
             if path.suffix == ".jsonl":
                 yield from _jsonl_texts(path)
             else:
-                yield _read_text(path)
+                yield _read_text(path, strict)
 
 
 def _source_files(source: str) -> list[Path]:
@@ -118,11 +121,13 @@ def _looks_binary(path: Path) -> bool:
         return b"\0" in file.read(_BINARY_PROBE_BYTES)
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, strict: bool = True) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
         raise CorpusError(f"data.corpus: {path}: cannot read ({error.strerror})") from None
+    if not strict:
+        return data.decode("utf-8", errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -29,7 +29,11 @@ MAX_ROPE_SCALING = 1_024.0
 EPS_RANGE = (1e-12, 1.0)
 """Below 1e-12 the epsilon is lost in fp32 rounding of the variance; above 1 it swamps it."""
 
-_SIZE_LIMIT = f"{LIMIT}sizes are bounded so that every accepted spec builds; whether it fits in memory is checked by `lightllm compile`."
+_SIZE_LIMIT = (
+    f"{LIMIT}sizes are bounded so that every accepted spec builds; whether it fits in "
+    "memory is checked by `lightllm compile`."
+)
+
 
 class AttentionConfig(CheckedSection):
     """Self-attention. `complex` combines with every positional encoding (rope becomes a

@@ -31,10 +31,12 @@ def train(
     tensorboard: Annotated[
         bool, typer.Option("--tensorboard/--no-tensorboard", help="Write TensorBoard event files to RUN/tensorboard.")
     ] = True,
+    allow_large: Annotated[bool, typer.Option("--allow-large", help="Train even when the spec needs more memory than the device has.")] = False,
 ) -> None:
     """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
     from rich.console import Console
 
+    from light_llm.compiler.memory import MemoryLimitError
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.overrides import Override, load_spec_with_overrides, parse_overrides
     from light_llm.train.errors import TrainingError
@@ -55,11 +57,13 @@ def train(
     try:
         options = [Override(("train", key), value, _option_text(key, value)) for key, value in overrides.items() if value is not None]
         spec = load_spec_with_overrides(spec_path, [*parse_overrides(set_values), *options])
+        if not allow_large:
+            _check_memory(spec)
         summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard).train()
     except SpecError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1)
-    except (TrainingError, OSError) as error:
+    except (TrainingError, OSError, MemoryLimitError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -77,6 +81,27 @@ def _option_text(key: str, value) -> str:
     if isinstance(value, bool):
         return f"--{'' if value else 'no-'}{key}"
     return f"--{'lr' if key == 'learning_rate' else key.replace('_', '-')} {value}"
+
+
+def _check_memory(spec) -> None:
+    """Refuse, before any work, a spec whose training cannot fit on its device."""
+    from light_llm.compiler.memory import (
+        check_fits, physical_memory_bytes, training_memory, training_shape,
+    )
+    from light_llm.compiler.pipeline import lower_spec
+
+    if spec.data.tokenizer == "bpe" and spec.model.vocab_size == "auto":
+        return  # the loader refuses this; nothing to size
+    micro_batch, seq_len = training_shape(spec)
+    estimate = training_memory(lower_spec(spec), micro_batch, seq_len)
+    device = spec.train.device
+    if device != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            check_fits(estimate, torch.cuda.get_device_properties(0).total_memory, "the GPU")
+            return
+    check_fits(estimate, physical_memory_bytes(), "this machine")
 
 
 def _print_summary(console, summary) -> None:

@@ -40,6 +40,7 @@ class KernelChoice:
     kernel: str
     plain_us: float  # median microseconds per call; nan when not measured
     blocked_us: float
+    spent_s: float  # the calibration's own time
 
     def describe(self, key: ChoiceKey) -> str:
         out_features, in_features, bias, dtype, rows, threads = key
@@ -74,6 +75,11 @@ def kernel_choices() -> list[str]:
     return [choice.describe(key) for key, choice in _choices.items()]
 
 
+def calibration_seconds() -> float:
+    """The time all calibrations so far took."""
+    return sum(choice.spent_s for choice in _choices.values())
+
+
 def clear_kernel_choices() -> None:
     _choices.clear()
 
@@ -95,6 +101,7 @@ def _calibrate(
     plain: Kernel, blocked: Kernel, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> KernelChoice:
     x = x.detach()
+    start = time.perf_counter()
     try:
         with torch.no_grad():
             plain_s, blocked_s = _median_seconds(
@@ -102,9 +109,9 @@ def _calibrate(
             )
     except RuntimeError as error:  # e.g. a backend refusing the blocked view: keep the plain kernel
         logger.debug("linear calibration failed (%s): plain kernel kept", error)
-        return KernelChoice(PLAIN, math.nan, math.nan)
+        return KernelChoice(PLAIN, math.nan, math.nan, time.perf_counter() - start)
     kernel = BLOCKED if blocked_s < MIN_GAIN * plain_s else PLAIN
-    return KernelChoice(kernel, plain_s * 1e6, blocked_s * 1e6)
+    return KernelChoice(kernel, plain_s * 1e6, blocked_s * 1e6, time.perf_counter() - start)
 
 
 def _median_seconds(*candidates: Callable[[], torch.Tensor]) -> list[float]:

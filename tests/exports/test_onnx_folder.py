@@ -19,7 +19,8 @@ def test_llama_style_folder_has_every_interop_file(llama_export):
     run, out = llama_export
     names = {item.name for item in out.iterdir()}
     assert names == {"model.onnx", "genai_config.json", "tokenizer.json", "tokenizer_config.json",
-                     "config.json", "light_llm.json"}
+                     "config.json", "generation_config.json", "light_llm.json", "onnx"}
+    assert (out / "onnx" / "model.onnx").samefile(out / "model.onnx")  # transformers.js's path, one file
     data = manifest(out)
     assert data["spec"] == json.loads((run / "spec.resolved.json").read_text())
     assert data["versions"]["light_llm"] == __version__ and data["opset"] == 18

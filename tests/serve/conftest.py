@@ -80,3 +80,34 @@ def running_server(folder: Path, tmp_path: Path, *options: str, torch: bool = Fa
         server.terminate()
         server.wait(timeout=20)
         log.close()
+
+
+WEB = Path(__file__).parents[2] / "examples" / "web"
+
+
+def _installed(package: str, version: str) -> bool:
+    import json
+
+    manifest = WEB / "node_modules" / package / "package.json"
+    return manifest.is_file() and json.loads(manifest.read_text())["version"] == version
+
+
+@pytest.fixture(scope="session")
+def web_packages() -> Path:
+    """examples/web with its npm packages (gitignored node_modules), installed from
+    package-lock.json once; a file lock keeps xdist workers from racing."""
+    import fcntl
+    import json
+    import shutil
+    import tempfile
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed")
+    wanted = json.loads((WEB / "package.json").read_text())["dependencies"]
+    with open(Path(tempfile.gettempdir()) / "light_llm-examples-web.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all(_installed(name, version) for name, version in wanted.items()):
+            done = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                                  cwd=WEB, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    return WEB

@@ -175,8 +175,12 @@ def create_app(model: ServedModel, engine: Engine, *, api_key: str | None = None
         Route("/v1/light_llm/stats", routes.stats, methods=["GET"]),
     ]
     if web_dir is not None:
+        import mimetypes
+
         from starlette.staticfiles import StaticFiles
 
+        mimetypes.add_type("text/javascript", ".mjs")  # browsers load modules only with a JS type
+        mimetypes.add_type("application/wasm", ".wasm")
         table += [Mount("/model", app=StaticFiles(directory=model.folder)),
                   Mount("/", app=StaticFiles(directory=web_dir, html=True))]
     middleware = [Middleware(ApiKey, key=api_key)] if api_key else []

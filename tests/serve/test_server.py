@@ -180,3 +180,23 @@ def test_cli_refuses_a_missing_folder(tmp_path) -> None:
                            str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip() == f"error: {tmp_path / 'nowhere'}: no such folder; allowed: an export folder or a model/run folder"
+
+
+def test_stop_string_ends_the_answer(server, model) -> None:
+    text = model.decode(greedy(model, "import os\n", 40))
+    start = next(i for i, char in enumerate(text) if i > 0 and char != "\ufffd" and text[i + 1:i + 2] not in ("", "\ufffd"))
+    stop = text[start:start + 2]
+    expected = text[:text.find(stop)]
+    for stream in (False, True):
+        answer = client(server).completions.create(model="any", prompt="import os\n", max_tokens=40, temperature=0,
+                                                   stop=[stop, "never appears"], stream=stream)
+        chunks = list(answer) if stream else [answer]
+        assert "".join(choice.text for chunk in chunks for choice in chunk.choices) == expected
+        assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_web_page_needs_no_api_key(serve_export) -> None:
+    done = subprocess.run([sys.executable, "-c", "from light_llm.cli.app import main; main()", "serve",
+                           str(serve_export), "--web", "--api-key", "k"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: --web with --api-key: a browser loads the page without the key")

@@ -54,3 +54,15 @@ def test_rows_join_left_padded_and_leave_compacted() -> None:
     assert kept.width == 3  # the slots only the long row attended are gone
     assert kept.ids.tolist() == [[0, 101, 102], [100, 101, 102]]
     assert kept.past["k"][:, 0, :, 0].tolist() == [[0, 101, 102], [100, 101, 102]]
+
+
+def test_chat_template_of_the_tokenizer_folder_is_used(tmp_path) -> None:
+    import json
+
+    from light_llm.serve.chat import load_chat_template
+
+    assert load_chat_template(tmp_path).render([{"role": "user", "content": "hi"}]) == "user: hi\nassistant:"
+    template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}<|assistant|>"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": template, "eos_token": "</s>"}))
+    rendered = load_chat_template(tmp_path).render([{"role": "user", "content": "hi"}])
+    assert rendered == "<|user|>hi</s><|assistant|>"

@@ -62,7 +62,8 @@ def test_bidirectional_export_has_no_cache_and_no_genai_config(bidirectional_exp
 def test_export_folder_is_readable_by_everyone(llama_export):
     _, out = llama_export
     assert out.stat().st_mode & 0o777 == 0o755  # staged with mkdtemp, which makes 0700
-    assert {item.stat().st_mode & 0o777 for item in out.iterdir()} == {0o644}
+    assert {item.stat().st_mode & 0o777 for item in out.rglob("*") if item.is_file()} == {0o644}
+    assert {item.stat().st_mode & 0o777 for item in out.rglob("*") if item.is_dir()} == {0o755}  # onnx/
 
 
 def test_onnxruntime_fuses_every_rmsnorm(llama_export, tmp_path):

@@ -1,11 +1,13 @@
 """examples/web in headless Chromium (Debian's `chromium`, driven by Playwright for Python),
 served by `lightllm serve --web`: onnxruntime-web (wasm) generates the same greedy tokens
-as light_llm.runtime, streaming them into the page."""
+as light_llm.runtime, streaming them into the page; transformers.js loads the same folder
+as it is in the browser and generates them too."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from urllib.parse import urlencode
 
 import pytest
 from conftest import running_server
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
                                        "(apt-get install -y chromium) to run the browser test")
 
 
-def test_page_generates_runtime_greedy_tokens(web_packages, serve_export, tmp_path) -> None:
+def test_pages_generate_runtime_greedy_tokens(web_packages, serve_export, tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
     model = load_export(serve_export)
@@ -49,5 +51,11 @@ def test_page_generates_runtime_greedy_tokens(web_packages, serve_export, tmp_pa
             assert json.loads(page.get_attribute("#output", "data-ids")) == expected
             assert page.text_content("#output") == PROMPT + model.decode(expected)
             assert page.evaluate("window.updates") > 3  # streamed piece by piece
+
+            query = urlencode({"prompt": PROMPT, "max_new_tokens": MAX_NEW_TOKENS})
+            page.goto(url.removesuffix("/v1") + f"/transformers.html?{query}")
+            page.wait_for_function("document.getElementById('status').textContent !== 'loading'", timeout=60_000)
+            assert page.text_content("#status") == "done"
+            assert json.loads(page.get_attribute("#output", "data-ids")) == expected
         finally:
             browser.close()

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
-from conftest import CONTEXT, running_server
+from serve_helpers import CONTEXT, running_server
 
 from light_llm.runtime import generate_ids, load_export
 
@@ -174,6 +174,18 @@ def test_run_folder_is_served_eagerly(serve_export, model, tmp_path) -> None:
         answer = client(url).completions.create(model="any", prompt="Hello", max_tokens=12, temperature=0,
                                                 extra_body={"return_token_ids": True})
     assert answer.choices[0].token_ids == greedy(model, "Hello", 12)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--max-batch", "0"], "--max-batch 0: allowed: an integer >= 1"),
+    (["--max-queue", "-1"], "--max-queue -1: allowed: an integer >= 0"),
+    (["--port", "70000"], "--port 70000: allowed: 0..65535"),
+])
+def test_cli_refuses_bad_options(serve_export, options, message) -> None:
+    done = subprocess.run([sys.executable, "-c", "from light_llm.cli.app import main; main()", "serve",
+                           str(serve_export), *options], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"error: {message}"
 
 
 def test_cli_refuses_a_missing_folder(tmp_path) -> None:

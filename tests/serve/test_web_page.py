@@ -10,7 +10,7 @@ import shutil
 from urllib.parse import urlencode
 
 import pytest
-from conftest import running_server
+from serve_helpers import running_server
 
 from light_llm.runtime import generate_ids, load_export
 

@@ -32,6 +32,10 @@ def serve(
             raise LightLLMError(f"{folder}: no such folder; allowed: an export folder or a model/run folder")
         if not 0 <= port <= 65535:
             raise LightLLMError(f"--port {port}: allowed: 0..65535")
+        for option, value, low in (("--max-batch", max_batch, 1), ("--max-queue", max_queue, 0),
+                                   ("--threads", threads, 1)):
+            if value is not None and value < low:
+                raise LightLLMError(f"{option} {value}: allowed: an integer >= {low}")
         web_dir = _web_dir(folder) if web else None
         if web and api_key:
             raise LightLLMError("--web with --api-key: a browser loads the page without the key; "

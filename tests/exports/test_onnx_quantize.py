@@ -37,7 +37,9 @@ def test_quantized_export_quantizes_everything_and_is_reported(tmp_path, method)
     ops = Counter(node.op_type for node in model.graph.node)
     assert ops["MatMulNBits"] == 2 * 7 + 1  # q, k, v, o, gate, up, down per layer + LM head
     assert ops["GatherBlockQuantized"] == 1 and _no_embedding_gather(model)
-    assert all(len(tensor.dims) < 2 or tensor.data_type != TensorProto.FLOAT for tensor in model.graph.initializer)
+    weights = {tensor.name for tensor in model.graph.initializer if len(tensor.dims) == 2}
+    weights |= {node.output[0] for node in model.graph.node if node.op_type == "Transpose" and node.input[0] in weights}
+    assert not [node.name for node in model.graph.node if node.op_type == "MatMul" and node.input[1] in weights]
     tied = [node for node in model.graph.node if node.op_type == "GatherBlockQuantized"]
     lm_head = [node for node in model.graph.node if node.op_type == "MatMulNBits"][-1]
     assert tied[0].input[2] == lm_head.input[2]  # tied: one set of scales (and codes) for both

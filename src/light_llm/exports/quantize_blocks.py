@@ -71,13 +71,31 @@ def quantize_rows(rows: np.ndarray, bits: int, block_size: int, symmetric: bool)
     return BlockQuantized(data, scales, zero_points, bits, block_size, columns)
 
 
+SCALE_SHRINKS = (1.0, 0.95, 0.9, 0.85, 0.8)  # candidate clippings of a block's largest value
+
+
 def _signed_scales(values: np.ndarray, bits: int) -> np.ndarray:
-    """The block's value of largest magnitude / -2^(bits-1): it becomes code 0 exactly."""
+    """Per block, the scale of least squared error among the block's value of largest
+    magnitude / -2^(bits-1) (that value becomes code 0 exactly) and that scale shrunk by
+    SCALE_SHRINKS (the extreme clips, every other value rounds finer)."""
     index = np.abs(values).argmax(axis=2)[:, :, None]
     extreme = np.take_along_axis(values, index, axis=2)[:, :, 0]
-    scales = (extreme / -float(1 << (bits - 1))).astype(np.float32)
-    scales[scales == 0] = 1.0
-    return scales
+    base = (extreme / -float(1 << (bits - 1))).astype(np.float32)
+    base[base == 0] = 1.0
+    if bits == 8:
+        return base
+    zero, top = float(1 << (bits - 1)), float((1 << bits) - 1)
+    best, best_error = base, None
+    for shrink in SCALE_SHRINKS:
+        scales = (base * shrink)[:, :, None]
+        codes = np.clip(np.rint(values / scales) + zero, 0, top)
+        error = np.square((codes - zero) * scales - values).sum(axis=2)
+        if best_error is None:
+            best, best_error = base * shrink, error
+        else:
+            better = error < best_error
+            best, best_error = np.where(better, base * shrink, best), np.minimum(error, best_error)
+    return best.astype(np.float32)
 
 
 def _pack(codes: np.ndarray, bits: int) -> np.ndarray:

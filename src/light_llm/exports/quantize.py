@@ -8,8 +8,8 @@ equal contents), both read one quantized copy, as onnxruntime-genai's model buil
 Blocks of 32 along the input features (see quantize_blocks.py); activations are computed
 in int8 (accuracy_level 4), onnxruntime's fast path on CPU.
 
-- int4: 4-bit codes, symmetric (measured on the demo model: asymmetric codes give no better
-  agreement and need zero points);
+- int4: 4-bit codes, symmetric with searched scales (measured on the demo model:
+  asymmetric codes gave no better logits and need zero points, so a larger file);
 - int8: 8-bit codes, the same layout; the embedding too (its Gather costs nothing at
   8 bits and the file shrinks by the vocabulary × d_model × 3 bytes).
 

@@ -7,7 +7,9 @@ zero points the runtime assumes the middle of the range (8 for 4 bits, 128 for 8
 Values are unsigned, two 4-bit values per byte, low nibble first.
 
 Symmetric scales are signed (the block's value of largest magnitude maps to the lowest
-code), which uses all 2^bits levels instead of 2^bits - 1, as onnxruntime's own quantizer does.
+code, using all 2^bits levels), then searched for the least squared error per block: on
+the demo model this lowers the mean logit error of int4 by about a fifth against the
+plain scale.
 """
 
 from __future__ import annotations
@@ -71,31 +73,40 @@ def quantize_rows(rows: np.ndarray, bits: int, block_size: int, symmetric: bool)
     return BlockQuantized(data, scales, zero_points, bits, block_size, columns)
 
 
-SCALE_SHRINKS = (1.0, 0.95, 0.9, 0.85, 0.8)  # candidate clippings of a block's largest value
+SCALE_SHRINKS = (1.0, 1.1, 1.05, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)  # candidate scalings of the plain scale
 
 
 def _signed_scales(values: np.ndarray, bits: int) -> np.ndarray:
-    """Per block, the scale of least squared error among the block's value of largest
-    magnitude / -2^(bits-1) (that value becomes code 0 exactly) and that scale shrunk by
-    SCALE_SHRINKS (the extreme clips, every other value rounds finer)."""
+    """Per block, the scale of least squared error among: the block's value of largest
+    magnitude / -2^(bits-1) (that value becomes code 0 exactly), that scale times each of
+    SCALE_SHRINKS (below 1 the extreme clips and every other value rounds finer), and the
+    least-squares scale of the best one's codes. 8 bits keep the plain scale."""
     index = np.abs(values).argmax(axis=2)[:, :, None]
     extreme = np.take_along_axis(values, index, axis=2)[:, :, 0]
     base = (extreme / -float(1 << (bits - 1))).astype(np.float32)
     base[base == 0] = 1.0
     if bits == 8:
         return base
-    zero, top = float(1 << (bits - 1)), float((1 << bits) - 1)
     best, best_error = base, None
     for shrink in SCALE_SHRINKS:
-        scales = (base * shrink)[:, :, None]
-        codes = np.clip(np.rint(values / scales) + zero, 0, top)
-        error = np.square((codes - zero) * scales - values).sum(axis=2)
+        candidate = base * shrink
+        error, _ = _rounding(values, candidate, bits)
         if best_error is None:
-            best, best_error = base * shrink, error
+            best, best_error = candidate, error
         else:
-            better = error < best_error
-            best, best_error = np.where(better, base * shrink, best), np.minimum(error, best_error)
-    return best.astype(np.float32)
+            best, best_error = np.where(error < best_error, candidate, best), np.minimum(error, best_error)
+    _, codes = _rounding(values, best, bits)  # then the least-squares scale for those codes
+    fitted = (codes * values).sum(axis=2) / np.maximum(np.square(codes).sum(axis=2), 1.0)
+    fitted = np.where(fitted == 0, best, fitted)
+    error, _ = _rounding(values, fitted, bits)
+    return np.where(error < best_error, fitted, best).astype(np.float32)
+
+
+def _rounding(values: np.ndarray, scales: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(squared error per block, centred codes) of rounding `values` with `scales`."""
+    zero, top = float(1 << (bits - 1)), float((1 << bits) - 1)
+    codes = np.clip(np.rint(values / scales[:, :, None]) + zero, 0, top) - zero
+    return np.square(codes * scales[:, :, None] - values).sum(axis=2), codes
 
 
 def _pack(codes: np.ndarray, bits: int) -> np.ndarray:

@@ -15,7 +15,7 @@ export against the builder's build of the same precision; the weights' fp32 byte
 yardstick of the memory goal (issue 16: export --onnx ≤ 25 s and ≤ 2× the weight bytes,
 int4 ≤ 40 s on the smollm-135m shape).
 
-    .venv/bin/python benchmarks/export.py [--shape smollm-135m|llama-1b] [--runs 1] [--keep]
+    .venv/bin/python benchmarks/export.py [--shape smollm-135m|llama-1b|tiny] [--runs 1] [--keep]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from pathlib import Path
 SHAPES = {
     "smollm-135m": dict(hidden_size=576, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
                         intermediate_size=1536, vocab_size=49152),
+    "tiny": dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                 intermediate_size=352, vocab_size=512),  # a smoke test of the script
     "llama-1b": dict(hidden_size=2048, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
                      intermediate_size=8192, vocab_size=128256),
 }

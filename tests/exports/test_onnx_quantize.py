@@ -48,6 +48,7 @@ def test_quantized_export_quantizes_everything_and_is_reported(tmp_path, method)
     fp32 = sum(value.nbytes for value in _fp32_weights(run))
     bound = fp32 * (BITS[method] / 32 + 1 / 32) + 4096  # codes + one fp32 scale per 32 + norms
     assert _weight_bytes(model) <= bound
+    assert (out / "model.onnx").stat().st_size <= bound + 64 * 1024  # + the graph itself
     data = json.loads((out / "light_llm.json").read_text())
     parity = data["parity"]
     assert data["quantize"] == method and parity["mode"] == "quantized" and parity["passed"]

@@ -304,7 +304,7 @@ class _Written:
     flat: str = ""
 
 
-_FLOAT_TYPES = {1, 10, 16}  # float, float16, bfloat16
+_FLOAT_TYPES = {1}  # float32: the scales are fp32, as the activations must be
 
 
 def _perm(node) -> list[int] | None:

@@ -20,7 +20,10 @@ def genai_unsupported_reason(geometry: Geometry) -> str | None:
     return None
 
 
-def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None) -> dict:
+def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None,
+                 share_buffer: bool = False) -> dict:
+    """`share_buffer`: the graph supports one KV buffer for past and present (the fused
+    form's GroupQueryAttention does; the standard-ops form's Concat does not)."""
     attention = ir.blocks[0].attention
     inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
     if geometry.uses_position_ids:
@@ -60,7 +63,7 @@ def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None)
             "no_repeat_ngram_size": 0,
             "num_beams": 1,
             "num_return_sequences": 1,
-            "past_present_share_buffer": False,
+            "past_present_share_buffer": share_buffer,
             "repetition_penalty": 1.0,
             "temperature": 1.0,
             "top_k": 1,

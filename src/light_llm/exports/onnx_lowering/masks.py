@@ -1,0 +1,62 @@
+"""What every attention node reads, computed once per graph from attention_mask.
+
+GroupQueryAttention infers each row's past length from seqlens_k and treats the slots
+before it as valid, which is right padding. light_llm's contract pads on the left, and
+its cache is plain `present = concat(past, new)`. So every row is given the full length
+(seqlens_k = total_sequence_length - 1: new keys go after the whole past, as in the
+contract), and the padded slots are masked by an additive attention_bias built from
+attention_mask (the dtype's finite minimum, never -inf). Rotary positions come from the
+position_ids input, not from seqlens_k, so left padding does not shift them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from light_llm.exports.onnx_lowering.builder import BOOL, FLOAT, INT32, GraphBuilder
+
+SCOPE = "/attention_inputs"
+
+
+@dataclass(frozen=True)
+class AttentionInputs:
+    seqlens_k: str  # int32 [batch]: total_sequence_length - 1 for every row
+    total_sequence_length: str  # int32 scalar
+    bias: str  # float [batch, 1 | num_heads, sequence_length, total_sequence_length]
+
+
+def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, attention_ir) -> AttentionInputs:
+    mask_shape = g.op("Shape", attention_mask, scope=SCOPE)  # [B, T]
+    batch = g.op("Slice", mask_shape, g.constant([0]), g.constant([1]), scope=SCOPE)  # [1]
+    total = g.op("Gather", mask_shape, g.constant(1), scope=SCOPE, axis=0)  # T (scalar)
+    sequence = g.op("Gather", g.op("Shape", input_ids, scope=SCOPE), g.constant(1), scope=SCOPE, axis=0)
+    last_slot = g.op("Sub", total, g.constant(1), scope=SCOPE)
+    seqlens_k = g.op("Cast", g.op("Expand", last_slot, batch, scope=SCOPE), scope=SCOPE, to=INT32)
+    total_int32 = g.op("Cast", total, scope=SCOPE, to=INT32)
+    keep = g.op("Unsqueeze", g.op("Cast", attention_mask, scope=SCOPE, to=BOOL),
+                g.constant([1, 2]), scope=SCOPE)  # [B, 1, 1, T]
+    minimum = g.constant(np.finfo(np.float32).min, np.float32)
+    if attention_ir.positional.encoding == "alibi":
+        allowed_bias = _alibi(g, sequence, total, attention_ir.num_heads)  # [1, H, S, T]
+    else:
+        rows = g.op("Concat", g.constant([1, 1]), g.op("Unsqueeze", sequence, g.constant([0]), scope=SCOPE),
+                    g.constant([1]), scope=SCOPE, axis=0)
+        allowed_bias = g.op("Expand", g.constant(0.0, np.float32), rows, scope=SCOPE)  # [1, 1, S, 1]
+    bias = g.op("Where", keep, allowed_bias, minimum, scope=SCOPE)
+    return AttentionInputs(seqlens_k, total_int32, bias)
+
+
+def _alibi(g: GraphBuilder, sequence: str, total: str, num_heads: int) -> str:
+    """-slope_h · |query slot - key slot|: `[1, num_heads, S, T]` (slots of past + current)."""
+    from light_llm.models.transformer.positional import alibi_slopes
+
+    first_query = g.op("Sub", total, sequence, scope=SCOPE)
+    query_slots = g.op("Range", first_query, total, g.constant(1), scope=SCOPE)  # [S]
+    key_slots = g.op("Range", g.constant(0), total, g.constant(1), scope=SCOPE)  # [T]
+    distance = g.op("Sub", g.op("Unsqueeze", query_slots, g.constant([1]), scope=SCOPE),
+                    g.op("Unsqueeze", key_slots, g.constant([0]), scope=SCOPE), scope=SCOPE)
+    distance = g.op("Cast", g.op("Abs", distance, scope=SCOPE), scope=SCOPE, to=FLOAT)  # [S, T]
+    slopes = -alibi_slopes(num_heads).numpy().reshape(1, num_heads, 1, 1)
+    return g.op("Mul", g.constant(slopes, np.float32), distance, scope=SCOPE)

@@ -1,0 +1,60 @@
+"""Which lowering each layer gets: "fused" (onnxruntime contrib ops) or "standard"
+(standard ONNX ops), and why a layer could not be fused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GQA_HEAD_DIM_MULTIPLE = 16  # onnxruntime's CPU GroupQueryAttention rejects other head sizes
+
+
+@dataclass(frozen=True)
+class LayerLowering:
+    index: int
+    lowering: str  # "fused" | "standard"
+    reason: str | None = None  # why "standard"
+
+    def to_dict(self) -> dict:
+        data = {"layer": self.index, "lowering": self.lowering}
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+def attention_unfusable(attention) -> str | None:
+    """Why GroupQueryAttention cannot express this attention IR, or None if it can.
+
+    GroupQueryAttention is always causal (a sliding window is its local_window_size);
+    ALiBi and padding enter through its additive attention_bias; complex attention is
+    exported as real pairs (Re(Q·K̄) = Qr·Kr + Qi·Ki), i.e. plain real attention."""
+    if attention.mask_type == "bidirectional":
+        return "bidirectional attention: GroupQueryAttention is causal only"
+    if attention.head_dim % GQA_HEAD_DIM_MULTIPLE:
+        return (f"head_dim {attention.head_dim}: onnxruntime's GroupQueryAttention needs a "
+                f"multiple of {GQA_HEAD_DIM_MULTIPLE}")
+    return None
+
+
+def lowering_plan(ir, portable: bool = False) -> list[LayerLowering]:
+    if portable:
+        return [LayerLowering(block.index, "standard", "portable form requested") for block in ir.blocks]
+    return [
+        LayerLowering(block.index, "standard", reason) if (reason := attention_unfusable(block.attention))
+        else LayerLowering(block.index, "fused")
+        for block in ir.blocks
+    ]
+
+
+def lowering_summary(plan: list[LayerLowering]) -> dict:
+    """For light_llm.json: the form of the whole graph and the lowering of each layer."""
+    form = "fused" if all(layer.lowering == "fused" for layer in plan) else "standard"
+    return {"form": form, "layers": [layer.to_dict() for layer in plan]}
+
+
+def lowering_notes(plan: list[LayerLowering], portable: bool) -> list[str]:
+    """One line for the export output when the fused form was asked for and not given."""
+    reasons = sorted({layer.reason for layer in plan if layer.reason})
+    if portable or not reasons:
+        return []
+    return [f"standard ONNX ops for {sum(1 for l in plan if l.reason)} of {len(plan)} layers "
+            f"(fused form not possible: {'; '.join(reasons)})"]

@@ -38,13 +38,11 @@ def fused_attention(
                      interleaved=0, num_heads=heads)
                 for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
     past_key, past_value, present_key, present_value = cache
-    window = attention_ir.window_size
     out = g.node(
         "GroupQueryAttention",
         [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length,
          "", "", "", masks.bias],
         scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
         num_heads=attention_ir.num_heads, kv_num_heads=attention_ir.num_kv_heads,
-        local_window_size=window - 1 if window else -1,
-    )[0]
+    )[0]  # the sliding window is in masks.bias (see masks.py)
     return linear(g, weights, out, f"{prefix}.o_proj")

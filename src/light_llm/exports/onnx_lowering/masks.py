@@ -7,6 +7,10 @@ its cache is plain `present = concat(past, new)`. So every row is given the full
 contract), and the padded slots are masked by an additive attention_bias built from
 attention_mask (the dtype's finite minimum, never -inf). Rotary positions come from the
 position_ids input, not from seqlens_k, so left padding does not shift them.
+
+A sliding window is applied by the same bias (query slot - key slot < window_size), not by
+GroupQueryAttention's local_window_size: onnxruntime 1.32's CPU kernel gives wrong scores
+when local_window_size and attention_bias are combined (found by the parity gate).
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     keep = g.op("Unsqueeze", g.op("Cast", attention_mask, scope=SCOPE, to=BOOL),
                 g.constant([1, 2]), scope=SCOPE)  # [B, 1, 1, T]
     minimum = g.constant(np.finfo(np.float32).min, np.float32)
+    distance = None
+    if attention_ir.positional.encoding == "alibi" or attention_ir.window_size:
+        distance = _slot_distance(g, sequence, total)  # [S, T]
+    if attention_ir.window_size:
+        in_window = g.op("Less", distance, g.constant(attention_ir.window_size), scope=SCOPE)
+        keep = g.op("And", keep, in_window, scope=SCOPE)  # [B, 1, S, T]
     if attention_ir.positional.encoding == "alibi":
-        allowed_bias = _alibi(g, sequence, total, attention_ir.num_heads)  # [1, H, S, T]
+        allowed_bias = _alibi(g, distance, attention_ir.num_heads)  # [1, H, S, T]
     else:
         rows = g.op("Concat", g.constant([1, 1]), g.op("Unsqueeze", sequence, g.constant([0]), scope=SCOPE),
                     g.constant([1]), scope=SCOPE, axis=0)
@@ -48,15 +58,19 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     return AttentionInputs(seqlens_k, total_int32, bias)
 
 
-def _alibi(g: GraphBuilder, sequence: str, total: str, num_heads: int) -> str:
-    """-slope_h · |query slot - key slot|: `[1, num_heads, S, T]` (slots of past + current)."""
-    from light_llm.models.transformer.positional import alibi_slopes
-
+def _slot_distance(g: GraphBuilder, sequence: str, total: str) -> str:
+    """query slot - key slot `[S, T]` (int64; slots of past + current)."""
     first_query = g.op("Sub", total, sequence, scope=SCOPE)
     query_slots = g.op("Range", first_query, total, g.constant(1), scope=SCOPE)  # [S]
     key_slots = g.op("Range", g.constant(0), total, g.constant(1), scope=SCOPE)  # [T]
-    distance = g.op("Sub", g.op("Unsqueeze", query_slots, g.constant([1]), scope=SCOPE),
-                    g.op("Unsqueeze", key_slots, g.constant([0]), scope=SCOPE), scope=SCOPE)
-    distance = g.op("Cast", g.op("Abs", distance, scope=SCOPE), scope=SCOPE, to=FLOAT)  # [S, T]
+    return g.op("Sub", g.op("Unsqueeze", query_slots, g.constant([1]), scope=SCOPE),
+                g.op("Unsqueeze", key_slots, g.constant([0]), scope=SCOPE), scope=SCOPE)
+
+
+def _alibi(g: GraphBuilder, distance: str, num_heads: int) -> str:
+    """-slope_h · |query slot - key slot|: `[1, num_heads, S, T]`."""
+    from light_llm.models.transformer.positional import alibi_slopes
+
+    distance = g.op("Cast", g.op("Abs", distance, scope=SCOPE), scope=SCOPE, to=FLOAT)
     slopes = -alibi_slopes(num_heads).numpy().reshape(1, num_heads, 1, 1)
     return g.op("Mul", g.constant(slopes, np.float32), distance, scope=SCOPE)

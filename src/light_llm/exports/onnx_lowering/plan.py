@@ -52,9 +52,12 @@ def lowering_summary(plan: list[LayerLowering]) -> dict:
 
 
 def lowering_notes(plan: list[LayerLowering], portable: bool) -> list[str]:
-    """One line for the export output when the fused form was asked for and not given."""
-    reasons = sorted({layer.reason for layer in plan if layer.reason})
-    if portable or not reasons:
-        return []
-    return [f"standard ONNX ops for {sum(1 for l in plan if l.reason)} of {len(plan)} layers "
-            f"(fused form not possible: {'; '.join(reasons)})"]
+    """One line for the export output: which form each layer got, and why not fused."""
+    standard = [layer for layer in plan if layer.lowering == "standard"]
+    if not standard:
+        return [f"lowering: fused onnxruntime graph (GroupQueryAttention) for all {len(plan)} layers"]
+    if portable:
+        return [f"lowering: standard ONNX ops for all {len(plan)} layers (--portable)"]
+    reasons = "; ".join(sorted({layer.reason for layer in standard if layer.reason}))
+    return [f"lowering: standard ONNX ops for {len(standard)} of {len(plan)} layers "
+            f"(the fused form cannot express: {reasons})"]

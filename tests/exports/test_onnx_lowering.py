@@ -1,5 +1,5 @@
-"""The fused ONNX writer (exports/onnx_lowering): the graph it writes for a Llama-style
-spec, the per-layer lowering plan and its fallbacks, and the --portable switch."""
+"""The ONNX writer (exports/onnx_lowering): the graphs it writes for a Llama-style spec in
+both forms, the per-layer lowering plan and its fallback, and the --portable switch."""
 
 from __future__ import annotations
 
@@ -12,18 +12,23 @@ from onnx_fixtures import LLAMA
 from torch_targets_matrix import merged, model_folder
 
 from light_llm.compiler.pipeline import lower_spec
-from light_llm.exports.onnx_lowering.graph import write_fused_graph
+from light_llm.exports.onnx_lowering.graph import write_graph
 from light_llm.exports.onnx_lowering.plan import lowering_plan
 from light_llm.runtime.geometry import Geometry
 
 LLAMA_GQA = merged(LLAMA, {"num_layers": 3, "attention": {"variant": "gqa", "num_heads": 2, "num_kv_heads": 1}})
 
 
-def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path):
-    folder = model_folder(tmp_path / "run", LLAMA_GQA)
+def written(tmp_path, model: dict, portable: bool = False, metadata=None):
+    folder = model_folder(tmp_path / "run", model)
     ir = lower_spec(folder.spec, target="export")
-    write_fused_graph(ir, tmp_path / "run" / "model.safetensors", tmp_path / "model.onnx", 18, {"k": "v"})
-    model = onnx.load(tmp_path / "model.onnx")
+    write_graph(ir, tmp_path / "run" / "model.safetensors", tmp_path / "model.onnx", 18, metadata or {},
+                lowering_plan(ir, portable), portable)
+    return ir, onnx.load(tmp_path / "model.onnx")
+
+
+def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path):
+    ir, model = written(tmp_path, LLAMA_GQA, metadata={"k": "v"})
     ops = Counter(node.op_type for node in model.graph.node)
     layers = ir.num_layers
     assert ops["GroupQueryAttention"] == layers
@@ -53,11 +58,21 @@ def test_plan_falls_back_where_the_fused_op_cannot_express_the_model(tmp_path):
     assert "bidirectional" in bidirectional[1].reason
 
 
-def test_writer_refuses_a_model_it_cannot_fuse(tmp_path):
-    folder = model_folder(tmp_path / "run", merged(LLAMA, {"attention": {"num_heads": 4}}))
-    ir = lower_spec(folder.spec, target="export")
-    with pytest.raises(ValueError, match="head_dim 8"):
-        write_fused_graph(ir, tmp_path / "run" / "model.safetensors", tmp_path / "model.onnx", 18, {})
+def test_portable_llama_graph_has_standard_ops_only(tmp_path):
+    ir, model = written(tmp_path, LLAMA_GQA, portable=True)
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert {node.domain for node in model.graph.node} == {""}
+    assert [o.domain for o in model.opset_import] == [""] and model.opset_import[0].version == 18
+    assert ops["Softmax"] == ir.num_layers and ops["GroupQueryAttention"] == 0
+    assert ops["MatMul"] == 6 * ir.num_layers + 1  # + scores and weights·V per layer
+    assert ops["Where"] == 1  # the mask (padding and causal rule): once per graph
+
+
+def test_layer_the_fused_op_cannot_express_gets_standard_attention(tmp_path):
+    ir, model = written(tmp_path, merged(LLAMA, {"attention": {"num_heads": 4}}))  # head_dim 8
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert ops["GroupQueryAttention"] == 0 and ops["Softmax"] == ir.num_layers
+    assert ops["SkipSimplifiedLayerNormalization"] == 2 * ir.num_layers  # the rest stays fused
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +91,12 @@ def test_cli_portable_writes_standard_ops_and_no_shared_buffer(cli, tmp_path):
     model_folder(tmp_path / "run", LLAMA)
     result = cli("export", tmp_path / "run", "--onnx", "--portable", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert "lowering: standard ONNX ops for all 2 layers (--portable)" in result.output
+    assert "lowering: portable graph, standard ONNX ops in all 2 layers (--portable)" in result.output
     domains = {node.domain for node in onnx.load(tmp_path / "out" / "model.onnx").graph.node}
     assert domains <= {"", "ai.onnx"}
     manifest = json.loads((tmp_path / "out" / "light_llm.json").read_text())
-    assert manifest["lowering"]["form"] == "standard"
+    assert manifest["lowering"]["form"] == "portable"
+    assert {layer["lowering"] for layer in manifest["lowering"]["layers"]} == {"standard"}
     genai = json.loads((tmp_path / "out" / "genai_config.json").read_text())
     assert genai["search"]["past_present_share_buffer"] is False
 

@@ -31,14 +31,19 @@ def export_onnx(
 ) -> ExportResult:
     """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`.
 
-    The default graph is the fused form for onnxruntime (exports/onnx_lowering, written
-    from the IR); `portable` asks for standard ONNX ops only (traced with torch.onnx).
-    A model the fused form cannot express falls back to the standard form; light_llm.json
+    The graph is written from the IR and the weights (exports/onnx_lowering): by default
+    the fused form for onnxruntime; `portable` asks for standard ONNX ops only. A layer
+    whose attention the fused op cannot express gets standard-ops attention; light_llm.json
     records the lowering of every layer."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
-    from light_llm.exports.onnx_lowering.plan import lowering_notes, lowering_plan, lowering_summary
+    from light_llm.exports.onnx_lowering.plan import (
+        lowering_notes,
+        lowering_plan,
+        lowering_summary,
+        shares_kv_buffer,
+    )
 
     defaults = folder.spec.export
     opset = opset or defaults.opset
@@ -50,37 +55,31 @@ def export_onnx(
     geometry = Geometry.from_ir(ir)
     reference = folder.build(target="eager")
     plan = lowering_plan(ir, portable)
-    fused = all(layer.lowering == "fused" for layer in plan)
     with staged_folder(out_dir) as staging:
-        _write_graph(folder, ir, geometry, staging / MODEL_FILE, opset, quantize, fused)
+        _write_graph(folder, ir, staging / MODEL_FILE, opset, quantize, plan, portable)
         report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
-        interop = write_interop_files(staging, folder, ir, geometry, share_buffer=fused)
+        interop = write_interop_files(staging, folder, ir, geometry, share_buffer=shares_kv_buffer(plan))
         manifest = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
-        manifest["lowering"] = lowering_summary(plan)
+        manifest["lowering"] = lowering_summary(plan, portable)
         write_json(staging / MANIFEST, manifest)
         files = sorted(item.name for item in staging.iterdir())
     notes = interop.notes + _position_note(geometry) + lowering_notes(plan, portable)
     return ExportResult("onnx", Path(out_dir), files, report, notes)
 
 
-def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, quantize: str | None,
-                 fused: bool) -> None:
+def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan, portable: bool) -> None:
     from light_llm import __version__
-    from light_llm.exports.onnx_graph import export_graph
-    from light_llm.exports.onnx_lowering.graph import write_fused_graph
+    from light_llm.exports.onnx_lowering.graph import write_graph
     from light_llm.exports.quantize import quantize as quantize_graph
 
     metadata = {
         "light_llm.version": __version__,
         "light_llm.spec": folder.spec.to_json(indent=None),
-        "light_llm.geometry": _json(geometry.to_dict()),
+        "light_llm.geometry": _json(Geometry.from_ir(ir).to_dict()),
     }
     try:
-        if fused:
-            write_fused_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata)
-        else:
-            export_graph(folder.build(target="export"), geometry, path, opset, metadata)
-    except Exception as error:  # torch.onnx raises many types; the first line says what
+        write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable)
+    except Exception as error:  # safetensors, onnx and protobuf raise many types
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
         quantized = path.with_suffix(".quantized.onnx")

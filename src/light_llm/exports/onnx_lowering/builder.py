@@ -16,7 +16,10 @@ MS_DOMAIN = "com.microsoft"
 
 
 class GraphBuilder:
-    def __init__(self) -> None:
+    """`contrib`: whether onnxruntime's com.microsoft ops may be used (the fused form)."""
+
+    def __init__(self, contrib: bool = True) -> None:
+        self.contrib = contrib
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []
@@ -80,11 +83,10 @@ class GraphBuilder:
 
     def model(self, opset: int, metadata: dict[str, str]) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, "light_llm", self.inputs, self.outputs, self.initializers)
-        model = helper.make_model(
-            graph,
-            opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(MS_DOMAIN, 1)],
-            producer_name="light_llm",
-        )
+        opsets = [helper.make_opsetid("", opset)]
+        if any(node.domain == MS_DOMAIN for node in self.nodes):
+            opsets.append(helper.make_opsetid(MS_DOMAIN, 1))
+        model = helper.make_model(graph, opset_imports=opsets, producer_name="light_llm")
         model.ir_version = 8 if opset <= 18 else 9 if opset <= 20 else 10
         for key, value in metadata.items():
             model.metadata_props.add(key=key, value=value)

@@ -49,3 +49,15 @@ def rotary_tables(g: GraphBuilder, ir) -> tuple[str, str]:
     angles = RotaryAngles(ir.positional, ir.head_dim)(torch.arange(ir.max_seq_len)[None])[0, 0]
     return (g.initializer("rotary.cos_cache", angles.cos().numpy()),
             g.initializer("rotary.sin_cache", angles.sin().numpy()))
+
+
+def rotary_for_positions(g: GraphBuilder, tables: tuple[str, str], position_ids: str) -> tuple[str, str]:
+    """cos and sin `[batch, 1, sequence, head_dim]` (both halves) at position_ids, once per
+    graph, for standard-ops rotary."""
+    scope = "/rotary"
+    gathered = []
+    for table in tables:
+        half = g.op("Gather", table, position_ids, scope=scope, axis=0)  # [B, S, D/2]
+        full = g.op("Concat", half, half, scope=scope, axis=-1)
+        gathered.append(g.op("Unsqueeze", full, g.constant([1]), scope=scope))
+    return gathered[0], gathered[1]

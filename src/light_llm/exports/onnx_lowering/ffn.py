@@ -10,11 +10,16 @@ from light_llm.exports.onnx_lowering.weights import Weights
 
 
 def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
-    if name == "silu":  # x·σ(x) is QuickGelu with alpha 1, one node
-        return g.op("QuickGelu", x, scope=scope, domain=MS_DOMAIN, alpha=1.0)
-    if name == "gelu":  # the exact (erf) GELU, as torch's default
-        return g.op("Gelu", x, scope=scope, domain=MS_DOMAIN)
-    return g.op("Relu", x, scope=scope)
+    if name == "relu":
+        return g.op("Relu", x, scope=scope)
+    if g.contrib:  # SiLU x·σ(x) is QuickGelu with alpha 1; Gelu is the exact (erf) GELU
+        return (g.op("QuickGelu", x, scope=scope, domain=MS_DOMAIN, alpha=1.0) if name == "silu"
+                else g.op("Gelu", x, scope=scope, domain=MS_DOMAIN))
+    if name == "silu":
+        return g.op("Mul", x, g.op("Sigmoid", x, scope=scope), scope=scope)
+    erf = g.op("Erf", g.op("Mul", x, g.constant(1 / np.sqrt(2), np.float32), scope=scope), scope=scope)
+    half_x = g.op("Mul", x, g.constant(0.5, np.float32), scope=scope)
+    return g.op("Mul", half_x, g.op("Add", erf, g.constant(1.0, np.float32), scope=scope), scope=scope)
 
 
 def ffn(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:

@@ -11,6 +11,9 @@ position_ids input, not from seqlens_k, so left padding does not shift them.
 A sliding window is applied by the same bias (query slot - key slot < window_size), not by
 GroupQueryAttention's local_window_size: onnxruntime 1.32's CPU kernel gives wrong scores
 when local_window_size and attention_bias are combined (found by the parity gate).
+
+Standard-ops attention (attention.standard_attention) reads the same bias with the
+causal rule in it too (key slot <= query slot), and no seqlens_k.
 """
 
 from __future__ import annotations
@@ -26,25 +29,28 @@ SCOPE = "/attention_inputs"
 
 @dataclass(frozen=True)
 class AttentionInputs:
-    seqlens_k: str  # int32 [batch]: total_sequence_length - 1 for every row
-    total_sequence_length: str  # int32 scalar
     bias: str  # float [batch, 1 | num_heads, sequence_length, total_sequence_length]
+    grouped_bias: str = ""  # standard ops: [batch, 1 | kv_heads, 1 | groups, sequence, total]
+    seqlens_k: str = ""  # int32 [batch]: total_sequence_length - 1 for every row (fused only)
+    total_sequence_length: str = ""  # int32 scalar (fused only)
 
 
-def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, attention_ir) -> AttentionInputs:
+def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, attention_ir, *,
+                     fused: bool) -> AttentionInputs:
+    """`fused`: for GroupQueryAttention (causal itself); else the bias holds the causal rule."""
     mask_shape = g.op("Shape", attention_mask, scope=SCOPE)  # [B, T]
-    batch = g.op("Slice", mask_shape, g.constant([0]), g.constant([1]), scope=SCOPE)  # [1]
     total = g.op("Gather", mask_shape, g.constant(1), scope=SCOPE, axis=0)  # T (scalar)
     sequence = g.op("Gather", g.op("Shape", input_ids, scope=SCOPE), g.constant(1), scope=SCOPE, axis=0)
-    last_slot = g.op("Sub", total, g.constant(1), scope=SCOPE)
-    seqlens_k = g.op("Cast", g.op("Expand", last_slot, batch, scope=SCOPE), scope=SCOPE, to=INT32)
-    total_int32 = g.op("Cast", total, scope=SCOPE, to=INT32)
     keep = g.op("Unsqueeze", g.op("Cast", attention_mask, scope=SCOPE, to=BOOL),
                 g.constant([1, 2]), scope=SCOPE)  # [B, 1, 1, T]
     minimum = g.constant(np.finfo(np.float32).min, np.float32)
+    causal_in_bias = not fused and attention_ir.mask_type != "bidirectional"
     distance = None
-    if attention_ir.positional.encoding == "alibi" or attention_ir.window_size:
+    if attention_ir.positional.encoding == "alibi" or attention_ir.window_size or causal_in_bias:
         distance = _slot_distance(g, sequence, total)  # [S, T]
+    if causal_in_bias:
+        not_future = g.op("GreaterOrEqual", distance, g.constant(0), scope=SCOPE)
+        keep = g.op("And", keep, not_future, scope=SCOPE)  # [B, 1, S, T]
     if attention_ir.window_size:
         in_window = g.op("Less", distance, g.constant(attention_ir.window_size), scope=SCOPE)
         keep = g.op("And", keep, in_window, scope=SCOPE)  # [B, 1, S, T]
@@ -55,7 +61,13 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
                     g.constant([1]), scope=SCOPE, axis=0)
         allowed_bias = g.op("Expand", g.constant(0.0, np.float32), rows, scope=SCOPE)  # [1, 1, S, 1]
     bias = g.op("Where", keep, allowed_bias, minimum, scope=SCOPE)
-    return AttentionInputs(seqlens_k, total_int32, bias)
+    if not fused:
+        return AttentionInputs(bias, _grouped(g, bias, attention_ir))
+    batch = g.op("Slice", mask_shape, g.constant([0]), g.constant([1]), scope=SCOPE)  # [1]
+    last_slot = g.op("Sub", total, g.constant(1), scope=SCOPE)
+    seqlens_k = g.op("Cast", g.op("Expand", last_slot, batch, scope=SCOPE), scope=SCOPE, to=INT32)
+    total_int32 = g.op("Cast", total, scope=SCOPE, to=INT32)
+    return AttentionInputs(bias, seqlens_k=seqlens_k, total_sequence_length=total_int32)
 
 
 def _slot_distance(g: GraphBuilder, sequence: str, total: str) -> str:
@@ -74,3 +86,14 @@ def _alibi(g: GraphBuilder, distance: str, num_heads: int) -> str:
     distance = g.op("Cast", g.op("Abs", distance, scope=SCOPE), scope=SCOPE, to=FLOAT)
     slopes = -alibi_slopes(num_heads).numpy().reshape(1, num_heads, 1, 1)
     return g.op("Mul", g.constant(slopes, np.float32), distance, scope=SCOPE)
+
+
+def _grouped(g: GraphBuilder, bias: str, attention_ir) -> str:
+    """The bias with its head axis split as (kv_heads, groups), for grouped scores."""
+    if attention_ir.positional.encoding != "alibi":
+        return g.op("Unsqueeze", bias, g.constant([2]), scope=SCOPE)  # [B, 1, 1, S, T]
+    shape = g.op("Shape", bias, scope=SCOPE)
+    heads = g.constant([attention_ir.num_kv_heads, attention_ir.num_heads // attention_ir.num_kv_heads])
+    grouped = g.op("Concat", g.op("Slice", shape, g.constant([0]), g.constant([1]), scope=SCOPE), heads,
+                   g.op("Slice", shape, g.constant([2]), g.constant([4]), scope=SCOPE), scope=SCOPE, axis=0)
+    return g.op("Reshape", bias, grouped, scope=SCOPE)

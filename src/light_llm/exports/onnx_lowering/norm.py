@@ -3,6 +3,8 @@
 The stream keeps the last sub-layer output un-added ("pending"), so that the next norm
 takes residual + pending in one SkipSimplifiedLayerNormalization (RMSNorm) or
 SkipLayerNormalization (LayerNorm) node, which also returns the sum for the next residual.
+With standard ops only, RMSNorm is x / sqrt(mean(x²) + eps) · w (the pattern onnxruntime
+fuses back into SimplifiedLayerNormalization) and the add is an Add.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ def _norm_weights(g: GraphBuilder, weights: Weights, name: str, norm_ir) -> list
 
 def norm(g: GraphBuilder, weights: Weights, name: str, norm_ir, x: str) -> str:
     """RMSNorm → SimplifiedLayerNormalization; LayerNorm → LayerNormalization."""
-    op = "SimplifiedLayerNormalization" if norm_ir.type == "rmsnorm" else "LayerNormalization"
-    return g.op(op, x, *_norm_weights(g, weights, name, norm_ir), scope=f"/{name}",
-                axis=-1, epsilon=norm_ir.eps)
+    scope = f"/{name}"
+    if norm_ir.type == "layernorm" or g.contrib:
+        op = "SimplifiedLayerNormalization" if norm_ir.type == "rmsnorm" else "LayerNormalization"
+        return g.op(op, x, *_norm_weights(g, weights, name, norm_ir), scope=scope, axis=-1, epsilon=norm_ir.eps)
+    mean_square = g.op("ReduceMean", g.op("Mul", x, x, scope=scope), g.constant([-1]), scope=scope, keepdims=1)
+    root = g.op("Sqrt", g.op("Add", mean_square, g.constant(norm_ir.eps, "float32"), scope=scope), scope=scope)
+    return g.op("Mul", g.op("Div", x, root, scope=scope), *_norm_weights(g, weights, name, norm_ir), scope=scope)
 
 
 class ResidualStream:
@@ -46,6 +52,8 @@ class ResidualStream:
 
     def normed(self, name: str, norm_ir) -> str:
         """norm(residual + pending); the sum becomes the residual."""
+        if not self.g.contrib:
+            self._settle()
         if self.pending is None:
             return norm(self.g, self.weights, name, norm_ir, self.residual)
         op = "SkipSimplifiedLayerNormalization" if norm_ir.type == "rmsnorm" else "SkipLayerNormalization"

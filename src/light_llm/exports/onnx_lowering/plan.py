@@ -1,5 +1,7 @@
-"""Which lowering each layer gets: "fused" (onnxruntime contrib ops) or "standard"
-(standard ONNX ops), and why a layer could not be fused."""
+"""Which attention lowering each layer gets: "fused" (one GroupQueryAttention node) or
+"standard" (standard ONNX ops), and why a layer could not be fused. The graph's form is
+"fused" (onnxruntime's com.microsoft ops allowed: norms and activations are fused in
+every layer) or "portable" (standard ops only, every layer "standard")."""
 
 from __future__ import annotations
 
@@ -45,19 +47,23 @@ def lowering_plan(ir, portable: bool = False) -> list[LayerLowering]:
     ]
 
 
-def lowering_summary(plan: list[LayerLowering]) -> dict:
+def lowering_summary(plan: list[LayerLowering], portable: bool) -> dict:
     """For light_llm.json: the form of the whole graph and the lowering of each layer."""
-    form = "fused" if all(layer.lowering == "fused" for layer in plan) else "standard"
-    return {"form": form, "layers": [layer.to_dict() for layer in plan]}
+    return {"form": "portable" if portable else "fused", "layers": [layer.to_dict() for layer in plan]}
+
+
+def shares_kv_buffer(plan: list[LayerLowering]) -> bool:
+    """Past and present can share one buffer only where every layer is GroupQueryAttention."""
+    return all(layer.lowering == "fused" for layer in plan)
 
 
 def lowering_notes(plan: list[LayerLowering], portable: bool) -> list[str]:
     """One line for the export output: which form each layer got, and why not fused."""
     standard = [layer for layer in plan if layer.lowering == "standard"]
     if not standard:
-        return [f"lowering: fused onnxruntime graph (GroupQueryAttention) for all {len(plan)} layers"]
+        return [f"lowering: fused onnxruntime graph, GroupQueryAttention in all {len(plan)} layers"]
     if portable:
-        return [f"lowering: standard ONNX ops for all {len(plan)} layers (--portable)"]
+        return [f"lowering: portable graph, standard ONNX ops in all {len(plan)} layers (--portable)"]
     reasons = "; ".join(sorted({layer.reason for layer in standard if layer.reason}))
-    return [f"lowering: standard ONNX ops for {len(standard)} of {len(plan)} layers "
-            f"(the fused form cannot express: {reasons})"]
+    return [f"lowering: fused onnxruntime graph, attention in standard ONNX ops in {len(standard)} "
+            f"of {len(plan)} layers ({reasons})"]

@@ -106,3 +106,23 @@ def test_cli_portable_needs_onnx(cli, tmp_path):
     result = cli("export", tmp_path / "run", "--torchscript", "--portable")
     assert result.exit_code == 1 and "--portable applies to --onnx only" in result.output
     assert "Traceback" not in result.output
+
+
+def test_weights_as_external_data_give_the_same_outputs(tmp_path, monkeypatch):
+    """Above 2 GB the weights go to model.onnx.data; a 0-byte limit takes that path here."""
+    import numpy as np
+
+    from light_llm.exports.onnx_lowering import tensors
+    from light_llm.runtime.feeds import step_feeds
+    from light_llm.runtime.session import OnnxSession
+
+    ir, _ = written(tmp_path / "inline", LLAMA_GQA)
+    monkeypatch.setattr(tensors, "EXTERNAL_DATA_BYTES", 0)
+    written(tmp_path / "external", LLAMA_GQA)
+    assert sorted(p.name for p in (tmp_path / "external").iterdir()) == ["model.onnx", "model.onnx.data", "run"]
+    assert (tmp_path / "external" / "model.onnx").stat().st_size < 64 * 1024  # the graph only
+    tokens = np.arange(10, dtype=np.int64).reshape(2, 5)
+    feeds = step_feeds(Geometry.from_ir(ir), tokens, np.ones((2, 5), dtype=np.int64), None)
+    inline = OnnxSession(tmp_path / "inline" / "model.onnx")(feeds)
+    external = OnnxSession(tmp_path / "external" / "model.onnx")(feeds)
+    assert np.array_equal(inline["logits"], external["logits"])

@@ -10,18 +10,21 @@ from typing import Sequence
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from light_llm.exports.onnx_lowering.tensors import TensorStore
 
 MS_DOMAIN = "com.microsoft"
 
 
 class GraphBuilder:
-    """`contrib`: whether onnxruntime's com.microsoft ops may be used (the fused form)."""
+    """`contrib`: whether onnxruntime's com.microsoft ops may be used (the fused form);
+    `tensors`: where initializers go as they are made (TensorStore.save writes the file)."""
 
-    def __init__(self, contrib: bool = True) -> None:
+    def __init__(self, tensors: TensorStore, contrib: bool = True) -> None:
         self.contrib = contrib
+        self.tensors = tensors
         self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []
         self.outputs: list[onnx.ValueInfoProto] = []
         self._names: set[str] = set()
@@ -60,7 +63,7 @@ class GraphBuilder:
         return self.node(op, inputs, scope=scope, domain=domain, **attributes)[0]
 
     def initializer(self, name: str, array: np.ndarray) -> str:
-        self.initializers.append(numpy_helper.from_array(np.asarray(array, order="C"), name))
+        self.tensors.add(name, array)
         self._names.add(name)
         return name
 
@@ -82,7 +85,8 @@ class GraphBuilder:
         self.outputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))
 
     def model(self, opset: int, metadata: dict[str, str]) -> onnx.ModelProto:
-        graph = helper.make_graph(self.nodes, "light_llm", self.inputs, self.outputs, self.initializers)
+        """The model without its initializers (TensorStore.save adds them)."""
+        graph = helper.make_graph(self.nodes, "light_llm", self.inputs, self.outputs)
         opsets = [helper.make_opsetid("", opset)]
         if any(node.domain == MS_DOMAIN for node in self.nodes):
             opsets.append(helper.make_opsetid(MS_DOMAIN, 1))

@@ -29,7 +29,7 @@ from light_llm.exports.onnx_lowering.embedding import (
 from light_llm.exports.onnx_lowering.masks import attention_inputs
 from light_llm.exports.onnx_lowering.norm import ResidualStream
 from light_llm.exports.onnx_lowering.plan import LayerLowering
-from light_llm.exports.onnx_lowering.save import save_model
+from light_llm.exports.onnx_lowering.tensors import TensorStore
 from light_llm.exports.onnx_lowering.weights import Weights
 from light_llm.runtime.geometry import Geometry
 
@@ -42,8 +42,14 @@ def write_graph(ir, weights_path: Path, path: Path, opset: int, metadata: dict[s
     lowering (plan.lowering_plan); `portable`: standard ONNX ops only."""
     if portable and any(layer.lowering == "fused" for layer in plan):
         raise ValueError("a portable graph has no fused layers")
+    with TensorStore(path.parent) as tensors:
+        g = GraphBuilder(tensors, contrib=not portable)
+        _write(g, Weights(weights_path), ir, plan)
+        tensors.save(g.model(opset, metadata), path)
+
+
+def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering]) -> None:
     geometry = Geometry.from_ir(ir)
-    g, weights = GraphBuilder(contrib=not portable), Weights(weights_path)
     input_ids = g.add_input("input_ids", INT64, [BATCH, SEQUENCE])
     attention_mask = g.add_input("attention_mask", INT64, [BATCH, TOTAL if geometry.cached else SEQUENCE])
     position_ids = g.add_input("position_ids", INT64, [BATCH, SEQUENCE]) if geometry.uses_position_ids else None
@@ -77,7 +83,6 @@ def write_graph(ir, weights_path: Path, path: Path, opset: int, metadata: dict[s
         write_block(stream, block, attend)
     x = stream.normed("final_norm", ir.final_norm) if ir.final_norm else stream.value()
     _lm_head(g, weights, ir, x)
-    save_model(g.model(opset, metadata), path)
 
 
 def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:

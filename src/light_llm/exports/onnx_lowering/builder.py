@@ -27,6 +27,7 @@ class GraphBuilder:
         self.nodes: list[onnx.NodeProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []
         self.outputs: list[onnx.ValueInfoProto] = []
+        self.value_info: list[onnx.ValueInfoProto] = []
         self._names: set[str] = set()
         self._constants: dict[tuple, str] = {}
 
@@ -81,12 +82,19 @@ class GraphBuilder:
         self._names.add(name)
         return name
 
+    def declare_float(self, name: str) -> str:
+        """Records that `name` is float32: onnx shape inference stops at com.microsoft ops,
+        and tools such as onnxruntime's quantizer need the type of every MatMul output."""
+        self.value_info.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+        return name
+
     def add_output(self, name: str, elem_type: int, shape: Sequence[str | int]) -> None:
         self.outputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))
 
     def model(self, opset: int, metadata: dict[str, str]) -> onnx.ModelProto:
         """The model without its initializers (TensorStore.save adds them)."""
-        graph = helper.make_graph(self.nodes, "light_llm", self.inputs, self.outputs)
+        graph = helper.make_graph(self.nodes, "light_llm", self.inputs, self.outputs,
+                                  value_info=self.value_info)
         opsets = [helper.make_opsetid("", opset)]
         if any(node.domain == MS_DOMAIN for node in self.nodes):
             opsets.append(helper.make_opsetid(MS_DOMAIN, 1))

@@ -90,4 +90,4 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])
+    g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output

@@ -11,7 +11,7 @@ def linear(g: GraphBuilder, weights: Weights, x: str, *names: str, packed_name: 
     """x @ [W_1ᵀ | W_2ᵀ | …] (+ [b_1 | b_2 | …]) for the Linears `names`."""
     label = packed_name or names[0]
     weight = g.initializer(f"{label}.weight", weights.matmul(*names))
-    y = g.op("MatMul", x, weight, scope=f"/{label}")
+    y = g.declare_float(g.op("MatMul", x, weight, scope=f"/{label}"))
     bias = weights.bias(*names)
     if bias is not None:
         y = g.op("Add", y, g.initializer(f"{label}.bias", bias), scope=f"/{label}")

@@ -44,6 +44,7 @@ def export_onnx(
         lowering_summary,
         shares_kv_buffer,
     )
+    from light_llm.exports.transformers_js import write_transformers_js_files
 
     defaults = folder.spec.export
     opset = opset or defaults.opset
@@ -59,6 +60,8 @@ def export_onnx(
         _write_graph(folder, ir, staging / MODEL_FILE, opset, quantize, plan, portable)
         report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
         interop = write_interop_files(staging, folder, ir, geometry, share_buffer=shares_kv_buffer(plan))
+        write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
+                                    eos_id=interop.eos_id, pad_id=interop.pad_id)
         manifest = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
         manifest["lowering"] = lowering_summary(plan, portable)
         write_json(staging / MANIFEST, manifest)

@@ -67,11 +67,14 @@ def test_greedy_text_is_the_same_through_every_snippet(outputs: dict[str, str]) 
     runtime_greedy = outputs["runtime"].splitlines()[0]
     assert len(runtime_greedy) > 2
     assert outputs["plain"].strip() == runtime_greedy
-    if "genai" in outputs:  # its decoder turns a run of invalid UTF-8 bytes into one U+FFFD
+    if "genai" in outputs:
+        # The same tokens; genai 0.18's decoder prints the first run of invalid UTF-8 as one
+        # U+FFFD and drops the text after it (tokenizers: one U+FFFD per byte, and goes on).
         one_replacement = re.compile("\ufffd+")
-        assert one_replacement.sub("\ufffd", outputs["genai"].strip()) == one_replacement.sub(
-            "\ufffd", runtime_greedy
-        )
+        genai = one_replacement.sub("\ufffd", outputs["genai"].strip().strip("'"))
+        runtime = one_replacement.sub("\ufffd", runtime_greedy.strip("'"))
+        valid_part = runtime.split("\ufffd")[0]
+        assert genai == runtime or (genai.startswith(valid_part) and runtime.startswith(genai))
 
 
 def test_metadata_snippet_prints_the_contract_names(outputs: dict[str, str], llama_export) -> None:

@@ -1,5 +1,7 @@
 """Shared ONNX export folders for the ONNX and runtime tests, built once per session
-(per xdist worker): a llama-style causal model, a sliding-window one, a bidirectional one.
+(per xdist worker): a llama-style causal model, a sliding-window one, a bidirectional one,
+each exported in the default (fused) form. LLAMA and SLIDING use 2 query heads, so that
+head_dim is 16, a size onnxruntime's GroupQueryAttention takes: their graphs are fused.
 conftest.py files import the fixtures from here."""
 
 from __future__ import annotations
@@ -7,12 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from torch_targets_matrix import ROWS, model_folder
+from torch_targets_matrix import ROWS, merged, model_folder
 
 from light_llm.exports.onnx import export_onnx
 
-LLAMA = ROWS["mha-rope-scaled-swiglu-rms-pre-tied"]
-SLIDING = ROWS["gqa-alibi-window-geglu-ln-post-parallel-bias"]
+LLAMA = merged(ROWS["mha-rope-scaled-swiglu-rms-pre-tied"], {"attention": {"num_heads": 2}})
+SLIDING = merged(ROWS["gqa-alibi-window-geglu-ln-post-parallel-bias"],
+                 {"attention": {"num_heads": 2, "num_kv_heads": 1}})
 BIDIRECTIONAL = ROWS["complex-rope-bidirectional-silu-post"]
 
 

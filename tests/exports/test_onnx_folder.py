@@ -29,7 +29,8 @@ def test_llama_style_folder_has_every_interop_file(llama_export):
     assert data["inputs"][:3] == ["input_ids", "attention_mask", "position_ids"]
     assert json.loads((out / "config.json").read_text())["model_type"] == "llama"
     genai = json.loads((out / "genai_config.json").read_text())
-    assert genai["search"]["past_present_share_buffer"] is False
+    assert data["lowering"]["form"] == "fused"  # GroupQueryAttention shares the KV buffer
+    assert genai["search"]["past_present_share_buffer"] is True
     assert genai["model"]["decoder"]["num_key_value_heads"] == data["geometry"]["num_kv_heads"]
     assert genai["model"]["eos_token_id"] == data["special_tokens"]["eos_id"] == 256
 

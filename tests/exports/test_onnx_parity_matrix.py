@@ -1,5 +1,12 @@
-"""Every option value of the models doc, exported to ONNX and verified against eager
-(the pairwise matrix of torch_targets_matrix.py, plus the options only ONNX rows need)."""
+"""Every option value of the models doc, exported to ONNX in both forms and verified
+against eager (the pairwise matrix of torch_targets_matrix.py, plus the options only ONNX
+rows need).
+
+portable: the rows as they are, `portable=True` (standard ONNX ops only).
+fused: the default form; the rows get head_dim 16 (onnxruntime's GroupQueryAttention
+takes multiples of 16), so every causal row gets one GroupQueryAttention per layer; the
+bidirectional row's attention falls back to standard ops, and light_llm.json says so per
+layer. (The rows as they are, head_dim 8, fall back the same way: test_onnx_lowering.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import json
 
 import onnx
 import pytest
-from torch_targets_matrix import ROWS, model_folder
+from torch_targets_matrix import ROWS, merged, model_folder
 
 from light_llm.exports.onnx import export_onnx
 from light_llm.runtime.geometry import Geometry
@@ -26,10 +33,15 @@ def dims(value) -> list:
     return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
 
 
+FUSED_HEAD_DIM = {"attention": {"head_dim": 16}}
+
+
+@pytest.mark.parametrize("form", ["fused", "portable"])
 @pytest.mark.parametrize("row", ONNX_ROWS)
-def test_onnx_export_matches_eager(tmp_path, row):
-    folder = model_folder(tmp_path / "run", ONNX_ROWS[row])
-    result = export_onnx(folder, tmp_path / "onnx")
+def test_onnx_export_matches_eager(tmp_path, row, form):
+    model = merged(ONNX_ROWS[row], FUSED_HEAD_DIM) if form == "fused" else ONNX_ROWS[row]
+    folder = model_folder(tmp_path / "run", model)
+    result = export_onnx(folder, tmp_path / "onnx", portable=form == "portable")
     report = result.parity
     assert report.passed and report.mode == "fp32" and report.max_abs_error <= 1e-4
     geometry = Geometry.from_dict(json.loads((tmp_path / "onnx" / "light_llm.json").read_text())["geometry"])
@@ -37,7 +49,16 @@ def test_onnx_export_matches_eager(tmp_path, row):
         assert report.greedy_tokens == 32 and sum("decode step" in c.name for c in report.checks) >= 8
     assert any("sequence length 1" in check.name for check in report.checks)
 
+    lowering = json.loads((tmp_path / "onnx" / "light_llm.json").read_text())["lowering"]
+    expected = "fused" if form == "fused" and geometry.cached else "standard"
+    assert [layer["lowering"] for layer in lowering["layers"]] == [expected] * geometry.num_layers
+    assert lowering["form"] == form
+
     graph = onnx.load(tmp_path / "onnx" / "model.onnx").graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("GroupQueryAttention") == (geometry.num_layers if expected == "fused" else 0)
+    domains = {node.domain for node in graph.node}
+    assert domains <= {""} if form == "portable" else "com.microsoft" in domains
     inputs, outputs = {v.name: v for v in graph.input}, {v.name: v for v in graph.output}
     assert list(inputs) == geometry.input_names() and list(outputs) == geometry.output_names()
     assert dims(inputs["input_ids"]) == ["batch_size", "sequence_length"]

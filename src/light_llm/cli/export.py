@@ -32,6 +32,7 @@ def export(
     atol: Annotated[Optional[float], typer.Option(help="Largest absolute logit error accepted (default: the spec's export.atol).")] = None,
     rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
+    portable: Annotated[bool, typer.Option("--portable", help="ONNX with standard ops only (onnxruntime-web wasm, other ONNX runtimes) instead of the fused onnxruntime graph.")] = False,
 ) -> None:
     """Export, verify against eager PyTorch (failure: non-zero exit, no folder left), and
     print the parity summary."""
@@ -41,11 +42,14 @@ def export(
     chosen = [name for name, flag in zip(TARGETS, (onnx, torchscript, pt2, aoti, hf)) if flag]
     if not chosen:
         _fail("choose at least one target: --onnx, --torchscript, --pt2, --aoti or --hf")
+    if portable and not onnx:
+        _fail("--portable applies to --onnx only (the standard-ops ONNX graph)")
     try:
         folder = load_model_folder(source)
         for target in chosen:
             result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
-                                 dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed))
+                                 dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed,
+                                      portable=portable or None))
             typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
             if result.parity is not None:
                 typer.echo(f"  {result.parity.summary()}")
@@ -62,7 +66,7 @@ def _export_one(target: str, folder, out_dir: Path, options: dict):
     except (ImportError, AttributeError):
         _fail(f"--{target}: this export target is not available in this version of light_llm")
     if target != "onnx":
-        options = {k: v for k, v in options.items() if k not in ("opset", "quantize")}
+        options = {k: v for k, v in options.items() if k not in ("opset", "quantize", "portable")}
     elif options["quantize"] not in (None, "none", "int8", "int4"):
         _fail(f"--quantize {options['quantize']}: allowed: int8, int4")
     return exporter(folder, out_dir, **{k: v for k, v in options.items() if v is not None}, **fixed)

@@ -24,6 +24,8 @@ def genai_unsupported_reason(geometry: Geometry) -> str | None:
 
 def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None,
                  shares_kv_buffer: bool = False) -> dict:
+    """`shares_kv_buffer`: the graph supports one KV buffer for past and present (the fused
+    form's GroupQueryAttention does; the standard-ops form's Concat does not)."""
     attention = ir.blocks[0].attention
     inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
     if geometry.uses_position_ids:

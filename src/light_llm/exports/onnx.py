@@ -26,11 +26,23 @@ def export_onnx(
     atol: float | None = None,
     rtol: float | None = None,
     seed: int = 0,
+    portable: bool = False,
 ) -> ExportResult:
-    """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`."""
+    """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`.
+
+    The graph is written from the IR and the weights (exports/onnx_lowering): by default
+    the fused form for onnxruntime; `portable` asks for standard ONNX ops only. A layer
+    whose attention the fused op cannot express gets standard-ops attention; light_llm.json
+    records the lowering of every layer."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
+    from light_llm.exports.onnx_lowering.plan import (
+        lowering_notes,
+        lowering_plan,
+        lowering_summary,
+        shares_kv_buffer,
+    )
     from light_llm.exports.transformers_js import write_transformers_js_files
 
     defaults = folder.spec.export
@@ -42,33 +54,34 @@ def export_onnx(
     ir = lower_spec(folder.spec, target="export")
     geometry = Geometry.from_ir(ir)
     reference = folder.build(target="eager")
+    plan = lowering_plan(ir, portable)
     with staged_folder(out_dir) as staging:
-        _write_graph(folder, ir, geometry, staging / MODEL_FILE, opset, quantize)
+        _write_graph(folder, ir, staging / MODEL_FILE, opset, quantize, plan, portable)
         report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
-        interop = write_interop_files(staging, folder, ir, geometry)
+        interop = write_interop_files(staging, folder, ir, geometry, shares_kv_buffer=shares_kv_buffer(plan))
         write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
                                     eos_id=interop.eos_id, pad_id=interop.pad_id)
         manifest = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
+        manifest["lowering"] = lowering_summary(plan, portable)
         write_json(staging / MANIFEST, manifest)
         files = sorted(item.name for item in staging.iterdir())
-    notes = interop.notes + _position_note(geometry)
+    notes = interop.notes + _position_note(geometry) + lowering_notes(plan, portable)
     return ExportResult("onnx", Path(out_dir), files, report, notes)
 
 
-def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, quantize: str | None) -> None:
+def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan, portable: bool) -> None:
     from light_llm import __version__
-    from light_llm.exports.onnx_graph import export_graph
+    from light_llm.exports.onnx_lowering.graph import write_graph
     from light_llm.exports.quantize import quantize_in_place
 
     metadata = {
         "light_llm.version": __version__,
         "light_llm.spec": folder.spec.to_json(indent=None),
-        "light_llm.geometry": _json(geometry.to_dict()),
+        "light_llm.geometry": _json(Geometry.from_ir(ir).to_dict()),
     }
-    model = folder.build(target="export")
     try:
-        export_graph(model, geometry, path, opset, metadata)
-    except Exception as error:  # torch.onnx raises many types; the first line says what
+        write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable)
+    except Exception as error:  # safetensors, onnx and protobuf raise many types
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
         quantize_in_place(path, quantize)

@@ -1,0 +1,106 @@
+"""Attention sub-layers. Fused: one GroupQueryAttention node (com.microsoft): a packed QKV
+MatMul in, the KV cache in `[batch, kv_heads, seq, head_dim]`, then the output MatMul.
+
+Rotary: onnxruntime's CPU GroupQueryAttention (1.32) rotates by the slot index it derives
+from seqlens_k and ignores its position_ids input, which is wrong for left-padded rows
+(the contract's positions count attended slots only). So with RoPE, Q and K are rotated
+before the node by two RotaryEmbedding nodes (com.microsoft, half-split pairs:
+interleaved 0) that read position_ids; without RoPE the packed QKV goes in as it is.
+
+Standard ops (the portable form, and the fallback of a layer the fused op cannot express):
+the same packed QKV MatMul, rotary as q·cos + rotate_half(q)·sin, the cache as Concat,
+grouped scores `[batch, kv_heads, groups, seq, total]` (no copy of K and V per query
+head), one additive bias (mask, causal rule, ALiBi, window), Softmax, MatMul."""
+
+from __future__ import annotations
+
+import math
+
+from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
+from light_llm.exports.onnx_lowering.linear import linear
+from light_llm.exports.onnx_lowering.masks import AttentionInputs
+from light_llm.exports.onnx_lowering.weights import Weights
+
+
+def fused_attention(
+    g: GraphBuilder,
+    weights: Weights,
+    prefix: str,
+    attention_ir,
+    x: str,
+    masks: AttentionInputs,
+    rotary: tuple[str, str] | None,
+    position_ids: str | None,
+    cache: tuple[str, str, str, str],
+) -> str:
+    """`cache`: (past key, past value, present key, present value) names."""
+    scope = f"/{prefix}"
+    qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
+                 packed_name=f"{prefix}.qkv_proj")
+    q, k, v = qkv, "", ""
+    if rotary is not None:
+        sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
+        q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+        q, k = (g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
+                     interleaved=0, num_heads=heads)
+                for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
+    past_key, past_value, present_key, present_value = cache
+    out = g.node(
+        "GroupQueryAttention",
+        [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length,
+         "", "", "", masks.bias],
+        scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
+        num_heads=attention_ir.num_heads, kv_num_heads=attention_ir.num_kv_heads,
+    )[0]  # the sliding window is in masks.bias (see masks.py)
+    return linear(g, weights, out, f"{prefix}.o_proj")
+
+
+def standard_attention(
+    g: GraphBuilder,
+    weights: Weights,
+    prefix: str,
+    attention_ir,
+    x: str,
+    masks: AttentionInputs,
+    rotation: tuple[str, str] | None,
+    cache: tuple[str, str, str, str] | None,
+) -> str:
+    """`rotation`: cos and sin `[batch, 1, seq, head_dim]`; `cache`: as for fused_attention,
+    None without a KV cache (bidirectional)."""
+    scope = f"/{prefix}"
+    heads, kv_heads, dim = attention_ir.num_heads, attention_ir.num_kv_heads, attention_ir.head_dim
+    qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
+                 packed_name=f"{prefix}.qkv_proj")
+    sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
+    q, k, v = (_heads(g, t, n, dim, scope) for t, n in
+               zip(g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1), (heads, kv_heads, kv_heads)))
+    if rotation is not None:
+        q, k = _rotate(g, q, rotation, dim, scope), _rotate(g, k, rotation, dim, scope)
+    if cache is not None:
+        past_key, past_value, present_key, present_value = cache
+        k = g.node("Concat", [past_key, k], scope=scope, outputs=[present_key], axis=2)[0]
+        v = g.node("Concat", [past_value, v], scope=scope, outputs=[present_value], axis=2)[0]
+    groups = heads // kv_heads
+    q = g.op("Reshape", q, g.constant([0, kv_heads, groups, -1, dim]), scope=scope)  # [B, Hkv, G, S, D]
+    k = g.op("Transpose", g.op("Unsqueeze", k, g.constant([2]), scope=scope), scope=scope, perm=[0, 1, 2, 4, 3])
+    scores = g.op("Mul", g.op("MatMul", q, k, scope=scope), g.constant(1 / math.sqrt(dim), "float32"), scope=scope)
+    weights_ = g.op("Softmax", g.op("Add", scores, masks.grouped_bias, scope=scope), scope=scope, axis=-1)
+    out = g.op("MatMul", weights_, g.op("Unsqueeze", v, g.constant([2]), scope=scope), scope=scope)
+    out = g.op("Reshape", out, g.constant([0, heads, -1, dim]), scope=scope)  # [B, H, S, D]
+    out = g.op("Transpose", out, scope=scope, perm=[0, 2, 1, 3])
+    out = g.op("Reshape", out, g.constant([0, 0, heads * dim]), scope=scope)
+    return linear(g, weights, out, f"{prefix}.o_proj")
+
+
+def _heads(g: GraphBuilder, x: str, heads: int, dim: int, scope: str) -> str:
+    """[B, S, heads·dim] → [B, heads, S, dim]."""
+    x = g.op("Reshape", x, g.constant([0, 0, heads, dim]), scope=scope)
+    return g.op("Transpose", x, scope=scope, perm=[0, 2, 1, 3])
+
+
+def _rotate(g: GraphBuilder, x: str, rotation: tuple[str, str], dim: int, scope: str) -> str:
+    """x·cos + rotate_half(x)·sin, rotate_half(x1, x2) = (-x2, x1) (half-split pairs)."""
+    first, second = g.node("Split", [x, g.constant([dim // 2] * 2)], scope=scope, outputs=2, axis=-1)
+    rotated = g.op("Concat", g.op("Neg", second, scope=scope), first, scope=scope, axis=-1)
+    cos, sin = rotation
+    return g.op("Add", g.op("Mul", x, cos, scope=scope), g.op("Mul", rotated, sin, scope=scope), scope=scope)

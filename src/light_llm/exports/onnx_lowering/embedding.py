@@ -1,0 +1,63 @@
+"""Token embeddings, absolute position embeddings (learned, sinusoidal) and the
+rotary cos/sin tables that GroupQueryAttention indexes by position."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from light_llm.exports.onnx_lowering.builder import GraphBuilder
+from light_llm.exports.onnx_lowering.weights import Weights
+
+TOKEN_EMBEDDING = "embed_tokens.weight"
+
+
+def embed(g: GraphBuilder, weights: Weights, ir, input_ids: str, position_ids: str | None) -> str:
+    """`[batch, sequence, d_model]`: token embedding, plus the absolute position's."""
+    table = g.initializer(TOKEN_EMBEDDING, weights.tensor(TOKEN_EMBEDDING))
+    x = g.op("Gather", table, input_ids, scope="/embed_tokens", axis=0)
+    positions = _position_table(weights, ir)
+    if positions is None:
+        return x
+    assert position_ids is not None
+    table = g.initializer("embed_positions.table", positions)
+    return g.op("Add", x, g.op("Gather", table, position_ids, scope="/embed_positions", axis=0),
+                scope="/embed_positions")
+
+
+def _position_table(weights: Weights, ir) -> np.ndarray | None:
+    """One row per position < max_seq_len (the positions the contract allows)."""
+    encoding = ir.positional.encoding
+    if encoding == "learned":
+        return weights.tensor("embed_positions.embedding.weight")
+    if encoding == "sinusoidal":
+        import torch
+
+        from light_llm.models.transformer.positional import SinusoidalPositions
+
+        positions = torch.arange(ir.max_seq_len)[None]
+        return SinusoidalPositions(ir.d_model)(positions)[0].numpy()
+    return None
+
+
+def rotary_tables(g: GraphBuilder, ir) -> tuple[str, str]:
+    """cos and sin `[max_seq_len, head_dim/2]` of θ_j·p, computed by the eager module's
+    own code (so the export rotates by exactly the same numbers)."""
+    import torch
+
+    from light_llm.models.transformer.positional import RotaryAngles
+
+    angles = RotaryAngles(ir.positional, ir.head_dim)(torch.arange(ir.max_seq_len)[None])[0, 0]
+    return (g.initializer("rotary.cos_cache", angles.cos().numpy()),
+            g.initializer("rotary.sin_cache", angles.sin().numpy()))
+
+
+def rotary_for_positions(g: GraphBuilder, tables: tuple[str, str], position_ids: str) -> tuple[str, str]:
+    """cos and sin `[batch, 1, sequence, head_dim]` (both halves) at position_ids, once per
+    graph, for standard-ops rotary."""
+    scope = "/rotary"
+    gathered = []
+    for table in tables:
+        half = g.op("Gather", table, position_ids, scope=scope, axis=0)  # [B, S, D/2]
+        full = g.op("Concat", half, half, scope=scope, axis=-1)
+        gathered.append(g.op("Unsqueeze", full, g.constant([1]), scope=scope))
+    return gathered[0], gathered[1]

@@ -1,0 +1,35 @@
+"""Feed-forward sub-layers: gated (SwiGLU, GeGLU: one packed gate|up MatMul) and MLP."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
+from light_llm.exports.onnx_lowering.linear import linear
+from light_llm.exports.onnx_lowering.weights import Weights
+
+
+def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
+    if name == "relu":
+        return g.op("Relu", x, scope=scope)
+    if g.contrib:  # SiLU x·σ(x) is QuickGelu with alpha 1; Gelu is the exact (erf) GELU
+        return (g.op("QuickGelu", x, scope=scope, domain=MS_DOMAIN, alpha=1.0) if name == "silu"
+                else g.op("Gelu", x, scope=scope, domain=MS_DOMAIN))
+    if name == "silu":
+        return g.op("Mul", x, g.op("Sigmoid", x, scope=scope), scope=scope)
+    erf = g.op("Erf", g.op("Mul", x, g.constant(1 / np.sqrt(2), np.float32), scope=scope), scope=scope)
+    half_x = g.op("Mul", x, g.constant(0.5, np.float32), scope=scope)
+    return g.op("Mul", half_x, g.op("Add", erf, g.constant(1.0, np.float32), scope=scope), scope=scope)
+
+
+def ffn(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:
+    scope = f"/{prefix}"
+    if ffn_ir.variant == "mlp":
+        hidden = activation(g, ffn_ir.activation, linear(g, weights, x, f"{prefix}.fc_in"), scope)
+        return linear(g, weights, hidden, f"{prefix}.fc_out")
+    gate_up = linear(g, weights, x, f"{prefix}.gate_proj", f"{prefix}.up_proj",
+                     packed_name=f"{prefix}.gate_up_proj")
+    gate, up = g.node("Split", [gate_up, g.constant([ffn_ir.hidden_dim] * 2)], scope=scope,
+                      outputs=2, axis=-1)
+    hidden = g.op("Mul", activation(g, ffn_ir.activation, gate, scope), up, scope=scope)
+    return linear(g, weights, hidden, f"{prefix}.down_proj")

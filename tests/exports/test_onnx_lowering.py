@@ -1,0 +1,128 @@
+"""The ONNX writer (exports/onnx_lowering): the graphs it writes for a Llama-style spec in
+both forms, the per-layer lowering plan and its fallback, and the --portable switch."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import onnx
+import pytest
+from onnx_fixtures import LLAMA
+from torch_targets_matrix import merged, model_folder
+
+from light_llm.compiler.pipeline import lower_spec
+from light_llm.exports.onnx_lowering.graph import write_graph
+from light_llm.exports.onnx_lowering.plan import lowering_plan
+from light_llm.runtime.geometry import Geometry
+
+LLAMA_GQA = merged(LLAMA, {"num_layers": 3, "attention": {"variant": "gqa", "num_heads": 2, "num_kv_heads": 1}})
+
+
+def written(tmp_path, model: dict, portable: bool = False, metadata=None):
+    folder = model_folder(tmp_path / "run", model)
+    ir = lower_spec(folder.spec, target="export")
+    write_graph(ir, tmp_path / "run" / "model.safetensors", tmp_path / "model.onnx", 18, metadata or {},
+                lowering_plan(ir, portable), portable)
+    return ir, onnx.load(tmp_path / "model.onnx")
+
+
+def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path):
+    ir, model = written(tmp_path, LLAMA_GQA, metadata={"k": "v"})
+    ops = Counter(node.op_type for node in model.graph.node)
+    layers = ir.num_layers
+    assert ops["GroupQueryAttention"] == layers
+    assert ops["Softmax"] == 0 and ops["Concat"] <= 1  # no per-layer attention or cache ops
+    assert ops["SkipSimplifiedLayerNormalization"] == 2 * layers  # every residual add + norm
+    assert ops["SimplifiedLayerNormalization"] == 1  # the first norm has no residual yet
+    assert ops["MatMul"] == 4 * layers + 1  # packed QKV, o_proj, packed gate|up, down; LM head
+    assert ops["RotaryEmbedding"] == 2 * layers and ops["Where"] == 1  # the mask: once per graph
+    tables = {t.name: list(t.dims) for t in model.graph.initializer}
+    assert tables["blocks.0.attention.qkv_proj.weight"] == [ir.d_model, (2 + 2 * 1) * ir.head_dim]
+    assert "lm_head.weight" not in tables  # tied: the LM head reads the embedding
+    geometry = Geometry.from_ir(ir)
+    assert [v.name for v in model.graph.input] == geometry.input_names()
+    assert [v.name for v in model.graph.output] == geometry.output_names()
+    assert {p.key: p.value for p in model.metadata_props} == {"k": "v"}
+
+
+def test_plan_falls_back_where_the_fused_op_cannot_express_the_model(tmp_path):
+    def plan(model):
+        return lowering_plan(lower_spec(model_folder(tmp_path / str(id(model)), model).spec, target="export"))
+
+    assert {layer.lowering for layer in plan(LLAMA_GQA)} == {"fused"}
+    odd_heads = plan(merged(LLAMA, {"attention": {"num_heads": 4}}))  # head_dim 8
+    assert {layer.lowering for layer in odd_heads} == {"standard"}
+    assert "head_dim 8" in odd_heads[0].reason and "multiple of 16" in odd_heads[0].reason
+    bidirectional = plan(merged(LLAMA, {"attention": {"mask_type": "bidirectional"}}))
+    assert "bidirectional" in bidirectional[1].reason
+
+
+def test_portable_llama_graph_has_standard_ops_only(tmp_path):
+    ir, model = written(tmp_path, LLAMA_GQA, portable=True)
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert {node.domain for node in model.graph.node} == {""}
+    assert [o.domain for o in model.opset_import] == [""] and model.opset_import[0].version == 18
+    assert ops["Softmax"] == ir.num_layers and ops["GroupQueryAttention"] == 0
+    assert ops["MatMul"] == 6 * ir.num_layers + 1  # + scores and weights·V per layer
+    assert ops["Where"] == 1  # the mask (padding and causal rule): once per graph
+
+
+def test_layer_the_fused_op_cannot_express_gets_standard_attention(tmp_path):
+    ir, model = written(tmp_path, merged(LLAMA, {"attention": {"num_heads": 4}}))  # head_dim 8
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert ops["GroupQueryAttention"] == 0 and ops["Softmax"] == ir.num_layers
+    assert ops["SkipSimplifiedLayerNormalization"] == 2 * ir.num_layers  # the rest stays fused
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from typer.testing import CliRunner
+
+    from light_llm.cli import app as cli_module
+
+    if not cli_module.app.registered_commands:
+        cli_module._register_commands()
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli_module.app, [str(a) for a in args])
+
+
+def test_cli_portable_writes_standard_ops_and_no_shared_buffer(cli, tmp_path):
+    model_folder(tmp_path / "run", LLAMA)
+    result = cli("export", tmp_path / "run", "--onnx", "--portable", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "lowering: portable graph, standard ONNX ops in all 2 layers (--portable)" in result.output
+    domains = {node.domain for node in onnx.load(tmp_path / "out" / "model.onnx").graph.node}
+    assert domains <= {"", "ai.onnx"}
+    manifest = json.loads((tmp_path / "out" / "light_llm.json").read_text())
+    assert manifest["lowering"]["form"] == "portable"
+    assert {layer["lowering"] for layer in manifest["lowering"]["layers"]} == {"standard"}
+    genai = json.loads((tmp_path / "out" / "genai_config.json").read_text())
+    assert genai["search"]["past_present_share_buffer"] is False
+
+
+def test_cli_portable_needs_onnx(cli, tmp_path):
+    model_folder(tmp_path / "run", LLAMA)
+    result = cli("export", tmp_path / "run", "--torchscript", "--portable")
+    assert result.exit_code == 1 and "--portable applies to --onnx only" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_weights_as_external_data_give_the_same_outputs(tmp_path, monkeypatch):
+    """Above 2 GB the weights go to model.onnx.data; a 0-byte limit takes that path here."""
+    import numpy as np
+
+    from light_llm.exports.onnx_lowering import tensors
+    from light_llm.runtime.feeds import step_feeds
+    from light_llm.runtime.session import OnnxSession
+
+    ir, _ = written(tmp_path / "inline", LLAMA_GQA)
+    monkeypatch.setattr(tensors, "EXTERNAL_DATA_BYTES", 0)
+    written(tmp_path / "external", LLAMA_GQA)
+    assert sorted(p.name for p in (tmp_path / "external").iterdir()) == ["model.onnx", "model.onnx.data", "run"]
+    assert (tmp_path / "external" / "model.onnx").stat().st_size < 64 * 1024  # the graph only
+    tokens = np.arange(10, dtype=np.int64).reshape(2, 5)
+    feeds = step_feeds(Geometry.from_ir(ir), tokens, np.ones((2, 5), dtype=np.int64), None)
+    inline = OnnxSession(tmp_path / "inline" / "model.onnx")(feeds)
+    external = OnnxSession(tmp_path / "external" / "model.onnx")(feeds)
+    assert np.array_equal(inline["logits"], external["logits"])

@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from light_llm.compiler.build import build
-from light_llm.compiler.cost import model_cost
+from light_llm.models.transformer.cost import model_cost
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.model_folder import load_model_folder
 from light_llm.schemas.load import load_spec

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from light_llm.compiler.build import build
-from light_llm.compiler.lower import lower
+from light_llm.models.transformer.lower import lower
 from light_llm.interop.huggingface import (
     UnmappableSpec,
     from_hf_state_dict,

@@ -18,7 +18,7 @@ from light_llm.model_folder import load_model_folder
 from light_llm.runtime.feeds import step_feeds
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.session import OnnxSession
-from light_llm.train.tokenizer import byte_tokenizer
+from light_llm.tokenizer import byte_tokenizer
 
 transformers = pytest.importorskip("transformers")
 

@@ -28,7 +28,7 @@ def compile_spec(
     from light_llm.compiler.summary import compile_summary
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.load import load_spec
-    from light_llm.train.tokenizer import build_tokenizer, check_vocab_size
+    from light_llm.tokenizer import build_tokenizer, check_vocab_size
 
     try:
         spec = resolve_spec(load_spec(spec_path))

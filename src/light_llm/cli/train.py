@@ -31,6 +31,7 @@ def train(
 
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.load import load_spec, validate_spec
+    from light_llm.tokenizer import TokenizerError
     from light_llm.train.errors import TrainingError
     from light_llm.train.trainer import Trainer
 
@@ -53,7 +54,7 @@ def train(
     except SpecError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1)
-    except (TrainingError, OSError) as error:
+    except (TrainingError, TokenizerError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:

@@ -6,8 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from light_llm.compiler.cost import ModelCost, model_cost, norm_parameters
-from light_llm.compiler.ir import BlockIR, TransformerIR
+from light_llm.models.transformer.cost import ModelCost, model_cost, norm_parameters
+from light_llm.models.transformer.ir import BlockIR, TransformerIR
 
 
 def human(count: float, unit: str = "") -> str:

@@ -27,7 +27,7 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bo
     written = InteropFiles()
     tokenizer = _write_tokenizer(staging, folder, written)
     if tokenizer is not None:
-        from light_llm.train.tokenizer import hf_tokenizer_config, special_tokens
+        from light_llm.tokenizer import hf_tokenizer_config, special_tokens
 
         specials = special_tokens(tokenizer)
         written.eos_id, written.pad_id = specials.eos_id, specials.pad_id
@@ -52,7 +52,7 @@ def _write_tokenizer(staging: Path, folder, written: InteropFiles):
     if folder.tokenizer_path is not None:
         shutil.copyfile(folder.tokenizer_path, target)
     elif folder.spec.data.tokenizer == "byte":
-        from light_llm.train.tokenizer import byte_tokenizer
+        from light_llm.tokenizer import byte_tokenizer
 
         byte_tokenizer().save(str(target))
     else:

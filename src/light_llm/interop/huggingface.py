@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from light_llm.compiler.ir import BlockIR, TransformerIR
+from light_llm.models.transformer.ir import BlockIR, TransformerIR
 
 ARCHITECTURES = ("llama", "mistral", "gpt2")
 HF_CLASSES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "gpt2": "GPT2LMHeadModel"}
@@ -366,7 +366,7 @@ def model_section_from_hf_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expansion(hidden: int, d_model: int) -> float:
-    from light_llm.compiler.lower import FFN_HIDDEN_MULTIPLE, ffn_hidden_dim
+    from light_llm.models.transformer.lower import FFN_HIDDEN_MULTIPLE, ffn_hidden_dim
 
     factor = hidden / d_model
     if ffn_hidden_dim(d_model, factor) != hidden:

@@ -54,7 +54,7 @@ def _register_builtin() -> None:
         ModelFamily(
             name="transformer",
             config_class=TransformerConfig,
-            lower="light_llm.compiler.lower:lower",
+            lower="light_llm.models.transformer.lower:lower",
             module="light_llm.models.transformer.model:Transformer",
         )
     )

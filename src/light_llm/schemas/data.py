@@ -2,7 +2,7 @@
 
 from pydantic import Field, PositiveInt
 
-from light_llm.schemas.base import SpecModel
+from light_llm.spec_base import SpecModel
 
 
 class DataConfig(SpecModel):

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from light_llm.schemas.base import SpecModel
+from light_llm.spec_base import SpecModel
 
 
 class ExportConfig(SpecModel):

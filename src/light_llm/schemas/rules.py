@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from light_llm.schemas.base import RuleViolation
+from light_llm.spec_base import RuleViolation
 from light_llm.schemas.describe import show
 from light_llm.schemas.errors import Path, SpecIssue
 from light_llm.schemas.spec import Spec

@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from light_llm.models.transformer.config import TransformerConfig
-from light_llm.schemas.base import CheckedSection, Problem
+from light_llm.spec_base import CheckedSection, Problem
 from light_llm.schemas.data import DataConfig
 from light_llm.schemas.export import ExportConfig
 from light_llm.schemas.train import TrainConfig

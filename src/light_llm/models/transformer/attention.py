@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from light_llm.compiler.ir import AttentionIR
+from light_llm.models.transformer.ir import AttentionIR
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.positional import (
     alibi_slopes,

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from light_llm.schemas.base import Auto, CheckedSection, Problem
+from light_llm.spec_base import Auto, CheckedSection, Problem
 
 class AttentionConfig(CheckedSection):
     """Self-attention. `complex` combines with every positional encoding (rope becomes a

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from light_llm.compiler.ir import FFNIR
+from light_llm.models.transformer.ir import FFNIR
 from light_llm.models.transformer.linear import Linear
 
 ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "relu": F.relu}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import AttentionIR
+from light_llm.models.transformer.ir import AttentionIR
 from light_llm.models.transformer.positional import ALiBi
 
 

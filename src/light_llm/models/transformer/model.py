@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import TransformerIR
+from light_llm.models.transformer.ir import TransformerIR
 from light_llm.models.transformer.block import KV, build_block
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.mask import AttentionBias
@@ -26,7 +26,7 @@ class Transformer(nn.Module):
         """`config`: a TransformerIR, or a TransformerConfig (lowered for eager use)."""
         super().__init__()
         if not isinstance(config, TransformerIR):
-            from light_llm.compiler.lower import lower
+            from light_llm.models.transformer.lower import lower
 
             config = lower(config)
         self.ir = config

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import NormIR
+from light_llm.models.transformer.ir import NormIR
 
 
 class RMSNorm(nn.Module):

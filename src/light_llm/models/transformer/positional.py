@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import PositionalIR
+from light_llm.models.transformer.ir import PositionalIR
 from light_llm.models.transformer.tracing import is_tracing
 
 

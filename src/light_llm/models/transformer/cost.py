@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from light_llm.compiler.ir import AttentionIR, BlockIR, FFNIR, NormIR, TransformerIR
+from light_llm.models.transformer.ir import AttentionIR, BlockIR, FFNIR, NormIR, TransformerIR
 
 FP32_BYTES = 4
 TRAINING_TO_FORWARD = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 
-from light_llm.compiler.ir import (
+from light_llm.models.transformer.ir import (
     AttentionIR,
     BlockIR,
     FFNIR,

@@ -124,6 +124,8 @@ def _shape_problems(ir: TransformerIR, name: str) -> list[str]:
 def unmappable_options(ir: TransformerIR) -> dict[str, list[str]]:
     """Per architecture, every option that prevents an exact mapping (empty: it maps)."""
     reasons: dict[str, list[str]] = {}
+    if getattr(ir, "family", None) != "transformer":
+        return {name: [f"model.name={ir.family!r} ({name} needs 'transformer')"] for name in NEEDS}
     for name, needs in NEEDS.items():
         found = [
             f"{need.path}={_show(need.actual(ir))} ({name} needs "

@@ -51,7 +51,11 @@ def _render(error: ValidationError) -> list[SpecIssue]:
 
 def _rule_description(error: ValidationError) -> str | None:
     """The message of a cross-field rule (an if/then/else branch of conditional.py)."""
-    in_branch = any(part in ("then", "else") for part in error.schema_path)
+    # Rules sit in allOf lists; a then/else elsewhere is the model family union's choice.
+    path = list(error.schema_path)
+    in_branch = any(
+        part in ("then", "else") and i >= 2 and path[i - 2] == "allOf" for i, part in enumerate(path)
+    )
     if in_branch and isinstance(error.schema, dict):
         return error.schema.get("description")
     return None

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from light_llm.compiler.build import build
+from light_llm.models.registry import FAMILIES
 from light_llm.models.transformer.cost import model_cost
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.model_folder import load_model_folder
@@ -54,7 +55,8 @@ def test_every_example_compiles_and_recompiles_to_the_same_ir(example, cli_app: 
 
 
 def _table(output: str) -> str:
-    return output[output.index("transformer: "):output.index("wrote ") if "wrote " in output else None]
+    start = min(output.index(f"{name}: ") for name in FAMILIES if f"{name}: " in output)
+    return output[start:output.index("wrote ") if "wrote " in output else None]
 
 
 def test_compile_prints_the_resolved_spec(cli_app: typer.Typer, runner: CliRunner, tmp_path: Path):

@@ -63,7 +63,7 @@ def _write_tokenizer(staging: Path, folder, written: InteropFiles):
 
 
 def _write_hf_config(staging: Path, ir, written: InteropFiles) -> None:
-    from light_llm.interop.huggingface import hf_config, hf_model_type, unmappable_options
+    from light_llm.interop.hf import hf_config, hf_model_type, unmappable_options
 
     written.hf_model_type = hf_model_type(ir)
     if written.hf_model_type is None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from light_llm.cli.app import _register_commands, app
 from light_llm.exports.onnx import export_onnx
-from light_llm.interop.import_hf import HFImportError, import_hf
+from light_llm.import_hf import HFImportError, import_hf
 from light_llm.model_folder import load_model_folder
 from light_llm.runtime.feeds import step_feeds
 from light_llm.runtime.geometry import Geometry

@@ -14,3 +14,11 @@ def human(count: float, unit: str = "") -> str:
         if abs(count) >= scale:
             return f"{count / scale:.2f}{suffix}"
     return f"{count:.0f}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut in the middle to at most `limit` characters: 'abcdef…uvwxyz'."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from light_llm.models.registry import FAMILIES
-from light_llm.spec_base import CheckedSection, Problem
+from light_llm.spec_base import CheckedSection, JsonInteger, Problem
 from light_llm.schemas.data import DataConfig
 from light_llm.schemas.export import ExportConfig
 from light_llm.schemas.train import TrainConfig
@@ -51,10 +51,10 @@ def _families_in_json_schema(schema: dict[str, Any]) -> None:
 class Spec(CheckedSection):
     """A light_llm spec: one file describes the model, its data, training and export."""
 
-    schema_: str | None = Field(
+    schema_: Annotated[str, Field(max_length=4096)] | None = Field(
         None, alias="$schema", description="Optional URI of the JSON Schema, for editors."
     )
-    spec_version: Literal[1] = Field(SPEC_VERSION, description="Version of the spec format.")
+    spec_version: Annotated[Literal[1], JsonInteger] = Field(SPEC_VERSION, description="Version of the spec format.")
     model_config = ConfigDict(json_schema_extra=_families_in_json_schema)
 
     model: ModelSection = Field(description="The model architecture.")

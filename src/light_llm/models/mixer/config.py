@@ -11,26 +11,30 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field
 
 from light_llm.errors import LightLLMError
-from light_llm.spec_base import Auto, CheckedSection
+from light_llm.models.transformer.config import MAX_INIT_STD, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH
+from light_llm.spec_base import Auto, CheckedSection, Integer, Number
+
+MAX_MIXED_TOKENS = 16_384
+"""max_seq_len: each layer holds a max_seq_len² token-mixing matrix (1 GiB in fp32 here)."""
 
 
 class MixerConfig(CheckedSection):
     """A causal MLP-Mixer: token mixing over positions, then a channel MLP, per layer."""
 
     name: Literal["mixer"] = Field("mixer", description="Model family.")
-    vocab_size: PositiveInt | Auto = Field(
+    vocab_size: Integer(1, MAX_VOCAB) | Auto = Field(
         "auto", description="Vocabulary size. auto: the size of the tokenizer in data.tokenizer."
     )
-    d_model: PositiveInt = Field(64, description="Width of each token's vector.")
-    num_layers: PositiveInt = Field(2, description="Number of mixer layers.")
-    max_seq_len: PositiveInt = Field(
+    d_model: Integer(1, MAX_WIDTH) = Field(64, description="Width of each token's vector.")
+    num_layers: Integer(1, MAX_LAYERS) = Field(2, description="Number of mixer layers.")
+    max_seq_len: Integer(1, MAX_MIXED_TOKENS) = Field(
         64, description="Longest sequence: the token-mixing matrices are max_seq_len × max_seq_len."
     )
-    hidden_dim: PositiveInt = Field(128, description="Hidden width of the channel MLP.")
-    init_std: PositiveFloat = Field(0.02, description="Standard deviation of weight init.")
+    hidden_dim: Integer(1, MAX_WIDTH) = Field(128, description="Hidden width of the channel MLP.")
+    init_std: Number(gt=0.0, le=MAX_INIT_STD) = Field(0.02, description="Standard deviation of weight init.")
 
 
 @dataclass(frozen=True)

@@ -1,142 +1,291 @@
-"""Inference speed of a ~25M-parameter llama-style model, batch 1, 128-token prompt,
-128 new tokens (greedy): light_llm eager with KV cache, onnxruntime fp32 / int8 / int4
-(exports of the same weights), and Hugging Face transformers `generate` (LlamaForCausalLM,
-the same configuration, weights copied). Random init: speed does not depend on training.
+"""Decode speed of light_llm's ONNX exports against onnxruntime-genai's model builder on
+the same weights: a random-weight Llama (d_model 512, 8 layers, 8 heads / 2 KV heads,
+FFN 1376, vocab 8192, tied embeddings), 128-token prompt, 128 new tokens, greedy.
 
-prefill = time to the first new token; decode tok/s = the other 127 tokens / their time.
-Every figure is the median of --runs runs after a warm-up; ratios are against HF eager
-(decode) and onnxruntime fp32 (quantized decode), measured in this same process.
+The weights are written once as a light_llm model folder; `export_onnx` makes light_llm's
+graphs (fp32 and int4, and the portable form where the export has one), `export_hf` the
+Hugging Face folder that `python -m onnxruntime_genai.models.builder -p fp32|int4 -e cpu`
+builds from. Every graph is driven by
+  - one plain onnxruntime loop (session.run: past in, present out, numpy between steps),
+  - light_llm.runtime (generate_ids: IO binding, the cache stays in onnxruntime),
+  - og.Generator (onnxruntime-genai's own driver, with the folder's genai_config.json),
+at batch 1, 4 and 8. prefill = time to the first token; decode tok/s = the other tokens of
+all rows / their time; medians of --runs runs after a warm-up. Ratios are against the
+builder's graph of the same precision, with the same driver, measured in this run. The
+memory-bandwidth bound is the measured read bandwidth (a numpy sum over 512 MB split over
+--threads threads) / the weight bytes a decode step reads (the graph's file size: every
+weight is read once per token, the tied embedding as the LM head).
 
-    .venv/bin/python benchmarks/inference.py [--runs 5] [--threads 2]
+    .venv/bin/python benchmarks/inference.py [--runs 3] [--threads 2] [--batches 1,4,8] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import os
+import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from light_llm.compiler.build import build
-from light_llm.compiler.pipeline import lower_spec
-from light_llm.compiler.resolve import resolve_spec
-from light_llm.exports.onnx import export_onnx
-from light_llm.model_folder import load_model_folder, save_model_folder
-from light_llm.runtime.generator import generate_ids
-from light_llm.runtime.geometry import Geometry
-from light_llm.runtime.session import OnnxSession
-from light_llm.schemas.spec import Spec
-
-PROMPT, NEW = 128, 128
-SPEC = {
-    "spec_version": 1,
-    "model": {
-        "vocab_size": 8192, "d_model": 512, "num_layers": 6, "max_seq_len": 512, "tie_embeddings": False,
-        "attention": {"variant": "gqa", "num_heads": 8, "num_kv_heads": 2},
-        "positional": {"encoding": "rope"}, "ffn": {"variant": "swiglu"},
-        "norm": {"type": "rmsnorm", "placement": "pre"},
-    },
-}
-Generate = Callable[[np.ndarray, int], list[int]]
+SHAPE = dict(d_model=512, layers=8, heads=8, kv_heads=2, ffn=1376, vocab=8192, prompt=128, new=128)
+QUICK = dict(d_model=128, layers=2, heads=4, kv_heads=2, ffn=352, vocab=512, prompt=16, new=16)
+Generate = Callable[[np.ndarray, int], np.ndarray]  # prompts [B, S], new tokens → tokens [B, new]
 
 
-def eager_generate(model) -> Generate:
-    @torch.inference_mode()
-    def generate(prompt: np.ndarray, new: int) -> list[int]:
-        ids = torch.from_numpy(prompt)
-        mask = torch.ones_like(ids)
-        positions = torch.arange(ids.shape[1])[None]
-        logits, past = model.forward_with_cache(ids, mask, positions, model.empty_cache(1))
-        tokens = [int(logits[0, -1].argmax())]
-        while len(tokens) < new:
-            mask = torch.ones(1, mask.shape[1] + 1, dtype=torch.long)
-            positions = positions[:, -1:] + 1
-            logits, past = model.forward_with_cache(torch.tensor([[tokens[-1]]]), mask, positions, past)
-            tokens.append(int(logits[0, -1].argmax()))
-        return tokens
+@dataclass
+class Graph:
+    name: str
+    folder: Path  # model.onnx (+ data), genai_config.json
+    precision: str  # fp32 or int4
+    builder: bool
+
+
+def spec(shape: dict) -> dict:
+    return {"spec_version": 1, "model": {
+        "vocab_size": shape["vocab"], "d_model": shape["d_model"], "num_layers": shape["layers"],
+        "max_seq_len": 2 * (shape["prompt"] + shape["new"]), "tie_embeddings": True,
+        "attention": {"variant": "gqa", "num_heads": shape["heads"], "num_kv_heads": shape["kv_heads"]},
+        "positional": {"encoding": "rope"}, "norm": {"type": "rmsnorm", "placement": "pre"},
+        "ffn": {"variant": "swiglu", "expansion_factor": shape["ffn"] / shape["d_model"]},
+    }}
+
+
+def cpu_name() -> str:
+    import torch
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return f"{model}, {os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
+
+
+def read_bandwidth(threads: int) -> float:
+    """Bytes per second of a numpy sum over 512 MB, split over 1 and over `threads` threads
+    (the best of 5 runs each: the fastest read the machine showed)."""
+    data = np.ones(128 * 1024**2, dtype=np.float32)
+    best = float("inf")
+    for count in sorted({1, threads}):
+        parts = np.array_split(data, count)
+        with ThreadPoolExecutor(count) as pool:
+            for _ in range(5):
+                start = time.perf_counter()
+                list(pool.map(np.sum, parts))
+                best = min(best, time.perf_counter() - start)
+    return data.nbytes / best
+
+
+# building the graphs
+
+def make_graphs(root: Path, shape: dict, threads: int) -> list[Graph]:
+    from light_llm.compiler.build import build
+    from light_llm.compiler.pipeline import lower_spec
+    from light_llm.compiler.resolve import resolve_spec
+    from light_llm.exports.hf import export_hf
+    from light_llm.exports.onnx import export_onnx
+    from light_llm.model_folder import load_model_folder, save_model_folder
+    from light_llm.schemas.spec import Spec
+
+    resolved = resolve_spec(Spec.model_validate(spec(shape)))
+    save_model_folder(root / "model", resolved, build(lower_spec(resolved), seed=0))
+    folder = load_model_folder(root / "model")
+    graphs = []
+    forms = {"": {}}
+    if "portable" in inspect.signature(export_onnx).parameters:  # the standard-ops form, where it exists
+        forms["portable "] = {"portable": True}
+    for form, options in forms.items():
+        for precision in ("fp32", "int4"):
+            out = root / f"light_llm-{form.strip() or 'default'}-{precision}"
+            result = export_onnx(folder, out, quantize=None if precision == "fp32" else "int4", **options)
+            print(f"light_llm {form}{precision}: {result.parity.summary()}")
+            graphs.append(Graph(f"light_llm {form}{precision}", out, precision, builder=False))
+    export_hf(folder, root / "hf")
+    for precision in ("fp32", "int4"):
+        out = root / f"builder-{precision}"
+        command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(root / "hf"),
+                   "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(root / "cache")]
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        if done.returncode != 0:
+            sys.exit(f"the builder failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+        graphs.append(Graph(f"builder {precision}", out, precision, builder=True))
+    for graph in graphs:
+        _set_genai_threads(graph.folder, threads)
+    return graphs
+
+
+def _set_genai_threads(folder: Path, threads: int) -> None:
+    path = folder / "genai_config.json"
+    config = json.loads(path.read_text())
+    options = config["model"]["decoder"].setdefault("session_options", {})
+    options["intra_op_num_threads"], options["inter_op_num_threads"] = threads, 1
+    path.write_text(json.dumps(config, indent=2))
+
+
+def graph_facts(graph: Graph) -> tuple[int, int, bool]:
+    """(node count, bytes of model.onnx and its data, past_present_share_buffer)."""
+    import onnx
+
+    nodes = len(onnx.load(str(graph.folder / "model.onnx"), load_external_data=False).graph.node)
+    size = sum(item.stat().st_size for item in graph.folder.iterdir() if item.name.startswith("model.onnx"))
+    config = json.loads((graph.folder / "genai_config.json").read_text())
+    return nodes, size, bool(config["search"].get("past_present_share_buffer"))
+
+
+# the drivers
+
+def session(graph: Graph, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(graph.folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+
+
+def plain_loop(graph: Graph, threads: int, shape: dict) -> Generate:
+    """session.run with numpy past in, present out; positions only where the graph takes them."""
+    sess = session(graph, threads)
+    inputs = {item.name for item in sess.get_inputs()}
+    outputs = [item.name for item in sess.get_outputs()]
+    head_dim = shape["d_model"] // shape["heads"]
+
+    def generate(prompts: np.ndarray, new: int) -> np.ndarray:
+        batch, length = prompts.shape
+        past = {name: np.zeros((batch, shape["kv_heads"], 0, head_dim), np.float32)
+                for name in inputs if name.startswith("past_key_values.")}
+        ids, tokens = prompts.astype(np.int64), []
+        for step in range(new):
+            total = length + step
+            feeds = {"input_ids": ids, "attention_mask": np.ones((batch, total), np.int64), **past}
+            if "position_ids" in inputs:
+                feeds["position_ids"] = np.arange(total - ids.shape[1], total, dtype=np.int64)[None].repeat(batch, 0)
+            results = dict(zip(outputs, sess.run(None, feeds)))
+            ids = results["logits"][:, -1].argmax(-1)[:, None].astype(np.int64)
+            tokens.append(ids[:, 0])
+            past = {name: results[name.replace("past_key_values.", "present.")] for name in past}
+        return np.stack(tokens, axis=1)
 
     return generate
 
 
-def onnx_generate(folder: Path, threads: int) -> Generate:
-    import json
+def runtime_loop(graph: Graph, threads: int, shape: dict) -> Generate:
+    """light_llm.runtime.generate_ids on an OnnxSession (IO binding), any graph of the contract."""
+    from light_llm.runtime.generator import generate_ids
+    from light_llm.runtime.geometry import Geometry
+    from light_llm.runtime.session import OnnxSession
 
-    session = OnnxSession(folder / "model.onnx", threads=threads)
-    geometry = Geometry.from_dict(json.loads((folder / "light_llm.json").read_text())["geometry"])
-    return lambda prompt, new: generate_ids(session, geometry, prompt.tolist(), max_new_tokens=new)[0]
+    run = OnnxSession(graph.folder / "model.onnx", threads=threads)
+    geometry = Geometry(shape["layers"], shape["kv_heads"], shape["d_model"] // shape["heads"], shape["vocab"],
+                        2 * (shape["prompt"] + shape["new"]), cached=True,
+                        uses_position_ids="position_ids" in run.input_names)
+    return lambda prompts, new: np.array(generate_ids(run, geometry, prompts.tolist(), max_new_tokens=new))
 
 
-def hf_generate(model_folder) -> Generate:
-    from transformers import AutoConfig, AutoModelForCausalLM
+def genai_loop(graph: Graph, threads: int, shape: dict) -> Generate:
+    import onnxruntime_genai as og
 
-    from light_llm.interop.hf import hf_config, to_hf_state_dict
+    model = og.Model(str(graph.folder))
 
-    model = model_folder.build()
-    config = hf_config(model.ir)
-    hf = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), attn_implementation="eager")
-    hf.load_state_dict(to_hf_state_dict(model.ir, model.state_dict()))
-    hf.eval()
-
-    @torch.inference_mode()
-    def generate(prompt: np.ndarray, new: int) -> list[int]:
-        ids = torch.from_numpy(prompt)
-        out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
-                          do_sample=False, pad_token_id=0)
-        return out[0, ids.shape[1]:].tolist()
+    def generate(prompts: np.ndarray, new: int) -> np.ndarray:
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=prompts.shape[1] + new, do_sample=False, batch_size=len(prompts))
+        generator = og.Generator(model, params)
+        generator.append_tokens(prompts.astype(np.int32))
+        tokens = []
+        while not generator.is_done():
+            generator.generate_next_token()
+            tokens.append(np.array(generator.get_next_tokens()))
+        return np.stack(tokens, axis=1)[:, :new]
 
     return generate
 
 
-def measure(generate: Generate, prompt: np.ndarray, runs: int) -> tuple[float, float, list[int]]:
-    """(prefill ms, decode tok/s, tokens), medians of `runs` after one warm-up."""
-    tokens = generate(prompt, NEW)
+DRIVERS = {"plain onnxruntime loop": plain_loop, "light_llm.runtime": runtime_loop, "og.Generator": genai_loop}
+
+
+def measure(generate: Generate, prompts: np.ndarray, new: int, runs: int) -> tuple[float, float, np.ndarray]:
+    """(prefill ms, decode tok/s over all rows, tokens), medians of `runs` after a warm-up."""
+    tokens = generate(prompts, new)
     first, total = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        generate(prompt, 1)
+        generate(prompts, 1)
         first.append(time.perf_counter() - start)
         start = time.perf_counter()
-        generate(prompt, NEW)
+        generate(prompts, new)
         total.append(time.perf_counter() - start)
     prefill = statistics.median(first)
-    return prefill * 1e3, (NEW - 1) / (statistics.median(total) - prefill), tokens
+    return prefill * 1e3, len(prompts) * (new - 1) / (statistics.median(total) - prefill), tokens
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="1,4,8", help="comma-separated batch sizes")
+    parser.add_argument("--quick", action="store_true", help="a 2-layer d_model 128 model, 16 + 16 tokens (smoke test)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    root = Path(tempfile.mkdtemp(prefix="lightllm-bench-"))
-    spec = resolve_spec(Spec.model_validate(SPEC))
-    save_model_folder(root / "model", spec, build(lower_spec(spec), seed=0))
-    folder = load_model_folder(root / "model")
-    model = folder.build()
-    print(f"model: {model.num_parameters() / 1e6:.1f}M parameters (llama-style, vocab 8192, d_model 512, "
-          f"6 layers, GQA 8/2), batch 1, prompt {PROMPT}, {NEW} new tokens, {args.threads} threads, "
-          f"median of {args.runs} runs")
-    backends: dict[str, Generate] = {"HF transformers eager": hf_generate(folder),
-                                     "light_llm eager (KV cache)": eager_generate(model)}
-    for quantize in ("none", "int8", "int4"):
-        result = export_onnx(folder, root / f"onnx-{quantize}", quantize=quantize)
-        print(f"export {quantize}: {result.parity.summary()}")
-        backends[f"onnxruntime {'fp32' if quantize == 'none' else quantize}"] = onnx_generate(result.out_dir, args.threads)
+    import torch
 
-    prompt = np.random.default_rng(0).integers(0, 8192, (1, PROMPT))
-    rows = {name: measure(generate, prompt, args.runs) for name, generate in backends.items()}
-    hf_rate, ort_rate = rows["HF transformers eager"][1], rows["onnxruntime fp32"][1]
-    reference = rows["light_llm eager (KV cache)"][2]
-    print(f"\n| backend | prefill ms | decode tok/s | decode vs HF eager | decode vs ORT fp32 | greedy tokens = eager |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, (prefill, rate, tokens) in rows.items():
-        same = sum(a == b for a, b in zip(tokens, reference))
-        print(f"| {name} | {prefill:.1f} | {rate:.0f} | {rate / hf_rate:.2f}× | {rate / ort_rate:.2f}× | {same}/{NEW} |")
+    torch.set_num_threads(args.threads)
+    shape = QUICK if args.quick else SHAPE
+    batches = [int(item) for item in args.batches.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="lightllm-bench-"))
+    print(f"CPU: {cpu_name()}")
+    print(f"model: random-weight Llama d_model {shape['d_model']}, {shape['layers']} layers, "
+          f"{shape['heads']}/{shape['kv_heads']} heads, FFN {shape['ffn']}, vocab {shape['vocab']}, tied; "
+          f"prompt {shape['prompt']}, {shape['new']} new tokens, greedy, {args.threads} threads, "
+          f"median of {args.runs} runs; folders in {root}")
+    graphs = make_graphs(root, shape, args.threads)
+    bandwidth = read_bandwidth(args.threads)
+    print(f"\nread bandwidth: {bandwidth / 1e9:.1f} GB/s ({args.threads} threads)\n")
+    print("| graph | nodes | file MB | genai share buffer | bound tok/s (bandwidth / bytes) |")
+    print("|---|---:|---:|---|---:|")
+    facts = {}
+    for graph in graphs:
+        nodes, size, shares = facts[graph.name] = graph_facts(graph)
+        print(f"| {graph.name} | {nodes} | {size / 1e6:.1f} | {shares} | {bandwidth / size:.0f} |")
+
+    rng = np.random.default_rng(0)
+    rows: dict[tuple[str, str, int], tuple[float, float, np.ndarray]] = {}
+    for batch in batches:
+        prompts = rng.integers(0, shape["vocab"], (batch, shape["prompt"]))
+        for driver, make in DRIVERS.items():
+            for graph in graphs:
+                try:
+                    rows[graph.name, driver, batch] = measure(make(graph, args.threads, shape), prompts,
+                                                              shape["new"], args.runs)
+                except Exception as error:  # a driver that cannot run a graph is reported, not fatal
+                    print(f"{graph.name} / {driver} / batch {batch}: failed: {str(error).splitlines()[0][:200]}")
+        _table(rows, graphs, batch, bandwidth, facts)
+
+
+def _table(rows, graphs: list[Graph], batch: int, bandwidth: float, facts: dict) -> None:
+    print(f"\nbatch {batch}: prefill ms | decode tok/s | vs builder of the same precision and driver | "
+          f"% of the bandwidth bound | greedy tokens equal to the plain loop on the same graph")
+    print("| driver | graph | prefill ms | decode tok/s | vs builder | % of bound | tokens = plain loop |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for driver in DRIVERS:
+        for graph in graphs:
+            if (graph.name, driver, batch) not in rows:
+                continue
+            prefill, rate, tokens = rows[graph.name, driver, batch]
+            baseline = rows.get((f"builder {graph.precision}", driver, batch))
+            ratio = f"{rate / baseline[1]:.2f}×" if baseline else "—"
+            bound = 100 * rate / (batch * bandwidth / facts[graph.name][1])
+            plain = rows.get((graph.name, "plain onnxruntime loop", batch))
+            same = f"{int((plain[2] == tokens).sum())}/{tokens.size}" if plain is not None and plain[2].shape == tokens.shape else "—"
+            print(f"| {driver} | {graph.name} | {prefill:.0f} | {rate:.0f} | {ratio} | {bound:.0f} % | {same} |")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`lightllm serve` under load: requests/s, aggregate generated tokens/s and latency
 percentiles (p50, p95 of time to first token and of the whole request) at 1, 4 and 16
 concurrent streaming clients, on the ~25M-parameter llama-style model of
-benchmarks/inference.py (random init, an 8192-word tokenizer, ONNX fp32 export), beside
+benchmarks/eager_decode.py (random init, an 8192-word tokenizer, ONNX fp32 export), beside
 light_llm.runtime's single-stream speed measured in this same run (batch 1,
 generate_ids, same prompt length, same new tokens, same threads).
 
@@ -152,7 +152,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     prompts = [rng.integers(1, 8192, args.prompt).tolist() for _ in range(64)]
     baseline = single_stream(folder, prompts, args.new, args.threads, args.runs)
-    print(f"model: ~25M parameters (benchmarks/inference.py's spec), prompt {args.prompt} tokens, "
+    print(f"model: ~25M parameters (benchmarks/eager_decode.py's spec), prompt {args.prompt} tokens, "
           f"{args.new} new tokens (greedy), {args.rounds} request(s) per client")
     print(f"light_llm.runtime single stream: {baseline:.1f} tok/s (median of {args.runs})\n")
     with socket.socket() as sock:

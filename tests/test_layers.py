@@ -6,7 +6,7 @@
       ← modules (the rest of models/)
       ← compiler (lower_spec, build, summary, resolve: any family, through the registry)
       ← interop (Hugging Face mapping) ← train / exports / model_folder
-      ← CLI, demo, serve, import_hf (the HF import workflow: it runs the export parity gate)
+      ← CLI, demo, serve, experiments, import_hf (the HF import workflow: it runs the export parity gate)
 
 and the runtime stands on its own (ground floor only). A module may import its own
 layer or any layer below; imports under `if TYPE_CHECKING:` are type hints, not imports.
@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix 
     ("light_llm.cli", 7),
     ("light_llm.import_hf", 7),
     ("light_llm.serve", 7),
+    ("light_llm.experiments", 7),
     ("light_llm.demo", 7),
 ]
 

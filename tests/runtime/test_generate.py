@@ -25,6 +25,27 @@ def test_padded_batch_equals_one_prompt_at_a_time(llama_export):
     assert len(set(batched)) > 1
 
 
+def test_io_binding_keeps_the_cache_in_onnxruntime_and_gives_the_same_tokens(llama_export):
+    """generate_steps decodes through OnnxSession.bound(): presents come back as OrtValues
+    and go in as the next past; the tokens equal those of the numpy loop."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from light_llm.runtime import Sampling, generate_ids
+    from light_llm.runtime.feeds import step_feeds
+
+    model = load_export(llama_export[1])
+    session, geometry = model.run, model.geometry
+    prompts = [[5, 6, 7], [40, 41, 42, 43, 44, 45, 46]]
+    feeds = step_feeds(geometry, np.array([prompts[0]]), np.ones((1, 3), dtype=np.int64), None)
+    outputs = session.bound()(feeds)
+    assert isinstance(outputs["logits"], np.ndarray) and isinstance(outputs["present.0.key"], ort.OrtValue)
+    for sampling in (Sampling(), Sampling(temperature=0.8, top_k=20, seed=1)):
+        numpy_loop = generate_ids(lambda feeds: session(feeds), geometry, prompts, max_new_tokens=12,
+                                  sampling=sampling)
+        assert generate_ids(session, geometry, prompts, max_new_tokens=12, sampling=sampling) == numpy_loop
+
+
 def test_stream_pieces_join_to_the_generated_text(llama_export):
     model = load_export(llama_export[1])
     pieces = list(model.stream("class A:", max_new_tokens=16))

@@ -1,7 +1,9 @@
 """onnxruntime-genai's `genai_config.json` for an exported decoder.
 
-The graph is made of standard ONNX ops with a growing KV cache (present = past + new),
-so `past_present_share_buffer` is false. position_ids is listed only where the graph has
+`past_present_share_buffer` says whether past and present may be one buffer of
+max_length slots that the graph writes in place: true for a graph whose attention is
+com.microsoft GroupQueryAttention (the fused export says so with `shares_kv_buffer`), false
+for the standard-ops graph, whose present is a new tensor (past + current). position_ids is listed only where the graph has
 that input; onnxruntime-genai then derives positions from the attention mask, as
 light_llm does (left padding does not shift positions).
 """
@@ -20,7 +22,8 @@ def genai_unsupported_reason(geometry: Geometry) -> str | None:
     return None
 
 
-def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None) -> dict:
+def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None,
+                 shares_kv_buffer: bool = False) -> dict:
     attention = ir.blocks[0].attention
     inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
     if geometry.uses_position_ids:
@@ -60,7 +63,7 @@ def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None)
             "no_repeat_ngram_size": 0,
             "num_beams": 1,
             "num_return_sequences": 1,
-            "past_present_share_buffer": False,
+            "past_present_share_buffer": shares_kv_buffer,
             "repetition_penalty": 1.0,
             "temperature": 1.0,
             "top_k": 1,

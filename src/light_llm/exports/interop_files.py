@@ -22,8 +22,10 @@ class InteropFiles:
     hf_model_type: str | None = None
 
 
-def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bool = True) -> InteropFiles:
-    """`genai`: False for folders without model.onnx (the Hugging Face export)."""
+def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bool = True,
+                        shares_kv_buffer: bool = False) -> InteropFiles:
+    """`genai`: False for folders without model.onnx (the Hugging Face export).
+    `shares_kv_buffer`: the graph writes its presents into its past (GroupQueryAttention)."""
     written = InteropFiles()
     tokenizer = _write_tokenizer(staging, folder, written)
     if tokenizer is not None:
@@ -38,7 +40,8 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bo
         return written
     written.genai_skipped = genai_unsupported_reason(geometry)
     if written.genai_skipped is None:
-        write_json(staging / "genai_config.json", genai_config(ir, geometry, written.eos_id, written.pad_id))
+        write_json(staging / "genai_config.json", genai_config(ir, geometry, written.eos_id, written.pad_id,
+                                                                   shares_kv_buffer))
         written.files.append("genai_config.json")
     else:
         written.notes.append(f"genai_config.json left out: {written.genai_skipped}")

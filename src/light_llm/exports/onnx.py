@@ -7,7 +7,6 @@ top-1 agreement and largest logit error reported in light_llm.json.
 
 from __future__ import annotations
 
-import os
 import platform
 from pathlib import Path
 
@@ -59,7 +58,7 @@ def export_onnx(
 def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, quantize: str | None) -> None:
     from light_llm import __version__
     from light_llm.exports.onnx_graph import export_graph
-    from light_llm.exports.quantize import quantize as quantize_graph
+    from light_llm.exports.quantize import quantize_in_place
 
     metadata = {
         "light_llm.version": __version__,
@@ -72,9 +71,7 @@ def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, quantiz
     except Exception as error:  # torch.onnx raises many types; the first line says what
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
-        quantized = path.with_suffix(".quantized.onnx")
-        quantize_graph(path, quantized, quantize)
-        os.replace(quantized, path)
+        quantize_in_place(path, quantize)
 
 
 def _cause(error: Exception) -> str:

@@ -45,7 +45,9 @@ def generate_steps(
     pad_id: int = 0,
 ) -> Iterator[np.ndarray]:
     """Yields the next token of every row, one step at a time ([B] ids; finished rows
-    repeat pad_id)."""
+    repeat pad_id). A `run` with a `bound()` method (OnnxSession) decodes through what it
+    returns, which keeps the KV cache inside onnxruntime between steps."""
+    run = run.bound() if hasattr(run, "bound") else run
     rng = np.random.default_rng(sampling.seed)
     ids, mask = left_pad(prompts, pad_id)
     steps = min(max_new_tokens, geometry.max_seq_len - ids.shape[1])

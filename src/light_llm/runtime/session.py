@@ -1,5 +1,11 @@
-"""An onnxruntime session that speaks the contract: named numpy inputs in, named
-numpy outputs out, extra inputs dropped (a graph without position_ids ignores them)."""
+"""onnxruntime sessions that speak the contract: named inputs in, named outputs out,
+extra inputs dropped (a graph without position_ids ignores them).
+
+`OnnxSession` returns every output as numpy (the parity checks read the presents).
+`BoundSession` (`OnnxSession.bound()`, what generate_steps runs on) decodes through onnxruntime's IO binding the presents
+stay onnxruntime values (OrtValue) that the next step binds as its past, so the KV cache
+is never copied into numpy and back; only the logits come out as numpy.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +29,31 @@ class OnnxSession:
     def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = self.session.run(None, {name: feeds[name] for name in self.input_names})
         return dict(zip(self.output_names, results))
+
+    def bound(self) -> "BoundSession":
+        return BoundSession(self)
+
+
+class BoundSession:
+    """The same onnxruntime session with IO binding. Inputs: numpy arrays or the OrtValues
+    of an earlier call's outputs. Outputs: logits as numpy, every other output as an
+    OrtValue (a `past` the next call binds as is)."""
+
+    def __init__(self, onnx_session: OnnxSession):
+        self.session = onnx_session.session
+        self.input_names, self.output_names = onnx_session.input_names, onnx_session.output_names
+
+    def __call__(self, feeds: dict) -> dict:
+        binding = self.session.io_binding()
+        for name in self.input_names:
+            value = feeds[name]
+            if isinstance(value, np.ndarray):
+                binding.bind_cpu_input(name, np.ascontiguousarray(value))
+            else:
+                binding.bind_ortvalue_input(name, value)
+        for name in self.output_names:
+            binding.bind_output(name, "cpu")
+        self.session.run_with_iobinding(binding)
+        outputs = dict(zip(self.output_names, binding.get_outputs()))
+        outputs["logits"] = outputs["logits"].numpy()
+        return outputs

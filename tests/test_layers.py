@@ -42,6 +42,9 @@ LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix 
     ("light_llm.import_hf", 7),
     ("light_llm.serve", 7),
     ("light_llm.experiments", 7),
+    ("light_llm.experiments.metrics", 6),  # read and written by training
+    ("light_llm.experiments.plot", 6),
+    ("light_llm.experiments.tensorboard", 6),
     ("light_llm.demo", 7),
 ]
 

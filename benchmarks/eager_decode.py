@@ -81,7 +81,7 @@ def onnx_generate(folder: Path, threads: int) -> Generate:
 def hf_generate(model_folder) -> Generate:
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from light_llm.interop.huggingface import hf_config, to_hf_state_dict
+    from light_llm.interop.hf import hf_config, to_hf_state_dict
 
     model = model_folder.build()
     config = hf_config(model.ir)

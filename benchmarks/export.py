@@ -57,7 +57,7 @@ def write_hf_folder(path: Path, shape: dict) -> int:
     import torch
     import transformers
 
-    from light_llm.train.tokenizer import byte_tokenizer, hf_tokenizer_config
+    from light_llm.tokenizer import byte_tokenizer, hf_tokenizer_config
 
     config = transformers.LlamaConfig(**shape, max_position_embeddings=2048, tie_word_embeddings=True,
                                       rms_norm_eps=1e-5, bos_token_id=256, eos_token_id=256, pad_token_id=257)

@@ -111,7 +111,7 @@ def test_train_refuses_a_random_bytes_tokenizer(cli_app, runner, tmp_path):
 
 
 def test_train_refuses_a_tokenizer_of_another_size(cli_app, runner, tmp_path):
-    from light_llm.train.tokenizer import byte_tokenizer
+    from light_llm.tokenizer import byte_tokenizer
 
     tokenizer = tmp_path / "tokenizer.json"
     byte_tokenizer().save(str(tokenizer))
@@ -207,7 +207,7 @@ def test_import_hf_refuses_a_random_bytes_tokenizer(cli_app, runner, hf_folder, 
 
 
 def test_import_hf_refuses_a_tokenizer_larger_than_the_vocabulary(cli_app, runner, hf_folder, tmp_path):
-    from light_llm.train.tokenizer import byte_tokenizer
+    from light_llm.tokenizer import byte_tokenizer
 
     byte_tokenizer().save(str(hf_folder / "tokenizer.json"))  # 258 tokens, vocab_size 200
     line = one_line_error(invoke(runner, cli_app, "import-hf", hf_folder, "--out", tmp_path / "run"))

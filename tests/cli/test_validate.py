@@ -22,7 +22,8 @@ def test_all_examples_are_valid(cli_app: typer.Typer, runner: CliRunner) -> None
     lines = result.output.splitlines()
     assert len(lines) == len(EXAMPLES)
     for example, line in zip(EXAMPLES, lines, strict=False):
-        assert line.startswith(f"{example}: ok (transformer, ")
+        family = "mixer" if example.name == "mixer.yaml" else "transformer"
+        assert line.startswith(f"{example}: ok ({family}, ")
 
 
 def test_five_mistakes_exit_1_with_five_messages(cli_app: typer.Typer, runner: CliRunner) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from light_llm.compiler.lower import lower
+from light_llm.models.transformer.lower import lower
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
 from light_llm.compiler.summary import compile_summary, human
@@ -56,7 +56,7 @@ def test_report_lists_every_layer_and_the_totals():
     for index in range(3):
         assert f"│ {index} " in text
     assert "gqa 8q/2kv×4 causal" in text
-    from light_llm.compiler.cost import model_cost
+    from light_llm.models.transformer.cost import model_cost
 
     cost = model_cost(ir)
     assert f"parameters          {cost.parameters:,}" in text

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from light_llm.compiler.lower import ffn_hidden_dim
+from light_llm.models.transformer.lower import ffn_hidden_dim
 from light_llm.models.transformer import Transformer, TransformerConfig
 from light_llm.models.transformer.config import AttentionConfig
 from light_llm.models.transformer.positional import alibi_slopes

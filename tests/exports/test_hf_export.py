@@ -16,7 +16,7 @@ from light_llm.compiler.pipeline import lower_spec
 from light_llm.exports.folder import MANIFEST
 from light_llm.exports.hf import export_hf
 from light_llm.exports.result import ExportError
-from light_llm.interop.import_hf import import_hf
+from light_llm.import_hf import import_hf
 from light_llm.model_folder import load_model_folder
 
 transformers = pytest.importorskip("transformers")

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from light_llm.compiler.build import build
-from light_llm.compiler.lower import lower
-from light_llm.interop.huggingface import (
+from light_llm.models.transformer.lower import lower
+from light_llm.interop.hf import (
     UnmappableSpec,
     from_hf_state_dict,
     hf_config,

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from light_llm.compiler.build import build
-from light_llm.compiler.cost import ffn_parameters
-from light_llm.compiler.lower import lower, lower_ffn
+from light_llm.models.transformer.cost import ffn_parameters
+from light_llm.models.transformer.lower import lower, lower_ffn
 from light_llm.models.transformer import Transformer, TransformerConfig
 from light_llm.models.transformer.attention import ComplexKernel, SDPAKernel
 from light_llm.models.transformer.config import FFNConfig

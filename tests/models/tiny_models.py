@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from light_llm.compiler.build import build
-from light_llm.compiler.ir import Target, TransformerIR
-from light_llm.compiler.lower import lower
+from light_llm.models.transformer.ir import Target, TransformerIR
+from light_llm.models.transformer.lower import lower
 from light_llm.models.transformer.config import TransformerConfig
 
 VOCAB = 61

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from light_llm.schemas.conditional import CONDITIONAL_RULES
+from light_llm.schemas.conditional import conditional_rules
 from light_llm.schemas.json_schema import COMMITTED_PATH, render_schema
 
 ROOT = Path(__file__).parent.parent.parent
@@ -155,6 +155,6 @@ def test_if_then_rules_agree_with_pydantic(
 
 
 def test_every_conditional_rule_is_in_the_schema(committed: dict[str, Any]) -> None:
-    for model, rules in CONDITIONAL_RULES.items():
+    for model, rules in conditional_rules().items():
         where = committed if model.__name__ == "Spec" else committed["$defs"][model.__name__]
         assert where["allOf"] == rules

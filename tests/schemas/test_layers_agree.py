@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from light_llm.schemas.base import RuleViolation
+from light_llm.spec_base import RuleViolation
 from light_llm.schemas.cross_field import RULE_PATHS
 from light_llm.schemas.errors import format_path
 from light_llm.schemas.json_schema import spec_json_schema
+from light_llm.models.registry import FAMILIES
 from light_llm.schemas.spec import Spec
 
 GENERIC = [
@@ -101,7 +102,9 @@ def pydantic_verdict(document: Any) -> tuple[bool, set[str]]:
             cause = detail.get("ctx", {}).get("error")
             if not isinstance(cause, RuleViolation):
                 return False, set()
-            section = tuple(part for part in detail["loc"] if isinstance(part, str))
+            # pydantic's loc carries the model union's tag (the family name) after "model"
+            section = tuple(part for i, part in enumerate(detail["loc"]) if isinstance(part, str)
+                            and not (i == 1 and part in FAMILIES))
             rule_paths |= {format_path((*section, *where.split("."))) for where, _ in cause.problems}
         return False, rule_paths
     return True, set()

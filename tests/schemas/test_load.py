@@ -84,7 +84,7 @@ def test_five_mistakes_give_five_errors_in_file_order() -> None:
         ({"model": {"a b": 1}}, "model['a b']", "unknown key"),
         ({"model": {}, "data": {"corpus": ["a.txt", 3]}}, "data.corpus", "a list of strings"),
         ({"model": {}, "spec_version": 2}, "spec_version", "got 2; allowed: 1"),
-        ({"model": {"name": "mamba"}}, "model.name", "allowed: 'transformer'"),
+        ({"model": {"name": "mamba"}}, "model.name", "allowed: one of 'transformer', 'mixer'"),
         ({"model": {"num_layers": "4"}}, "model.num_layers", "got '4'; allowed: an integer ≥ 1"),
         ({"model": {"tie_embeddings": "yes"}}, "model.tie_embeddings", "true or false"),
         ({"model": 5}, "model", "allowed: a mapping"),

@@ -16,7 +16,7 @@ from light_llm.train.data import (
     tokenize,
     unigram_entropy,
 )
-from light_llm.train.tokenizer import build_tokenizer, byte_tokenizer
+from light_llm.tokenizer import build_tokenizer, byte_tokenizer
 
 
 def test_byte_stream_is_the_utf8_bytes_with_end_of_text_between_documents(text_corpus) -> None:

@@ -40,7 +40,7 @@ def compile_spec(
     from light_llm.compiler.summary import compile_summary
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.overrides import load_spec_with_overrides, parse_overrides
-    from light_llm.train.tokenizer import build_tokenizer, check_vocab_size
+    from light_llm.tokenizer import build_tokenizer, check_vocab_size
 
     try:
         spec = resolve_spec(load_spec_with_overrides(spec_path, parse_overrides(set_values)))

@@ -21,8 +21,8 @@ def import_hf(
 ) -> None:
     """Import a Hugging Face checkpoint: spec.resolved.json, model.safetensors, tokenizer.json."""
     from light_llm.exports.result import ExportError
-    from light_llm.interop.import_hf import HFImportError
-    from light_llm.interop.import_hf import import_hf as run_import
+    from light_llm.import_hf import HFImportError
+    from light_llm.import_hf import import_hf as run_import
 
     try:
         result = run_import(source, out, verify=verify, seed=seed)

@@ -39,6 +39,7 @@ def train(
     from light_llm.compiler.memory import MemoryLimitError
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.overrides import Override, load_spec_with_overrides, parse_overrides
+    from light_llm.tokenizer import TokenizerError
     from light_llm.train.errors import TrainingError
     from light_llm.train.trainer import Trainer
 
@@ -63,7 +64,7 @@ def train(
     except SpecError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1)
-    except (TrainingError, OSError, MemoryLimitError) as error:
+    except (TrainingError, TokenizerError, OSError, MemoryLimitError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:

@@ -45,9 +45,6 @@ def validate(
 
 
 def _summary(spec: "Spec") -> str:
-    model = spec.model
-    attention = model.attention
-    return (
-        f"{model.name}, {model.num_layers} layers, d_model {model.d_model}, "
-        f"{attention.variant} {attention.num_heads} heads, {model.positional.encoding}"
-    )
+    from light_llm.models.registry import family
+
+    return family(spec.model.name).describe(spec.model)

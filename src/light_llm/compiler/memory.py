@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from light_llm.compiler.cost import FP32_BYTES, model_cost
-from light_llm.compiler.ir import TransformerIR
+from typing import Any
+
 from light_llm.errors import LightLLMError
+from light_llm.models.transformer.cost import FP32_BYTES, model_cost
+from light_llm.models.transformer.ir import TransformerIR
 
 TRAINING_BYTES_PER_PARAMETER = 16
 """fp32 weight + gradient + AdamW first and second moments."""
@@ -35,7 +37,11 @@ class MemoryEstimate:
         return self.parameter_bytes + self.optimizer_bytes + self.activation_bytes
 
 
-def training_memory(ir: TransformerIR, micro_batch: int, seq_len: int) -> MemoryEstimate:
+def training_memory(ir: Any, micro_batch: int, seq_len: int) -> MemoryEstimate:
+    """The Transformer's estimate below; other families: their parameters counted on the
+    meta device and about 10·d_model + 4·hidden numbers per token and layer."""
+    if not isinstance(ir, TransformerIR):
+        return _other_family_memory(ir, micro_batch, seq_len)
     parameters = model_cost(ir).parameters
     tokens = micro_batch * seq_len
     per_block = 0
@@ -51,6 +57,24 @@ def training_memory(ir: TransformerIR, micro_batch: int, seq_len: int) -> Memory
         parameter_bytes=FP32_BYTES * parameters,
         optimizer_bytes=(TRAINING_BYTES_PER_PARAMETER - FP32_BYTES) * parameters,
         activation_bytes=FP32_BYTES * (per_block + logits + 2 * tokens * ir.d_model),
+    )
+
+
+def _other_family_memory(ir: Any, micro_batch: int, seq_len: int) -> MemoryEstimate:
+    import torch
+
+    from light_llm.compiler.build import build
+
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in build(ir).parameters())
+    tokens = micro_batch * seq_len
+    hidden = getattr(ir, "hidden_dim", 4 * ir.d_model)
+    per_layer = tokens * (10 * ir.d_model + 4 * hidden)
+    return MemoryEstimate(
+        parameters=parameters,
+        parameter_bytes=FP32_BYTES * parameters,
+        optimizer_bytes=(TRAINING_BYTES_PER_PARAMETER - FP32_BYTES) * parameters,
+        activation_bytes=FP32_BYTES * (ir.num_layers * per_layer + 3 * tokens * ir.vocab_size),
     )
 
 

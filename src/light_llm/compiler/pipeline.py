@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from light_llm.compiler.ir import Target
+from light_llm.models.transformer.ir import Target
 from light_llm.models.registry import family
 from light_llm.schemas.spec import Spec
 
@@ -11,7 +11,7 @@ def resolve_vocab_size(spec: Spec) -> int | None:
     """The tokenizer's vocabulary size where `model.vocab_size` is auto, else None."""
     if spec.model.vocab_size != "auto":
         return None
-    from light_llm.train.tokenizer import tokenizer_vocab_size
+    from light_llm.tokenizer import tokenizer_vocab_size
 
     return tokenizer_vocab_size(spec.data)
 

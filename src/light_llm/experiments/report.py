@@ -70,7 +70,7 @@ def _spec_file(run: Path) -> Path:
 def _costs(spec_file: Path) -> tuple[int, int]:
     from pydantic import ValidationError
 
-    from light_llm.compiler.cost import model_cost
+    from light_llm.models.transformer.cost import model_cost
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.schemas.spec import Spec
 

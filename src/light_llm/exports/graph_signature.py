@@ -40,7 +40,22 @@ class FullSequence(nn.Module):
         return (logits.float(),)
 
 
+class TokensOnly(nn.Module):
+    """Model families with only `forward(tokens) → logits` (no KV cache, no padding mask):
+    the whole sequence at once; the attention mask input is kept for the contract but not
+    read, so prompts must not be padded."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        return (self.model(input_ids).float(),)
+
+
 def signature_module(model: nn.Module, geometry: Geometry) -> nn.Module:
+    if not hasattr(model, "forward_with_cache"):
+        return TokensOnly(model)
     if not geometry.cached:
         return FullSequence(model, geometry.uses_position_ids)
     return CacheSignature(model) if geometry.uses_position_ids else CacheWithoutPositions(model)

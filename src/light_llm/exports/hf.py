@@ -1,6 +1,6 @@
 """Hugging Face export: a folder `transformers.AutoModelForCausalLM.from_pretrained` loads
 (config.json, model.safetensors, tokenizer.json, tokenizer_config.json), for specs that
-map onto Llama, Mistral (sliding window) or GPT-2 (interop/huggingface.py decides).
+map onto Llama, Mistral (sliding window) or GPT-2 (interop/hf/ decides).
 
 The folder is verified like every other export: transformers loads it from the staging
 folder and runs the contract (prefill with padding, KV-cache decode, greedy generation)
@@ -22,7 +22,7 @@ WEIGHTS_FILE = "model.safetensors"
 def hf_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The HF state dict of `model`, each tensor stored once (a tied lm_head is left out:
     transformers re-ties it from tie_word_embeddings)."""
-    from light_llm.interop.huggingface import to_hf_state_dict
+    from light_llm.interop.hf import to_hf_state_dict
 
     state = to_hf_state_dict(model.ir, model.state_dict())
     if model.ir.tie_embeddings:
@@ -38,7 +38,7 @@ def save_hf_weights(model: torch.nn.Module, path: Path) -> None:
 
 def unmappable_error(ir) -> ExportError | None:
     """None where `ir` maps onto a Hugging Face architecture, else the error to raise."""
-    from light_llm.interop.huggingface import hf_model_type, unmappable_options
+    from light_llm.interop.hf import hf_model_type, unmappable_options
 
     if hf_model_type(ir) is not None:
         return None

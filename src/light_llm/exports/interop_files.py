@@ -29,7 +29,7 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bo
     written = InteropFiles()
     tokenizer = _write_tokenizer(staging, folder, written)
     if tokenizer is not None:
-        from light_llm.train.tokenizer import hf_tokenizer_config, special_tokens
+        from light_llm.tokenizer import hf_tokenizer_config, special_tokens
 
         specials = special_tokens(tokenizer)
         written.eos_id, written.pad_id = specials.eos_id, specials.pad_id
@@ -55,7 +55,7 @@ def _write_tokenizer(staging: Path, folder, written: InteropFiles):
     if folder.tokenizer_path is not None:
         shutil.copyfile(folder.tokenizer_path, target)
     elif folder.spec.data.tokenizer == "byte":
-        from light_llm.train.tokenizer import byte_tokenizer
+        from light_llm.tokenizer import byte_tokenizer
 
         byte_tokenizer().save(str(target))
     else:
@@ -66,7 +66,7 @@ def _write_tokenizer(staging: Path, folder, written: InteropFiles):
 
 
 def _write_hf_config(staging: Path, ir, written: InteropFiles) -> None:
-    from light_llm.interop.huggingface import hf_config, hf_model_type, unmappable_options
+    from light_llm.interop.hf import hf_config, hf_model_type, unmappable_options
 
     written.hf_model_type = hf_model_type(ir)
     if written.hf_model_type is None:

@@ -11,15 +11,18 @@ presents are), and the model builds its own masks (causal or sliding window) fro
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from light_llm.exports.verify import Run
 from light_llm.runtime.geometry import Geometry
 
+if TYPE_CHECKING:
+    from light_llm.exports.verify import Run
 
-def hf_run(model: torch.nn.Module, geometry: Geometry) -> Run:
+
+def hf_run(model: torch.nn.Module, geometry: Geometry) -> "Run":
     from transformers import DynamicCache
 
     # transformers 5 renamed past_key_values to cache; older versions know only the former.

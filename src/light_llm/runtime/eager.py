@@ -12,7 +12,7 @@ from light_llm.runtime.text import TextGenerator
 def load_eager(folder: str | Path) -> TextGenerator:
     from light_llm.exports.graph_signature import run_module, signature_module
     from light_llm.model_folder import load_model_folder
-    from light_llm.train.tokenizer import byte_tokenizer, load_tokenizer_file, special_tokens
+    from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file, special_tokens
 
     model_folder = load_model_folder(folder)
     model = model_folder.build(target="eager")

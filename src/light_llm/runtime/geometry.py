@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-POSITION_ENCODINGS = ("rope", "learned", "sinusoidal")  # the ones that read position_ids
-
-
 @dataclass(frozen=True)
 class Geometry:
     num_layers: int
@@ -21,14 +18,16 @@ class Geometry:
 
     @classmethod
     def from_ir(cls, ir) -> "Geometry":
+        """At export time, from any family's IR: `cached` and `uses_position_ids` are
+        recorded there by lowering (from the option tables), not decided here."""
         return cls(
             num_layers=ir.num_layers,
             num_kv_heads=ir.num_kv_heads,
             head_dim=ir.head_dim,
             vocab_size=ir.vocab_size,
             max_seq_len=ir.max_seq_len,
-            cached=ir.causal,
-            uses_position_ids=ir.positional.encoding in POSITION_ENCODINGS,
+            cached=ir.cached,
+            uses_position_ids=ir.uses_position_ids,
         )
 
     @classmethod

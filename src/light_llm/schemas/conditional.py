@@ -13,17 +13,29 @@ from typing import Any
 from pydantic import BaseModel
 
 from light_llm.models.transformer.config import AttentionConfig, FFNConfig, PositionalConfig
+from light_llm.models.transformer.options import (
+    free_activation_variants,
+    readers,
+)
 from light_llm.schemas.spec import Spec
 
 JsonSchema = dict[str, Any]
 
 
-def _when(key: str, value: str, *, default: bool) -> JsonSchema:
-    """A condition on `key == value`; `default` says whether an absent key matches."""
-    condition: JsonSchema = {"properties": {key: {"const": value}}}
+def _when(key: str, value: str | list[str], *, default: bool) -> JsonSchema:
+    """A condition on `key == value` (or `key in value`); `default` says whether an absent
+    key matches."""
+    test = {"enum": value} if isinstance(value, list) and len(value) > 1 else {
+        "const": value[0] if isinstance(value, list) else value
+    }
+    condition: JsonSchema = {"properties": {key: test}}
     if not default:
         condition["required"] = [key]
     return condition
+
+
+def _one_of(names: list[str]) -> str:
+    return " or ".join(repr(name) for name in names)
 
 
 def _forbidden(key: str, message: str, *, allow_null: bool = False) -> JsonSchema:
@@ -72,20 +84,35 @@ COMPLEX_WITHOUT_FLASH_ATTN: JsonSchema = {
     },
 }
 
-ROPE_OPTIONS_ONLY_WITH_ROPE: JsonSchema = {
-    "if": _when("encoding", "rope", default=True),
-    "else": {
-        "properties": {
-            "rope_base": {"not": {}, "description": "only allowed with encoding 'rope'"},
-            "rope_scaling": {"type": "null", "description": "only allowed with encoding 'rope'"},
+def positional_options_only_with_their_encodings() -> list[JsonSchema]:
+    """From the option table: each key of model.positional only with the encodings that
+    read it (one rule per group of keys read by the same encodings)."""
+    default = PositionalConfig.model_fields["encoding"].default
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key in PositionalConfig.model_fields:
+        if readers(key):
+            groups.setdefault(tuple(readers(key)), []).append(key)
+    rules = []
+    for names, keys in groups.items():
+        message = f"only allowed with encoding {_one_of(list(names))}"
+        forbidden = {
+            key: {"type": "null"} if PositionalConfig.model_fields[key].default is None else {"not": {}}
+            for key in keys
         }
-    },
-}
+        rules.append({
+            "if": _when("encoding", list(names), default=default in names),
+            "else": {"properties": {key: {**rule, "description": message} for key, rule in forbidden.items()}},
+        })
+    return rules
 
-ACTIVATION_ONLY_FOR_MLP: JsonSchema = {
-    "if": _when("variant", "mlp", default=False),
-    "else": _forbidden("activation", "only allowed with variant 'mlp'"),
-}
+
+def activation_only_where_chosen() -> JsonSchema:
+    """From the option table: ffn.activation only with the variants that take one."""
+    variants = free_activation_variants()
+    return {
+        "if": _when("variant", variants, default=False),
+        "else": _forbidden("activation", f"only allowed with variant {_one_of(variants)}"),
+    }
 
 BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     "if": {
@@ -107,10 +134,12 @@ BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     },
 }
 
-# The root Spec's rules go on the schema's root, every other model's on its $defs entry.
-CONDITIONAL_RULES: dict[type[BaseModel], list[JsonSchema]] = {
-    Spec: [BPE_NEEDS_A_VOCAB_SIZE],
-    AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
-    PositionalConfig: [ROPE_OPTIONS_ONLY_WITH_ROPE],
-    FFNConfig: [ACTIVATION_ONLY_FOR_MLP],
-}
+def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
+    """The root Spec's rules go on the schema's root, every other model's on its $defs
+    entry. Built when the schema is generated, so option-table entries added later count."""
+    return {
+        Spec: [BPE_NEEDS_A_VOCAB_SIZE],
+        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
+        PositionalConfig: positional_options_only_with_their_encodings(),
+        FFNConfig: [activation_only_where_chosen()],
+    }

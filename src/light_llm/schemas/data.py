@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from light_llm.schemas.base import LIMIT, Integer, Number, SpecModel
+from light_llm.spec_base import LIMIT, Integer, Number, SpecModel
 
 MAX_PATH_CHARS = 1_024
 """Longest corpus entry or tokenizer name/path; a file name is at most 255 bytes anyway."""

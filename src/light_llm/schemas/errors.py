@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from light_llm.errors import LightLLMError
+from light_llm.formatting import shorten
 
 Path = tuple[str | int, ...]
 """Location of a value inside the spec: keys of mappings and indexes of lists."""
@@ -16,14 +17,6 @@ MAX_LINE = 300
 MAX_KEY = 60
 MAX_SOURCE = 200
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` cut in the middle to at most `limit` characters: 'abcdef…uvwxyz'."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
 def format_path(path: Path) -> str:

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from light_llm.schemas.base import Integer, Number, SpecModel
+from light_llm.spec_base import Integer, Number, SpecModel
 
 
 class ExportConfig(SpecModel):

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, NoDefault
 from pydantic_core import core_schema
 
-from light_llm.schemas.conditional import CONDITIONAL_RULES, JsonSchema
+from light_llm.schemas.conditional import JsonSchema, conditional_rules
 from light_llm.schemas.spec import Spec
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -34,7 +34,7 @@ class _SpecSchemaGenerator(GenerateJsonSchema):
 def spec_json_schema() -> JsonSchema:
     """The schema as a dict (cached: treat it as read-only)."""
     schema = Spec.model_json_schema(mode="validation", schema_generator=_SpecSchemaGenerator)
-    for model, rules in CONDITIONAL_RULES.items():
+    for model, rules in conditional_rules().items():
         (schema if model is Spec else schema["$defs"][model.__name__])["allOf"] = rules
     return {"$schema": DRAFT, **schema}
 

@@ -86,12 +86,28 @@ def _sections(
     """Each mapping of the spec with its dotted path, depth first in key order."""
     yield path, section
     for key, field in section.get("properties", {}).items():
+        families = _families(field, root)
+        for index, (name, target) in enumerate(families):
+            yield from _sections(target, (*path, key if index == 0 else f"{key} (name: {name})"), root)
         target = _section_of(field, root)
-        if target is not None:
+        if target is not None and not families:
             yield from _sections(target, (*path, key), root)
 
 
+def _families(field: JsonSchema, root: JsonSchema) -> list[tuple[str, JsonSchema]]:
+    """The model section's union: (family name, its section) per if/then/else link."""
+    found = []
+    while "if" in field and "$ref" in field.get("then", {}):
+        name = field["if"]["properties"]["name"]["const"]
+        found.append((name, _resolve(field["then"]["$ref"], root)))
+        field = field.get("else", {})
+    return found
+
+
 def _section_of(field: JsonSchema, root: JsonSchema) -> JsonSchema | None:
+    families = _families(field, root)
+    if families:
+        return families[0][1]
     if "$ref" not in field:
         return None
     target = _resolve(field["$ref"], root)

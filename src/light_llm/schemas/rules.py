@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from light_llm.schemas.base import RuleViolation
+from light_llm.spec_base import RuleViolation
 from light_llm.schemas.describe import show
 from light_llm.schemas.errors import Path, SpecIssue
 from light_llm.schemas.spec import Spec
@@ -31,6 +31,8 @@ def _issues(detail: ErrorDetails, data: Any) -> list[SpecIssue]:
     cause = detail.get("ctx", {}).get("error")
     if isinstance(cause, RuleViolation):
         return [SpecIssue((*path, *where.split(".")), message) for where, message in cause.problems]
+    if detail["type"] == "model_family":  # the spec's union of model families: name it
+        return [SpecIssue((*path, "name"), detail["msg"])]
     if detail["type"] == "missing":
         return [SpecIssue(path, "missing; this key is required")]
     return [SpecIssue(path, f"got {show(detail['input'])}; {detail['msg']}")]
@@ -41,7 +43,9 @@ def _data_path(loc: tuple[int | str, ...], data: Any, kind: str) -> Path:
     member tags such as 'int' or "literal['auto']", which the user never wrote."""
     path: list[str | int] = []
     node = data
-    for part in loc:
+    for index, part in enumerate(loc):
+        if _is_family_tag(node, part, loc[index + 1:]):
+            continue
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
@@ -52,3 +56,8 @@ def _data_path(loc: tuple[int | str, ...], data: Any, kind: str) -> Path:
             break
         path.append(part)
     return tuple(path)
+
+
+def _is_family_tag(node: Any, part: int | str, rest: tuple[int | str, ...]) -> bool:
+    """The model section's union tag ('transformer', 'mixer'): not a key of the data."""
+    return isinstance(node, dict) and part not in node and bool(rest) and rest[0] in node

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from light_llm.schemas.describe import allowed, show
-from light_llm.schemas.base import LIMIT
+from light_llm.spec_base import LIMIT
 from light_llm.schemas.errors import MAX_KEY, Path, SpecIssue
 from light_llm.schemas.json_schema import spec_json_schema
 
@@ -52,7 +52,11 @@ def _render(error: ValidationError) -> list[SpecIssue]:
 
 def _rule_description(error: ValidationError) -> str | None:
     """The message of a cross-field rule (an if/then/else branch of conditional.py)."""
-    in_branch = any(part in ("then", "else") for part in error.schema_path)
+    # Rules sit in allOf lists; a then/else elsewhere is the model family union's choice.
+    path = list(error.schema_path)
+    in_branch = any(
+        part in ("then", "else") and i >= 2 and path[i - 2] == "allOf" for i, part in enumerate(path)
+    )
     if in_branch and isinstance(error.schema, dict):
         return error.schema.get("description")
     return None

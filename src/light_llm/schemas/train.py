@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from light_llm.schemas.base import LIMIT, Integer, Number, SpecModel
+from light_llm.spec_base import LIMIT, Integer, Number, SpecModel
 
 MAX_STEPS = 10**9
 MAX_BATCH = 1_048_576

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from light_llm.train.corpus import Corpus
-from light_llm.train.tokenizer import special_tokens, tokenizer_fingerprint
+from light_llm.tokenizer import special_tokens, tokenizer_fingerprint
 
 TOKENS_FILE = "tokens.bin"
 META_FILE = "tokens.json"
@@ -156,7 +156,7 @@ def unigram_entropy(tokens: np.ndarray, vocab_size: int) -> float:
 
 
 def _is_byte_tokenizer(tokenizer) -> bool:
-    from light_llm.train.tokenizer import byte_tokenizer
+    from light_llm.tokenizer import byte_tokenizer
 
     return tokenizer_fingerprint(tokenizer) == tokenizer_fingerprint(byte_tokenizer())
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from light_llm.schemas.spec import Spec
 from light_llm.train.corpus import read_corpus
 from light_llm.train.data import TOKENIZER_FILE, TokenSplits, cached_tokenizer, load_or_build_tokens, split_tokens
-from light_llm.train.tokenizer import build_tokenizer, check_vocab_size, special_tokens
+from light_llm.tokenizer import build_tokenizer, check_vocab_size, special_tokens
 
 DATA_FOLDER = "data"
 

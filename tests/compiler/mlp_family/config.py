@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import PositiveInt
 
-from light_llm.schemas.base import SpecModel
+from light_llm.spec_base import SpecModel
 
 
 class MLPLanguageModelConfig(SpecModel):

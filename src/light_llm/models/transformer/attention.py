@@ -28,14 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from light_llm.compiler.ir import AttentionIR
+from light_llm.models.transformer.ir import AttentionIR
 from light_llm.models.transformer.linear import Linear
-from light_llm.models.transformer.positional import (
-    alibi_slopes,
-    as_complex,
-    build_rotation,
-)
-from light_llm.models.transformer.tracing import is_tracing
+from light_llm.models.transformer.options import ATTENTION_KERNELS, resolve_path
+from light_llm.models.transformer.positional import as_complex, build_rotation, build_score_bias
+from light_llm.models.tracing import is_tracing
 
 
 def expand_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -122,9 +119,8 @@ class FlashAttentionKernel(nn.Module):
         window = ir.window_size
         self.window = (window - 1, 0) if window is not None else (-1, -1)
         self.dropout = ir.dropout
-        uses_alibi = ir.positional.encoding == "alibi"
         self.register_buffer(
-            "alibi_slopes", alibi_slopes(ir.num_heads) if uses_alibi else None, persistent=False
+            "alibi_slopes", build_score_bias(ir).flash_attn_slopes(), persistent=False
         )
 
     def forward(
@@ -146,14 +142,6 @@ class FlashAttentionKernel(nn.Module):
         return out.transpose(1, 2)
 
 
-KERNELS = {
-    "sdpa": SDPAKernel,
-    "complex_as_real": SDPAKernel,
-    "complex_eager": ComplexKernel,
-    "flash_attn": FlashAttentionKernel,
-}
-
-
 class Attention(nn.Module):
     def __init__(self, ir: AttentionIR):
         super().__init__()
@@ -164,10 +152,11 @@ class Attention(nn.Module):
         self.k_proj = Linear(ir.d_model, ir.kv_size, bias=ir.bias)
         self.v_proj = Linear(ir.d_model, ir.kv_size, bias=ir.bias)
         self.o_proj = Linear(ir.q_size, ir.d_model, bias=ir.bias)
+        kernel = ATTENTION_KERNELS[ir.kernel]
         self.rotation = build_rotation(
-            ir.positional, ir.head_dim, complex_phase=ir.kernel == "complex_eager"
+            ir.positional, ir.head_dim, complex_phase=kernel.complex_rotation
         )
-        self.kernel = KERNELS[ir.kernel](ir)
+        self.kernel = resolve_path(kernel.module)(ir)
 
     @property
     def output_projection(self) -> nn.Linear:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import BlockIR
+from light_llm.models.transformer.ir import BlockIR
 from light_llm.models.transformer.attention import Attention
 from light_llm.models.transformer.ffn import build_ffn
 from light_llm.models.transformer.norm import build_norm

@@ -6,11 +6,19 @@ pairs relative to itself, so the loader can name the exact JSON path of every mi
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from light_llm.schemas.base import LIMIT, Auto, CheckedSection, Integer, Number, Problem
+from light_llm.models.transformer.options import (
+    ACTIVATIONS,
+    FFN_VARIANTS,
+    NORMS,
+    POSITIONAL_ENCODINGS,
+    free_activation_variants,
+    readers,
+)
+from light_llm.spec_base import LIMIT, Auto, CheckedSection, Integer, Number, OneOf, Problem
 
 MAX_WIDTH = 65_536
 """d_model, head_dim: four times the widest released model (16,384)."""
@@ -33,6 +41,16 @@ _SIZE_LIMIT = (
     f"{LIMIT}sizes are bounded so that every accepted spec builds; whether it fits in "
     "memory is checked by `lightllm compile`."
 )
+
+
+PositionalEncodingName = Annotated[str, OneOf(POSITIONAL_ENCODINGS)]
+FFNVariantName = Annotated[str, OneOf(FFN_VARIANTS)]
+ActivationName = Annotated[str, OneOf(ACTIVATIONS, "Activation of the FFN variants that take one:")]
+NormName = Annotated[str, OneOf(NORMS, "Normalisation layer.")]
+
+
+def _one_of(names: list[str]) -> str:
+    return " or ".join(repr(name) for name in names)
 
 
 class AttentionConfig(CheckedSection):
@@ -129,12 +147,7 @@ class AttentionConfig(CheckedSection):
 class PositionalConfig(CheckedSection):
     """How token positions reach the model."""
 
-    encoding: Literal["rope", "alibi", "sinusoidal", "learned", "none"] = Field(
-        "rope",
-        description="rope: rotary embedding of Q and K; alibi: linear distance penalty on "
-        "attention scores; sinusoidal / learned: absolute embeddings added to token "
-        "embeddings; none: no positional information.",
-    )
+    encoding: PositionalEncodingName = Field("rope")
     rope_base: Number(ge=ROPE_BASE_RANGE[0], le=ROPE_BASE_RANGE[1]) = Field(
         10000.0,
         description=f"RoPE θ base (rope only). {LIMIT}below 1 the rotation frequencies "
@@ -148,39 +161,34 @@ class PositionalConfig(CheckedSection):
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
-        if self.encoding != "rope":
-            for key in ("rope_base", "rope_scaling"):
-                if self.explicitly_set(key) and getattr(self, key) is not None:
-                    found.append((key, f"only allowed with encoding 'rope', not {self.encoding!r}"))
+        for key in POSITIONAL_ENCODINGS[self.encoding].options_not_read(type(self).model_fields):
+            if self.explicitly_set(key) and getattr(self, key) is not None:
+                found.append(
+                    (key, f"only allowed with encoding {_one_of(readers(key))}, not {self.encoding!r}")
+                )
         return found
 
 
 class FFNConfig(CheckedSection):
     """The feed-forward sub-layer of each block."""
 
-    variant: Literal["swiglu", "geglu", "mlp"] = Field(
-        "swiglu",
-        description="swiglu: SiLU(gate)·up then down; geglu: GELU(gate)·up then down; "
-        "mlp: Linear → activation → Linear.",
-    )
+    variant: FFNVariantName = Field("swiglu")
     expansion_factor: Number(gt=0.0, le=MAX_EXPANSION) = Field(
         2.6667,
         description="Hidden size = expansion_factor · d_model, rounded up to a multiple of 8. "
         f"{LIMIT}sixteen times the largest in use; memory is checked by `lightllm compile`.",
     )
     dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on the hidden activations.")
-    activation: Literal["silu", "gelu", "relu"] = Field(
-        "silu", description="Activation of the mlp variant (mlp only)."
-    )
+    activation: ActivationName = Field("silu")
     bias: bool = Field(False, description="Add biases to the FFN projections.")
 
     def problems(self) -> list[Problem]:
-        if self.variant != "mlp" and self.explicitly_set("activation"):
+        if FFN_VARIANTS[self.variant].activation and self.explicitly_set("activation"):
             return [
                 (
                     "activation",
-                    f"only allowed with variant 'mlp'; {self.variant!r} fixes its own gate "
-                    f"activation",
+                    f"only allowed with variant {_one_of(free_activation_variants())}; "
+                    f"{self.variant!r} fixes its own gate activation",
                 )
             ]
         return []
@@ -189,7 +197,7 @@ class FFNConfig(CheckedSection):
 class NormConfig(CheckedSection):
     """Normalisation layers and where they sit in each block."""
 
-    type: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalisation layer.")
+    type: NormName = Field("rmsnorm")
     eps: Number(ge=EPS_RANGE[0], le=EPS_RANGE[1]) = Field(
         1e-5,
         description=f"Epsilon added to the variance. {LIMIT}below 1e-12 fp32 rounding loses it.",
@@ -249,6 +257,13 @@ class TransformerConfig(CheckedSection):
         "(GPT-2).",
     )
 
+    def describe(self) -> str:
+        attention = self.attention
+        return (
+            f"{self.name}, {self.num_layers} layers, d_model {self.d_model}, "
+            f"{attention.variant} {attention.num_heads} heads, {self.positional.encoding}"
+        )
+
     def resolved_head_dim(self) -> int:
         if self.attention.head_dim != "auto":
             return self.attention.head_dim
@@ -267,9 +282,10 @@ class TransformerConfig(CheckedSection):
             )
             return found
         head_dim = self.resolved_head_dim()
-        if self.positional.encoding == "rope" and head_dim % 2:
+        even_because = POSITIONAL_ENCODINGS[self.positional.encoding].even_head_dim
+        if even_because and head_dim % 2:
             found.append(
-                ("attention.head_dim", f"rope rotates pairs, so head_dim must be even, got {head_dim}")
+                ("attention.head_dim", f"{even_because}, so head_dim must be even, got {head_dim}")
             )
         elif self.attention.variant == "complex" and head_dim % 2:
             found.append(

@@ -1,13 +1,15 @@
 """Feed-forward networks: gated (SwiGLU, GeGLU) and the two-layer MLP."""
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from light_llm.compiler.ir import FFNIR
+from light_llm.models.transformer.ir import FFNIR
 from light_llm.models.transformer.linear import Linear
+from light_llm.models.transformer.options import ACTIVATIONS, FFN_VARIANTS, resolve_path
 
-ACTIVATIONS = {"silu": F.silu, "gelu": F.gelu, "relu": F.relu}
+
+def activation_function(name: str):
+    return resolve_path(ACTIVATIONS[name].function)
 
 
 class GatedFFN(nn.Module):
@@ -18,7 +20,7 @@ class GatedFFN(nn.Module):
         self.gate_proj = Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
         self.up_proj = Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
         self.down_proj = Linear(ir.hidden_dim, ir.d_model, bias=ir.bias)
-        self.activation = ACTIVATIONS[ir.activation]
+        self.activation = activation_function(ir.activation)
         self.dropout = nn.Dropout(ir.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -37,7 +39,7 @@ class MLP(nn.Module):
         super().__init__()
         self.fc_in = Linear(ir.d_model, ir.hidden_dim, bias=ir.bias)
         self.fc_out = Linear(ir.hidden_dim, ir.d_model, bias=ir.bias)
-        self.activation = ACTIVATIONS[ir.activation]
+        self.activation = activation_function(ir.activation)
         self.dropout = nn.Dropout(ir.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,4 +51,4 @@ class MLP(nn.Module):
 
 
 def build_ffn(ir: FFNIR) -> nn.Module:
-    return MLP(ir) if ir.variant == "mlp" else GatedFFN(ir)
+    return resolve_path(FFN_VARIANTS[ir.variant].module)(ir)

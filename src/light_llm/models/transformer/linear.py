@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from light_llm.models.transformer.linear_calibration import BLOCKED, chosen_kernel
-from light_llm.models.transformer.tracing import is_tracing
+from light_llm.models.tracing import is_tracing
 
 ROW_BLOCKS = 4  # blocks of output rows, one batched-matmul entry each
 MAX_ROWS = 4  # above this many input rows the plain matmul is as fast (measured)

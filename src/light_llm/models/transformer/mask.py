@@ -11,8 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import AttentionIR
-from light_llm.models.transformer.positional import ALiBi
+from light_llm.models.transformer.errors import IRError
+from light_llm.models.transformer.ir import AttentionIR
+from light_llm.models.transformer.options import POSITIONAL_ENCODINGS
+from light_llm.models.transformer.positional import build_score_bias
 
 
 class CausalRule(nn.Module):
@@ -36,14 +38,10 @@ class BidirectionalRule(nn.Module):
         return torch.ones_like(query_slots - key_slots, dtype=torch.bool)
 
 
-class NoScoreBias(nn.Module):
-    def forward(self, distance: torch.Tensor) -> torch.Tensor:
-        return torch.zeros((1, 1) + distance.shape, device=distance.device)
-
-
 def build_mask_rule(ir: AttentionIR) -> nn.Module:
     if ir.mask_type == "sliding_window":
-        assert ir.window_size is not None
+        if ir.window_size is None:
+            raise IRError("attention.mask_type is 'sliding_window' but window_size is None")
         return SlidingWindowRule(ir.window_size)
     return CausalRule() if ir.mask_type == "causal" else BidirectionalRule()
 
@@ -58,10 +56,10 @@ class AttentionBias(nn.Module):
     def __init__(self, ir: AttentionIR):
         super().__init__()
         self.rule = build_mask_rule(ir)
-        uses_alibi = ir.positional.encoding == "alibi"
-        self.score_bias = ALiBi(ir.num_heads) if uses_alibi else NoScoreBias()
+        biases_scores = POSITIONAL_ENCODINGS[ir.positional.encoding].score_bias is not None
+        self.score_bias = build_score_bias(ir)
         self.kernel_masks_itself = ir.kernel == "flash_attn" or (
-            not uses_alibi and ir.mask_type != "sliding_window"
+            not biases_scores and ir.mask_type != "sliding_window"
         )
 
     def forward(

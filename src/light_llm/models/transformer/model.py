@@ -13,8 +13,9 @@ import math
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import TransformerIR
+from light_llm.models.transformer.ir import TransformerIR
 from light_llm.models.transformer.block import KV, build_block
+from light_llm.models.transformer.errors import ModelInputError
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.mask import AttentionBias
 from light_llm.models.transformer.norm import build_norm
@@ -26,7 +27,7 @@ class Transformer(nn.Module):
         """`config`: a TransformerIR, or a TransformerConfig (lowered for eager use)."""
         super().__init__()
         if not isinstance(config, TransformerIR):
-            from light_llm.compiler.lower import lower
+            from light_llm.models.transformer.lower import lower
 
             config = lower(config)
         self.ir = config
@@ -80,7 +81,7 @@ class Transformer(nn.Module):
         past_key_values: one (key, value) `[B, Hkv, P, D]` per layer (P may be 0).
         Returns logits [B, S, vocab] and the present (key, value) `[B, Hkv, P + S, D]`."""
         if not self.ir.causal:
-            raise ValueError(
+            raise ModelInputError(
                 "bidirectional attention cannot decode incrementally: every token attends to "
                 "later ones, so a KV cache would change earlier outputs; call forward(tokens)"
             )

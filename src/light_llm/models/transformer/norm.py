@@ -3,7 +3,8 @@
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import NormIR
+from light_llm.models.transformer.ir import NormIR
+from light_llm.models.transformer.options import NORMS, resolve_path
 
 
 class RMSNorm(nn.Module):
@@ -24,6 +25,4 @@ class RMSNorm(nn.Module):
 
 
 def build_norm(ir: NormIR) -> nn.Module:
-    if ir.type == "rmsnorm":
-        return RMSNorm(ir.dim, ir.eps)
-    return nn.LayerNorm(ir.dim, eps=ir.eps)
+    return resolve_path(NORMS[ir.type].module)(ir.dim, ir.eps)

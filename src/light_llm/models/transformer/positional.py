@@ -13,8 +13,10 @@ import math
 import torch
 from torch import nn
 
-from light_llm.compiler.ir import PositionalIR
-from light_llm.models.transformer.tracing import is_tracing
+from light_llm.models.transformer.errors import ModelInputError
+from light_llm.models.transformer.ir import AttentionIR, PositionalIR
+from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, resolve_path
+from light_llm.models.tracing import is_tracing
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -111,13 +113,25 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
 class ALiBi(nn.Module):
     """Adds -slope_h · |i - j| to the attention score of query i and key j."""
 
-    def __init__(self, num_heads: int):
+    def __init__(self, ir: AttentionIR):
         super().__init__()
-        self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
+        self.register_buffer("slopes", alibi_slopes(ir.num_heads), persistent=False)
 
     def forward(self, distance: torch.Tensor) -> torch.Tensor:
         # distance: [S, T] → bias [1, H, S, T]
         return -self.slopes[None, :, None, None] * distance.abs().float()[None, None]
+
+    def flash_attn_slopes(self) -> torch.Tensor:
+        """flash-attn applies this bias itself from the head slopes."""
+        return self.slopes
+
+
+class NoScoreBias(nn.Module):
+    def forward(self, distance: torch.Tensor) -> torch.Tensor:
+        return torch.zeros((1, 1) + distance.shape, device=distance.device)
+
+    def flash_attn_slopes(self) -> None:
+        return None
 
 
 class LearnedPositions(nn.Module):
@@ -130,7 +144,7 @@ class LearnedPositions(nn.Module):
         if not is_tracing():
             longest = int(position_ids.max()) + 1 if position_ids.numel() else 0
             if longest > self.max_seq_len:
-                raise ValueError(
+                raise ModelInputError(
                     f"position {longest - 1} is beyond max_seq_len={self.max_seq_len}: learned "
                     f"positional embeddings exist only for positions < {self.max_seq_len}"
                 )
@@ -140,7 +154,7 @@ class LearnedPositions(nn.Module):
 class SinusoidalPositions(nn.Module):
     """PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(p / 10000^(2i/d))."""
 
-    def __init__(self, d_model: int):
+    def __init__(self, ir: PositionalIR, d_model: int):
         super().__init__()
         exponents = torch.arange(0, d_model, 2, dtype=torch.float64) / d_model
         self.register_buffer("inv_freq", (1.0 / 10000.0**exponents).float(), persistent=False)
@@ -160,14 +174,19 @@ class NoPositions(nn.Module):
 
 
 def build_embedding_positions(ir: PositionalIR, d_model: int) -> nn.Module:
-    if ir.encoding == "learned":
-        return LearnedPositions(ir, d_model)
-    if ir.encoding == "sinusoidal":
-        return SinusoidalPositions(d_model)
-    return NoPositions()
+    """What the encoding adds to the token embeddings (NoPositions: nothing)."""
+    path = POSITIONAL_ENCODINGS[ir.encoding].embedding
+    return resolve_path(path)(ir, d_model) if path else NoPositions()
 
 
 def build_rotation(ir: PositionalIR, head_dim: int, complex_phase: bool) -> nn.Module:
-    if ir.encoding != "rope":
-        return NoRotation()
-    return ComplexPhase(ir, head_dim) if complex_phase else RotaryEmbedding(ir, head_dim)
+    """How the encoding rotates Q and K (NoRotation: not at all)."""
+    encoding = POSITIONAL_ENCODINGS[ir.encoding]
+    path = encoding.complex_rotation if complex_phase else encoding.rotation
+    return resolve_path(path)(ir, head_dim) if path else NoRotation()
+
+
+def build_score_bias(ir: AttentionIR) -> nn.Module:
+    """What the encoding adds to the attention scores (NoScoreBias: zeros)."""
+    path = POSITIONAL_ENCODINGS[ir.positional.encoding].score_bias
+    return resolve_path(path)(ir) if path else NoScoreBias()

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from light_llm.compiler.ir import AttentionIR, BlockIR, FFNIR, NormIR, TransformerIR
+from light_llm.models.transformer.ir import AttentionIR, BlockIR, FFNIR, NormIR, TransformerIR
+from light_llm.models.transformer.options import FFN_VARIANTS, NORMS, POSITIONAL_ENCODINGS
 
 FP32_BYTES = 4
 TRAINING_TO_FORWARD = 3
@@ -36,7 +37,7 @@ def attention_parameters(ir: AttentionIR) -> int:
 
 def ffn_projections(ir: FFNIR) -> int:
     """Matrices of width d_model × hidden_dim: gate, up and down, or in and out."""
-    return 2 if ir.variant == "mlp" else 3
+    return FFN_VARIANTS[ir.variant].projections
 
 
 def ffn_parameters(ir: FFNIR) -> int:
@@ -47,7 +48,7 @@ def ffn_parameters(ir: FFNIR) -> int:
 
 
 def norm_parameters(ir: NormIR) -> int:
-    return ir.dim if ir.type == "rmsnorm" else 2 * ir.dim
+    return NORMS[ir.type].parameters_per_dim * ir.dim
 
 
 def norms_per_block(ir: BlockIR) -> int:
@@ -112,6 +113,11 @@ class ModelCost:
         return tokens * self.kv_cache_bytes_per_token
 
 
+def positional_parameters(ir: TransformerIR) -> int:
+    encoding = POSITIONAL_ENCODINGS[ir.positional.encoding]
+    return encoding.embedding_parameters(ir.max_seq_len, ir.d_model)
+
+
 def kv_cache_bytes_per_token(ir: TransformerIR, bytes_per_element: int = FP32_BYTES) -> int:
     return sum(2 * block.attention.kv_size for block in ir.blocks) * bytes_per_element
 
@@ -121,9 +127,7 @@ def model_cost(
 ) -> ModelCost:
     """Costs of `ir`; FLOPs at `context` keys per query (default max_seq_len)."""
     context = ir.max_seq_len if context is None else context
-    embeddings = ir.vocab_size * ir.d_model
-    if ir.positional.encoding == "learned":
-        embeddings += ir.max_seq_len * ir.d_model
+    embeddings = ir.vocab_size * ir.d_model + positional_parameters(ir)
     layers = tuple(
         LayerCost(block.index, block_parameters(block), block_forward_flops(block, context))
         for block in ir.blocks

@@ -9,8 +9,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from light_llm.compiler.build import build
-from light_llm.compiler.cost import model_cost
-from light_llm.compiler.lower import lower
+from light_llm.models.transformer.cost import model_cost
+from light_llm.models.transformer.lower import lower
 from light_llm.models.transformer.config import TransformerConfig
 
 TINY = {"vocab_size": 53, "d_model": 32, "num_layers": 2, "max_seq_len": 16}

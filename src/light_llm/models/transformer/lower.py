@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 
-from light_llm.compiler.ir import (
+from light_llm.models.transformer.ir import (
     AttentionIR,
     BlockIR,
     FFNIR,
@@ -19,6 +19,8 @@ from light_llm.models.transformer.config import (
     FFNConfig,
     TransformerConfig,
 )
+from light_llm.models.transformer.errors import LoweringError
+from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
 
 FFN_HIDDEN_MULTIPLE = 8
 
@@ -30,6 +32,7 @@ def ffn_hidden_dim(d_model: int, expansion_factor: float) -> int:
 
 
 def choose_attention_kernel(config: AttentionConfig, target: Target) -> tuple[str, str]:
+    # Kernel names are keys of options.ATTENTION_KERNELS.
     """The kernel for this target, and why it was chosen (shown by `lightllm compile`)."""
     if config.variant == "complex":
         if target == "export":
@@ -78,7 +81,7 @@ def lower_attention(
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
-    activation = {"swiglu": "silu", "geglu": "gelu"}.get(ffn.variant, ffn.activation)
+    activation = FFN_VARIANTS[ffn.variant].activation or ffn.activation
     return FFNIR(
         variant=ffn.variant,
         d_model=d_model,
@@ -95,17 +98,18 @@ def lower(
     """Lower a model config. `vocab_size` resolves `vocab_size: auto` (from the tokenizer)."""
     resolved_vocab = config.vocab_size if config.vocab_size != "auto" else vocab_size
     if resolved_vocab is None:
-        raise ValueError(
+        raise LoweringError(
             "model.vocab_size is 'auto': it is resolved from the tokenizer; "
             "lower the whole spec (lower_spec) or pass vocab_size"
         )
     if vocab_size is not None and config.vocab_size != "auto" and vocab_size != config.vocab_size:
-        raise ValueError(
+        raise LoweringError(
             f"model.vocab_size={config.vocab_size} but the tokenizer has {vocab_size} tokens; "
             f"set model.vocab_size to {vocab_size} or 'auto'"
         )
     positional = PositionalIR(
         encoding=config.positional.encoding,
+        uses_position_ids=POSITIONAL_ENCODINGS[config.positional.encoding].reads_positions,
         max_seq_len=config.max_seq_len,
         rope_base=config.positional.rope_base,
         rope_scaling=config.positional.rope_scaling or 1.0,

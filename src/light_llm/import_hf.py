@@ -2,10 +2,11 @@
 tokenizer.json), which `lightllm train` can continue and `lightllm export` exports.
 
 Reads config.json and safetensors weights only (one file or shards with an index; pickle
-checkpoints are refused). The spec comes from interop/huggingface.py's mapping; every
+checkpoints are refused). The spec comes from the mapping objects of interop/hf/; every
 tensor the spec needs must be present and no unknown tensor may be left over, so an
 import either reproduces the checkpoint or says what is wrong. Where transformers is
-installed the result is verified against the Hugging Face model itself.
+installed the result is verified against the Hugging Face model itself (through the
+export parity gate, which is why this workflow sits above exports/, beside the CLI).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 
 import torch
 
-SUPPORTED = ("llama", "mistral", "gpt2")
+from light_llm.errors import LightLLMError
+
 # Buffers some checkpoints carry that are not weights (GPT-2's causal mask, old RoPE caches).
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
-BASE_PREFIX = {"gpt2": "transformer.", "llama": "model.", "mistral": "model."}
 SHOWN = 8  # names listed per problem
 
 
-class HFImportError(ValueError):
+class HFImportError(LightLLMError):
     """A folder that cannot be imported; the message names the folder and what is wrong."""
 
 
@@ -42,31 +43,51 @@ def read_hf_config(source: Path) -> dict:
         raise HFImportError(f"{source}: not a folder")
     if not path.is_file():
         raise HFImportError(f"{source}: not a Hugging Face model folder (no config.json)")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise HFImportError(f"{path}: not valid JSON ({error})") from None
+    config = _read_json(path, "config.json")
+    if not isinstance(config, dict):
+        raise HFImportError(f"{path}: expected a JSON object, got {_json_type(config)}")
     model_type = config.get("model_type")
-    if model_type not in SUPPORTED:
-        architectures = ", ".join(config.get("architectures") or []) or "no architectures listed"
+    if model_type not in supported():
+        listed = config.get("architectures")
+        listed = ", ".join(map(str, listed)) if isinstance(listed, list) and listed else "no architectures listed"
         raise HFImportError(
-            f"{source}: model_type {model_type!r} ({architectures}) cannot be imported; "
-            f"supported: {', '.join(SUPPORTED)} (Llama and GPT-2 families)"
+            f"{source}: model_type {model_type!r} ({listed}) cannot be imported; "
+            f"supported: {', '.join(supported())}"
         )
     return config
+
+
+def supported() -> tuple[str, ...]:
+    """The model types of the Hugging Face architectures light_llm maps (interop/hf/)."""
+    from light_llm.interop.hf import architectures
+
+    return tuple(architectures())
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise HFImportError(f"{path}: not a text file (binary data where {what} should be)") from None
+    except json.JSONDecodeError as error:
+        raise HFImportError(f"{path}: not valid JSON ({error})") from None
+
+
+def _json_type(value) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return names.get(type(value), "null" if value is None else type(value).__name__)
 
 
 def spec_from_hf_config(source: Path, config: dict, tokenizer: Path | None):
     """The validated, resolved Spec whose model reproduces `config`."""
     from light_llm.compiler.resolve import resolve_spec
-    from light_llm.interop.huggingface import model_section_from_hf_config
+    from light_llm.interop.hf import model_section_from_hf_config
     from light_llm.schemas.spec import Spec
 
     try:
         section = model_section_from_hf_config(config)
-    except (ValueError, KeyError) as error:
-        detail = f"missing {error}" if isinstance(error, KeyError) else str(error)
-        raise HFImportError(f"{source / 'config.json'}: {detail}") from None
+    except ValueError as error:  # HFConfigError names each field
+        raise HFImportError(f"{source / 'config.json'}: {error}") from None
     data = {"tokenizer": str(tokenizer)} if tokenizer is not None else {}
     try:
         return resolve_spec(Spec.model_validate({"spec_version": 1, "model": section, "data": data}))
@@ -80,7 +101,7 @@ def read_hf_weights(source: Path) -> dict[str, torch.Tensor]:
 
     index = source / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        shards = _shards(index)
     elif (source / "model.safetensors").is_file():
         shards = ["model.safetensors"]
     elif any(source.glob("*.bin")) or any(source.glob("*.pt")):
@@ -99,13 +120,28 @@ def read_hf_weights(source: Path) -> dict[str, torch.Tensor]:
     return {name: t.float() if t.is_floating_point() else t for name, t in state.items()}
 
 
+def _shards(index: Path) -> list[str]:
+    """The shard files a model.safetensors.index.json names, each a file of its folder."""
+    data = _read_json(index, "model.safetensors.index.json")
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise HFImportError(f"{index}: expected an object with a non-empty 'weight_map' of tensor → file")
+    shards = sorted(set(weight_map.values()), key=str)
+    for shard in shards:
+        if not isinstance(shard, str) or Path(shard).name != shard:
+            raise HFImportError(f"{index}: weight_map names {shard!r}; allowed: a file name in {index.parent}")
+        if not (index.parent / shard).is_file():
+            raise HFImportError(f"{index}: names {shard}, which is not in {index.parent}")
+    return shards
+
+
 def check_tensor_names(source: Path, ir, hf_state: dict, model_type: str) -> dict:
     """`hf_state` with the base-model prefix added where a checkpoint lacks it, once every
     tensor the model needs is present and none is left unused."""
     from light_llm.compiler.build import build
-    from light_llm.interop.huggingface import to_hf_state_dict
+    from light_llm.interop.hf import architecture, to_hf_state_dict
 
-    prefix = BASE_PREFIX[model_type]
+    prefix = architecture(model_type).base_prefix
     if not any(name.startswith(prefix) for name in hf_state):
         hf_state = {name if name == "lm_head.weight" else prefix + name: t for name, t in hf_state.items()}
     with torch.device("meta"):
@@ -135,7 +171,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
 
     from light_llm.compiler.build import build
     from light_llm.compiler.pipeline import lower_spec
-    from light_llm.interop.huggingface import from_hf_state_dict
+    from light_llm.interop.hf import from_hf_state_dict
     from light_llm.model_folder import save_model_folder
 
     source, out = Path(source), Path(out)
@@ -164,7 +200,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
 
 
 def _check_tokenizer(path: Path, vocab_size: int) -> None:
-    from light_llm.train.tokenizer import TokenizerError, check_tokenizer_fits, load_tokenizer_file
+    from light_llm.tokenizer import TokenizerError, check_tokenizer_fits, load_tokenizer_file
 
     try:
         check_tokenizer_fits(load_tokenizer_file(path), vocab_size, str(path))

@@ -7,9 +7,19 @@ false) and `Integer`/`Number`, whose bounds appear in the schema as minimum/maxi
 JSON Schema counts 64.0 as an integer and 1 as a number, so pydantic does too.
 """
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 Auto = Literal["auto"]
 """Marks a value the compiler resolves; the resolved spec shows the number chosen."""
@@ -85,3 +95,35 @@ class CheckedSection(SpecModel):
         if found:
             raise RuleViolation(found)
         return self
+
+
+class OneOf:
+    """A string field whose allowed values are the keys of an option table, read when a
+    value is validated and when the JSON Schema is generated (so an entry registered later
+    is allowed too). Use as `Annotated[str, OneOf(TABLE, "intro")]`; the schema's
+    description is the intro followed by each entry's own description."""
+
+    def __init__(self, table: Mapping[str, Any], intro: str = ""):
+        self.table = table
+        self.intro = intro
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(str))
+
+    def _check(self, value: str) -> str:
+        if value not in self.table:
+            expected = ", ".join(repr(name) for name in self.table)
+            raise PydanticCustomError(
+                "literal_error", "Input should be {expected}", {"expected": expected}
+            )
+        return value
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        described = "; ".join(f"{name}: {entry.description}" for name, entry in self.table.items())
+        return {
+            "description": f"{self.intro} {described}." if self.intro else f"{described}.",
+            "enum": list(self.table),
+            "type": "string",
+        }

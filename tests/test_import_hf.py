@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 from light_llm.cli.app import _register_commands, app
 from light_llm.exports.onnx import export_onnx
-from light_llm.interop.import_hf import HFImportError, import_hf
+from light_llm.import_hf import HFImportError, import_hf
 from light_llm.model_folder import load_model_folder
 from light_llm.runtime.feeds import step_feeds
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.session import OnnxSession
-from light_llm.train.tokenizer import byte_tokenizer
+from light_llm.tokenizer import byte_tokenizer
 
 transformers = pytest.importorskip("transformers")
 

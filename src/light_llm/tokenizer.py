@@ -6,20 +6,23 @@
 - `bpe`: byte-level BPE trained on the corpus to exactly `model.vocab_size` tokens.
 - a path: the user's own tokenizer.json.
 
-This module never imports torch (exports and the runtime use it too).
+This module never imports torch; it sits on the ground floor, beside errors.py, since the
+compiler (vocab_size: auto), training, exports and the runtime all read tokenizers.
 """
 
 from __future__ import annotations
-
-from light_llm.train.errors import TrainingError
 
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from light_llm.schemas.data import DataConfig
-from light_llm.schemas.errors import shorten
+from light_llm.errors import LightLLMError
+from light_llm.formatting import shorten
+
+if TYPE_CHECKING:
+    from light_llm.schemas.data import DataConfig
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
@@ -31,7 +34,7 @@ KNOWN_EOS_TOKENS = (EOS_TOKEN, "</s>", "<|end_of_text|>", "<eos>", "<|eot_id|>",
 KNOWN_PAD_TOKENS = (PAD_TOKEN, "<pad>", "[PAD]")
 
 
-class TokenizerError(TrainingError):
+class TokenizerError(LightLLMError):
     """A tokenizer that cannot be built or read, or that does not fit the spec."""
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
 from light_llm.schemas.data import DataConfig
-from light_llm.train.tokenizer import (
+from light_llm.tokenizer import (
     BYTE_VOCAB_SIZE,
     TokenizerError,
     build_tokenizer,

@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-AttentionKernel = Literal["sdpa", "flash_attn", "complex_eager", "complex_as_real"]
+# Option names (encoding, variant, activation, norm type, kernel) are keys of the tables
+# in options.py; the IR stores the name, the modules and costs read the entry.
 Target = Literal["eager", "export"]
 
 
 @dataclass(frozen=True)
 class PositionalIR:
-    encoding: Literal["rope", "alibi", "sinusoidal", "learned", "none"]
+    encoding: str
+    uses_position_ids: bool  # from the table: the graph reads position_ids
     max_seq_len: int
     rope_base: float
     rope_scaling: float  # 1.0 when no scaling
@@ -33,7 +35,7 @@ class AttentionIR:
     mask_type: Literal["causal", "bidirectional", "sliding_window"]
     window_size: int | None
     use_flash_attn: bool
-    kernel: AttentionKernel
+    kernel: str
     kernel_reason: str
     positional: PositionalIR
 
@@ -48,17 +50,17 @@ class AttentionIR:
 
 @dataclass(frozen=True)
 class FFNIR:
-    variant: Literal["swiglu", "geglu", "mlp"]
+    variant: str
     d_model: int
     hidden_dim: int
-    activation: Literal["silu", "gelu", "relu"]
+    activation: str
     dropout: float
     bias: bool
 
 
 @dataclass(frozen=True)
 class NormIR:
-    type: Literal["rmsnorm", "layernorm"]
+    type: str
     dim: int
     eps: float
 
@@ -94,6 +96,15 @@ class TransformerIR:
     @property
     def causal(self) -> bool:
         return self.blocks[0].attention.mask_type != "bidirectional"
+
+    @property
+    def cached(self) -> bool:
+        """Whether exports take and return a KV cache (causal models only)."""
+        return self.causal
+
+    @property
+    def uses_position_ids(self) -> bool:
+        return self.positional.uses_position_ids
 
     @property
     def num_kv_heads(self) -> int:

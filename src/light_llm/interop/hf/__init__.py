@@ -1,0 +1,114 @@
+"""Hugging Face `transformers` interop: which architecture a model maps onto, its
+`config.json`, and state-dict conversion both ways. Imports neither transformers nor
+torch at import time; works on the IR (`lower_spec(spec)` or `model.ir`), dicts, tensors.
+
+Each architecture is one object (a `base.HFArchitecture` in its own file of this
+package: llama.py, mistral.py, gpt2.py), found by `architectures()`; adding one is adding
+a file.
+
+    hf_model_type(ir) -> str | None           the architecture that reproduces the model
+    unmappable_options(ir) -> {arch: [...]}   per architecture, each blocking spec option
+    hf_config(ir, **extra) -> dict            config.json (raises UnmappableSpec)
+    to_hf_state_dict / from_hf_state_dict     our tensor names ↔ the *ForCausalLM names;
+                                              with tied embeddings both sides carry
+                                              "lm_head.weight" (drop it before saving)
+    model_section_from_hf_config(config)      the spec's model section for a config.json,
+                                              checked field by field first (HFConfigError)
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from functools import cache
+from importlib import import_module
+from typing import Any
+
+from light_llm.interop.hf.base import HFArchitecture, HFConfigError, UnmappableSpec
+from light_llm.models.transformer.ir import TransformerIR
+
+__all__ = [
+    "HFConfigError", "UnmappableSpec", "architecture", "architectures", "from_hf_state_dict",
+    "hf_config", "hf_model_type", "model_section_from_hf_config", "to_hf_state_dict",
+    "unmappable_options",
+]
+
+ORDER = ("llama", "mistral", "gpt2")  # tried in this order; any other file after them
+
+
+@cache
+def architectures() -> dict[str, HFArchitecture]:
+    """Every architecture of this package, by model_type."""
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        entry = getattr(import_module(f"{__name__}.{module.name}"), "ARCHITECTURE", None)
+        if entry is not None:
+            found[entry.model_type] = entry
+    known = [name for name in ORDER if name in found]
+    return {name: found[name] for name in known + sorted(set(found) - set(known))}
+
+
+def architecture(model_type: Any) -> HFArchitecture:
+    if model_type not in architectures():
+        raise HFConfigError(
+            f"Hugging Face model_type {model_type!r} has no mapping; supported: {', '.join(architectures())}"
+        )
+    return architectures()[model_type]
+
+
+def unmappable_options(ir: TransformerIR) -> dict[str, list[str]]:
+    """Per architecture, every option that prevents an exact mapping (empty: it maps)."""
+    if getattr(ir, "family", None) != "transformer":
+        return {name: [f"model.name={ir.family!r} ({name} needs 'transformer')"] for name in architectures()}
+    return {name: entry.blockers(ir) for name, entry in architectures().items()}
+
+
+def hf_model_type(ir: TransformerIR) -> str | None:
+    """The HF architecture that reproduces this model exactly, or None."""
+    return next((name for name, found in unmappable_options(ir).items() if not found), None)
+
+
+def _mapped(ir: TransformerIR) -> HFArchitecture:
+    name = hf_model_type(ir)
+    if name is None:
+        raise UnmappableSpec(unmappable_options(ir))
+    return architectures()[name]
+
+
+def hf_config(ir: TransformerIR, **extra: Any) -> dict[str, Any]:
+    """The HF `config.json` for this model; raises UnmappableSpec naming every blocker."""
+    entry = _mapped(ir)
+    common = {
+        "architectures": [entry.hf_class],
+        "model_type": entry.model_type,
+        "vocab_size": ir.vocab_size,
+        "tie_word_embeddings": ir.tie_embeddings,
+        "initializer_range": ir.init_std,
+        "torch_dtype": "float32",
+    }
+    return common | entry.config(ir) | extra
+
+
+def _with_tied_head(ir: TransformerIR, state: dict, embedding: str) -> dict:
+    if ir.tie_embeddings and "lm_head.weight" not in state:
+        return {**state, "lm_head.weight": state[embedding]}
+    return state
+
+
+def to_hf_state_dict(ir: TransformerIR, state: dict) -> dict:
+    """Our state dict → the HF *ForCausalLM state dict of `hf_config(ir)`."""
+    entry = _mapped(ir)
+    return entry.to_hf(ir, _with_tied_head(ir, state, "embed_tokens.weight"))
+
+
+def from_hf_state_dict(ir: TransformerIR, hf_state: dict) -> dict:
+    """The HF *ForCausalLM state dict of `hf_config(ir)` → our state dict."""
+    entry = _mapped(ir)
+    return entry.from_hf(ir, _with_tied_head(ir, hf_state, entry.embedding))
+
+
+def model_section_from_hf_config(config: Any) -> dict[str, Any]:
+    """The spec `model` section that reproduces an HF config.json (already parsed)."""
+    if not isinstance(config, dict):
+        raise HFConfigError(f"expected a JSON object, got {type(config).__name__}")
+    entry = architecture(config.get("model_type"))
+    return entry.model_section(entry.read(config))

@@ -1,0 +1,167 @@
+"""What every Hugging Face architecture mapping shares: the `HFArchitecture` base class
+(config both ways, tensor renames both ways, what it cannot express), the check of a
+`config.json` against the fields an architecture reads, and the errors.
+
+One subclass per architecture lives in its own file of this package (llama.py,
+mistral.py, gpt2.py) with a module-level `ARCHITECTURE`; `light_llm.interop.hf` finds
+them, so adding an architecture is adding one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from light_llm.errors import LightLLMError
+from light_llm.models.transformer.ir import BlockIR, TransformerIR
+
+
+class UnmappableSpec(LightLLMError):
+    """The model maps onto no Hugging Face architecture; `reasons` per architecture."""
+
+    def __init__(self, reasons: dict[str, list[str]]):
+        self.reasons = reasons
+        lines = [f"{name}: {'; '.join(found)}" for name, found in reasons.items()]
+        super().__init__("no Hugging Face architecture reproduces this model:\n  " + "\n  ".join(lines))
+
+
+class HFConfigError(LightLLMError):
+    """A config.json that light_llm cannot read or express; the message names each field."""
+
+
+@dataclass(frozen=True)
+class Need:
+    """A spec option an architecture fixes: `path` must take one of `allowed`."""
+
+    path: str
+    actual: Callable[[TransformerIR], Any]
+    allowed: tuple[Any, ...]
+
+
+def block(ir: TransformerIR) -> BlockIR:
+    return ir.blocks[0]
+
+
+NORM_TYPE = lambda ir: block(ir).norm.type  # noqa: E731
+PLACEMENT = lambda ir: block(ir).placement  # noqa: E731
+PARALLEL = lambda ir: block(ir).parallel  # noqa: E731
+ENCODING = lambda ir: ir.positional.encoding  # noqa: E731
+VARIANT = lambda ir: block(ir).attention.variant  # noqa: E731
+MASK = lambda ir: block(ir).attention.mask_type  # noqa: E731
+FFN = lambda ir: block(ir).ffn.variant  # noqa: E731
+ATTENTION_BIAS = lambda ir: block(ir).attention.bias  # noqa: E731
+FFN_BIAS = lambda ir: block(ir).ffn.bias  # noqa: E731
+
+
+class HFConfigFields(BaseModel):
+    """The fields of a config.json an architecture reads, with their types; other fields
+    are allowed and ignored."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+class HFArchitecture:
+    """One Hugging Face architecture that a light_llm Transformer maps onto exactly."""
+
+    model_type: ClassVar[str]
+    hf_class: ClassVar[str]  # the *ForCausalLM class named in config.json
+    base_prefix: ClassVar[str]  # the base model's prefix in tensor names
+    embedding: ClassVar[str]  # the HF name of the token embedding
+    fields: ClassVar[type[HFConfigFields]]
+    needs: ClassVar[tuple[Need, ...]]
+
+    # --- light_llm → Hugging Face ---------------------------------------------------
+
+    def blockers(self, ir: TransformerIR) -> list[str]:
+        """Every option of `ir` this architecture cannot express (empty: it maps)."""
+        found = [
+            f"{need.path}={show(need.actual(ir))} ({self.model_type} needs "
+            f"{' or '.join(show(value) for value in need.allowed)})"
+            for need in self.needs
+            if need.actual(ir) not in need.allowed
+        ]
+        return found + self.shape_problems(ir)
+
+    def shape_problems(self, ir: TransformerIR) -> list[str]:
+        attention = block(ir).attention
+        if attention.num_heads * attention.head_dim != ir.d_model and ir.d_model % attention.num_heads:
+            return [
+                f"model.attention.num_heads={attention.num_heads} ({self.model_type} needs "
+                f"d_model={ir.d_model} divisible by num_heads)"
+            ]
+        return []
+
+    def config(self, ir: TransformerIR) -> dict[str, Any]:
+        """The architecture-specific fields of config.json."""
+        raise NotImplementedError
+
+    def renames(self, ir: TransformerIR) -> list[tuple[str, str]]:
+        """(ours, HF) parameter names that carry the same tensor unchanged."""
+        raise NotImplementedError
+
+    def to_hf(self, ir: TransformerIR, state: dict) -> dict:
+        """Our state dict (tied head filled in) → the HF state dict."""
+        return {theirs: take(state, ours, "light_llm") for ours, theirs in self.renames(ir)}
+
+    def from_hf(self, ir: TransformerIR, hf_state: dict) -> dict:
+        """The HF state dict (tied head filled in) → our state dict."""
+        return {ours: take(hf_state, theirs, "Hugging Face") for ours, theirs in self.renames(ir)}
+
+    # --- Hugging Face → light_llm ---------------------------------------------------
+
+    def read(self, config: dict[str, Any]) -> HFConfigFields:
+        """`config` checked against `fields`: one line naming every bad field."""
+        try:
+            return self.fields.model_validate(config)
+        except ValidationError as error:
+            problems = [
+                f"{'.'.join(map(str, issue['loc']))}: got {show_value(issue.get('input'))}; {issue['msg']}"
+                if issue["type"] != "missing" else f"{'.'.join(map(str, issue['loc']))}: missing"
+                for issue in error.errors(include_url=False)
+            ]
+            raise HFConfigError(f"{self.model_type} config: " + "; ".join(problems)) from None
+
+    def model_section(self, fields: HFConfigFields) -> dict[str, Any]:
+        """The spec `model` section that reproduces this config (inverse of `config`)."""
+        raise NotImplementedError
+
+
+def take(state: dict, key: str, side: str) -> Any:
+    if key not in state:
+        raise KeyError(f"{side} state dict has no {key!r}")
+    return state[key]
+
+
+def show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value).lower()
+
+
+def show_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def expansion(hidden: int, d_model: int) -> float:
+    from light_llm.models.transformer.lower import FFN_HIDDEN_MULTIPLE, ffn_hidden_dim
+
+    factor = hidden / d_model
+    if ffn_hidden_dim(d_model, factor) != hidden:
+        raise HFConfigError(
+            f"FFN hidden size {hidden} is not a multiple of {FFN_HIDDEN_MULTIPLE}: light_llm "
+            f"rounds expansion_factor·d_model up to a multiple of {FFN_HIDDEN_MULTIPLE}"
+        )
+    return factor
+
+
+ACTIVATIONS = {"silu": "silu", "swish": "silu", "gelu": "gelu", "relu": "relu"}
+
+
+def activation(hf_name: str) -> str:
+    if hf_name not in ACTIVATIONS:
+        raise HFConfigError(
+            f"activation {hf_name!r} has no light_llm equivalent (gelu_new/gelu_pytorch_tanh are "
+            f"the tanh approximation; light_llm's gelu is exact); supported: {sorted(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[hf_name]

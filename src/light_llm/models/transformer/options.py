@@ -1,0 +1,179 @@
+"""The option tables of the Transformer family: each positional encoding, FFN variant,
+norm, activation and attention kernel is declared here once, and everything else reads
+its entry — the spec's allowed values and cross-field rules (config.py, the JSON Schema's
+if/then rules), lowering, the modules built, the cost model, the resolved spec and the
+export geometry (whether a graph takes `position_ids`).
+
+Modules are named by import path ("module:attribute"), so reading a spec never imports
+torch. Adding an option is: an entry here, its module, and its paragraph in
+docs/models.md (the recipe is in that page; tests/models/test_option_recipe.py walks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, TypeVar
+
+from light_llm.errors import LightLLMError
+
+
+class OptionError(LightLLMError):
+    """An option name that no table declares, or one declared twice."""
+
+
+def resolve_path(path: str) -> Any:
+    """"module:attribute" → the attribute (imports the module)."""
+    module, attribute = path.split(":")
+    return getattr(import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class PositionalEncoding:
+    """How token positions reach the model. Each role is optional; a role left out is a
+    no-op module (nothing added to the embeddings, no rotation, no score bias)."""
+
+    name: str
+    description: str
+    reads_positions: bool  # the graph takes position_ids (recorded in the export geometry)
+    embedding: str | None = None  # Class(PositionalIR, d_model): added to token embeddings
+    rotation: str | None = None  # Class(PositionalIR, head_dim): rotates Q and K
+    complex_rotation: str | None = None  # the same for complex attention's eager kernel
+    score_bias: str | None = None  # Class(AttentionIR): added to the attention scores
+    options: tuple[str, ...] = ()  # keys of model.positional it reads; others are errors
+    even_head_dim: str | None = None  # why head_dim must be even, when it must
+    embedding_parameters: Callable[[int, int], int] = lambda max_seq_len, d_model: 0
+
+    def options_not_read(self, keys: Mapping[str, Any]) -> list[str]:
+        """The keys of model.positional that belong to other encodings, not this one."""
+        owned = {option for encoding in POSITIONAL_ENCODINGS.values() for option in encoding.options}
+        return [key for key in keys if key in owned and key not in self.options]
+
+
+@dataclass(frozen=True)
+class FFNVariant:
+    name: str
+    description: str
+    module: str  # Class(FFNIR), with an `output_projection` property
+    projections: int  # d_model × hidden matrices (parameters and FLOPs)
+    activation: str | None = None  # a fixed activation; None: model.ffn.activation chooses
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    description: str
+    function: str  # "module:function", elementwise on a tensor
+
+
+@dataclass(frozen=True)
+class Norm:
+    name: str
+    description: str
+    module: str  # Class(dim, eps)
+    parameters_per_dim: int
+
+
+@dataclass(frozen=True)
+class AttentionKernel:
+    name: str
+    description: str
+    module: str  # Class(AttentionIR): (q, k, v, bias) → output
+    complex_rotation: bool = False  # rotates Q and K with the encoding's complex_rotation
+
+
+Entry = TypeVar("Entry", PositionalEncoding, FFNVariant, Activation, Norm, AttentionKernel)
+
+POSITIONAL_ENCODINGS: dict[str, PositionalEncoding] = {}
+FFN_VARIANTS: dict[str, FFNVariant] = {}
+ACTIVATIONS: dict[str, Activation] = {}
+NORMS: dict[str, Norm] = {}
+ATTENTION_KERNELS: dict[str, AttentionKernel] = {}
+
+
+def register(table: dict[str, Entry], entry: Entry) -> Entry:
+    if entry.name in table:
+        raise OptionError(f"option {entry.name!r} is already declared")
+    table[entry.name] = entry
+    return entry
+
+
+def entry(table: Mapping[str, Entry], name: str, what: str) -> Entry:
+    if name not in table:
+        raise OptionError(f"unknown {what} {name!r}; allowed: {', '.join(table)}")
+    return table[name]
+
+
+def readers(option: str) -> list[str]:
+    """The positional encodings that read `option` (a key of model.positional)."""
+    return [name for name, encoding in POSITIONAL_ENCODINGS.items() if option in encoding.options]
+
+
+def free_activation_variants() -> list[str]:
+    """The FFN variants whose activation model.ffn.activation chooses."""
+    return [name for name, variant in FFN_VARIANTS.items() if variant.activation is None]
+
+
+_POSITIONAL = "light_llm.models.transformer.positional"
+_FFN = "light_llm.models.transformer.ffn"
+_ATTENTION = "light_llm.models.transformer.attention"
+
+for _entry in (
+    PositionalEncoding(
+        "rope", "rotary embedding of Q and K", reads_positions=True,
+        rotation=f"{_POSITIONAL}:RotaryEmbedding", complex_rotation=f"{_POSITIONAL}:ComplexPhase",
+        options=("rope_base", "rope_scaling"), even_head_dim="rope rotates pairs",
+    ),
+    PositionalEncoding(
+        "alibi", "linear distance penalty on attention scores", reads_positions=False,
+        score_bias=f"{_POSITIONAL}:ALiBi",
+    ),
+    PositionalEncoding(
+        "sinusoidal", "fixed sin/cos vectors added to token embeddings", reads_positions=True,
+        embedding=f"{_POSITIONAL}:SinusoidalPositions",
+    ),
+    PositionalEncoding(
+        "learned", "a learned table added to token embeddings", reads_positions=True,
+        embedding=f"{_POSITIONAL}:LearnedPositions",
+        embedding_parameters=lambda max_seq_len, d_model: max_seq_len * d_model,
+    ),
+    PositionalEncoding("none", "no positional information", reads_positions=False),
+):
+    register(POSITIONAL_ENCODINGS, _entry)
+
+for _entry in (
+    FFNVariant("swiglu", "SiLU(gate)·up then down", f"{_FFN}:GatedFFN", 3, activation="silu"),
+    FFNVariant("geglu", "GELU(gate)·up then down", f"{_FFN}:GatedFFN", 3, activation="gelu"),
+    FFNVariant("mlp", "Linear → activation → Linear", f"{_FFN}:MLP", 2),
+):
+    register(FFN_VARIANTS, _entry)
+
+for _entry in (
+    Activation("silu", "x·sigmoid(x)", "torch.nn.functional:silu"),
+    Activation("gelu", "exact (erf) GELU", "torch.nn.functional:gelu"),
+    Activation("relu", "max(x, 0)", "torch.nn.functional:relu"),
+):
+    register(ACTIVATIONS, _entry)
+
+for _entry in (
+    Norm("rmsnorm", "x / √(mean(x²) + eps) · w", "light_llm.models.transformer.norm:RMSNorm", 1),
+    Norm("layernorm", "(x − mean) / √(var + eps) · w + b", "torch.nn:LayerNorm", 2),
+):
+    register(NORMS, _entry)
+
+for _entry in (
+    AttentionKernel("sdpa", "torch scaled_dot_product_attention", f"{_ATTENTION}:SDPAKernel"),
+    AttentionKernel(
+        "flash_attn", "flash-attn on CUDA", f"{_ATTENTION}:FlashAttentionKernel"
+    ),
+    AttentionKernel(
+        "complex_eager", "complex Q and K in complex64", f"{_ATTENTION}:ComplexKernel",
+        complex_rotation=True,
+    ),
+    AttentionKernel(
+        "complex_as_real", "Re(Q·K̄) as the real dot product of (re | im) halves",
+        f"{_ATTENTION}:SDPAKernel",
+    ),
+):
+    register(ATTENTION_KERNELS, _entry)

@@ -1,0 +1,26 @@
+"""The Transformer's resolved model section: every "auto" replaced by the value chosen.
+
+Options that do not apply to the chosen variants (the positional keys another encoding
+reads, the activation of an FFN variant that fixes its own) are left out, so the
+resolved spec validates and compiles to the same IR.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from light_llm.models.transformer.config import TransformerConfig
+from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
+
+
+def resolve(config: TransformerConfig, vocab_size: int | None) -> dict[str, Any]:
+    data = config.model_dump(by_alias=True, exclude_none=True)
+    data["vocab_size"] = vocab_size or config.vocab_size
+    data["attention"]["num_kv_heads"] = config.attention.resolved_num_kv_heads()
+    data["attention"]["head_dim"] = config.resolved_head_dim()
+    positional = data["positional"]
+    for key in POSITIONAL_ENCODINGS[config.positional.encoding].options_not_read(positional):
+        positional.pop(key, None)
+    if FFN_VARIANTS[config.ffn.variant].activation:
+        data["ffn"].pop("activation")
+    return data

@@ -1,0 +1,67 @@
+"""The Transformer's compile report: a per-layer table, totals and the kernels chosen, from the IR."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from light_llm.formatting import human
+from light_llm.models.transformer.cost import ModelCost, model_cost, norm_parameters, positional_parameters
+from light_llm.models.transformer.ir import BlockIR, TransformerIR
+
+
+def describe_attention(block: BlockIR) -> str:
+    attention = block.attention
+    window = f" w={attention.window_size}" if attention.window_size else ""
+    return (
+        f"{attention.variant} {attention.num_heads}q/{attention.num_kv_heads}kv×"
+        f"{attention.head_dim} {attention.mask_type}{window}"
+    )
+
+
+def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
+    table = Table(title=f"{ir.family}: {ir.num_layers} layers, d_model {ir.d_model}")
+    for column in ("layer", "attention", "kernel", "ffn", "norm", "params", "FLOPs/token"):
+        table.add_column(column, justify="right" if column in ("params", "FLOPs/token") else "left")
+    embedding = f"tokens {ir.vocab_size}×{ir.d_model}"
+    if positional_parameters(ir):
+        embedding += f" + positions {ir.max_seq_len}×{ir.d_model}"
+    table.add_row("embed", embedding, "", "", "", human(cost.embedding_parameters), "")
+    for block, layer in zip(ir.blocks, cost.layers):
+        table.add_row(
+            str(block.index),
+            describe_attention(block),
+            block.attention.kernel,
+            f"{block.ffn.variant} {block.ffn.hidden_dim} ({block.ffn.activation})",
+            f"{block.norm.type} {block.placement}{' parallel' if block.parallel else ''}",
+            human(layer.parameters),
+            human(layer.forward_flops_per_token),
+        )
+    if ir.final_norm:
+        table.add_row("final", "", "", "", ir.final_norm.type, human(norm_parameters(ir.final_norm)), "")
+    head = "tied to embed" if ir.tie_embeddings else f"{ir.d_model}×{ir.vocab_size}"
+    table.add_row("lm_head", head, "", "", "", human(cost.lm_head_parameters),
+                  human(2 * ir.d_model * ir.vocab_size))
+    return table
+
+
+def totals(ir: TransformerIR, cost: ModelCost) -> Text:
+    lines = [
+        f"parameters          {cost.parameters:,} ({human(cost.parameters)})",
+        f"FLOPs/token         forward {human(cost.forward_flops_per_token)}, training "
+        f"{human(cost.training_flops_per_token)} (at context {cost.context})",
+        f"KV cache            {human(cost.kv_cache_bytes_per_token, 'B')}/token, "
+        f"{human(cost.kv_cache_bytes(ir.max_seq_len), 'B')} per sequence at max_seq_len "
+        f"{ir.max_seq_len} (fp32)",
+        f"positional          {ir.positional.encoding}",
+    ]
+    kernels = {(block.attention.kernel, block.attention.kernel_reason) for block in ir.blocks}
+    lines += [f"attention kernel    {kernel}: {reason}" for kernel, reason in sorted(kernels)]
+    return Text("\n".join(lines))
+
+
+def summary(ir: TransformerIR) -> Group:
+    """The per-layer table and the totals, ready for a rich Console."""
+    cost = model_cost(ir)
+    return Group(layer_table(ir, cost), totals(ir, cost))

@@ -1,0 +1,135 @@
+"""The packages import each other one way only (read with ast, so this cannot rot):
+
+    ground floor (errors, spec_base, tokenizer, formatting, permissions)
+      ← spec (schemas, models/registry, each family's config.py and option table)
+      ← IR and lowering (each family's ir, lower, cost, resolve)
+      ← modules (the rest of models/)
+      ← compiler (lower_spec, build, summary, resolve: any family, through the registry)
+      ← interop (Hugging Face mapping) ← train / exports / model_folder
+      ← CLI, demo, serve, experiments, import_hf (the HF import workflow: it runs the export parity gate)
+
+and the runtime stands on its own (ground floor only). A module may import its own
+layer or any layer below; imports under `if TYPE_CHECKING:` are type hints, not imports.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+RUNTIME = -1
+LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix wins
+    ("light_llm", 0),
+    ("light_llm.runtime", RUNTIME),
+    ("light_llm.schemas", 1),
+    ("light_llm.models.registry", 1),
+    ("light_llm.models.*.config", 1),
+    ("light_llm.models.*.options", 1),
+    ("light_llm.models.*.errors", 1),
+    ("light_llm.models.*.ir", 2),
+    ("light_llm.models.*.lower", 2),
+    ("light_llm.models.*.cost", 2),
+    ("light_llm.models.*.resolve", 2),
+    ("light_llm.models", 3),
+    ("light_llm.compiler", 4),
+    ("light_llm.interop", 5),
+    ("light_llm.train", 6),
+    ("light_llm.exports", 6),
+    ("light_llm.model_folder", 6),
+    ("light_llm.cli", 7),
+    ("light_llm.import_hf", 7),
+    ("light_llm.serve", 7),
+    ("light_llm.experiments", 7),
+    ("light_llm.experiments.metrics", 6),  # read and written by training
+    ("light_llm.experiments.plot", 6),
+    ("light_llm.experiments.tensorboard", 6),
+    ("light_llm.demo", 7),
+]
+
+# Upward imports that the export side of issue 10 removes (the runtime stops importing
+# exports). Each must still exist, so that this list shrinks as they go.
+KNOWN_UPWARD = {
+    ("light_llm.runtime.eager", "light_llm.exports.graph_signature"),
+    ("light_llm.runtime.eager", "light_llm.model_folder"),
+    ("light_llm.runtime.exported", "light_llm.exports.folder"),
+    ("light_llm.runtime.exported", "light_llm.exports.result"),
+    ("light_llm.import_hf", "light_llm.compiler.build"),
+    ("light_llm.import_hf", "light_llm.model_folder"),
+    ("light_llm.import_hf", "light_llm.exports.hf"),
+    ("light_llm.import_hf", "light_llm.exports.torch_folder"),
+    ("light_llm.import_hf", "light_llm.exports.verify"),
+}
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    best, depth = None, -1
+    for prefix, rank in LAYERS:
+        pattern = prefix.split(".")
+        if len(pattern) <= len(parts) and len(pattern) > depth and all(
+            p in ("*", q) for p, q in zip(pattern, parts)
+        ):
+            best, depth = rank, len(pattern)
+    return best
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    hints = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in hints:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.split(".")[0] == "light_llm"}
+
+
+def arrows() -> set[tuple[str, str]]:
+    return {
+        (module_name(path), target)
+        for path in sorted((SRC / "light_llm").rglob("*.py"))
+        for target in imports(path)
+    }
+
+
+def upward(source: str, target: str) -> bool:
+    low, high = layer(target), layer(source)
+    if high == RUNTIME:
+        return low != 0 and not target.startswith("light_llm.runtime")
+    return low > high
+
+
+def test_imports_point_down_only():
+    broken = sorted(arrow for arrow in arrows() if upward(*arrow) and arrow not in KNOWN_UPWARD)
+    assert broken == [], "\n".join(f"{source} imports {target}" for source, target in broken)
+
+
+def test_known_upward_imports_still_exist():
+    assert KNOWN_UPWARD <= arrows(), sorted(KNOWN_UPWARD - arrows())
+
+
+def test_the_rules_catch_an_upward_import():
+    assert upward("light_llm.models.transformer.config", "light_llm.models.transformer.ir")
+    assert upward("light_llm.models.transformer.lower", "light_llm.models.transformer.model")
+    assert upward("light_llm.models.transformer.model", "light_llm.compiler.build")
+    assert upward("light_llm.compiler.pipeline", "light_llm.train.tokenizer")
+    assert upward("light_llm.schemas.spec", "light_llm.compiler.resolve")
+    assert upward("light_llm.runtime.session", "light_llm.exports.folder")
+    assert not upward("light_llm.compiler.pipeline", "light_llm.tokenizer")
+    assert not upward("light_llm.schemas.spec", "light_llm.models.registry")

@@ -35,7 +35,7 @@ def _position_table(weights: Weights, ir) -> np.ndarray | None:
         from light_llm.models.transformer.positional import SinusoidalPositions
 
         positions = torch.arange(ir.max_seq_len)[None]
-        return SinusoidalPositions(ir.d_model)(positions)[0].numpy()
+        return SinusoidalPositions(ir.positional, ir.d_model)(positions)[0].numpy()
     return None
 
 

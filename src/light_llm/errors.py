@@ -8,3 +8,13 @@ class LightLLMError(ValueError):
     It derives from ValueError so that callers written against the earlier error classes
     (all ValueErrors) keep working.
     """
+
+
+class ExportError(LightLLMError):
+    """An export that cannot be made, read back or verified (light_llm.exports writes
+    them, light_llm.runtime reads them: the class lives below both)."""
+
+
+class TokenizerError(LightLLMError):
+    """A tokenizer that cannot be built, read or used with the spec (raised while
+    compiling, training and generating)."""

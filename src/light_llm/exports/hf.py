@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from light_llm.exports.result import ExportError, ExportResult
+from light_llm.errors import ExportError
+from light_llm.exports.result import ExportResult
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -62,9 +63,9 @@ def export_hf(
     transformers, loading it, gives eager light_llm's logits."""
     import importlib.util
 
+    from light_llm.exports.core import manifest, tolerances, write_side_files
     from light_llm.exports.folder import MANIFEST, staged_folder, write_json
-    from light_llm.exports.torch_folder import manifest, require_parity, tolerances, write_side_files
-    from light_llm.exports.verify import verify
+    from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.geometry import Geometry
 
     atol, rtol = tolerances(folder, atol, rtol)
@@ -77,14 +78,14 @@ def export_hf(
     geometry = Geometry.from_ir(model.ir)
     with staged_folder(out_dir) as staging:
         save_hf_weights(model, staging / WEIGHTS_FILE)
-        notes = write_side_files(staging, folder, model.ir, geometry)
+        side = write_side_files(staging, folder, model.ir, geometry)
         from light_llm.interop.hf_run import hf_run
 
         run = hf_run(load_hf_folder(staging), geometry)
         report = require_parity(
             verify(model, run, model.ir, atol=atol, rtol=rtol, seed=seed), "Hugging Face"
         )
-        write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE]))
+        write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE], side))
         files = sorted(item.name for item in staging.iterdir())
-    return ExportResult("hf", Path(out_dir), files, report, notes)
+    return ExportResult("hf", Path(out_dir), files, report, side.notes)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from light_llm.errors import ExportError
 from light_llm.exports.parity import ParityReport
 
 
@@ -15,10 +16,6 @@ class ExportResult:
     files: list[str]  # names of the files written into out_dir
     parity: ParityReport | None  # None only where a target has nothing to compare
     notes: list[str] = field(default_factory=list)  # what a user should know (skipped files, ...)
-
-
-class ExportError(ValueError):
-    """An export that cannot be made or does not verify; the message is one clear line."""
 
 
 class ParityError(ExportError):

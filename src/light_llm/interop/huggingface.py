@@ -39,12 +39,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from light_llm.compiler.ir import BlockIR, TransformerIR
+from light_llm.errors import LightLLMError
 
 ARCHITECTURES = ("llama", "mistral", "gpt2")
 HF_CLASSES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "gpt2": "GPT2LMHeadModel"}
 
 
-class UnmappableSpec(ValueError):
+class UnmappableSpec(LightLLMError):
     """The model maps onto no Hugging Face architecture; `reasons` per architecture."""
 
     def __init__(self, reasons: dict[str, list[str]]):

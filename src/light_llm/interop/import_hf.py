@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from light_llm.errors import LightLLMError
+
 SUPPORTED = ("llama", "mistral", "gpt2")
 # Buffers some checkpoints carry that are not weights (GPT-2's causal mask, old RoPE caches).
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
@@ -23,7 +25,7 @@ BASE_PREFIX = {"gpt2": "transformer.", "llama": "model.", "mistral": "model."}
 SHOWN = 8  # names listed per problem
 
 
-class HFImportError(ValueError):
+class HFImportError(LightLLMError):
     """A folder that cannot be imported; the message names the folder and what is wrong."""
 
 
@@ -163,7 +165,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
 
 def _verify_against_transformers(source: Path, model: torch.nn.Module, seed: int):
     from light_llm.exports.hf import load_hf_folder
-    from light_llm.exports.torch_folder import require_parity
+    from light_llm.exports.verify import require_parity
     from light_llm.exports.verify import verify
     from light_llm.interop.hf_run import hf_run
     from light_llm.runtime.geometry import Geometry

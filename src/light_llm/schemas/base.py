@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from light_llm.errors import LightLLMError
+
 Auto = Literal["auto"]
 """Marks a value the compiler resolves; the resolved spec shows the number chosen."""
 
@@ -20,7 +22,7 @@ Problem = tuple[str, str]
 """A broken cross-field rule: (dotted path relative to the section, message)."""
 
 
-class RuleViolation(ValueError):
+class RuleViolation(LightLLMError):
     """Raised by a section whose cross-field rules fail; carries every problem found."""
 
     def __init__(self, problems: list[Problem]):

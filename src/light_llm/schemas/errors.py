@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from light_llm.errors import LightLLMError
+
 Path = tuple[str | int, ...]
 """Location of a value inside the spec: keys of mappings and indexes of lists."""
 
@@ -34,7 +36,7 @@ class SpecIssue:
         return f"{format_path(self.path)}: {self.message}"
 
 
-class SpecError(ValueError):
+class SpecError(LightLLMError):
     """A spec that cannot be read or is invalid. `source` names the file (or `<dict>`);
     `issues` holds every problem found. A file that cannot be read at all has one issue
     with an empty path and prints as one line: `source: message`."""

@@ -11,13 +11,12 @@ This module never imports torch (exports and the runtime use it too).
 
 from __future__ import annotations
 
-from light_llm.train.errors import TrainingError
-
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from light_llm.errors import TokenizerError  # noqa: F401 (raised here; importable from here too)
 from light_llm.schemas.data import DataConfig
 
 EOS_TOKEN = "<|endoftext|>"
@@ -28,10 +27,6 @@ BYTE_VOCAB_SIZE = 256 + len(BYTE_SPECIAL_TOKENS)
 # End-of-text tokens of common tokenizers, tried in order for a user's tokenizer.json.
 KNOWN_EOS_TOKENS = (EOS_TOKEN, "</s>", "<|end_of_text|>", "<eos>", "<|eot_id|>", "[SEP]")
 KNOWN_PAD_TOKENS = (PAD_TOKEN, "<pad>", "[PAD]")
-
-
-class TokenizerError(TrainingError):
-    """A tokenizer that cannot be built or read, or that does not fit the spec."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,8 @@ class ModelFolder:
         try:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as error:  # tensors of other shapes: torch lists every one
-            mismatches = [line.strip() for line in str(error).splitlines() if "size mismatch" in line]
-            raise ModelFolderError(
-                f"{self.path / WEIGHTS_FILE}: weights do not match the spec "
-                f"({len(mismatches)} of other shapes; first: {(mismatches or [str(error)])[0][:200]})"
-            ) from None
+            raise ModelFolderError(f"{self.path / WEIGHTS_FILE}: weights do not match the spec "
+                                   f"({_size_mismatches(str(error))}); compile or train it again") from None
         missing = [name for name in missing if not _is_tied_alias(model, name)]
         if missing or unexpected:
             raise ModelFolderError(
@@ -62,6 +60,18 @@ class ModelFolder:
                 f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})"
             )
         return model.eval()
+
+
+def _size_mismatches(report: str) -> str:
+    """torch's load_state_dict report → 'size mismatch: NAME is [..] in the file, [..] in
+    the spec (and N more)'."""
+    found = re.findall(r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
+                       r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)", report)
+    if not found:
+        return (report.strip().splitlines() or ["RuntimeError"])[0][:160]
+    name, file_shape, spec_shape = found[0]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"size mismatch: {name} is {file_shape} in the file, {spec_shape} in the spec{more}"
 
 
 def _is_tied_alias(model, name: str) -> bool:

@@ -24,7 +24,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
@@ -35,7 +34,9 @@ def root(
     ] = False,
 ) -> None:
     """Validate, compile, train, export and run small language models from one spec file."""
-    context.obj = {"debug": debug}
+    from light_llm.cli.errors import set_debug_option
+
+    set_debug_option(debug)
 
 
 def _register_commands() -> None:

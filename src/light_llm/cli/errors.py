@@ -16,15 +16,20 @@ import typer
 from light_llm.errors import LightLLMError
 
 MAX_LINE = 300
-MAX_WORD = 80  # a longer key, value or path inside a message is shortened in the middle
+MAX_WORD = 160  # a longer key, value or path inside a message is shortened in the middle
 DEBUG_VARIABLE = "LIGHTLLM_DEBUG"
 
 
+_debug_option = False  # `lightllm --debug`, set by the root callback of every invocation
+
+
+def set_debug_option(value: bool) -> None:
+    global _debug_option
+    _debug_option = value
+
+
 def debugging() -> bool:
-    context = click.get_current_context(silent=True)
-    root = context.find_root() if context is not None else None
-    asked = bool(root is not None and isinstance(root.obj, dict) and root.obj.get("debug"))
-    return asked or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    return _debug_option or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
 
 
 def shorten(text: str, limit: int) -> str:

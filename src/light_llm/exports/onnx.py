@@ -30,7 +30,7 @@ def export_onnx(
     """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.core import manifest, tolerances, write_side_files
-    from light_llm.exports.folder import MANIFEST, staged_folder, write_json
+    from light_llm.exports.folder import MANIFEST, folder_files, staged_folder, write_json
     from light_llm.exports.onnx_graph import check_opset
     from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.session import OnnxSession
@@ -54,7 +54,7 @@ def export_onnx(
             "onnx", folder, geometry, report, staging, graph_files, side,
             versions=_onnx_versions(), extra=_onnx_entries(opset, quantize, geometry, side),
         ))
-        files = sorted(item.name for item in staging.iterdir())
+        files = folder_files(staging)
     return ExportResult("onnx", Path(out_dir), files, report, side.notes + _position_note(geometry))
 
 

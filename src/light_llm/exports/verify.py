@@ -56,13 +56,13 @@ def verify(
     reference = run_module(signature_module(reference_module.eval(), geometry), geometry)
     check = _Checker(reference, run, geometry, atol, rtol, quantized, np.random.default_rng(seed))
     report = ParityReport("quantized" if quantized else "fp32", atol, rtol, geometry.cached, seed=seed)
-    report.plain_checks = check.plain_forward(reference_module)
     for length in _fit(PREFILL_LENGTHS, geometry.max_seq_len):
         report.checks.append(check.prefill(length, padding=length // 2))
     report.checks.append(check.prefill(1, padding=0, name="past length 0, sequence length 1"))
     if geometry.cached:
         report.checks += check.decode(min(7, geometry.max_seq_len - DECODE_STEPS))
         report.checks.append(check.greedy(report))
+    report.plain_checks = check.plain_forward(reference_module)  # last: checks 1-4 keep their prompts
     return report
 
 

@@ -71,7 +71,7 @@ def staged_folder(target: Path, publish: Publish = replace_folder) -> Iterator[P
     KeyboardInterrupt) the staging folder is removed, `target` is left as it was, and
     the parent folders made for it are removed again."""
     target = Path(target)
-    made = _missing_ancestors(target.parent)
+    made = missing_ancestors(target.parent)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(target.parent)
@@ -93,7 +93,7 @@ def staged_folder(target: Path, publish: Publish = replace_folder) -> Iterator[P
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _missing_ancestors(folder: Path) -> list[Path]:
+def missing_ancestors(folder: Path) -> list[Path]:
     """`folder` and its parents that do not exist yet, deepest first."""
     missing = []
     while not folder.exists() and folder != folder.parent:

@@ -31,7 +31,7 @@ def train(
 
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.load import load_spec, validate_spec
-    from light_llm.train.errors import TrainingError
+    from light_llm.staging import missing_ancestors, remove_if_empty
     from light_llm.train.trainer import Trainer
 
     overrides = {
@@ -46,19 +46,22 @@ def train(
         "checkpoint_every": checkpoint_every,
     }
     console = Console()
+    made = missing_ancestors(out)  # removed again when a failure leaves them empty
     try:
         spec = load_spec(spec_path)
         spec = validate_spec(_with_train_overrides(spec, overrides), f"{spec_path} (with command-line options)")
         summary = Trainer(spec, out, resume=resume, console=console).train()
     except SpecError as error:
+        remove_if_empty(made)
         typer.echo(str(error), err=True)
         raise typer.Exit(1)
-    except (TrainingError, OSError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
     except KeyboardInterrupt:
+        remove_if_empty(made)
         typer.echo("interrupted before a checkpoint could be saved", err=True)
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    except BaseException:
+        remove_if_empty(made)
+        raise  # TrainingError, OSError and the rest: the one error path of cli/errors.py
     if not summary.main_process:
         return
     _print_summary(console, summary)

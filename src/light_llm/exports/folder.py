@@ -19,7 +19,6 @@ from typing import Iterator
 
 from light_llm.errors import ExportError
 from light_llm.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST  # noqa: F401 (re-exported)
-from light_llm.staging import MARKER
 from light_llm.staging import staged_folder as _staged_folder
 
 
@@ -33,11 +32,6 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def folder_files(staging: Path) -> list[str]:
-    """The names of the files an export wrote into its staging folder (its marker left out)."""
-    return sorted(item.name for item in staging.iterdir() if item.name != MARKER)
 
 
 @contextmanager

@@ -64,7 +64,7 @@ def export_hf(
     import importlib.util
 
     from light_llm.exports.core import manifest, tolerances, write_side_files
-    from light_llm.exports.folder import MANIFEST, folder_files, staged_folder, write_json
+    from light_llm.exports.folder import MANIFEST, staged_folder, write_json
     from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.geometry import Geometry
 
@@ -86,6 +86,6 @@ def export_hf(
             verify(model, run, model.ir, atol=atol, rtol=rtol, seed=seed), "Hugging Face"
         )
         write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE], side))
-        files = folder_files(staging)
+        files = sorted(item.name for item in staging.iterdir())
     return ExportResult("hf", Path(out_dir), files, report, side.notes)
 

@@ -1,9 +1,9 @@
 """`export_onnx`: a model folder → a verified ONNX export folder (see exports/folder.py).
 
 The graph follows DESIGN.md's export contract. It is verified with onnxruntime against
-eager PyTorch (exports/verify.py) before the folder appears; quantized graphs are
-verified too, with their top-1 agreement and largest logit error reported in
-light_llm.json (exports/core.py).
+eager PyTorch (the parity gate of exports/verify.py) before the folder appears; quantized
+graphs are verified too, with their top-1 agreement and largest logit error reported in
+light_llm.json (written by exports/core.py, like every target's).
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from light_llm.exports.result import ExportResult
+from light_llm.exports.core import manifest, tolerances
+from light_llm.exports.folder import MANIFEST, staged_folder, write_json
+from light_llm.exports.result import ExportError, ExportResult
 from light_llm.runtime.geometry import Geometry
 
 MODEL_FILE = "model.onnx"
@@ -29,14 +31,12 @@ def export_onnx(
 ) -> ExportResult:
     """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`."""
     from light_llm.compiler.pipeline import lower_spec
-    from light_llm.exports.core import manifest, tolerances, write_side_files
-    from light_llm.exports.folder import MANIFEST, folder_files, staged_folder, write_json
+    from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
-    from light_llm.exports.verify import require_parity, verify
-    from light_llm.runtime.session import OnnxSession
 
-    opset = opset or folder.spec.export.opset
-    quantize = quantize or folder.spec.export.quantize
+    defaults = folder.spec.export
+    opset = opset or defaults.opset
+    quantize = quantize or defaults.quantize
     quantize = None if quantize == "none" else quantize
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
@@ -44,21 +44,17 @@ def export_onnx(
     geometry = Geometry.from_ir(ir)
     reference = folder.build(target="eager")
     with staged_folder(out_dir) as staging:
-        _write_graph(folder, geometry, staging / MODEL_FILE, opset, quantize)
-        report = require_parity(verify(reference, OnnxSession(staging / MODEL_FILE), ir, atol=atol, rtol=rtol,
-                                       quantized=quantize is not None, seed=seed), "ONNX")
-        side = write_side_files(staging, folder, ir, geometry, genai=True)
-        graph_files = [MODEL_FILE] + sorted(item.name for item in staging.iterdir()
-                                            if item.name.startswith(MODEL_FILE) and item.name != MODEL_FILE)
-        write_json(staging / MANIFEST, manifest(
-            "onnx", folder, geometry, report, staging, graph_files, side,
-            versions=_onnx_versions(), extra=_onnx_entries(opset, quantize, geometry, side),
-        ))
-        files = folder_files(staging)
-    return ExportResult("onnx", Path(out_dir), files, report, side.notes + _position_note(geometry))
+        _write_graph(folder, ir, geometry, staging / MODEL_FILE, opset, quantize)
+        report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
+        interop = write_interop_files(staging, folder, ir, geometry)
+        manifest = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
+        write_json(staging / MANIFEST, manifest)
+        files = sorted(item.name for item in staging.iterdir())
+    notes = interop.notes + _position_note(geometry)
+    return ExportResult("onnx", Path(out_dir), files, report, notes)
 
 
-def _write_graph(folder, geometry: Geometry, path: Path, opset: int, quantize: str | None) -> None:
+def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, quantize: str | None) -> None:
     from light_llm import __version__
     from light_llm.exports.onnx_graph import export_graph
     from light_llm.exports.quantize import quantize as quantize_graph
@@ -68,33 +64,55 @@ def _write_graph(folder, geometry: Geometry, path: Path, opset: int, quantize: s
         "light_llm.spec": folder.spec.to_json(indent=None),
         "light_llm.geometry": _json(geometry.to_dict()),
     }
-    export_graph(folder.build(target="export"), geometry, path, opset, metadata)
+    model = folder.build(target="export")
+    try:
+        export_graph(model, geometry, path, opset, metadata)
+    except Exception as error:  # torch.onnx raises many types; the first line says what
+        raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
         quantized = path.with_suffix(".quantized.onnx")
         quantize_graph(path, quantized, quantize)
         os.replace(quantized, path)
 
 
-def _onnx_versions() -> dict[str, str]:
+def _cause(error: Exception) -> str:
+    """The line of a torch.onnx error that says what went wrong (its exception summary)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    summary = [line for line in lines if line.startswith("<class ")]
+    return (summary or lines or [type(error).__name__])[0]
+
+
+def _verify(reference, path: Path, ir, atol, rtol, quantize, seed):
+    from light_llm.exports.verify import require_parity, verify
+    from light_llm.runtime.session import OnnxSession
+
+    report = verify(reference, OnnxSession(path), ir, atol=atol, rtol=rtol,
+                    quantized=quantize is not None, seed=seed)
+    return require_parity(report, "ONNX")
+
+
+def _manifest(folder, ir, geometry, opset, quantize, interop, report, staging: Path) -> dict:
     import onnx
     import onnxruntime
 
-    return {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
-
-
-def _onnx_entries(opset: int, quantize: str | None, geometry: Geometry, side) -> dict:
-    return {
-        "opset": opset,
-        "quantize": quantize or "none",
-        "notes": {
-            "position_ids": _position_note(geometry)[0] if not geometry.uses_position_ids
-            else "input: positions from the attention mask (cumsum - 1), so left padding does not shift them",
-            "kv_cache": "past + present per layer; present = past + current (past length may be 0)"
-            if geometry.cached else "none: bidirectional attention is exported without a KV cache "
-            "(input_ids, attention_mask → logits); generation re-runs the whole sequence",
+    graph_files = [MODEL_FILE] + sorted(item.name for item in staging.iterdir()
+                                        if item.name.startswith(MODEL_FILE) and item.name != MODEL_FILE)
+    return manifest(
+        "onnx", folder, geometry, report, staging, graph_files, interop,
+        versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+        extra={
+            "opset": opset,
+            "quantize": quantize or "none",
+            "notes": {
+                "position_ids": _position_note(geometry)[0] if not geometry.uses_position_ids
+                else "input: positions from the attention mask (cumsum - 1), so left padding does not shift them",
+                "kv_cache": "past + present per layer; present = past + current (past length may be 0)"
+                if geometry.cached else "none: bidirectional attention is exported without a KV cache "
+                "(input_ids, attention_mask → logits); generation re-runs the whole sequence",
+            },
+            "genai_config": "written" if interop.genai_skipped is None else f"left out: {interop.genai_skipped}",
         },
-        "genai_config": "written" if side.genai_skipped is None else f"left out: {side.genai_skipped}",
-    }
+    )
 
 
 def _position_note(geometry: Geometry) -> list[str]:

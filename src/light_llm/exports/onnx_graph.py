@@ -47,7 +47,7 @@ def export_graph(model: torch.nn.Module, geometry: Geometry, path: Path, opset: 
         )
         program.save(str(path), external_data=large)
 
-    trace("ONNX", model, geometry, to_onnx)
+    trace(None, model, geometry, to_onnx)  # exports/onnx.py words the error
     proto = onnx.load(str(path), load_external_data=False)
     _name_total_axes(proto)
     for key, value in metadata.items():

@@ -50,7 +50,7 @@ def export_pt2(
     figures hold export and compile seconds and decode tokens/s next to eager's."""
     from light_llm.exports.decode_speed import decode_speed_report
     from light_llm.exports.core import manifest, tolerances, write_side_files
-    from light_llm.exports.folder import MANIFEST, folder_files, staged_folder, write_json
+    from light_llm.exports.folder import MANIFEST, staged_folder, write_json
     from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.eager_signature import run_module, signature_module
 
@@ -87,7 +87,7 @@ def export_pt2(
         data = manifest(target, folder, geometry, report, staging, primary_first, side, figures)
         data["parity_by_file"] = {file: r.to_dict() for file, r in zip(files, reports.values())}
         write_json(staging / MANIFEST, data)
-        files = folder_files(staging)
+        files = sorted(item.name for item in staging.iterdir())
     notes = [_figures_note(figures), *side.notes]
     return ExportResult(target, Path(out_dir), files, report, notes)
 

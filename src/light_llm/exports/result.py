@@ -17,6 +17,12 @@ class ExportResult:
     parity: ParityReport | None  # None only where a target has nothing to compare
     notes: list[str] = field(default_factory=list)  # what a user should know (skipped files, ...)
 
+    def __post_init__(self) -> None:
+        from light_llm.staging import MARKER
+
+        # listed from the staging folder: its marker is not published
+        self.files = [name for name in self.files if name != MARKER]
+
 
 class ParityError(ExportError):
     """The exported artifact disagrees with eager PyTorch; carries the report."""

@@ -59,7 +59,7 @@ def export_torchscript(
     """`folder`: a ModelFolder. Writes model.pt, signature.json and light_llm.json into
     `out_dir`, only once the loaded archive matches eager PyTorch."""
     from light_llm.exports.core import manifest, tolerances, write_side_files
-    from light_llm.exports.folder import MANIFEST, folder_files, staged_folder, write_json
+    from light_llm.exports.folder import MANIFEST, staged_folder, write_json
     from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.eager_signature import run_module
 
@@ -75,5 +75,5 @@ def export_torchscript(
         )
         side = write_side_files(staging, folder, reference.ir, geometry)
         write_json(staging / MANIFEST, manifest("torchscript", folder, geometry, report, staging, files, side))
-        files = folder_files(staging)
+        files = sorted(item.name for item in staging.iterdir())
     return ExportResult("torchscript", Path(out_dir), files, report, side.notes)

@@ -49,9 +49,10 @@ def trace_inputs(geometry: Geometry) -> tuple[tuple[torch.Tensor, ...], tuple]:
     return tuple(args), tuple(shapes)
 
 
-def trace(what: str, model: torch.nn.Module, geometry: Geometry, tracer: Tracer) -> Traced:
+def trace(what: str | None, model: torch.nn.Module, geometry: Geometry, tracer: Tracer) -> Traced:
     """`tracer` applied to the signature module of `model` (an export-target build);
-    `what` names the exporter in the error ("TorchScript", "torch.export", "ONNX")."""
+    `what` names the exporter in the error ("TorchScript", "torch.export"), or None to
+    let the caller word it."""
     module = signature_module(model.eval(), geometry)
     args, shapes = trace_inputs(geometry)
     try:
@@ -59,6 +60,8 @@ def trace(what: str, model: torch.nn.Module, geometry: Geometry, tracer: Tracer)
             warnings.simplefilter("ignore")
             return tracer(module, args, shapes)
     except Exception as error:  # the tracers raise many types; one line says what
+        if what is None:
+            raise
         raise export_failed(what, error) from error
 
 

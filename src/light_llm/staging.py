@@ -6,7 +6,7 @@ checkpoints are all written this way.
 A staging folder is named `.NAME.staging-XXXXXXXX` and holds a marker file naming the
 process that made it. A run killed mid-write (SIGKILL, power loss) leaves one behind;
 the next staged write into the same parent removes it: only folders light_llm made
-(the name and the marker both), and never one whose process is still running here. An
+(the name and the marker both), whose process on this machine is gone. An
 empty folder of that name goes too (a kill between making it and writing its marker):
 removing it loses nothing.
 """
@@ -130,7 +130,8 @@ def _abandoned(path: Path) -> bool:
         pid_number = int(pid)
     except ValueError:
         return False  # not a marker light_llm wrote
-    return host != socket.gethostname() or not _running(pid_number)
+    # another machine's process (a shared disk) cannot be checked: its folder is kept
+    return host == socket.gethostname() and not _running(pid_number)
 
 
 def _running(pid: int) -> bool:

@@ -74,8 +74,11 @@ def test_only_folders_light_llm_made_and_abandoned_are_removed(tmp_path):
     alive = tmp_path / f".out{INFIX}busy"  # a write still running in this process
     alive.mkdir()
     (alive / MARKER).write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    elsewhere = tmp_path / f".out{INFIX}remote"  # another machine's write on a shared disk
+    elsewhere.mkdir()
+    (elsewhere / MARKER).write_text("another-host 1\n")
     assert remove_stale_staging(tmp_path) == []
-    assert foreign.exists() and alive.exists()
+    assert foreign.exists() and alive.exists() and elsewhere.exists()
 
 
 def test_a_killed_export_leaves_no_debris_after_the_next_export(tmp_path):

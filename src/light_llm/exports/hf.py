@@ -38,13 +38,32 @@ def save_hf_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def unmappable_error(ir) -> ExportError | None:
-    """None where `ir` maps onto a Hugging Face architecture, else the error to raise."""
+    """None where `ir` maps onto a Hugging Face architecture, else the error to raise:
+    every option in the way, each once, those that block the most architectures first."""
     from light_llm.interop.huggingface import hf_model_type, unmappable_options
 
     if hf_model_type(ir) is not None:
         return None
-    reasons = "; ".join(f"{name}: {', '.join(found)}" for name, found in unmappable_options(ir).items())
-    return ExportError(f"--hf: no Hugging Face architecture reproduces this model ({reasons})")
+    needs: dict[str, dict[str, list[str]]] = {}  # option → what is needed → architectures
+    blocked = unmappable_options(ir)
+    for architecture, reasons in blocked.items():
+        for reason in reasons:  # "path=value (ARCH needs X)"
+            option, _, need = reason.partition(" (")
+            need = need.removesuffix(")").removeprefix(f"{architecture} needs ")
+            needs.setdefault(option, {}).setdefault(need, []).append(architecture)
+    ranked = sorted(needs.items(), key=lambda item: -sum(len(names) for names in item[1].values()))
+    shown = ", ".join(
+        f"{option} ({'; '.join(_who_needs(names, need, len(blocked)) for need, names in by_need.items())})"
+        for option, by_need in ranked
+    )
+    return ExportError(f"--hf: no Hugging Face architecture reproduces this model: {shown}")
+
+
+def _who_needs(architectures: list[str], need: str, count: int) -> str:
+    who = "all" if len(architectures) == count > 1 else ", ".join(architectures)
+    if not need:
+        return who
+    return f"{who} {'needs' if len(architectures) == 1 else 'need'} {need}"
 
 
 def load_hf_folder(path: Path) -> torch.nn.Module:

@@ -34,8 +34,8 @@ from torch.distributed.checkpoint.state_dict import (
 from light_llm.compiler.build import build
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
-from light_llm.model_folder import SPEC_FILE, save_model_folder
 from light_llm.errors import LightLLMError
+from light_llm.model_folder import SPEC_FILE, save_model_folder
 from light_llm.schemas.spec import Spec
 from light_llm.train import distributed as dist_utils
 from light_llm.train.checkpoint import (

@@ -1,6 +1,17 @@
 """The one base of every expected failure. The CLI prints any `LightLLMError` as one line
 (no traceback); anything else is an internal error."""
 
+MAX_LINE = 300
+"""Longest line of an error; longer keys and values are shortened in the middle."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut in the middle to at most `limit` characters: 'abcdef…uvwxyz'."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
 
 class LightLLMError(ValueError):
     """An expected failure with a message meant for the user: what is wrong and what is allowed.

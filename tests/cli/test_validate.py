@@ -49,7 +49,7 @@ def test_every_file_is_reported(cli_app: typer.Typer, runner: CliRunner, tmp_pat
     assert result.exit_code == 1
     output = result.output
     assert f"{EXAMPLES[0]}: ok" in output
-    assert f"{bad_json}: 1 error\n  model.d_model: got 0; allowed: an integer > 0" in output
+    assert f"{bad_json}: 1 error\n  model.d_model: got 0; allowed: an integer ≥ 1 and ≤ 65536" in output
     assert f"{missing}: no such file" in output
     assert f"{BROKEN}: 5 errors" in output
 

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from light_llm.schemas.conditional import CONDITIONAL_RULES
 from light_llm.schemas.json_schema import spec_json_schema
-from light_llm.schemas.reference import COMMITTED_PATH, REGENERATE, render_reference
+from light_llm.schemas.cross_field import ONLY_LIGHT_LLM_RULES
+from light_llm.schemas.reference import COMMITTED_PATH, ONLY_HERE, REGENERATE, render_reference
 
 ROOT = Path(__file__).parent.parent.parent
 SECTIONS = {
@@ -52,7 +53,7 @@ def test_committed_reference_is_fresh(reference: str) -> None:
 def test_every_section_and_field_is_documented(reference: str) -> None:
     schema = spec_json_schema()
     found = sections(reference)
-    assert list(found) == list(SECTIONS)
+    assert list(found) == [*SECTIONS, ONLY_HERE]
     for heading, definition in SECTIONS.items():
         section = schema if definition is None else schema["$defs"][definition]
         body = found[heading]
@@ -72,8 +73,8 @@ def test_every_section_and_field_is_documented(reference: str) -> None:
 def test_values_bounds_and_subsections(reference: str) -> None:
     found = sections(reference)
     attention = found["`model.attention`"]
-    assert row(attention, "num_heads")[1:4] == ["integer", "`8`", "> 0"]
-    assert row(attention, "window_size")[1:4] == ["integer or null", "`null`", "> 0 or `null`"]
+    assert row(attention, "num_heads")[1:4] == ["integer", "`8`", "≥ 1 and ≤ 4096"]
+    assert row(attention, "window_size")[1:4] == ["integer or null", "`null`", "≥ 1 and ≤ 1048576 or `null`"]
     assert row(attention, "dropout")[3] == "≥ 0.0 and < 1.0"
     assert row(found["`model.norm`"], "eps")[2] == "`1e-05`"
     assert row(found["`data`"], "corpus")[1] == "string or list of strings"
@@ -146,3 +147,9 @@ def test_cli_prints_and_writes_the_reference(reference: str, tmp_path: Path) -> 
     assert out.read_text(encoding="utf-8") == reference
     # The JSON Schema is still the default.
     assert runner.invoke(cli_app(), ["schema"]).stdout.startswith("{")
+
+
+def test_the_rules_only_light_llm_checks_are_listed(reference: str) -> None:
+    body = sections(reference)[ONLY_HERE]
+    for path, rule in ONLY_LIGHT_LLM_RULES:
+        assert f"- `{path}`: {rule}" in body

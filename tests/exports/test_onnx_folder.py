@@ -19,7 +19,8 @@ def test_llama_style_folder_has_every_interop_file(llama_export):
     run, out = llama_export
     names = {item.name for item in out.iterdir()}
     assert names == {"model.onnx", "genai_config.json", "tokenizer.json", "tokenizer_config.json",
-                     "config.json", "light_llm.json"}
+                     "config.json", "generation_config.json", "light_llm.json", "onnx"}
+    assert (out / "onnx" / "model.onnx").samefile(out / "model.onnx")  # transformers.js's path, one file
     data = manifest(out)
     assert data["spec"] == json.loads((run / "spec.resolved.json").read_text())
     assert data["versions"]["light_llm"] == __version__ and data["opset"] == 18
@@ -61,7 +62,8 @@ def test_bidirectional_export_has_no_cache_and_no_genai_config(bidirectional_exp
 def test_export_folder_is_readable_by_everyone(llama_export):
     _, out = llama_export
     assert out.stat().st_mode & 0o777 == 0o755  # staged with mkdtemp, which makes 0700
-    assert {item.stat().st_mode & 0o777 for item in out.iterdir()} == {0o644}
+    assert {item.stat().st_mode & 0o777 for item in out.rglob("*") if item.is_file()} == {0o644}
+    assert {item.stat().st_mode & 0o777 for item in out.rglob("*") if item.is_dir()} == {0o755}  # onnx/
 
 
 def test_onnxruntime_fuses_every_rmsnorm(llama_export, tmp_path):

@@ -85,7 +85,7 @@ def test_five_mistakes_give_five_errors_in_file_order() -> None:
         ({"model": {}, "data": {"corpus": ["a.txt", 3]}}, "data.corpus", "a list of strings"),
         ({"model": {}, "spec_version": 2}, "spec_version", "got 2; allowed: 1"),
         ({"model": {"name": "mamba"}}, "model.name", "allowed: 'transformer'"),
-        ({"model": {"num_layers": "4"}}, "model.num_layers", "got '4'; allowed: an integer > 0"),
+        ({"model": {"num_layers": "4"}}, "model.num_layers", "got '4'; allowed: an integer ≥ 1"),
         ({"model": {"tie_embeddings": "yes"}}, "model.tie_embeddings", "true or false"),
         ({"model": 5}, "model", "allowed: a mapping"),
         ({}, "model", "missing"),
@@ -140,8 +140,8 @@ def test_the_error_text_lists_every_line_under_the_source() -> None:
         load_spec({"model": {"d_model": -1, "num_layers": 0}})
     assert str(caught.value).splitlines() == [
         "<dict>: 2 errors",
-        "  model.d_model: got -1; allowed: an integer > 0",
-        "  model.num_layers: got 0; allowed: an integer > 0",
+        "  model.d_model: got -1; allowed: an integer ≥ 1 and ≤ 65536",
+        "  model.num_layers: got 0; allowed: an integer ≥ 1 and ≤ 1024",
     ]
 
 

@@ -70,7 +70,7 @@ BROKEN = [
     (
         spec_with(attention={"mask_type": "sliding_window", "window_size": 0}),
         "model.attention.window_size",
-        ["0", "> 0"],
+        ["0", "≥ 1"],
     ),
     (
         spec_with(max_seq_len=64, attention={"mask_type": "sliding_window", "window_size": 128}),
@@ -93,15 +93,15 @@ BROKEN = [
         "model.ffn.activation",
         ["'relu'", "'mlp'"],
     ),
-    (spec_with(d_model=-64), "model.d_model", ["-64", "> 0"]),
-    (spec_with(num_layers=0), "model.num_layers", ["0", "> 0"]),
+    (spec_with(d_model=-64), "model.d_model", ["-64", "≥ 1"]),
+    (spec_with(num_layers=0), "model.num_layers", ["0", "≥ 1"]),
     (spec_with(vocab_size=-1), "model.vocab_size", ["-1", "'auto'"]),
-    (spec_with(attention={"num_heads": 0}), "model.attention.num_heads", ["0", "> 0"]),
+    (spec_with(attention={"num_heads": 0}), "model.attention.num_heads", ["0", "≥ 1"]),
     (spec_with(attention={"head_dim": -2}), "model.attention.head_dim", ["-2", "'auto'"]),
     (spec_with(dropout=1.0), "model.dropout", ["1.0", "< 1"]),
     (spec_with(attention={"dropout": -0.1}), "model.attention.dropout", ["-0.1", "≥ 0"]),
     (spec_with(ffn={"dropout": 1.5}), "model.ffn.dropout", ["1.5"]),
-    (spec_with(norm={"eps": 0}), "model.norm.eps", ["0", "> 0"]),
+    (spec_with(norm={"eps": 0}), "model.norm.eps", ["0", "≥ 1e-12"]),
 ]
 
 

@@ -42,13 +42,26 @@ def test_files_folders_globs_and_jsonl(tmp_path, text_corpus) -> None:
     [
         ("missing/folder", "missing/folder: no such file or folder"),
         ("nothing/*.txt", "matches no files"),
-        ([], "list of sources is empty"),
     ],
 )
 def test_missing_sources_are_clear_errors(tmp_path, monkeypatch, corpus, message) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CorpusError, match=message):
         read_corpus(DataConfig(corpus=corpus))
+
+
+def test_an_empty_list_of_sources_is_refused_when_the_spec_loads() -> None:
+    from light_llm.schemas.errors import SpecError
+    from light_llm.schemas.load import load_spec
+
+    with pytest.raises(SpecError, match=r"data.corpus: got \[\]; allowed: "):
+        load_spec({"model": {}, "data": {"corpus": []}})
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_a_count(tmp_path) -> None:
+    (tmp_path / "latin1.txt").write_bytes("naïve café".encode("latin-1"))
+    with pytest.raises(CorpusError, match=r"not UTF-8 text \(byte 0xef at offset 2; 2 undecodable bytes in all\)"):
+        read_corpus(DataConfig(corpus=str(tmp_path / "latin1.txt")))
 
 
 def test_empty_corpus_and_bad_jsonl_are_clear_errors(tmp_path) -> None:

@@ -59,6 +59,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("export", "export", "export"),
     ("verify", "verify", "verify"),
     ("generate", "generate", "generate"),
+    ("serve", "serve", "serve"),
     ("import_hf", "import_hf", "import-hf"),
     ("train", "train", "train"),
 ]

@@ -19,10 +19,19 @@ def compile_spec(
         typer.Option("--out", help="Write a model folder: spec.resolved.json, model.safetensors "
                      "(initial weights seeded by train.seed) and tokenizer.json where known."),
     ] = None,
+    allow_large: Annotated[
+        bool,
+        typer.Option("--allow-large", help="Compile even when training the spec would need more "
+                     "memory than this machine has."),
+    ] = False,
 ) -> None:
     """Compile a spec: print the resolved spec, the layers, parameters, FLOPs and KV bytes."""
     from rich.console import Console
 
+    from light_llm.compiler.memory import (
+        MemoryLimitError, check_fits, memory_line, physical_memory_bytes, training_memory,
+        training_shape,
+    )
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.compiler.resolve import resolve_spec
     from light_llm.compiler.summary import compile_summary
@@ -33,11 +42,18 @@ def compile_spec(
     try:
         spec = resolve_spec(load_spec(spec_path))
         ir = lower_spec(spec)
+        micro_batch, seq_len = training_shape(spec)
+        memory = training_memory(ir, micro_batch, seq_len)
+        if not allow_large:
+            check_fits(memory, physical_memory_bytes(), "this machine")
         tokenizer = None if spec.data.tokenizer == "bpe" else build_tokenizer(spec.data)
         if tokenizer is not None:
             check_vocab_size(tokenizer, spec.data, ir.vocab_size)
     except SpecError as error:
         typer.echo(str(error))
+        raise typer.Exit(1)
+    except MemoryLimitError as error:
+        typer.echo(f"{spec_path}: {error}")
         raise typer.Exit(1)
     except ValueError as error:  # e.g. a tokenizer file that cannot be read
         typer.echo(f"{spec_path}: {error}")
@@ -46,6 +62,7 @@ def compile_spec(
     typer.echo(f"# resolved spec of {spec_path}")
     typer.echo(spec.to_json())
     console.print(compile_summary(ir))
+    typer.echo(memory_line(memory, micro_batch, seq_len))
     if out is not None:
         try:
             note = _write_model_folder(out, spec, ir, tokenizer)

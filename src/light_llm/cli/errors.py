@@ -13,9 +13,8 @@ from typing import Callable
 import click
 import typer
 
-from light_llm.errors import LightLLMError
+from light_llm.errors import MAX_LINE, LightLLMError, shorten
 
-MAX_LINE = 300
 MAX_WORD = 160  # a longer key, value or path inside a message is shortened in the middle
 DEBUG_VARIABLE = "LIGHTLLM_DEBUG"
 
@@ -30,13 +29,6 @@ def set_debug_option(value: bool) -> None:
 
 def debugging() -> bool:
     return _debug_option or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
-
-
-def shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    half = (limit - 1) // 2
-    return text[:half] + "…" + text[len(text) - (limit - 1 - half):]
 
 
 def one_line(message: str) -> str:

@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from light_llm.errors import LightLLMError
+
 
 def generate(
     folder: Annotated[Path, typer.Argument(help="An export folder (light_llm.json) or a model/run folder.", show_default=False)],
     prompt: Annotated[str, typer.Option(help="The text to continue.", show_default=False)],
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most.")] = 64,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most (at least 1).")] = 64,
     temperature: Annotated[float, typer.Option(help="0: greedy; above 0: sampling.")] = 0.0,
     top_k: Annotated[int, typer.Option(help="Sample among the k most likely tokens (0: all).")] = 0,
     top_p: Annotated[float, typer.Option(help="Sample among the most likely tokens holding this probability mass.")] = 1.0,
@@ -24,6 +26,7 @@ def generate(
     from light_llm.runtime.sampling import Sampling
 
     try:
+        _check_inputs(prompt, max_new_tokens, temperature)
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         if (folder / MANIFEST).is_file():
             from light_llm.runtime.exported import load_export
@@ -41,3 +44,25 @@ def generate(
         typer.echo()
     except ValueError as error:  # the project's errors, and the runtime's bad options
         fail(str(error))
+
+
+class GenerateInputError(LightLLMError):
+    """A prompt or option `lightllm generate` cannot use."""
+
+
+def _check_inputs(prompt: str, max_new_tokens: int, temperature: float) -> None:
+    import math
+
+    # Python decodes command-line bytes that are not UTF-8 to lone surrogates.
+    bad = next((index for index, char in enumerate(prompt) if "\ud800" <= char <= "\udfff"), None)
+    if bad is not None:
+        encoded = prompt.encode("utf-8", errors="surrogateescape")
+        offset = len(prompt[:bad].encode("utf-8", errors="surrogateescape"))
+        raise GenerateInputError(
+            f"--prompt is not valid UTF-8 text (byte 0x{encoded[offset]:02x} at byte offset "
+            f"{offset}); pass UTF-8 text"
+        )
+    if max_new_tokens < 1:
+        raise GenerateInputError(f"--max-new-tokens {max_new_tokens}: allowed: an integer ≥ 1")
+    if not math.isfinite(temperature):
+        raise GenerateInputError(f"--temperature {temperature}: allowed: a finite number ≥ 0")

@@ -25,6 +25,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Override train.seed.")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Override train.eval_every.")] = None,
     checkpoint_every: Annotated[int | None, typer.Option(help="Override train.checkpoint_every.")] = None,
+    allow_large: Annotated[bool, typer.Option("--allow-large", help="Train even when the spec needs more memory than the device has.")] = False,
 ) -> None:
     """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
     from rich.console import Console
@@ -50,6 +51,8 @@ def train(
     try:
         spec = load_spec(spec_path)
         spec = validate_spec(_with_train_overrides(spec, overrides), f"{spec_path} (with command-line options)")
+        if not allow_large:
+            _check_memory(spec)
         summary = Trainer(spec, out, resume=resume, console=console).train()
     except SpecError as error:
         remove_if_empty(made)
@@ -67,6 +70,27 @@ def train(
     _print_summary(console, summary)
     if summary.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+
+
+def _check_memory(spec) -> None:
+    """Refuse, before any work, a spec whose training cannot fit on its device."""
+    from light_llm.compiler.memory import (
+        check_fits, physical_memory_bytes, training_memory, training_shape,
+    )
+    from light_llm.compiler.pipeline import lower_spec
+
+    if spec.data.tokenizer == "bpe" and spec.model.vocab_size == "auto":
+        return  # the loader refuses this; nothing to size
+    micro_batch, seq_len = training_shape(spec)
+    estimate = training_memory(lower_spec(spec), micro_batch, seq_len)
+    device = spec.train.device
+    if device != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            check_fits(estimate, torch.cuda.get_device_properties(0).total_memory, "the GPU")
+            return
+    check_fits(estimate, physical_memory_bytes(), "this machine")
 
 
 def _with_train_overrides(spec, overrides: dict[str, Any]) -> dict:

@@ -33,6 +33,7 @@ def export_onnx(
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
+    from light_llm.exports.transformers_js import write_transformers_js_files
 
     defaults = folder.spec.export
     opset = opset or defaults.opset
@@ -47,6 +48,8 @@ def export_onnx(
         _write_graph(folder, ir, geometry, staging / MODEL_FILE, opset, quantize)
         report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
         interop = write_interop_files(staging, folder, ir, geometry)
+        write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
+                                    eos_id=interop.eos_id, pad_id=interop.pad_id)
         manifest = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
         write_json(staging / MANIFEST, manifest)
         files = sorted(item.name for item in staging.iterdir())

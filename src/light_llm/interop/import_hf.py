@@ -146,6 +146,8 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
     tokenizer = tokenizer if tokenizer.is_file() else None
     spec = spec_from_hf_config(source, config, (out / "tokenizer.json").resolve() if tokenizer else None)
     ir = lower_spec(spec)
+    if tokenizer is not None:
+        _check_tokenizer(tokenizer, ir.vocab_size)
     hf_state = check_tensor_names(source, ir, read_hf_weights(source), config["model_type"])
     model = build(ir).eval()
     try:
@@ -161,6 +163,15 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
         notes.append("not verified against transformers (not installed)")
     save_model_folder(out, spec, model, tokenizer)
     return ImportResult(out, config["model_type"], model.num_parameters(), parity, notes)
+
+
+def _check_tokenizer(path: Path, vocab_size: int) -> None:
+    from light_llm.train.tokenizer import TokenizerError, check_tokenizer_fits, load_tokenizer_file
+
+    try:
+        check_tokenizer_fits(load_tokenizer_file(path), vocab_size, str(path))
+    except TokenizerError as error:
+        raise HFImportError(str(error).removeprefix("data.tokenizer: ")) from None
 
 
 def _verify_against_transformers(source: Path, model: torch.nn.Module, seed: int):

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from light_llm.errors import ExportError
+from light_llm.errors import ExportError, shorten
 from light_llm.runtime.geometry import Geometry
 
 MANIFEST = "light_llm.json"
@@ -63,7 +63,7 @@ class ExportManifest(_Record):
             raise ValueError(f"geometry lacks {', '.join(missing)}")
         for name in [self.model_file, *self.sha256]:
             if not name or "/" in name or "\\" in name or name in (".", ".."):
-                raise ValueError(f"{shorten(name)!r} is not a file name inside the export folder")
+                raise ValueError(f"{shorten(name, MAX_SHOWN)!r} is not a file name inside the export folder")
 
     @property
     def graph_geometry(self) -> Geometry:
@@ -79,7 +79,7 @@ def read_manifest(folder: str | Path) -> ExportManifest:
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ExportError(f"{path}: not valid JSON ({shorten(str(error))}); export again") from None
+        raise ExportError(f"{path}: not valid JSON ({shorten(str(error), MAX_SHOWN)}); export again") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ExportError(f"{path}: not a light_llm export manifest (expected a JSON object with "
                           f"format {FORMAT!r}); export again")
@@ -94,13 +94,5 @@ def first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem["loc"]) or "(the document)"
     given = problem.get("input")
-    shown = "" if isinstance(given, (dict, list)) else f" (given: {shorten(repr(given))})"
-    return f"{shorten(where)}: {problem['msg']}{shown}"
-
-
-def shorten(text: str, limit: int = MAX_SHOWN) -> str:
-    """`text`, or its start and end around '…' where it is longer than `limit`."""
-    if len(text) <= limit:
-        return text
-    half = (limit - 1) // 2
-    return text[:half] + "…" + text[-half:]
+    shown = "" if isinstance(given, (dict, list)) else f" (given: {shorten(repr(given), MAX_SHOWN)})"
+    return f"{shorten(where, MAX_SHOWN)}: {problem['msg']}{shown}"

@@ -1,17 +1,64 @@
-"""The base every spec section derives from: unknown keys are errors, values are frozen."""
+"""The base every spec section derives from: unknown keys are errors, values are frozen,
+types are strict (no string or boolean coercion), numbers finite and bounded.
 
-from typing import Literal
+Pydantic accepts exactly what the published JSON Schema accepts, up to the cross-field
+rules of `problems()`: hence `strict=True` (no "64" for 64, no true for 1, no 0 for
+false) and `Integer`/`Number`, whose bounds appear in the schema as minimum/maximum.
+JSON Schema counts 64.0 as an integer and 1 as a number, so pydantic does too.
+"""
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from light_llm.errors import LightLLMError
 
 Auto = Literal["auto"]
 """Marks a value the compiler resolves; the resolved spec shows the number chosen."""
 
+LIMIT = "Limit: "
+"""Starts the sentence of a field's description that says why its bounds are where they
+are; the loader adds that sentence to an out-of-range error."""
+
+
+def _json_number(value: Any) -> Any:
+    """A JSON number as JSON Schema sees it: a boolean is not one, 64.0 is the integer 64."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number here")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def Integer(low: int, high: int) -> Any:  # noqa: N802 - used as a type
+    """An integer in [low, high]; 64.0 counts as 64, booleans and strings are refused."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_json_number)]
+
+
+def Number(
+    *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+    le: float | None = None,
+) -> Any:  # noqa: N802 - used as a type
+    """A finite number within the bounds; an integer counts, a boolean does not."""
+    return Annotated[
+        float, Field(gt=gt, ge=ge, lt=lt, le=le, allow_inf_nan=False), BeforeValidator(_not_bool)
+    ]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number here")
+    return value
+
+
+JsonInteger = BeforeValidator(_json_number)
+"""For a `Literal` of integers (spec_version): refuses true, takes 1.0 as 1."""
+
 
 class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, strict=True, allow_inf_nan=False
+    )
 
     def explicitly_set(self, field: str) -> bool:
         """True when the user wrote `field`, as opposed to taking its default."""

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from light_llm.schemas.conditional import JsonSchema
+from light_llm.schemas.errors import shorten
 
 _MAX_SHOWN = 60
 _TYPE_WORDS = {
@@ -38,7 +39,7 @@ def show(value: Any) -> str:
             text = repr(value)
     else:
         text = f"{value!r} ({type(value).__name__})"
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
+    return shorten(text, _MAX_SHOWN)
 
 
 def type_name(value: Any) -> str:

@@ -11,13 +11,25 @@ Path = tuple[str | int, ...]
 """Location of a value inside the spec: keys of mappings and indexes of lists."""
 
 TOP_LEVEL = "(top level)"
+MAX_LINE = 300
+"""Longest line of an error; longer keys and values are shortened in the middle."""
+MAX_KEY = 60
+MAX_SOURCE = 200
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut in the middle to at most `limit` characters: 'abcdef…uvwxyz'."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
 def format_path(path: Path) -> str:
     """`model.attention.num_kv_heads`, `data.corpus[2]`; odd keys are quoted: `model['a b']`."""
     text = ""
-    for part in path:
+    for part in (shorten(part, MAX_KEY) if isinstance(part, str) else part for part in path):
         if isinstance(part, int):
             text += f"[{part}]"
         elif _PLAIN_KEY.fullmatch(part):
@@ -33,7 +45,7 @@ class SpecIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{format_path(self.path)}: {self.message}"
+        return shorten(f"{format_path(self.path)}: {self.message}", MAX_LINE)
 
 
 class SpecError(LightLLMError):
@@ -48,13 +60,13 @@ class SpecError(LightLLMError):
 
     def lines(self) -> list[str]:
         """Every issue as `path: message` (the message alone where there is no path)."""
-        return [str(issue) if issue.path else issue.message for issue in self.issues]
+        return [str(issue) if issue.path else shorten(issue.message, MAX_LINE) for issue in self.issues]
 
     def _render(self) -> str:
         if len(self.issues) == 1 and not self.issues[0].path:
-            return f"{self.source}: {self.issues[0].message}"
+            return shorten(f"{shorten(self.source, MAX_SOURCE)}: {self.issues[0].message}", MAX_LINE)
         count = len(self.issues)
-        header = f"{self.source}: {count} error{'s' if count != 1 else ''}"
+        header = f"{shorten(self.source, MAX_SOURCE)}: {count} error{'s' if count != 1 else ''}"
         return "\n".join([header, *(f"  {line}" for line in self.lines())])
 
 

@@ -50,15 +50,34 @@ def render_reference(schema: JsonSchema | None = None) -> str:
         "level. A section left out takes all its defaults. `auto` marks a value the compiler",
         "resolves; `lightllm compile SPEC` prints the resolved spec with the number chosen.",
         "Rules that need arithmetic (for example `num_heads` divisible by `num_kv_heads`) are",
-        "checked when the spec loads, after the schema; see [models.md](models.md).",
+        f"checked when the spec loads, after the schema: see [{ONLY_HERE}](#{_anchor(ONLY_HERE)}).",
         "",
         "Sections:",
         "",
         *(f"- [{_title(path)}](#{_anchor(_title(path))})" for path, _ in sections),
     ]
+    lines.append(f"- [{ONLY_HERE}](#{_anchor(ONLY_HERE)})")
     for path, section in sections:
         lines += ["", *_render_section(path, section, schema)]
+    lines += ["", *_only_light_llm()]
     return "\n".join(lines) + "\n"
+
+
+ONLY_HERE = "Rules only light_llm checks"
+
+
+def _only_light_llm() -> list[str]:
+    from light_llm.schemas.cross_field import ONLY_LIGHT_LLM_RULES
+
+    return [
+        f"## {ONLY_HERE}",
+        "",
+        "JSON Schema cannot compare two values, so a validator using the schema alone accepts",
+        "specs that break these rules; `lightllm validate` refuses them, at the path shown.",
+        "Every other spec is accepted or refused alike by the schema and by light_llm.",
+        "",
+        *(f"- `{path}`: {rule}" for path, rule in ONLY_LIGHT_LLM_RULES),
+    ]
 
 
 def _sections(

@@ -1,11 +1,11 @@
 """The whole spec file: a model plus optional data, train and export sections."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from light_llm.models.transformer.config import TransformerConfig
-from light_llm.schemas.base import CheckedSection, Problem
+from light_llm.schemas.base import CheckedSection, JsonInteger, Problem
 from light_llm.schemas.data import DataConfig
 from light_llm.schemas.export import ExportConfig
 from light_llm.schemas.train import TrainConfig
@@ -16,10 +16,10 @@ SPEC_VERSION = 1
 class Spec(CheckedSection):
     """A light_llm spec: one file describes the model, its data, training and export."""
 
-    schema_: str | None = Field(
+    schema_: Annotated[str, Field(max_length=4096)] | None = Field(
         None, alias="$schema", description="Optional URI of the JSON Schema, for editors."
     )
-    spec_version: Literal[1] = Field(SPEC_VERSION, description="Version of the spec format.")
+    spec_version: Annotated[Literal[1], JsonInteger] = Field(SPEC_VERSION, description="Version of the spec format.")
     model: TransformerConfig = Field(description="The model architecture.")
     data: DataConfig = Field(
         default_factory=DataConfig, description="Training text and tokenizer."

@@ -11,7 +11,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from light_llm.schemas.describe import allowed, show
-from light_llm.schemas.errors import Path, SpecIssue
+from light_llm.schemas.base import LIMIT
+from light_llm.schemas.errors import MAX_KEY, Path, SpecIssue
 from light_llm.schemas.json_schema import spec_json_schema
 
 
@@ -40,7 +41,7 @@ def _render(error: ValidationError) -> list[SpecIssue]:
     got = f"got {show(error.instance)}"
     if rule:
         return [SpecIssue(path, f"{got}; {rule}")]
-    message = f"{got}; allowed: {allowed(error.schema, spec_json_schema())}"
+    message = f"{got}; allowed: {allowed(error.schema, spec_json_schema())}{_limit_reason(error)}"
     options = (
         error.schema.get("enum", [error.schema.get("const")])
         if isinstance(error.schema, dict)
@@ -65,7 +66,34 @@ def _unexpected_keys(error: ValidationError) -> list[str]:
 def _unknown_key(path: Path, key: str, error: ValidationError) -> SpecIssue:
     known = list(error.schema.get("properties", {}))
     hint = _did_you_mean(key, known) or f"; allowed keys: {', '.join(known)}"
-    return SpecIssue((*path, key), f"unknown key {key!r}{hint}")
+    # The path names the key already; a long one is not repeated in full.
+    named = f" {key!r}" if len(key) <= MAX_KEY else ""
+    return SpecIssue((*path, key), f"unknown key{named}{hint}")
+
+
+def _limit_reason(error: ValidationError) -> str:
+    """Why a number is out of range, from the `Limit:` sentence of the field's description:
+    given past an upper bound, or past a lower bound other than the natural 0 or 1."""
+    value, schema = error.instance, error.schema
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not isinstance(schema, dict):
+        return ""
+    description = schema.get("description", "")
+    if LIMIT not in description:
+        return ""
+    numeric = [option for option in schema.get("anyOf", [schema]) if "type" in option]
+    if any(_beyond_meaningful_bound(value, option) for option in numeric):
+        return " (" + description.split(LIMIT, 1)[1].rstrip(".") + ")"
+    return ""
+
+
+def _beyond_meaningful_bound(value: float, schema: dict[str, Any]) -> bool:
+    above = ("maximum" in schema and value > schema["maximum"]) or (
+        "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]
+    )
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    below = low is not None and low not in (0, 1) and value < low
+    below = below or (schema.get("type") == "number" and low == 1 and value < low)
+    return above or below
 
 
 def _did_you_mean(value: object, options: list[object]) -> str:

@@ -4,6 +4,12 @@ Sources: `stdlib` (the Python standard library's own .py files, sorted by path),
 folders (every non-hidden text file below, sorted), globs, and .jsonl files (the `text`
 field of each line). Reading stops at `max_corpus_bytes` (UTF-8), cutting the last
 document. The fingerprint hashes the text read, so a changed corpus is noticed.
+
+Text must be UTF-8: a file of yours that is not is refused, naming the first bad byte and
+counting the bad bytes, rather than trained on with replacement characters (files with
+NUL bytes inside a folder are taken for binary and skipped). The `stdlib` corpus is the
+exception: the standard library's few test files in other encodings (test/encoded_modules)
+are read with U+FFFD for the bytes UTF-8 cannot decode, so the default corpus never fails.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from light_llm.train.errors import TrainingError
 import glob
 import hashlib
 import json
+import re
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,11 +82,12 @@ def stdlib_files() -> list[Path]:
 
 def _documents(sources: list[str]) -> Iterator[str]:
     for source in sources:
+        strict = source != STDLIB
         for path in _source_files(source):
             if path.suffix == ".jsonl":
                 yield from _jsonl_texts(path)
             else:
-                yield _read_text(path)
+                yield _read_text(path, strict)
 
 
 def _source_files(source: str) -> list[Path]:
@@ -113,11 +121,27 @@ def _looks_binary(path: Path) -> bool:
         return b"\0" in file.read(_BINARY_PROBE_BYTES)
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, strict: bool = True) -> str:
     try:
-        return path.read_bytes().decode("utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError as error:
         raise CorpusError(f"data.corpus: {path}: cannot read ({error.strerror})") from None
+    if not strict:
+        return data.decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = _undecodable(data)
+        raise CorpusError(
+            f"data.corpus: {path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start:,}; {bad:,} undecodable byte{'s' if bad != 1 else ''} in all); "
+            "convert it to UTF-8, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
+
+
+def _undecodable(data: bytes) -> int:
+    """How many bytes UTF-8 cannot decode (each becomes one lone surrogate here)."""
+    return len(re.findall("[\udc80-\udcff]", data.decode("utf-8", errors="surrogateescape")))
 
 
 def _jsonl_texts(path: Path) -> Iterator[str]:

@@ -16,6 +16,7 @@ from light_llm.train.errors import TrainingError
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,12 @@ def cached_tokenizer(folder: Path, corpus: Corpus, kind: str, vocab_size: int):
         return None
     from tokenizers import Tokenizer
 
-    return Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    try:
+        return Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    except Exception:  # a damaged saved tokenizer: train it again (the cache is rewritten)
+        sys.stderr.write(f"warning: {folder / TOKENIZER_FILE} is damaged; training the tokenizer again\n")
+        (folder / META_FILE).unlink(missing_ok=True)
+        return None
 
 
 def load_or_build_tokens(folder: Path, corpus: Corpus, tokenizer, kind: str) -> np.ndarray:
@@ -155,11 +161,50 @@ def _is_byte_tokenizer(tokenizer) -> bool:
     return tokenizer_fingerprint(tokenizer) == tokenizer_fingerprint(byte_tokenizer())
 
 
+_META_TYPES = {
+    "tokenizer_kind": str,
+    "tokenizer_fingerprint": str,
+    "corpus_fingerprint": str,
+    "vocab_size": int,
+    "dtype": str,
+    "num_tokens": int,
+}
+
+
 def _read_meta(folder: Path) -> dict | None:
+    """The cache's meta data, or None where there is no cache. A damaged cache (meta that
+    is not the JSON this module writes, or a token file of the wrong size) is no cache:
+    it is reported on stderr in one line and the corpus is tokenized again."""
     path = folder / META_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    problem = _meta_problem(folder)
+    if problem is None:
+        return json.loads(path.read_text(encoding="utf-8"))
+    sys.stderr.write(f"warning: {folder}: damaged token cache ({problem}); tokenizing the corpus again\n")
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _meta_problem(folder: Path) -> str | None:
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"{META_FILE} cannot be read: {str(error).splitlines()[0][:80]}"
+    if not isinstance(meta, dict):
+        return f"{META_FILE} is not a JSON object"
+    for key, kind in _META_TYPES.items():
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
+            return f"{META_FILE} has no valid {key!r}"
+    if meta["dtype"] not in ("uint16", "uint32") or meta["num_tokens"] < 0:
+        return f"{META_FILE} names dtype {meta['dtype'][:20]!r} and {meta['num_tokens']} tokens"
+    tokens = folder / TOKENS_FILE
+    expected = meta["num_tokens"] * np.dtype(meta["dtype"]).itemsize
+    if not tokens.is_file() or tokens.stat().st_size != expected:
+        return f"{TOKENS_FILE} does not hold the {meta['num_tokens']:,} tokens {META_FILE} names"
+    if not (folder / TOKENIZER_FILE).is_file():
+        return f"{TOKENIZER_FILE} is missing"
+    return None
 
 
 def _write_cache(folder: Path, tokens: np.ndarray, tokenizer, kind: str, fingerprint: str, corpus: str) -> None:

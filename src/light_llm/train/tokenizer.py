@@ -18,6 +18,7 @@ from pathlib import Path
 
 from light_llm.errors import TokenizerError  # noqa: F401 (raised here; importable from here too)
 from light_llm.schemas.data import DataConfig
+from light_llm.schemas.errors import shorten
 
 EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
@@ -87,16 +88,41 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int):
 
 
 def load_tokenizer_file(path: str | Path):
-    """A user's tokenizer.json; a missing or unreadable file is a TokenizerError."""
+    """A user's tokenizer.json, loaded and checked: a missing, unreadable or invalid file,
+    or one without tokens, is a TokenizerError with a one-line message."""
     from tokenizers import Tokenizer
 
     file = Path(path)
-    if not file.is_file():
-        raise TokenizerError(f"data.tokenizer: {file}: no such tokenizer.json file")
+    shown = shorten(str(file), 120)
     try:
-        return Tokenizer.from_file(str(file))
+        if not file.is_file():
+            raise TokenizerError(f"data.tokenizer: {shown}: no such tokenizer.json file")
+        tokenizer = Tokenizer.from_file(str(file))
+    except OSError as error:  # e.g. a name longer than the file system allows
+        raise TokenizerError(
+            f"data.tokenizer: {shown}: cannot be opened ({error.strerror or error})"
+        ) from None
+    except TokenizerError:
+        raise
     except Exception as error:  # tokenizers raises a bare Exception for bad JSON
-        raise TokenizerError(f"data.tokenizer: {file}: not a valid tokenizer.json ({error})") from None
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TokenizerError(
+            f"data.tokenizer: {shown}: not a valid tokenizer.json ({shorten(first, 100)})"
+        ) from None
+    if tokenizer.get_vocab_size(with_added_tokens=True) == 0:
+        raise TokenizerError(f"data.tokenizer: {shown}: the tokenizer has no tokens")
+    return tokenizer
+
+
+def check_tokenizer_fits(tokenizer, vocab_size: int, where: str) -> None:
+    """Every id the tokenizer produces must have an embedding row: a tokenizer may have
+    fewer tokens than `vocab_size` (checkpoints often pad the embedding), never more."""
+    size = tokenizer.get_vocab_size(with_added_tokens=True)
+    if size > vocab_size:
+        raise TokenizerError(
+            f"{where}: the tokenizer has {size:,} tokens but the model's vocabulary has "
+            f"{vocab_size:,} rows; ids from {vocab_size:,} on would have no embedding"
+        )
 
 
 def build_tokenizer(data: DataConfig, texts: Iterable[str] | None = None, vocab_size: int | None = None):

@@ -8,9 +8,32 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field
 
-from light_llm.schemas.base import Auto, CheckedSection, Problem
+from light_llm.schemas.base import LIMIT, Auto, CheckedSection, Integer, Number, Problem
+
+MAX_WIDTH = 65_536
+"""d_model, head_dim: four times the widest released model (16,384)."""
+MAX_HEADS = 4_096
+MAX_LAYERS = 1_024
+"""Layers: eight times the deepest released decoder; lowering is linear in this."""
+MAX_VOCAB = 1_048_576
+"""Four times the largest released vocabulary (256,000)."""
+MAX_SEQ_LEN = 1_048_576
+MAX_EXPANSION = 64.0
+MAX_INIT_STD = 1.0
+"""Above this, fp32 activations of a deep model overflow (init_std 1e30 gives inf)."""
+ROPE_BASE_RANGE = (1.0, 1e12)
+"""Below 1 the RoPE frequencies grow instead of decay (1e-300 gives inf in fp32)."""
+MAX_ROPE_SCALING = 1_024.0
+EPS_RANGE = (1e-12, 1.0)
+"""Below 1e-12 the epsilon is lost in fp32 rounding of the variance; above 1 it swamps it."""
+
+_SIZE_LIMIT = (
+    f"{LIMIT}sizes are bounded so that every accepted spec builds; whether it fits in "
+    "memory is checked by `lightllm compile`."
+)
+
 
 class AttentionConfig(CheckedSection):
     """Self-attention. `complex` combines with every positional encoding (rope becomes a
@@ -23,25 +46,25 @@ class AttentionConfig(CheckedSection):
         "mqa: one KV head; complex: Q and K are complex, scores are Re(Q·K̄) (with any "
         "positional encoding and mask; needs an even head_dim; not with use_flash_attn).",
     )
-    num_heads: PositiveInt = Field(8, description="Number of query heads.")
-    num_kv_heads: PositiveInt | Auto = Field(
+    num_heads: Integer(1, MAX_HEADS) = Field(8, description=f"Number of query heads. {_SIZE_LIMIT}")
+    num_kv_heads: Integer(1, MAX_HEADS) | Auto = Field(
         "auto",
         description="Number of key/value heads. auto: num_heads // 4 for gqa (at least 1), "
-        "num_heads for mha and complex, 1 for mqa.",
+        f"num_heads for mha and complex, 1 for mqa. {_SIZE_LIMIT}",
     )
-    head_dim: PositiveInt | Auto = Field(
+    head_dim: Integer(1, MAX_WIDTH) | Auto = Field(
         "auto",
         description="Real numbers per head (a complex head holds head_dim/2 complex numbers). "
-        "auto: d_model // num_heads.",
+        f"auto: d_model // num_heads. {_SIZE_LIMIT}",
     )
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on attention weights.")
+    dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on attention weights.")
     bias: bool = Field(False, description="Add a bias to the Q, K, V and output projections.")
     mask_type: Literal["causal", "bidirectional", "sliding_window"] = Field(
         "causal",
         description="causal: attend to earlier tokens; bidirectional: attend to all tokens "
         "(no KV-cache decoding); sliding_window: causal, limited to the last window_size tokens.",
     )
-    window_size: PositiveInt | None = Field(
+    window_size: Integer(1, MAX_SEQ_LEN) | None = Field(
         None, description="Tokens in the sliding window, the current one included. Required "
         "exactly when mask_type is sliding_window."
     )
@@ -112,10 +135,13 @@ class PositionalConfig(CheckedSection):
         "attention scores; sinusoidal / learned: absolute embeddings added to token "
         "embeddings; none: no positional information.",
     )
-    rope_base: PositiveFloat = Field(10000.0, description="RoPE θ base (rope only).")
-    rope_scaling: float | None = Field(
+    rope_base: Number(ge=ROPE_BASE_RANGE[0], le=ROPE_BASE_RANGE[1]) = Field(
+        10000.0,
+        description=f"RoPE θ base (rope only). {LIMIT}below 1 the rotation frequencies "
+        "grow instead of decaying and overflow fp32.",
+    )
+    rope_scaling: Number(gt=1.0, le=MAX_ROPE_SCALING) | None = Field(
         None,
-        gt=1.0,
         description="Linear RoPE scaling factor > 1: positions are divided by it to extend "
         "the context (rope only).",
     )
@@ -137,11 +163,12 @@ class FFNConfig(CheckedSection):
         description="swiglu: SiLU(gate)·up then down; geglu: GELU(gate)·up then down; "
         "mlp: Linear → activation → Linear.",
     )
-    expansion_factor: PositiveFloat = Field(
+    expansion_factor: Number(gt=0.0, le=MAX_EXPANSION) = Field(
         2.6667,
-        description="Hidden size = expansion_factor · d_model, rounded up to a multiple of 8.",
+        description="Hidden size = expansion_factor · d_model, rounded up to a multiple of 8. "
+        f"{LIMIT}sixteen times the largest in use; memory is checked by `lightllm compile`.",
     )
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the hidden activations.")
+    dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on the hidden activations.")
     activation: Literal["silu", "gelu", "relu"] = Field(
         "silu", description="Activation of the mlp variant (mlp only)."
     )
@@ -163,7 +190,10 @@ class NormConfig(CheckedSection):
     """Normalisation layers and where they sit in each block."""
 
     type: Literal["rmsnorm", "layernorm"] = Field("rmsnorm", description="Normalisation layer.")
-    eps: PositiveFloat = Field(1e-5, description="Epsilon added to the variance.")
+    eps: Number(ge=EPS_RANGE[0], le=EPS_RANGE[1]) = Field(
+        1e-5,
+        description=f"Epsilon added to the variance. {LIMIT}below 1e-12 fp32 rounding loses it.",
+    )
     placement: Literal["pre", "post", "sandwich"] = Field(
         "pre",
         description="pre: norm before each sub-layer; post: norm after the residual add; "
@@ -175,13 +205,20 @@ class TransformerConfig(CheckedSection):
     """A GPT-style decoder-only Transformer: every component configurable."""
 
     name: Literal["transformer"] = Field("transformer", description="Model family.")
-    vocab_size: PositiveInt | Auto = Field(
+    vocab_size: Integer(1, MAX_VOCAB) | Auto = Field(
         "auto",
-        description="Vocabulary size. auto: the size of the tokenizer in data.tokenizer.",
+        description="Vocabulary size. auto: the size of the tokenizer in data.tokenizer. "
+        f"{_SIZE_LIMIT}",
     )
-    d_model: PositiveInt = Field(256, description="Width of the residual stream.")
-    num_layers: PositiveInt = Field(4, description="Number of Transformer blocks.")
-    max_seq_len: PositiveInt = Field(256, description="Longest sequence the model is trained on.")
+    d_model: Integer(1, MAX_WIDTH) = Field(
+        256, description=f"Width of the residual stream. {_SIZE_LIMIT}"
+    )
+    num_layers: Integer(1, MAX_LAYERS) = Field(
+        4, description=f"Number of Transformer blocks. {_SIZE_LIMIT}"
+    )
+    max_seq_len: Integer(1, MAX_SEQ_LEN) = Field(
+        256, description=f"Longest sequence the model is trained on. {_SIZE_LIMIT}"
+    )
     attention: AttentionConfig = Field(
         default_factory=AttentionConfig, description="Self-attention: heads, mask, variant."
     )
@@ -198,10 +235,14 @@ class TransformerConfig(CheckedSection):
         description="Compute attention and FFN in parallel on the same normalised input "
         "(PaLM-style).",
     )
-    dropout: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Embedding dropout and residual dropout."
+    dropout: Number(ge=0.0, lt=1.0) = Field(
+        0.0, description="Embedding dropout and residual dropout."
     )
-    init_std: PositiveFloat = Field(0.02, description="Standard deviation of weight init.")
+    init_std: Number(gt=0.0, le=MAX_INIT_STD) = Field(
+        0.02,
+        description=f"Standard deviation of weight init. {LIMIT}larger weights overflow fp32 "
+        "activations.",
+    )
     residual_scaled_init: bool = Field(
         True,
         description="Scale the init of residual output projections by 1/√(2·num_layers) "

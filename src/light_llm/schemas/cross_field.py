@@ -1,0 +1,19 @@
+"""The cross-field rules light_llm checks that JSON Schema cannot state (arithmetic and
+equality between two values). They are the only documents the published schema accepts
+and the loader refuses; the spec reference lists them, and a property test checks that
+the two layers disagree nowhere else. The checks themselves are the `problems()` of the
+spec sections."""
+
+from __future__ import annotations
+
+ONLY_LIGHT_LLM_RULES: tuple[tuple[str, str], ...] = (
+    ("model.attention.num_heads", "when `head_dim` is `auto`, `d_model` is divisible by `num_heads`"),
+    ("model.attention.head_dim", "even with `positional.encoding` `rope` or `variant` `complex` "
+     "(rope and complex attention rotate pairs)"),
+    ("model.attention.num_kv_heads", "with `variant` `mha`, equal to `num_heads`; otherwise a "
+     "divisor of `num_heads`"),
+    ("model.attention.window_size", "at most `model.max_seq_len`"),
+)
+"""(path the loader reports, the rule in words)."""
+
+RULE_PATHS: frozenset[str] = frozenset(path for path, _ in ONLY_LIGHT_LLM_RULES)

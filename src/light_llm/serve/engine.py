@@ -1,0 +1,228 @@
+"""Continuous batching: one thread runs the model for every request at once.
+
+Requests wait in a queue until a batch slot is free (at most `max_batch` rows decode
+together); each step the thread prefills the newcomers as one left-padded batch, joins
+them to the running rows, and decodes one token for every row in a single call. A row
+leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
+a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
+little more per step than one. Past `max_batch + max_queue` requests in flight,
+`submit` refuses with QueueFull (HTTP 429)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from light_llm.errors import LightLLMError
+from light_llm.runtime import Geometry, Sampling, left_pad, next_tokens
+from light_llm.runtime.feeds import past_from_presents, step_feeds
+from light_llm.runtime.generator import Run
+from light_llm.serve.batch import Rows
+
+log = logging.getLogger("light_llm.serve")
+
+# A job's end: "stop" (end-of-text or a stop string), "length" (max_tokens or the
+# context), "cancelled" (the client went away), "error".
+Deliver = Callable[[int | None, str | None], None]  # (token, None) per token; (None, reason) once at the end
+
+
+class QueueFull(LightLLMError):
+    """More requests than the batch and the queue hold: answered with HTTP 429."""
+
+
+@dataclass(eq=False)
+class Job:
+    prompt: list[int]
+    max_tokens: int
+    sampling: Sampling
+    deliver: Deliver
+    generated: int = 0
+    finished: bool = False
+    ended_by_caller: str | None = None  # set from any thread: the engine drops the row at its next step
+    rng: np.random.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.sampling.seed)
+
+
+@dataclass
+class Stats:
+    submitted: int = 0
+    rejected: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    generated_tokens: int = 0
+    decode_steps: int = 0
+    largest_batch: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Engine:
+    def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | None, pad_id: int,
+                 max_batch: int = 16, max_queue: int = 64):
+        if max_batch < 1:
+            raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
+        if max_queue < 0:
+            raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
+        self.run, self.geometry = run, geometry
+        self.eos_id, self.pad_id = eos_id, pad_id
+        self.max_batch, self.max_queue = max_batch, max_queue
+        self.stats = Stats()
+        self._waiting: deque[Job] = deque()
+        self._in_flight = 0
+        self._wake = threading.Condition()
+        self._jobs: list[Job] = []  # one per row of _rows
+        self._rows: Rows | None = None
+        self._pending = np.zeros(0, dtype=np.int64)  # each row's last token, not yet fed
+        self._running = False
+        self._thread: threading.Thread | None = None
+
+    # --- called from the server's threads -------------------------------------------
+    def submit(self, job: Job) -> None:
+        with self._wake:
+            if self._in_flight >= self.max_batch + self.max_queue:
+                self.stats.rejected += 1
+                raise QueueFull(f"{self._in_flight} requests in flight: the batch ({self.max_batch}) "
+                                f"and the queue ({self.max_queue}) are full; retry later")
+            self._in_flight += 1
+            self.stats.submitted += 1
+            self._waiting.append(job)
+            self._wake.notify()
+
+    def end(self, job: Job, reason: str) -> None:
+        """Ends `job` early ("stop" or "cancelled"); its row leaves at the next step."""
+        job.ended_by_caller = job.ended_by_caller or reason
+        with self._wake:
+            self._wake.notify()
+
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="light_llm-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # --- the engine thread ------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while self._running and not self._waiting and not self._jobs:
+                    self._wake.wait()
+                if not self._running:
+                    return
+                room = self.max_batch - len(self._jobs)
+                newcomers = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+            try:
+                self._drop_ended()
+                newcomers = [job for job in newcomers if not self._ended_early(job)]
+                if newcomers:
+                    self._prefill(newcomers)
+                if self._jobs:
+                    self._decode()
+            except Exception:  # a failing model call ends every row it held, not the server
+                log.exception("generation failed")
+                for job in self._jobs + newcomers:
+                    self._finish(job, "error")
+                self._jobs, self._rows = [], None
+                self._pending = np.zeros(0, dtype=np.int64)
+
+    def _ended_early(self, job: Job) -> bool:
+        if job.ended_by_caller is None:
+            return False
+        self._finish(job, job.ended_by_caller)
+        return True
+
+    def _finish(self, job: Job, reason: str) -> None:
+        if job.finished:
+            return
+        job.finished = True
+        with self._wake:
+            self._in_flight -= 1
+        if reason == "cancelled":
+            self.stats.cancelled += 1
+            log.info("cancelled after %d tokens (client gone)", job.generated)
+        else:
+            self.stats.completed += 1
+        job.deliver(None, reason)
+
+    def _sample(self, jobs: list[Job], logits: np.ndarray) -> np.ndarray:
+        tokens = logits.argmax(axis=-1)
+        for row, job in enumerate(jobs):
+            if not job.sampling.greedy:
+                tokens[row] = next_tokens(logits[row:row + 1], job.sampling, job.rng)[0]
+        return tokens
+
+    def _prefill(self, jobs: list[Job]) -> None:
+        ids, mask = left_pad([job.prompt for job in jobs], self.pad_id)
+        outputs = self.run(step_feeds(self.geometry, ids, mask, None))
+        past = past_from_presents(outputs, self.geometry) if self.geometry.cached else {}
+        rows = Rows(ids=ids, mask=mask, past=past)
+        self._advance(jobs, rows, self._sample(jobs, outputs["logits"][:, -1]), joining=True)
+
+    def _decode(self) -> None:
+        rows = self._rows
+        tokens = self._pending[:, None]
+        mask = np.concatenate([rows.mask, np.ones_like(tokens)], axis=1)
+        ids = np.concatenate([rows.ids, tokens], axis=1)
+        if self.geometry.cached:
+            outputs = self.run(step_feeds(self.geometry, tokens, mask, rows.past))
+            past = past_from_presents(outputs, self.geometry)
+        else:
+            outputs = self.run(step_feeds(self.geometry, ids, mask, None))
+            past = {}
+        self.stats.decode_steps += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(self._jobs))
+        self._advance(self._jobs, Rows(ids=ids, mask=mask, past=past),
+                      self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
+
+    def _advance(self, jobs: list[Job], rows: Rows, tokens: np.ndarray, joining: bool) -> None:
+        """Hands each row its new token, then keeps the rows that go on."""
+        keep = np.ones(len(jobs), dtype=bool)
+        lengths = rows.lengths()
+        for row, (job, token) in enumerate(zip(jobs, tokens.tolist())):
+            if token == self.eos_id:
+                keep[row] = False
+                self._finish(job, "stop")
+                continue
+            job.generated += 1
+            self.stats.generated_tokens += 1
+            job.deliver(token, None)
+            if job.generated >= job.max_tokens or lengths[row] + 1 > self.geometry.max_seq_len:
+                keep[row] = False
+                self._finish(job, "length")
+        kept_jobs = [job for job, kept in zip(jobs, keep) if kept]
+        kept_rows = rows.kept(keep) if kept_jobs else None
+        kept_tokens = tokens[keep].astype(np.int64)
+        if not joining:
+            self._jobs, self._rows, self._pending = kept_jobs, kept_rows, kept_tokens
+        elif kept_jobs:
+            self._rows = kept_rows if self._rows is None else self._rows.joined(kept_rows)
+            self._jobs = self._jobs + kept_jobs
+            self._pending = np.concatenate([self._pending, kept_tokens])
+
+    def _drop_ended(self) -> None:
+        ended = [job.ended_by_caller is not None for job in self._jobs]
+        if not any(ended):
+            return
+        keep = ~np.array(ended)
+        for job, gone in zip(self._jobs, ended):
+            if gone:
+                self._finish(job, job.ended_by_caller)
+        self._jobs = [job for job, kept in zip(self._jobs, keep) if kept]
+        self._rows = self._rows.kept(keep) if self._jobs else None
+        self._pending = self._pending[keep]

@@ -1,0 +1,47 @@
+"""What the server serves: an export folder through onnxruntime (torch is never
+imported) or a model/run folder through eager PyTorch, with its chat template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from light_llm.runtime import TextGenerator
+from light_llm.serve.chat import ChatTemplate, load_chat_template
+
+
+@dataclass
+class ServedModel:
+    name: str
+    folder: Path
+    generator: TextGenerator
+    chat: ChatTemplate
+    exported: bool
+
+    @property
+    def context(self) -> int:
+        return self.generator.geometry.max_seq_len
+
+    @property
+    def pad_id(self) -> int:
+        generator = self.generator
+        return generator.pad_id if generator.pad_id is not None else (generator.eos_id or 0)
+
+
+def load_served_model(folder: Path, threads: int | None = None, name: str | None = None) -> ServedModel:
+    from light_llm.exports.folder import MANIFEST
+
+    folder = Path(folder)
+    exported = (folder / MANIFEST).is_file()
+    if exported:
+        from light_llm.runtime import load_export
+
+        generator = load_export(folder, threads=threads)
+        chat = load_chat_template(folder)
+    else:
+        from light_llm.runtime.eager import load_eager  # torch: model and run folders only
+
+        generator = load_eager(folder)
+        chat = load_chat_template(folder if (folder / "tokenizer_config.json").is_file() else folder / "model")
+    return ServedModel(name=name or folder.resolve().name, folder=folder, generator=generator,
+                       chat=chat, exported=exported)

@@ -1,0 +1,69 @@
+"""`lightllm serve` subprocesses on free ports, in which importing torch fails (a module
+of its own: `conftest` is a name every test folder has)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+CONTEXT = 512
+NO_TORCH = '''
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this process")
+        return None
+sys.meta_path.insert(0, _NoTorch())
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(folder: Path, tmp_path: Path, *options: str, torch: bool = False) -> Iterator[str]:
+    """`lightllm serve folder *options` (where importing torch fails unless `torch`);
+    yields its base URL (…/v1)."""
+    paths = [str(Path(__file__).parents[2] / "src")]
+    if not torch:
+        (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
+        paths.insert(0, str(tmp_path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    port = free_port()
+    log = (tmp_path / f"server-{port}.log").open("w+")
+    command = [sys.executable, "-c", "from light_llm.cli.app import main; main()", "serve", str(folder),
+               "--port", str(port), *options]
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f"lightllm serve exited {server.returncode}:\n{log.read()}")
+            try:
+                httpx.get(url + "/v1/models", timeout=1, headers={"Authorization": "Bearer x"})
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "lightllm serve did not start in 120 s"
+                time.sleep(0.2)
+        yield url + "/v1"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+WEB = Path(__file__).parents[2] / "examples" / "web"

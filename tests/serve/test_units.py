@@ -1,0 +1,68 @@
+"""The server's pieces without a server: stop strings over streamed text, and rows that
+join and leave a batch keeping each row's tokens, mask and cache aligned."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from light_llm.serve.batch import Rows
+from light_llm.serve.text import StopText
+
+
+def _stream(text: str, stops: list[str]) -> tuple[list[str], str]:
+    """Feeds `text` one character per token; (pieces sent, what flush adds)."""
+    stream = StopText(lambda ids: "".join(chr(i) for i in ids), stops)
+    pieces = [stream.push(ord(c)) for c in text]
+    if stream.stopped:
+        return pieces, ""
+    return pieces, stream.flush()
+
+
+def test_stop_string_ends_the_text_before_it() -> None:
+    pieces, rest = _stream("hello, world. more", ["world", "zzz"])
+    assert "".join(pieces) + rest == "hello, "
+
+
+def test_text_that_may_become_a_stop_is_held_back_then_released() -> None:
+    pieces, rest = _stream("abXYc", ["XYZ"])
+    assert pieces == ["a", "b", "", "", "XYc"]
+    assert rest == ""
+
+
+def test_partial_character_is_held_back() -> None:
+    stream = StopText(lambda ids: bytes(ids).decode("utf-8", errors="replace"), [])
+    assert stream.push(0xC3) == ""
+    assert stream.push(0xA9) == "é"
+
+
+def _rows(lengths: list[int], width: int, base: int) -> Rows:
+    mask = np.zeros((len(lengths), width), dtype=np.int64)
+    for row, length in enumerate(lengths):
+        mask[row, width - length:] = 1
+    ids = np.where(mask == 1, base + np.arange(width), 0)
+    cache = (ids * mask)[:, None, :, None].astype(np.float32)
+    return Rows(ids=ids, mask=mask, past={"k": cache})
+
+
+def test_rows_join_left_padded_and_leave_compacted() -> None:
+    joined = _rows([2, 3], 3, 100).joined(_rows([5], 5, 200))
+    assert joined.width == 5
+    assert joined.lengths().tolist() == [2, 3, 5]
+    assert joined.ids[0].tolist() == [0, 0, 0, 101, 102]
+    assert joined.past["k"][2, 0, :, 0].tolist() == [200, 201, 202, 203, 204]
+    kept = joined.kept(np.array([True, True, False]))
+    assert kept.width == 3  # the slots only the long row attended are gone
+    assert kept.ids.tolist() == [[0, 101, 102], [100, 101, 102]]
+    assert kept.past["k"][:, 0, :, 0].tolist() == [[0, 101, 102], [100, 101, 102]]
+
+
+def test_chat_template_of_the_tokenizer_folder_is_used(tmp_path) -> None:
+    import json
+
+    from light_llm.serve.chat import load_chat_template
+
+    assert load_chat_template(tmp_path).render([{"role": "user", "content": "hi"}]) == "user: hi\nassistant:"
+    template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}<|assistant|>"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": template, "eos_token": "</s>"}))
+    rendered = load_chat_template(tmp_path).render([{"role": "user", "content": "hi"}])
+    assert rendered == "<|user|>hi</s><|assistant|>"

@@ -3,6 +3,10 @@
 (exports of the same weights), and Hugging Face transformers `generate` (LlamaForCausalLM,
 the same configuration, weights copied). Random init: speed does not depend on training.
 
+light_llm eager runs three times: with the few-row Linear kernel chosen by calibration on
+this CPU (the default), and with each candidate forced (plain F.linear, blocked batched
+matmul); the chosen kernels and the calibration's time are printed at the end.
+
 prefill = time to the first new token; decode tok/s = the other 127 tokens / their time.
 Every figure is the median of --runs runs after a warm-up; ratios are against HF eager
 (decode) and onnxruntime fp32 (quantized decode), measured in this same process.
@@ -27,6 +31,7 @@ from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
 from light_llm.exports.onnx import export_onnx
 from light_llm.model_folder import load_model_folder, save_model_folder
+from light_llm.models.transformer.linear_calibration import calibration_seconds, forced_kernel, kernel_choices
 from light_llm.runtime.generator import generate_ids
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.session import OnnxSession
@@ -92,6 +97,16 @@ def hf_generate(model_folder) -> Generate:
     return generate
 
 
+def cpu_name() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"{names[0] if names else 'unknown CPU'} ({torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}"
+
+
+def forced(kernel: str, generate: Generate) -> Generate:
+    return lambda prompt, new: forced_kernel(kernel)(generate)(prompt, new)
+
+
 def measure(generate: Generate, prompt: np.ndarray, runs: int) -> tuple[float, float, list[int]]:
     """(prefill ms, decode tok/s, tokens), medians of `runs` after one warm-up."""
     tokens = generate(prompt, NEW)
@@ -120,9 +135,11 @@ def main() -> None:
     model = folder.build()
     print(f"model: {model.num_parameters() / 1e6:.1f}M parameters (llama-style, vocab 8192, d_model 512, "
           f"6 layers, GQA 8/2), batch 1, prompt {PROMPT}, {NEW} new tokens, {args.threads} threads, "
-          f"median of {args.runs} runs")
+          f"median of {args.runs} runs\ncpu: {cpu_name()}")
     backends: dict[str, Generate] = {"HF transformers eager": hf_generate(folder),
-                                     "light_llm eager (KV cache)": eager_generate(model)}
+                                     "light_llm eager (KV cache)": eager_generate(model),
+                                     "light_llm eager, plain F.linear forced": forced("plain", eager_generate(model)),
+                                     "light_llm eager, blocked few-row forced": forced("blocked", eager_generate(model))}
     for quantize in ("none", "int8", "int4"):
         result = export_onnx(folder, root / f"onnx-{quantize}", quantize=quantize)
         print(f"export {quantize}: {result.parity.summary()}")
@@ -137,6 +154,8 @@ def main() -> None:
     for name, (prefill, rate, tokens) in rows.items():
         same = sum(a == b for a, b in zip(tokens, reference))
         print(f"| {name} | {prefill:.1f} | {rate:.0f} | {rate / hf_rate:.2f}× | {rate / ort_rate:.2f}× | {same}/{NEW} |")
+    print(f"\nfew-row Linear kernels chosen by calibration ({calibration_seconds() * 1e3:.0f} ms in all):")
+    print("\n".join(kernel_choices()))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,17 @@ training once the run has reached its steps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from light_llm.runtime.sampling import Sampling
+
+if TYPE_CHECKING:
+    from light_llm.schemas.overrides import Override
 
 SAMPLE_PROMPT = "def "
 SAMPLE_TOKENS = 200
@@ -31,9 +36,11 @@ class DemoResult:
     interrupted: bool = False
 
 
-def run_demo(spec_source: Path, out: Path, *, steps: int | None = None, console: Console) -> DemoResult:
+def run_demo(
+    spec_source: Path, out: Path, *, steps: int | None = None, overrides: Sequence[Override] = (), console: Console
+) -> DemoResult:
     """Raises SpecError, TrainingError, ExportError (all ValueErrors) and OSError."""
-    spec = _load(spec_source, steps)
+    spec = _load(spec_source, steps, overrides)
     _compile(spec, console)
     if not _train(spec, out, console):
         return DemoResult(out, out / "exports" / "onnx", "", interrupted=True)
@@ -43,16 +50,12 @@ def run_demo(spec_source: Path, out: Path, *, steps: int | None = None, console:
     return DemoResult(out, export, sample)
 
 
-def _load(spec_source: Path, steps: int | None):
+def _load(spec_source: Path, steps: int | None, overrides: Sequence[Override]):
     from light_llm.compiler.resolve import resolve_spec
-    from light_llm.schemas.load import load_spec, validate_spec
+    from light_llm.schemas.overrides import Override, load_spec_with_overrides
 
-    spec = load_spec(spec_source)
-    if steps is not None:
-        data = spec.model_dump(by_alias=True, exclude_unset=True)
-        data.setdefault("train", {})["steps"] = steps
-        spec = validate_spec(data, f"{spec_source} (with --steps {steps})")
-    return resolve_spec(spec)
+    steps_override = [Override(("train", "steps"), steps)] if steps is not None else []
+    return resolve_spec(load_spec_with_overrides(spec_source, [*overrides, *steps_override]))
 
 
 def _compile(spec, console: Console) -> None:
@@ -121,6 +124,8 @@ def _where(out: Path, export: Path, console: Console) -> None:
     for path, what in [
         (out, "run folder and model folder: spec.resolved.json, model.safetensors, tokenizer.json"),
         (out / "metrics.jsonl", "loss, learning rate and validation loss per step"),
+        (out / "loss.png", "the loss plot: training and validation loss against tokens"),
+        (out / "tensorboard", f"TensorBoard event files: `tensorboard --logdir {out.parent}`"),
         (out / "checkpoints", f"checkpoints: `lightllm train {out / 'spec.resolved.json'} --out {out} --resume "
                               "--steps 2000` trains further"),
         (export, "model.onnx with genai_config.json, tokenizer files and light_llm.json (parity report)"),

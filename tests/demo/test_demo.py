@@ -39,9 +39,10 @@ def test_demo_runs_the_whole_flow(demo_run) -> None:
     assert "parity passed (fp32)" in done.stdout
     assert f"trained steps 0→{STEPS}" in done.stdout
     for written in ["spec.resolved.json", "model.safetensors", "tokenizer.json", "metrics.jsonl",
-                    "exports/onnx/model.onnx", "exports/onnx/light_llm.json"]:
+                    "exports/onnx/model.onnx", "exports/onnx/light_llm.json", "loss.png"]:
         assert (out / written).is_file(), written
     assert str(out / "exports" / "onnx") in done.stdout
+    assert f"{out / 'loss.png'}  the loss plot" in done.stdout
 
 
 def test_demo_shows_the_loss_falling(demo_run) -> None:

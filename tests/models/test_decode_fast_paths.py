@@ -1,6 +1,7 @@
 """The eager CPU fast paths of KV-cache decoding: few-row Linear as a batched matmul over
-blocks of output rows, and grouped KV heads read by SDPA without an expanded copy. Both
-give nn.Linear's / expanded heads' results, and neither reaches a traced graph."""
+blocks of output rows (where calibration or a test forces it), and grouped KV heads read
+by SDPA without an expanded copy. Both give nn.Linear's / expanded heads' results, and
+neither reaches a traced graph."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from light_llm.models.transformer.attention import SDPAKernel, expand_kv_heads
 from light_llm.models.transformer.linear import MAX_ROWS, ROW_BLOCKS, Linear
+from light_llm.models.transformer.linear_calibration import BLOCKED, forced_kernel
 from tiny_models import tiny_ir, tiny_model, tokens
 
 
@@ -33,6 +35,7 @@ class RecordOps(TorchDispatchMode):
 @pytest.mark.parametrize("rows", range(1, MAX_ROWS + 2))
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("out_features", [4 * ROW_BLOCKS, 4 * ROW_BLOCKS + 1])
+@forced_kernel(BLOCKED)
 def test_linear_equals_nn_linear(rows, bias, out_features):
     torch.manual_seed(0)
     plain = nn.Linear(24, out_features, bias=bias)
@@ -47,6 +50,7 @@ def test_linear_equals_nn_linear(rows, bias, out_features):
     torch.testing.assert_close(x.grad, x_plain.grad, atol=1e-5, rtol=1e-5)
 
 
+@forced_kernel(BLOCKED)
 def test_linear_uses_blocked_matmul_for_few_rows_only():
     layer = Linear(24, 4 * ROW_BLOCKS)
     with torch.no_grad(), RecordOps() as few:
@@ -57,6 +61,7 @@ def test_linear_uses_blocked_matmul_for_few_rows_only():
     assert "bmm" not in many.names()
 
 
+@forced_kernel(BLOCKED)
 def test_decode_step_reads_grouped_kv_heads_unexpanded():
     model = tiny_model(attention={"variant": "gqa", "num_kv_heads": 2})
     ids = tokens(1, 5)
@@ -86,6 +91,7 @@ def test_native_gqa_equals_expanded_heads(mask):
     torch.testing.assert_close(kernel(q, k, v, bias), expanded, atol=1e-6, rtol=1e-6)
 
 
+@forced_kernel(BLOCKED)
 def test_traced_decode_step_keeps_portable_ops():
     """Exports trace the same modules: the traced graph has plain matmuls (which int8/int4
     quantization rewrites) and expanded KV heads, even for one decoded token."""

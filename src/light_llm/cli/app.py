@@ -62,6 +62,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("serve", "serve", "serve"),
     ("import_hf", "import_hf", "import-hf"),
     ("train", "train", "train"),
+    ("compare", "compare", "compare"),
+    ("sweep", "sweep", "sweep"),
 ]
 
 

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from light_llm.cli.options import SetOption
+
 TABLE_MIN_WIDTH = 120
 
 
@@ -19,6 +21,7 @@ def compile_spec(
         typer.Option("--out", help="Write a model folder: spec.resolved.json, model.safetensors "
                      "(initial weights seeded by train.seed) and tokenizer.json where known."),
     ] = None,
+    set_values: SetOption = None,
     allow_large: Annotated[
         bool,
         typer.Option("--allow-large", help="Compile even when training the spec would need more "
@@ -36,11 +39,11 @@ def compile_spec(
     from light_llm.compiler.resolve import resolve_spec
     from light_llm.compiler.summary import compile_summary
     from light_llm.schemas.errors import SpecError
-    from light_llm.schemas.load import load_spec
+    from light_llm.schemas.overrides import load_spec_with_overrides, parse_overrides
     from light_llm.train.tokenizer import build_tokenizer, check_vocab_size
 
     try:
-        spec = resolve_spec(load_spec(spec_path))
+        spec = resolve_spec(load_spec_with_overrides(spec_path, parse_overrides(set_values)))
         ir = lower_spec(spec)
         micro_batch, seq_len = training_shape(spec)
         memory = training_memory(ir, micro_batch, seq_len)

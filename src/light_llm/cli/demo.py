@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from light_llm.cli.options import SetOption
 from light_llm.cli.train import INTERRUPTED_EXIT_CODE
 
 
@@ -18,6 +19,7 @@ def demo(
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Run folder; the ONNX export goes to RUN/exports/onnx.")] = Path("runs/demo"),
     steps: Annotated[Optional[int], typer.Option(min=1, help="Override train.steps.")] = None,
+    set_values: SetOption = None,
 ) -> None:
     """Compile, train (progress shown), export to ONNX with verification, and generate a
     sample through onnxruntime. Run it again to continue an interrupted run."""
@@ -26,10 +28,12 @@ def demo(
     from light_llm.demo import run_demo
     from light_llm.presets import default_spec_path
     from light_llm.schemas.errors import SpecError
+    from light_llm.schemas.overrides import parse_overrides
 
     console = Console()
     try:
-        result = run_demo(spec_path or default_spec_path(), out, steps=steps, console=console)
+        overrides = parse_overrides(set_values)
+        result = run_demo(spec_path or default_spec_path(), out, steps=steps, overrides=overrides, console=console)
     except SpecError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1)

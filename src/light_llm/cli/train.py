@@ -5,9 +5,11 @@ the same command trains on N processes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+
+from light_llm.cli.options import SetOption
 
 INTERRUPTED_EXIT_CODE = 130
 
@@ -25,13 +27,17 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Override train.seed.")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Override train.eval_every.")] = None,
     checkpoint_every: Annotated[int | None, typer.Option(help="Override train.checkpoint_every.")] = None,
+    set_values: SetOption = None,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard/--no-tensorboard", help="Write TensorBoard event files to RUN/tensorboard.")
+    ] = True,
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Train even when the spec needs more memory than the device has.")] = False,
 ) -> None:
     """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
     from rich.console import Console
 
     from light_llm.schemas.errors import SpecError
-    from light_llm.schemas.load import load_spec, validate_spec
+    from light_llm.schemas.overrides import Override, load_spec_with_overrides, parse_overrides
     from light_llm.staging import missing_ancestors, remove_if_empty
     from light_llm.train.trainer import Trainer
 
@@ -49,11 +55,11 @@ def train(
     console = Console()
     made = missing_ancestors(out)  # removed again when a failure leaves them empty
     try:
-        spec = load_spec(spec_path)
-        spec = validate_spec(_with_train_overrides(spec, overrides), f"{spec_path} (with command-line options)")
+        options = [Override(("train", key), value, _option_text(key, value)) for key, value in overrides.items() if value is not None]
+        spec = load_spec_with_overrides(spec_path, [*parse_overrides(set_values), *options])
         if not allow_large:
             _check_memory(spec)
-        summary = Trainer(spec, out, resume=resume, console=console).train()
+        summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard).train()
     except SpecError as error:
         remove_if_empty(made)
         typer.echo(str(error), err=True)
@@ -70,6 +76,13 @@ def train(
     _print_summary(console, summary)
     if summary.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+
+
+def _option_text(key: str, value) -> str:
+    """`--lr 0.001`, `--no-compile`: a named option as it was typed, for error messages."""
+    if isinstance(value, bool):
+        return f"--{'' if value else 'no-'}{key}"
+    return f"--{'lr' if key == 'learning_rate' else key.replace('_', '-')} {value}"
 
 
 def _check_memory(spec) -> None:
@@ -91,12 +104,6 @@ def _check_memory(spec) -> None:
             check_fits(estimate, torch.cuda.get_device_properties(0).total_memory, "the GPU")
             return
     check_fits(estimate, physical_memory_bytes(), "this machine")
-
-
-def _with_train_overrides(spec, overrides: dict[str, Any]) -> dict:
-    data = spec.model_dump(by_alias=True, exclude_unset=True)
-    data.setdefault("train", {}).update({key: value for key, value in overrides.items() if value is not None})
-    return data
 
 
 def _print_summary(console, summary) -> None:

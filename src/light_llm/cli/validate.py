@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from light_llm.cli.options import SetOption
+
 if TYPE_CHECKING:
     from light_llm.schemas.spec import Spec
 
@@ -13,15 +15,21 @@ def validate(
     specs: Annotated[
         list[Path], typer.Argument(help="Spec files (JSON or YAML).", show_default=False)
     ],
+    set_values: SetOption = None,
 ) -> None:
     """Validate spec files: one 'ok' line per valid file, every error of the others."""
     from light_llm.schemas.errors import SpecError
-    from light_llm.schemas.load import load_spec
+    from light_llm.schemas.overrides import load_spec_with_overrides, parse_overrides
 
+    try:
+        overrides = parse_overrides(set_values)
+    except SpecError as error:
+        typer.echo(str(error))
+        raise typer.Exit(1)
     failed = 0
     for path in specs:
         try:
-            spec = load_spec(path)
+            spec = load_spec_with_overrides(path, overrides)
         except SpecError as error:
             failed += 1
             typer.echo(str(error))

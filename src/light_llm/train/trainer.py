@@ -3,6 +3,8 @@
     RUN/data/               token cache (tokens.bin, tokens.json) and tokenizer.json
     RUN/checkpoints/        step_XXXXXX folders (see checkpoint.py)
     RUN/metrics.jsonl       one record per step and per validation
+    RUN/tensorboard/        the same metrics as TensorBoard event files (unless turned off)
+    RUN/loss.png            training and validation loss against tokens, drawn at the end
     RUN/spec.resolved.json, model.safetensors, tokenizer.json
                             the final model folder, read by exports like a compiled one
 
@@ -50,7 +52,8 @@ from light_llm.train.data import WindowSampler, unigram_entropy, validation_offs
 from light_llm.train.errors import TrainingError
 from light_llm.train.optim import build_optimizer, learning_rate, set_learning_rate
 from light_llm.train.prepare import PreparedData, prepare_data
-from light_llm.train.progress import MetricsLog, TrainingProgress
+from light_llm.train.progress import TrainingProgress
+from light_llm.train.sinks import MetricSinks, open_sinks
 
 _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
@@ -73,10 +76,19 @@ class TrainSummary:
 
 
 class Trainer:
-    def __init__(self, spec: Spec, run: str | Path, *, resume: bool = False, console: Console | None = None):
+    def __init__(
+        self,
+        spec: Spec,
+        run: str | Path,
+        *,
+        resume: bool = False,
+        console: Console | None = None,
+        tensorboard: bool = True,
+    ):
         self.spec = resolve_spec(spec)
         self.run = Path(run)
         self.resume = resume
+        self.tensorboard = tensorboard
         self.console = console or Console()
         train, model = self.spec.train, self.spec.model
         self.seq_len = train.seq_len or model.max_seq_len
@@ -109,15 +121,16 @@ class Trainer:
         optimizer = build_optimizer(model, train)
         sampler = WindowSampler(data.splits.train, self.seq_len, train.seed)
         torch.manual_seed(train.seed + processes.rank)
-        start_step, tokens_seen = 0, 0
+        start_step, tokens_seen, seconds = 0, 0, 0.0
         if checkpoint is not None:
             set_optimizer_state_dict(model, optimizer, checkpoint.optimizer, options=StateDictOptions(full_state_dict=True))
             sampler.load_state(checkpoint.state["sampler"])
             torch.set_rng_state(decode_bytes(checkpoint.state["torch_rng"]))
             start_step, tokens_seen = checkpoint.step, checkpoint.state["tokens"]
+            seconds = checkpoint.state.get("wall_s", 0.0)
         forward = torch.compile(wrapped) if train.compile else wrapped
         loop = _Loop(self, processes, model, wrapped, forward, optimizer, sampler, data, micro_batch)
-        return loop.run(start_step, tokens_seen)
+        return loop.run(start_step, tokens_seen, seconds)
 
     def _micro_batch(self, world_size: int) -> int:
         """Sequences per process per micro-batch."""
@@ -206,12 +219,14 @@ class _Loop:
             else nullcontext
         )
 
-    def run(self, start_step: int, tokens_seen: int) -> TrainSummary:
+    def run(self, start_step: int, tokens_seen: int, seconds_before: float) -> TrainSummary:
+        """`seconds_before`: wall time the run spent up to its checkpoint (0 for a new run)."""
         config, processes, run = self.config, self.processes, self.trainer.run
-        metrics = MetricsLog(run, start_step) if processes.is_main else None
+        metrics = open_sinks(run, start_step, tensorboard=self.trainer.tensorboard) if processes.is_main else None
         handlers = _install_stop_handlers(self.trainer.request_stop)
         progress = TrainingProgress(config.steps, start_step, self.trainer.console, processes.is_main, config.eval_every)
         started = time.perf_counter()
+        self.started, self.seconds_before = started, seconds_before
         step, loss, validation, interrupted = start_step, math.nan, None, False
         tokens_before = tokens_seen
         step_tokens = config.batch_size * self.seq_len
@@ -226,7 +241,10 @@ class _Loop:
                     tokens_seen += step_tokens
                     speed = step_tokens / (time.perf_counter() - tick)
                     progress.step(step, loss, speed, rate)
-                    self._record(metrics, step=step, loss=loss, lr=rate, grad_norm=grad_norm, tokens=tokens_seen, tokens_per_s=speed)
+                    self._record(
+                        metrics, step=step, loss=loss, lr=rate, grad_norm=grad_norm, tokens=tokens_seen,
+                        tokens_per_s=speed, wall_s=round(self.wall_seconds(), 3),
+                    )
                     if step % config.eval_every == 0 or step == config.steps:
                         validation = self.evaluate()
                         self._record(metrics, step=step, val_loss=validation, val_ppl=math.exp(min(validation, 50)))
@@ -244,9 +262,15 @@ class _Loop:
                 metrics.close()
         if not interrupted:
             self.save_model_folder()
+        if processes.is_main:
+            _plot_losses(run)
         return TrainSummary(
             run, start_step, step, loss, validation, tokens_seen - tokens_before, time.perf_counter() - started, interrupted, processes.is_main
         )
+
+    def wall_seconds(self) -> float:
+        """Seconds this run has trained, over every process that continued it."""
+        return self.seconds_before + time.perf_counter() - self.started
 
     def _step(self, rate: float) -> tuple[float, float]:
         config = self.config
@@ -316,6 +340,7 @@ class _Loop:
                 "tokens": tokens_seen,
                 "sampler": self.sampler.state(),
                 "torch_rng": encode_bytes(torch.get_rng_state()),
+                "wall_s": self.wall_seconds(),
             },
             spec_json=self.spec.to_json(),
             tokenizer_json=self.data.tokenizer.to_str(),
@@ -331,7 +356,7 @@ class _Loop:
         plain.load_state_dict(state)
         save_model_folder(self.trainer.run, self.spec, plain, self.data.tokenizer_path)
 
-    def _record(self, metrics: MetricsLog | None, **record) -> None:
+    def _record(self, metrics: MetricSinks | None, **record) -> None:
         if metrics is not None:
             metrics.write(record)
 
@@ -346,6 +371,14 @@ class _Loop:
             f"(validation unigram entropy {entropy:.3f} nats), "
             f"batch {config.batch_size}×{self.seq_len}, {config.precision}, {where} on {processes.device}"
         )
+
+
+def _plot_losses(run: Path) -> None:
+    """RUN/loss.png from RUN/metrics.jsonl."""
+    from light_llm.experiments.metrics import read_metrics
+    from light_llm.experiments.plot import LOSS_PLOT, plot_run
+
+    plot_run(read_metrics(run), f"{run.name}: loss", run / LOSS_PLOT)
 
 
 def _unique_weights(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

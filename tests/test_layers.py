@@ -51,14 +51,10 @@ LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix 
 # Upward imports that the export side of issue 10 removes (the runtime stops importing
 # exports). Each must still exist, so that this list shrinks as they go.
 KNOWN_UPWARD = {
-    ("light_llm.runtime.eager", "light_llm.exports.graph_signature"),
     ("light_llm.runtime.eager", "light_llm.model_folder"),
-    ("light_llm.runtime.exported", "light_llm.exports.folder"),
-    ("light_llm.runtime.exported", "light_llm.exports.result"),
     ("light_llm.import_hf", "light_llm.compiler.build"),
     ("light_llm.import_hf", "light_llm.model_folder"),
     ("light_llm.import_hf", "light_llm.exports.hf"),
-    ("light_llm.import_hf", "light_llm.exports.torch_folder"),
     ("light_llm.import_hf", "light_llm.exports.verify"),
 }
 

@@ -210,7 +210,7 @@ def _check_tokenizer(path: Path, vocab_size: int) -> None:
 
 def _verify_against_transformers(source: Path, model: torch.nn.Module, seed: int):
     from light_llm.exports.hf import load_hf_folder
-    from light_llm.exports.torch_folder import require_parity
+    from light_llm.exports.verify import require_parity
     from light_llm.exports.verify import verify
     from light_llm.interop.hf_run import hf_run
     from light_llm.runtime.geometry import Geometry

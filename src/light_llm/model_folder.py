@@ -5,26 +5,28 @@ what every export reads.
     model.safetensors    the weights (tied weights stored once)
     tokenizer.json       the tokenizer, where one is known
 
-Writes are atomic: files are written to a temporary folder, then renamed into place.
+Writes are atomic: files are written to a staging folder (light_llm/staging.py), synced,
+then renamed into place.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from light_llm.permissions import make_readable
+from light_llm.errors import LightLLMError
+from light_llm.staging import merge_into_folder, staged_folder
 
 SPEC_FILE = "spec.resolved.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 
 
-class ModelFolderError(ValueError):
+class ModelFolderError(LightLLMError):
     """A folder that is not a light_llm model folder, or whose files are damaged."""
 
 
@@ -46,7 +48,11 @@ class ModelFolder:
             state = load_file(self.path / WEIGHTS_FILE)
         except Exception as error:  # safetensors raises several types for damaged files
             raise ModelFolderError(f"{self.path / WEIGHTS_FILE}: cannot read weights: {error}") from None
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as error:  # tensors of other shapes: torch lists every one
+            raise ModelFolderError(f"{self.path / WEIGHTS_FILE}: weights do not match the spec "
+                                   f"({_size_mismatches(str(error))}); compile or train it again") from None
         missing = [name for name in missing if not _is_tied_alias(model, name)]
         if missing or unexpected:
             raise ModelFolderError(
@@ -54,6 +60,18 @@ class ModelFolder:
                 f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})"
             )
         return model.eval()
+
+
+def _size_mismatches(report: str) -> str:
+    """torch's load_state_dict report → 'size mismatch: NAME is [..] in the file, [..] in
+    the spec (and N more)'."""
+    found = re.findall(r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
+                       r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)", report)
+    if not found:
+        return (report.strip().splitlines() or ["RuntimeError"])[0][:160]
+    name, file_shape, spec_shape = found[0]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"size mismatch: {name} is {file_shape} in the file, {spec_shape} in the spec{more}"
 
 
 def _is_tied_alias(model, name: str) -> bool:
@@ -87,17 +105,9 @@ def save_model_folder(
     from safetensors.torch import save_model
 
     folder = Path(path)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged_folder(folder, publish=merge_into_folder) as staging:
         (staging / SPEC_FILE).write_text(spec.to_json() + "\n")
         save_model(model, str(staging / WEIGHTS_FILE))
         if tokenizer_json is not None:
             shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
-        make_readable(staging)
-        folder.mkdir(exist_ok=True)
-        for item in staging.iterdir():
-            os.replace(item, folder / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return folder

@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from light_llm.errors import LightLLMError
+
 Auto = Literal["auto"]
 """Marks a value the compiler resolves; the resolved spec shows the number chosen."""
 
@@ -77,7 +79,7 @@ Problem = tuple[str, str]
 """A broken cross-field rule: (dotted path relative to the section, message)."""
 
 
-class RuleViolation(ValueError):
+class RuleViolation(LightLLMError):
     """Raised by a section whose cross-field rules fail; carries every problem found."""
 
     def __init__(self, problems: list[Problem]):

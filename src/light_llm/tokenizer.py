@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from light_llm.errors import LightLLMError
+from light_llm.errors import TokenizerError  # noqa: F401 (raised here; importable from here too)
 from light_llm.formatting import shorten
 
 if TYPE_CHECKING:
@@ -32,10 +32,6 @@ BYTE_VOCAB_SIZE = 256 + len(BYTE_SPECIAL_TOKENS)
 # End-of-text tokens of common tokenizers, tried in order for a user's tokenizer.json.
 KNOWN_EOS_TOKENS = (EOS_TOKEN, "</s>", "<|end_of_text|>", "<eos>", "<|eot_id|>", "[SEP]")
 KNOWN_PAD_TOKENS = (PAD_TOKEN, "<pad>", "[PAD]")
-
-
-class TokenizerError(LightLLMError):
-    """A tokenizer that cannot be built or read, or that does not fit the spec."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 from torch_targets_matrix import ROWS, model_folder
 
 from light_llm.compiler.pipeline import lower_spec
-from light_llm.exports.graph_signature import run_module, signature_module
+from light_llm.runtime.eager_signature import run_module, signature_module
 from light_llm.exports.parity import ParityReport
 from light_llm.exports.verify import verify
 from light_llm.runtime.geometry import Geometry

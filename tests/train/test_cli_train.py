@@ -57,6 +57,15 @@ def test_empty_corpus(app, tmp_path) -> None:
     assert "empty.txt" in line and "corpus is empty" in line
 
 
+def test_a_failed_run_leaves_no_empty_out_folder(app, tmp_path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    spec = _spec(tmp_path, {"corpus": str(tmp_path / "empty.txt")})
+    before = sorted(path.name for path in tmp_path.iterdir())
+    line = _one_line_error(_train(app, spec, "--out", tmp_path / "new" / "run"))
+    assert "corpus is empty" in line
+    assert sorted(path.name for path in tmp_path.iterdir()) == before  # neither new/ nor new/run
+
+
 def test_missing_corpus_path(app, tmp_path) -> None:
     line = _one_line_error(_train(app, _spec(tmp_path, {"corpus": str(tmp_path / "nowhere")}), "--out", tmp_path / "run"))
     assert "nowhere: no such file or folder" in line

@@ -28,18 +28,27 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an internal error (or set LIGHTLLM_DEBUG=1)."),
+    ] = False,
 ) -> None:
     """Validate, compile, train, export and run small language models from one spec file."""
+    from light_llm.cli.errors import set_debug_option
+
+    set_debug_option(debug)
 
 
 def _register_commands() -> None:
     # Each entry: (module in light_llm.cli, function name, command name).
     from importlib import import_module
 
+    from light_llm.cli.errors import guarded
+
     if app.registered_commands:
         return
     for module, function, name in COMMANDS:
-        app.command(name)(getattr(import_module(f"light_llm.cli.{module}"), function))
+        app.command(name)(guarded(getattr(import_module(f"light_llm.cli.{module}"), function)))
 
 
 COMMANDS: list[tuple[str, str, str]] = [

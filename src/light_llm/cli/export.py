@@ -36,27 +36,23 @@ def export(
 ) -> None:
     """Export, verify against eager PyTorch (failure: non-zero exit, no folder left), and
     print the parity summary."""
-    from light_llm.exports.result import ExportError
-    from light_llm.model_folder import ModelFolderError, load_model_folder
+    from light_llm.model_folder import load_model_folder
 
     chosen = [name for name, flag in zip(TARGETS, (onnx, torchscript, pt2, aoti, hf)) if flag]
     if not chosen:
         _fail("choose at least one target: --onnx, --torchscript, --pt2, --aoti or --hf")
     if portable and not onnx:
         _fail("--portable applies to --onnx only (the standard-ops ONNX graph)")
-    try:
-        folder = load_model_folder(source)
-        for target in chosen:
-            result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
-                                 dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed,
-                                      portable=portable or None))
-            typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
-            if result.parity is not None:
-                typer.echo(f"  {result.parity.summary()}")
-            for note in result.notes:
-                typer.echo(f"  note: {note}")
-    except (ModelFolderError, ExportError) as error:
-        _fail(str(error))
+    folder = load_model_folder(source)  # errors: the one path of cli/errors.py
+    for target in chosen:
+        result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
+                             dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed,
+                                  portable=portable or None))
+        typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
+        if result.parity is not None:
+            typer.echo(f"  {result.parity.summary()}")
+        for note in result.notes:
+            typer.echo(f"  note: {note}")
 
 
 def _export_one(target: str, folder, out_dir: Path, options: dict):
@@ -79,5 +75,6 @@ def _out_dir(source: Path, out: Path | None, target: str, count: int) -> Path:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    from light_llm.cli.errors import fail
+
+    fail(message)

@@ -21,9 +21,8 @@ def generate(
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling (reproducible output).")] = None,
 ) -> None:
     """Continue PROMPT, printing tokens as they come."""
-    from light_llm.exports.folder import MANIFEST
-    from light_llm.exports.result import ExportError
-    from light_llm.model_folder import ModelFolderError
+    from light_llm.cli.errors import fail
+    from light_llm.runtime.manifest import MANIFEST
     from light_llm.runtime.sampling import Sampling
 
     try:
@@ -43,9 +42,8 @@ def generate(
         for piece in pieces:
             typer.echo(piece, nl=False)
         typer.echo()
-    except (ValueError, ExportError, ModelFolderError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
+    except ValueError as error:  # the project's errors, and the runtime's bad options
+        fail(str(error))
 
 
 class GenerateInputError(LightLLMError):

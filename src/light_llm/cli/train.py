@@ -36,11 +36,9 @@ def train(
     """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
     from rich.console import Console
 
-    from light_llm.compiler.memory import MemoryLimitError
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.overrides import Override, load_spec_with_overrides, parse_overrides
-    from light_llm.tokenizer import TokenizerError
-    from light_llm.train.errors import TrainingError
+    from light_llm.staging import missing_ancestors, remove_if_empty
     from light_llm.train.trainer import Trainer
 
     overrides = {
@@ -55,6 +53,7 @@ def train(
         "checkpoint_every": checkpoint_every,
     }
     console = Console()
+    made = missing_ancestors(out)  # removed again when a failure leaves them empty
     try:
         options = [Override(("train", key), value, _option_text(key, value)) for key, value in overrides.items() if value is not None]
         spec = load_spec_with_overrides(spec_path, [*parse_overrides(set_values), *options])
@@ -62,14 +61,16 @@ def train(
             _check_memory(spec)
         summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard).train()
     except SpecError as error:
+        remove_if_empty(made)
         typer.echo(str(error), err=True)
         raise typer.Exit(1)
-    except (TrainingError, TokenizerError, OSError, MemoryLimitError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
     except KeyboardInterrupt:
+        remove_if_empty(made)
         typer.echo("interrupted before a checkpoint could be saved", err=True)
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    except BaseException:
+        remove_if_empty(made)
+        raise  # TrainingError, OSError and the rest: the one error path of cli/errors.py
     if not summary.main_process:
         return
     _print_summary(console, summary)

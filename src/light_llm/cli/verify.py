@@ -14,17 +14,11 @@ def verify(
     seed: Annotated[Optional[int], typer.Option(help="Seed of the random prompts (default: the export's).")] = None,
 ) -> None:
     """Check that the export's files are unaltered and that it still matches eager PyTorch."""
-    from light_llm.exports.result import ExportError
+    from light_llm.cli.errors import fail
     from light_llm.exports.reverify import reverify
     from light_llm.exports.verify import describe_failure
-    from light_llm.model_folder import ModelFolderError
 
-    try:
-        report = reverify(folder, source, seed)
-    except (ExportError, ModelFolderError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1)
+    report = reverify(folder, source, seed)  # errors: the one path of cli/errors.py
     typer.echo(f"{folder}: {report.summary()}")
     if not report.passed:
-        typer.echo(f"error: {describe_failure(report)}", err=True)
-        raise typer.Exit(1)
+        fail(describe_failure(report))

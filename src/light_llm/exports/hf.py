@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from light_llm.exports.result import ExportError, ExportResult
+from light_llm.errors import ExportError
+from light_llm.exports.result import ExportResult
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -37,13 +38,32 @@ def save_hf_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def unmappable_error(ir) -> ExportError | None:
-    """None where `ir` maps onto a Hugging Face architecture, else the error to raise."""
+    """None where `ir` maps onto a Hugging Face architecture, else the error to raise:
+    every option in the way, each once, those that block the most architectures first."""
     from light_llm.interop.hf import hf_model_type, unmappable_options
 
     if hf_model_type(ir) is not None:
         return None
-    reasons = "; ".join(f"{name}: {', '.join(found)}" for name, found in unmappable_options(ir).items())
-    return ExportError(f"--hf: no Hugging Face architecture reproduces this model ({reasons})")
+    needs: dict[str, dict[str, list[str]]] = {}  # option → what is needed → architectures
+    blocked = unmappable_options(ir)
+    for architecture, reasons in blocked.items():
+        for reason in reasons:  # "path=value (ARCH needs X)"
+            option, _, need = reason.partition(" (")
+            need = need.removesuffix(")").removeprefix(f"{architecture} needs ")
+            needs.setdefault(option, {}).setdefault(need, []).append(architecture)
+    ranked = sorted(needs.items(), key=lambda item: -sum(len(names) for names in item[1].values()))
+    shown = ", ".join(
+        f"{option} ({'; '.join(_who_needs(names, need, len(blocked)) for need, names in by_need.items())})"
+        for option, by_need in ranked
+    )
+    return ExportError(f"--hf: no Hugging Face architecture reproduces this model: {shown}")
+
+
+def _who_needs(architectures: list[str], need: str, count: int) -> str:
+    who = "all" if len(architectures) == count > 1 else ", ".join(architectures)
+    if not need:
+        return who
+    return f"{who} {'needs' if len(architectures) == 1 else 'need'} {need}"
 
 
 def load_hf_folder(path: Path) -> torch.nn.Module:
@@ -62,9 +82,9 @@ def export_hf(
     transformers, loading it, gives eager light_llm's logits."""
     import importlib.util
 
+    from light_llm.exports.core import manifest, tolerances, write_side_files
     from light_llm.exports.folder import MANIFEST, staged_folder, write_json
-    from light_llm.exports.torch_folder import manifest, require_parity, tolerances, write_side_files
-    from light_llm.exports.verify import verify
+    from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.geometry import Geometry
 
     atol, rtol = tolerances(folder, atol, rtol)
@@ -77,14 +97,14 @@ def export_hf(
     geometry = Geometry.from_ir(model.ir)
     with staged_folder(out_dir) as staging:
         save_hf_weights(model, staging / WEIGHTS_FILE)
-        notes = write_side_files(staging, folder, model.ir, geometry)
+        side = write_side_files(staging, folder, model.ir, geometry)
         from light_llm.interop.hf_run import hf_run
 
         run = hf_run(load_hf_folder(staging), geometry)
         report = require_parity(
             verify(model, run, model.ir, atol=atol, rtol=rtol, seed=seed), "Hugging Face"
         )
-        write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE]))
+        write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE], side))
         files = sorted(item.name for item in staging.iterdir())
-    return ExportResult("hf", Path(out_dir), files, report, notes)
+    return ExportResult("hf", Path(out_dir), files, report, side.notes)
 

@@ -1,17 +1,18 @@
 """`export_onnx`: a model folder → a verified ONNX export folder (see exports/folder.py).
 
 The graph follows DESIGN.md's export contract. It is verified with onnxruntime against
-eager PyTorch before the folder appears; quantized graphs are verified too, with their
-top-1 agreement and largest logit error reported in light_llm.json.
+eager PyTorch (the parity gate of exports/verify.py) before the folder appears; quantized
+graphs are verified too, with their top-1 agreement and largest logit error reported in
+light_llm.json (written by exports/core.py, like every target's).
 """
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
-from light_llm.exports.folder import FORMAT, FORMAT_VERSION, MANIFEST, sha256, staged_folder, write_json
-from light_llm.exports.result import ExportError, ExportResult, ParityError
+from light_llm.exports.core import manifest, tolerances
+from light_llm.exports.folder import MANIFEST, staged_folder, write_json
+from light_llm.exports.result import ExportError, ExportResult
 from light_llm.runtime.geometry import Geometry
 
 MODEL_FILE = "model.onnx"
@@ -49,7 +50,7 @@ def export_onnx(
     opset = opset or defaults.opset
     quantize = quantize or defaults.quantize
     quantize = None if quantize == "none" else quantize
-    atol, rtol = atol or defaults.atol, defaults.rtol if rtol is None else rtol
+    atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     ir = lower_spec(folder.spec, target="export")
     geometry = Geometry.from_ir(ir)
@@ -61,9 +62,9 @@ def export_onnx(
         interop = write_interop_files(staging, folder, ir, geometry, shares_kv_buffer=shares_kv_buffer(plan))
         write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
                                     eos_id=interop.eos_id, pad_id=interop.pad_id)
-        manifest = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
-        manifest["lowering"] = lowering_summary(plan, portable)
-        write_json(staging / MANIFEST, manifest)
+        written = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
+        written["lowering"] = lowering_summary(plan, portable)
+        write_json(staging / MANIFEST, written)
         files = sorted(item.name for item in staging.iterdir())
     notes = interop.notes + _position_note(geometry) + lowering_notes(plan, portable)
     return ExportResult("onnx", Path(out_dir), files, report, notes)
@@ -95,57 +96,36 @@ def _cause(error: Exception) -> str:
 
 
 def _verify(reference, path: Path, ir, atol, rtol, quantize, seed):
-    from light_llm.exports.verify import describe_failure, verify
+    from light_llm.exports.verify import require_parity, verify
     from light_llm.runtime.session import OnnxSession
 
     report = verify(reference, OnnxSession(path), ir, atol=atol, rtol=rtol,
                     quantized=quantize is not None, seed=seed)
-    if not report.passed:
-        worst = report.failures()[0]
-        raise ParityError(f"ONNX parity check failed, no export written: {describe_failure(report)}", report)
-    return report
+    return require_parity(report, "ONNX")
 
 
 def _manifest(folder, ir, geometry, opset, quantize, interop, report, staging: Path) -> dict:
-    import json
-
     import onnx
     import onnxruntime
-    import torch
 
-    from light_llm import __version__
-
-    weights = [item for item in staging.iterdir() if item.name.startswith(MODEL_FILE)]
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "target": "onnx",
-        "model_file": MODEL_FILE,
-        "opset": opset,
-        "quantize": quantize or "none",
-        "versions": {
-            "light_llm": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
-            "onnxruntime": onnxruntime.__version__, "python": platform.python_version(),
+    graph_files = [MODEL_FILE] + sorted(item.name for item in staging.iterdir()
+                                        if item.name.startswith(MODEL_FILE) and item.name != MODEL_FILE)
+    return manifest(
+        "onnx", folder, geometry, report, staging, graph_files, interop,
+        versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+        extra={
+            "opset": opset,
+            "quantize": quantize or "none",
+            "notes": {
+                "position_ids": _position_note(geometry)[0] if not geometry.uses_position_ids
+                else "input: positions from the attention mask (cumsum - 1), so left padding does not shift them",
+                "kv_cache": "past + present per layer; present = past + current (past length may be 0)"
+                if geometry.cached else "none: bidirectional attention is exported without a KV cache "
+                "(input_ids, attention_mask → logits); generation re-runs the whole sequence",
+            },
+            "genai_config": "written" if interop.genai_skipped is None else f"left out: {interop.genai_skipped}",
         },
-        "spec": json.loads(folder.spec.to_json()),
-        "source": {"path": str(Path(folder.path).resolve()),
-                   "weights_sha256": sha256(Path(folder.path) / "model.safetensors")},
-        "geometry": geometry.to_dict(),
-        "inputs": geometry.input_names(),
-        "outputs": geometry.output_names(),
-        "notes": {
-            "position_ids": _position_note(geometry)[0] if not geometry.uses_position_ids
-            else "input: positions from the attention mask (cumsum - 1), so left padding does not shift them",
-            "kv_cache": "past + present per layer; present = past + current (past length may be 0)"
-            if geometry.cached else "none: bidirectional attention is exported without a KV cache "
-            "(input_ids, attention_mask → logits); generation re-runs the whole sequence",
-        },
-        "special_tokens": {"eos_id": interop.eos_id, "pad_id": interop.pad_id},
-        "genai_config": "written" if interop.genai_skipped is None else f"left out: {interop.genai_skipped}",
-        "hf_model_type": interop.hf_model_type,
-        "sha256": {item.name: sha256(item) for item in sorted(weights)},
-        "parity": report.to_dict(),
-    }
+    )
 
 
 def _position_note(geometry: Geometry) -> list[str]:

@@ -25,13 +25,15 @@ class ParityReport:
     rtol: float
     cached: bool  # False: verified without a KV cache (bidirectional)
     checks: list[CheckResult] = field(default_factory=list)
+    # model(tokens) against the eager wrapper, the export and the KV-cache paths (verify.py)
+    plain_checks: list[CheckResult] = field(default_factory=list)
     greedy_tokens: int = 0
     greedy_matching_tokens: int = 0  # length of the common prefix of both generations
     seed: int = 0
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        return all(check.passed for check in self.checks + self.plain_checks)
 
     @property
     def max_abs_error(self) -> float:
@@ -49,7 +51,7 @@ class ParityReport:
         return min((check.top1_agreement for check in self.checks), default=1.0)
 
     def failures(self) -> list[CheckResult]:
-        return [check for check in self.checks if not check.passed]
+        return [check for check in self.checks + self.plain_checks if not check.passed]
 
     def summary(self) -> str:
         state = "passed" if self.passed else "FAILED"
@@ -61,6 +63,9 @@ class ParityReport:
             text += f" (worst check {self.worst_top1_agreement:.1%})"
         if self.greedy_tokens:
             text += f", greedy {self.greedy_matching_tokens}/{self.greedy_tokens} tokens equal"
+        failed_plain = sum(not check.passed for check in self.plain_checks)
+        if failed_plain:
+            text += f", plain forward: {failed_plain} of {len(self.plain_checks)} checks FAILED"
         if self.mode == "fp32":
             text += f" (atol {self.atol:g}, rtol {self.rtol:g})"
         return text
@@ -79,6 +84,7 @@ class ParityReport:
     def from_dict(cls, data: dict) -> "ParityReport":
         fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         fields["checks"] = [CheckResult(**check) for check in data.get("checks", [])]
+        fields["plain_checks"] = [CheckResult(**check) for check in data.get("plain_checks", [])]
         return cls(**fields)
 
 

@@ -9,26 +9,21 @@ with `torch.export.load("model.pt2").module()`; no light_llm import is needed. W
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import torch
 
-from light_llm.exports.graph_signature import signature_module
-from light_llm.exports.onnx_graph import trace_inputs
 from light_llm.exports.result import ExportResult
+from light_llm.exports.trace import export_failed, trace
 from light_llm.runtime.geometry import Geometry
 
 PROGRAM_FILE = "model.pt2"
 
 
 def export_program(model: torch.nn.Module, geometry: Geometry) -> torch.export.ExportedProgram:
-    """The signature module of `model` (an export-target Transformer) through torch.export."""
-    module = signature_module(model.eval(), geometry)
-    args, shapes = trace_inputs(geometry)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.export.export(module, args, dynamic_shapes=shapes, strict=False)
+    """The signature module of `model` (an export-target build) through torch.export."""
+    return trace("torch.export", model, geometry, lambda module, args, shapes: torch.export.export(
+        module, args, dynamic_shapes=shapes, strict=False))
 
 
 def save_program(program: torch.export.ExportedProgram, folder: Path) -> str:
@@ -54,21 +49,16 @@ def export_pt2(
     light_llm.json into `out_dir` once every artifact matches eager PyTorch. The manifest's
     figures hold export and compile seconds and decode tokens/s next to eager's."""
     from light_llm.exports.decode_speed import decode_speed_report
+    from light_llm.exports.core import manifest, tolerances, write_side_files
     from light_llm.exports.folder import MANIFEST, staged_folder, write_json
-    from light_llm.exports.graph_signature import run_module, signature_module
-    from light_llm.exports.torch_folder import (
-        export_failed, manifest, require_parity, tolerances, write_side_files,
-    )
-    from light_llm.exports.verify import verify
+    from light_llm.exports.verify import require_parity, verify
+    from light_llm.runtime.eager_signature import run_module, signature_module
 
     atol, rtol = tolerances(folder, atol, rtol)
     reference = folder.build(target="eager")
     geometry = Geometry.from_ir(reference.ir)
     start = time.perf_counter()
-    try:
-        program = export_program(folder.build(target="export"), geometry)
-    except Exception as error:  # torch.export raises many types; the first line says what
-        raise export_failed("torch.export", error) from error
+    program = export_program(folder.build(target="export"), geometry)
     figures = {"export_seconds": round(time.perf_counter() - start, 2)}
     with staged_folder(out_dir) as staging:
         files = [save_program(program, staging)]
@@ -90,15 +80,15 @@ def export_pt2(
         }
         eager = run_module(signature_module(reference, geometry), geometry)
         figures |= decode_speed_report({"eager": eager, **runs}, geometry, baseline="eager")
-        notes = write_side_files(staging, folder, reference.ir, geometry)
+        side = write_side_files(staging, folder, reference.ir, geometry)
         target = "aoti" if aoti else "pt2"
         report = reports[target]
         primary_first = files[::-1]  # model.aoti.pt2 is the artifact of --aoti
-        data = manifest(target, folder, geometry, report, staging, primary_first, figures)
+        data = manifest(target, folder, geometry, report, staging, primary_first, side, figures)
         data["parity_by_file"] = {file: r.to_dict() for file, r in zip(files, reports.values())}
         write_json(staging / MANIFEST, data)
         files = sorted(item.name for item in staging.iterdir())
-    notes = [_figures_note(figures), *notes]
+    notes = [_figures_note(figures), *side.notes]
     return ExportResult(target, Path(out_dir), files, report, notes)
 
 

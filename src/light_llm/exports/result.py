@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from light_llm.errors import ExportError
 from light_llm.exports.parity import ParityReport
 
 
@@ -16,9 +17,11 @@ class ExportResult:
     parity: ParityReport | None  # None only where a target has nothing to compare
     notes: list[str] = field(default_factory=list)  # what a user should know (skipped files, ...)
 
+    def __post_init__(self) -> None:
+        from light_llm.staging import MARKER
 
-class ExportError(ValueError):
-    """An export that cannot be made or does not verify; the message is one clear line."""
+        # listed from the staging folder: its marker is not published
+        self.files = [name for name in self.files if name != MARKER]
 
 
 class ParityError(ExportError):

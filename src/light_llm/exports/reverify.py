@@ -1,24 +1,25 @@
 """`lightllm verify DIR`: check an ONNX export folder again.
 
-First the files: each sha256 recorded in light_llm.json must still match (a graph
-edited after export is reported as such). Then parity, with the same settings as at
-export time, against the model folder the export was made from (recorded in
-light_llm.json, or given as `source`).
+First the manifest (checked before use) and the files: each sha256 recorded in
+light_llm.json must still match (a graph edited after export is reported as such). Then
+parity, with the same settings as at export time, against the model folder the export
+was made from (recorded in light_llm.json, or given as `source`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from light_llm.exports.folder import read_manifest, sha256
+from light_llm.errors import ExportError
+from light_llm.exports.folder import sha256
 from light_llm.exports.parity import ParityReport
-from light_llm.exports.result import ExportError
+from light_llm.runtime.manifest import ExportManifest, read_manifest
 
 SOURCE_WEIGHTS = "model.safetensors"
 
 
-def check_files(folder: Path, manifest: dict) -> None:
-    for name, expected in manifest.get("sha256", {}).items():
+def check_files(folder: Path, manifest: ExportManifest) -> None:
+    for name, expected in manifest.sha256.items():
         path = folder / name
         if not path.is_file():
             raise ExportError(f"{path}: missing (the export folder is incomplete)")
@@ -33,23 +34,26 @@ def reverify(folder: str | Path, source: str | Path | None = None, seed: int | N
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.verify import verify
     from light_llm.model_folder import load_model_folder
-    from light_llm.runtime.session import OnnxSession
+    from light_llm.runtime.exported import open_session
 
     folder = Path(folder)
     manifest = read_manifest(folder)
+    if manifest.target != "onnx":
+        raise ExportError(f"{folder}: a {manifest.target} export; `lightllm verify` checks ONNX exports")
     check_files(folder, manifest)
-    recorded = manifest.get("source", {})
-    source = Path(source or recorded.get("path", ""))
+    source = Path(source or manifest.source.path)
     if not (source / SOURCE_WEIGHTS).is_file():
         raise ExportError(f"the model folder this export was made from ({source}) is gone; "
                           "pass it with --source")
-    if recorded.get("weights_sha256") and sha256(source / SOURCE_WEIGHTS) != recorded["weights_sha256"]:
+    recorded = manifest.source.weights_sha256
+    if recorded and sha256(source / SOURCE_WEIGHTS) != recorded:
         raise ExportError(f"{source / SOURCE_WEIGHTS}: the weights changed since this export; "
                           "export again to verify the new weights")
+    session = open_session(folder / manifest.model_file)
     model_folder = load_model_folder(source)
-    parity = manifest["parity"]
+    parity = manifest.parity
     return verify(
-        model_folder.build(target="eager"), OnnxSession(folder / manifest["model_file"]),
-        lower_spec(model_folder.spec, target="export"), atol=parity["atol"], rtol=parity["rtol"],
-        quantized=parity["mode"] == "quantized", seed=parity["seed"] if seed is None else seed,
+        model_folder.build(target="eager"), session, lower_spec(model_folder.spec, target="export"),
+        atol=parity.atol, rtol=parity.rtol, quantized=parity.mode == "quantized",
+        seed=parity.seed if seed is None else seed,
     )

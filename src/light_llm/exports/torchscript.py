@@ -15,9 +15,8 @@ from pathlib import Path
 
 import torch
 
-from light_llm.exports.graph_signature import signature_module
-from light_llm.exports.onnx_graph import trace_inputs
 from light_llm.exports.result import ExportResult
+from light_llm.exports.trace import trace
 from light_llm.runtime.geometry import Geometry
 
 MODEL_FILE = "model.pt"
@@ -25,12 +24,9 @@ SIGNATURE_FILE = "signature.json"
 
 
 def trace_torchscript(model: torch.nn.Module, geometry: Geometry) -> torch.jit.ScriptModule:
-    """The traced signature module of `model` (an export-target Transformer)."""
-    module = signature_module(model.eval(), geometry)
-    args, _ = trace_inputs(geometry)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        return torch.jit.trace(module, args, check_trace=False)
+    """The traced signature module of `model` (an export-target build)."""
+    return trace("TorchScript", model, geometry,
+                 lambda module, args, _shapes: torch.jit.trace(module, args, check_trace=False))
 
 
 def signature_json(geometry: Geometry) -> str:
@@ -62,27 +58,22 @@ def export_torchscript(
 ) -> ExportResult:
     """`folder`: a ModelFolder. Writes model.pt, signature.json and light_llm.json into
     `out_dir`, only once the loaded archive matches eager PyTorch."""
+    from light_llm.exports.core import manifest, tolerances, write_side_files
     from light_llm.exports.folder import MANIFEST, staged_folder, write_json
-    from light_llm.exports.graph_signature import run_module
-    from light_llm.exports.torch_folder import (
-        export_failed, manifest, require_parity, tolerances, write_side_files,
-    )
-    from light_llm.exports.verify import verify
+    from light_llm.exports.verify import require_parity, verify
+    from light_llm.runtime.eager_signature import run_module
 
     atol, rtol = tolerances(folder, atol, rtol)
     reference = folder.build(target="eager")
     geometry = Geometry.from_ir(reference.ir)
-    try:
-        traced = trace_torchscript(folder.build(target="export"), geometry)
-    except Exception as error:  # the tracer raises many types; the first line says what
-        raise export_failed("TorchScript", error) from error
+    traced = trace_torchscript(folder.build(target="export"), geometry)
     with staged_folder(out_dir) as staging:
         files = save_torchscript(traced, geometry, staging)
         run = run_module(load_torchscript(staging), geometry)
         report = require_parity(
             verify(reference, run, reference.ir, atol=atol, rtol=rtol, seed=seed), "TorchScript"
         )
-        notes = write_side_files(staging, folder, reference.ir, geometry)
-        write_json(staging / MANIFEST, manifest("torchscript", folder, geometry, report, staging, files))
+        side = write_side_files(staging, folder, reference.ir, geometry)
+        write_json(staging / MANIFEST, manifest("torchscript", folder, geometry, report, staging, files, side))
         files = sorted(item.name for item in staging.iterdir())
-    return ExportResult("torchscript", Path(out_dir), files, report, notes)
+    return ExportResult("torchscript", Path(out_dir), files, report, side.notes)

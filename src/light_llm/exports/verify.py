@@ -1,4 +1,4 @@
-"""Parity of an exported artifact against eager PyTorch, for any backend.
+"""The parity gate: an exported artifact against eager PyTorch, for any backend.
 
 A backend is a `Run`: a function from the contract's named inputs to its named outputs
 (numpy). It receives every contract input (input_ids, attention_mask, position_ids,
@@ -16,20 +16,26 @@ fp32 logits (and presents) must agree within atol + rtol·|eager|; a greedy gene
 may only diverge at a step where eager's two best logits are closer than the tolerance.
 Quantized artifacts are not held to a tolerance: top-1 agreement and the largest logit
 error are reported. Bidirectional models are verified without a cache (steps 1-2).
+
+Steps 1-4 run eager PyTorch through the same signature wrapper as the export, so a bug
+in a shared piece (the wrapper, the geometry, the feeds) would hide there. The plain
+forward checks close that gap: `model(tokens)` on unpadded full sequences against the
+eager wrapper and against the export, and the KV-cache path (the model's own
+`forward_with_cache`, and the export's decode steps) against `model(tokens)`. The eager
+sides are always held to atol/rtol; the export's sides like steps 1-4.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from light_llm.exports.parity import CheckResult, ParityReport, compare_cache, compare_logits
+from light_llm.exports.result import ParityError
 from light_llm.runtime.feeds import past_from_presents, step_feeds
+from light_llm.runtime.generator import Run
 from light_llm.runtime.geometry import Geometry
 
-Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
-
+PLAIN_LENGTH = 8
 PREFILL_LENGTHS = (3, 7, 12)
 DECODE_STEPS = 8
 GREEDY_PROMPT = 6
@@ -46,8 +52,8 @@ def verify(
     quantized: bool = False,
     seed: int = 0,
 ) -> ParityReport:
-    """`reference_module`: the eager Transformer (its IR `ir`); `run`: the backend."""
-    from light_llm.exports.graph_signature import run_module, signature_module
+    """`reference_module`: the eager model (its IR `ir`); `run`: the backend."""
+    from light_llm.runtime.eager_signature import run_module, signature_module
 
     geometry = Geometry.from_ir(ir)
     reference = run_module(signature_module(reference_module.eval(), geometry), geometry)
@@ -60,6 +66,7 @@ def verify(
         steps = min(DECODE_STEPS, geometry.max_seq_len - 1)
         report.checks += check.decode(min(7, geometry.max_seq_len - steps), steps)
         report.checks.append(check.greedy(report))
+    report.plain_checks = check.plain_forward(reference_module)  # last: checks 1-4 keep their prompts
     return report
 
 
@@ -83,6 +90,35 @@ class _Checker:
             result = compare_cache(result, expected, actual, self.geometry.output_names()[1:],
                                    atol=self.atol, rtol=self.rtol, attended=feeds["attention_mask"])
         return result, expected, actual
+
+    def plain_forward(self, model) -> list[CheckResult]:
+        """`model(tokens)` against the eager wrapper, the export, and both KV-cache paths."""
+        import torch
+
+        length = min(PLAIN_LENGTH, self.geometry.max_seq_len)
+        tokens = self._tokens(2, length)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(tokens)).float().numpy()
+        feeds = step_feeds(self.geometry, tokens, np.ones_like(tokens), None)
+        every = np.ones(tokens.shape, dtype=bool)
+        where = f"batch 2 length {length}"
+        checks = [
+            self._plain(f"plain forward vs eager signature, {where}", expected, self.reference(feeds)["logits"], every, False),
+            self._plain(f"plain forward vs export, {where}", expected, self.run(feeds)["logits"], every, self.quantized),
+        ]
+        if self.geometry.cached and length >= 2:
+            prompt = length // 2
+            later = every[:, prompt:]
+            checks += [
+                self._plain(f"forward_with_cache vs plain forward, prefill {prompt} then decode", expected[:, prompt:],
+                            _eager_cached_logits(model, tokens, prompt), later, False),
+                self._plain(f"export KV-cache decode vs plain forward, prefill {prompt} then decode", expected[:, prompt:],
+                            _run_cached_logits(self.run, self.geometry, tokens, prompt), later, self.quantized),
+            ]
+        return checks
+
+    def _plain(self, name, expected, actual, valid, quantized) -> CheckResult:
+        return compare_logits(name, expected, actual, valid, atol=self.atol, rtol=self.rtol, quantized=quantized)
 
     def prefill(self, length: int, padding: int, name: str | None = None) -> CheckResult:
         mask = np.ones((2, length), dtype=np.int64)
@@ -128,6 +164,36 @@ class _Checker:
                            detail + (" (a near-tie: accepted)" if near_tie else ""), positions=new)
 
 
+def _eager_cached_logits(model, tokens: np.ndarray, prompt: int) -> np.ndarray:
+    """Logits at positions prompt.. of `tokens` through the model's own forward_with_cache:
+    a prefill of `prompt` tokens, then one token per call."""
+    import torch
+
+    ids = torch.from_numpy(tokens)
+    batch, length = ids.shape
+    past = model.empty_cache(batch)
+    logits = []
+    with torch.no_grad():
+        for start, stop in [(0, prompt)] + [(t, t + 1) for t in range(prompt, length)]:
+            mask = torch.ones(batch, stop, dtype=torch.long)
+            positions = torch.arange(start, stop).expand(batch, stop - start)
+            out, past = model.forward_with_cache(ids[:, start:stop], mask, positions, past)
+            logits.append(out.float())
+    return torch.cat(logits[1:], dim=1).numpy()
+
+
+def _run_cached_logits(run: Run, geometry: Geometry, tokens: np.ndarray, prompt: int) -> np.ndarray:
+    """The same through a backend's KV-cache decode."""
+    batch, length = tokens.shape
+    outputs = run(step_feeds(geometry, tokens[:, :prompt], np.ones((batch, prompt), np.int64), None))
+    logits = []
+    for t in range(prompt, length):
+        mask = np.ones((batch, t + 1), dtype=np.int64)
+        outputs = run(step_feeds(geometry, tokens[:, t : t + 1], mask, past_from_presents(outputs, geometry)))
+        logits.append(outputs["logits"])
+    return np.concatenate(logits, axis=1)
+
+
 def greedy_generate(run: Run, geometry: Geometry, prompt: np.ndarray, new_tokens: int):
     """Greedy tokens and the logits each was picked from (batch 1), through the KV cache."""
     if new_tokens == 0:
@@ -154,7 +220,14 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 
 def describe_failure(report: ParityReport) -> str:
-    """One line on the first failed check of `report`."""
-    worst = report.failures()[0]
+    """One line on the worst failed check of `report` (the largest error)."""
+    worst = max(report.failures(), key=lambda check: check.max_abs_error)
     what = worst.detail or f"max |Δlogit| {worst.max_abs_error:.2e}"
     return f"{worst.name}: {what} (atol {report.atol:g}, rtol {report.rtol:g})"
+
+
+def require_parity(report: ParityReport, what: str, consequence: str = "no export written") -> ParityReport:
+    """The report, or a ParityError naming its worst failed check."""
+    if report.passed:
+        return report
+    raise ParityError(f"{what} parity check failed, {consequence}: {describe_failure(report)}", report)

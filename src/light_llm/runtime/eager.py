@@ -1,5 +1,6 @@
-"""The eager PyTorch backend of `lightllm generate` for model and run folders. The one
-module of light_llm.runtime that uses torch; `import light_llm.runtime` never loads it."""
+"""The eager PyTorch backend of `lightllm generate` for model and run folders. With
+eager_signature.py, the only modules of light_llm.runtime that use torch; `import
+light_llm.runtime` never loads them."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from light_llm.runtime.text import TextGenerator
 
 
 def load_eager(folder: str | Path) -> TextGenerator:
-    from light_llm.exports.graph_signature import run_module, signature_module
-    from light_llm.model_folder import load_model_folder
+    from light_llm.model_folder import ModelFolderError, load_model_folder
+    from light_llm.runtime.eager_signature import run_module, signature_module
     from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file, special_tokens
 
     model_folder = load_model_folder(folder)
@@ -22,8 +23,6 @@ def load_eager(folder: str | Path) -> TextGenerator:
     elif model_folder.spec.data.tokenizer == "byte":
         tokenizer = byte_tokenizer()
     else:
-        from light_llm.model_folder import ModelFolderError
-
         raise ModelFolderError(f"{folder}: no tokenizer.json to turn the prompt into tokens")
     specials = special_tokens(tokenizer)
     return TextGenerator(run_module(signature_module(model, geometry), geometry), geometry,

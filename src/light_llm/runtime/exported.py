@@ -4,30 +4,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from light_llm.exports.folder import read_manifest
-from light_llm.runtime.geometry import Geometry
+from light_llm.errors import ExportError
+from light_llm.runtime.manifest import read_manifest
 from light_llm.runtime.session import OnnxSession
 from light_llm.runtime.text import TextGenerator
+
+
+def open_session(path: Path, threads: int | None = None) -> OnnxSession:
+    """An onnxruntime session on `path`, or an ExportError when the file is not a graph
+    onnxruntime can load."""
+    if not path.is_file():
+        raise ExportError(f"{path}: missing (the export folder is incomplete); export again")
+    try:
+        return OnnxSession(path, threads=threads)
+    except Exception as error:  # onnxruntime raises its own types (InvalidProtobuf, Fail, ...)
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ExportError(f"{path}: onnxruntime cannot load it ({reason[:160]}); export again") from None
 
 
 def load_export(folder: str | Path, threads: int | None = None) -> TextGenerator:
     """A TextGenerator on `folder`/model.onnx (an export folder of `lightllm export --onnx`)."""
     from tokenizers import Tokenizer
 
-    from light_llm.exports.result import ExportError
-
     folder = Path(folder)
     manifest = read_manifest(folder)
-    if manifest.get("target") != "onnx":
-        raise ExportError(f"{folder}: a {manifest.get('target')} export; the runtime runs ONNX exports")
+    if manifest.target != "onnx":
+        raise ExportError(f"{folder}: a {manifest.target} export; the runtime runs ONNX exports")
     tokenizer_file = folder / "tokenizer.json"
     if not tokenizer_file.is_file():
         raise ExportError(f"{folder}: no tokenizer.json; pass token ids to light_llm.runtime.generate_ids")
-    specials = manifest.get("special_tokens", {})
+    try:
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    except Exception as error:  # tokenizers raises a bare Exception for damaged files
+        raise ExportError(f"{tokenizer_file}: not a valid tokenizer.json ({str(error)[:160]})") from None
     return TextGenerator(
-        run=OnnxSession(folder / manifest["model_file"], threads=threads),
-        geometry=Geometry.from_dict(manifest["geometry"]),
-        tokenizer=Tokenizer.from_file(str(tokenizer_file)),
-        eos_id=specials.get("eos_id"),
-        pad_id=specials.get("pad_id"),
+        run=open_session(folder / manifest.model_file, threads=threads),
+        geometry=manifest.graph_geometry,
+        tokenizer=tokenizer,
+        eos_id=manifest.special_tokens.eos_id,
+        pad_id=manifest.special_tokens.pad_id,
     )

@@ -7,19 +7,18 @@
     spec.resolved.json      the resolved spec
     tokenizer.json          the tokenizer
 
-A checkpoint is written into a hidden temporary folder and renamed into place only when
-complete, so an interrupted write never hides or replaces the previous good one. Only
-the newest `keep` are kept.
+A checkpoint is written into a staging folder (light_llm/staging.py), synced and renamed
+into place only when complete, so an interrupted write never hides or replaces the
+previous good one. Only the newest `keep` are kept. `--resume` takes the newest
+checkpoint that reads back whole, and says which newer ones it skipped and why.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,14 +26,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from light_llm.model_folder import SPEC_FILE, TOKENIZER_FILE, WEIGHTS_FILE
-from light_llm.permissions import make_readable
+from light_llm.staging import rename_folder, staged_folder
 from light_llm.train.errors import TrainingError
 
 CHECKPOINTS = "checkpoints"
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "trainer_state.json"
 _NAME = re.compile(r"^step_(\d{6,})$")
-_STAGING_PREFIX = ".writing-"
 
 
 class CheckpointError(TrainingError):
@@ -83,14 +81,10 @@ def write_checkpoint(
     keep: int,
 ) -> Path:
     """Write the checkpoint of `step` atomically, then drop all but the newest `keep`."""
-    folder = run / CHECKPOINTS
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(folder)
-    final = folder / f"step_{step:06d}"
+    final = run / CHECKPOINTS / f"step_{step:06d}"
     if final.exists():
         return final  # this step is already saved (a run stopped right after a checkpoint)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{final.name}-", dir=folder))
-    try:
+    with staged_folder(final, publish=rename_folder) as staging:
         save_file(_contiguous(model_state), str(staging / WEIGHTS_FILE), metadata={"format": "pt"})
         tensors, groups = _flatten_optimizer(optimizer_state)
         save_file(tensors, str(staging / OPTIMIZER_FILE))
@@ -98,16 +92,26 @@ def write_checkpoint(
         (staging / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n")
         (staging / SPEC_FILE).write_text(spec_json + "\n")
         (staging / TOKENIZER_FILE).write_text(tokenizer_json)
-        make_readable(staging)
-        _sync_folder_files(staging)
-        os.rename(staging, final)
-        _sync(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     for _, old in checkpoint_steps(run)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def resumable_checkpoint(run: Path) -> tuple[Checkpoint | None, list[str]]:
+    """The newest checkpoint of `run` that reads back whole, and a line per newer one
+    skipped (its name and the damage). A skipped one is renamed `step_XXXXXX.damaged`
+    (kept for a look, no longer a checkpoint), so training writes that step again.
+    None where every checkpoint is damaged."""
+    skipped = []
+    for _, path in reversed(checkpoint_steps(run)):
+        try:
+            return read_checkpoint(path), skipped
+        except CheckpointError as error:
+            aside = path.with_name(f"{path.name}.damaged")
+            shutil.rmtree(aside, ignore_errors=True)
+            path.rename(aside)
+            skipped.append(f"{error}; moved to {aside.name}")
+    return None, skipped
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
@@ -154,24 +158,3 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict]) -
 
 def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().contiguous() for name, tensor in state.items()}
-
-
-def _remove_stale_staging(folder: Path) -> None:
-    """Folders of writes that never finished (the process was killed mid-write)."""
-    for path in folder.glob(f"{_STAGING_PREFIX}*"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _sync_folder_files(folder: Path) -> None:
-    for path in folder.iterdir():
-        with path.open("rb") as file:
-            os.fsync(file.fileno())
-    _sync(folder)
-
-
-def _sync(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -4,6 +4,5 @@ The CLI prints them as one line; anything else is a bug."""
 from light_llm.errors import LightLLMError
 
 
-
 class TrainingError(LightLLMError):
     """Bad input to training: spec values, corpus, tokenizer, token cache, run folder."""

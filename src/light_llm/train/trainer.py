@@ -36,6 +36,7 @@ from torch.distributed.checkpoint.state_dict import (
 from light_llm.compiler.build import build
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
+from light_llm.errors import LightLLMError
 from light_llm.model_folder import SPEC_FILE, save_model_folder
 from light_llm.schemas.spec import Spec
 from light_llm.train import distributed as dist_utils
@@ -44,7 +45,7 @@ from light_llm.train.checkpoint import (
     decode_bytes,
     encode_bytes,
     latest_checkpoint,
-    read_checkpoint,
+    resumable_checkpoint,
     write_checkpoint,
 )
 from light_llm.train.data import WindowSampler, unigram_entropy, validation_offsets
@@ -151,7 +152,12 @@ class Trainer:
                 f"{self.run} already holds a run (checkpoint {latest.name}); pass --resume to "
                 "continue it, or choose another --out"
             )
-        checkpoint = read_checkpoint(latest)
+        checkpoint, skipped = resumable_checkpoint(self.run)
+        for line in skipped:
+            self.console.print(f"warning: --resume skips {line}", style="yellow", highlight=False)
+        if checkpoint is None:
+            raise TrainingError(f"--resume: every checkpoint of {self.run} is damaged; train into another --out")
+        latest = checkpoint.path
         saved = Spec.model_validate(json.loads((latest / SPEC_FILE).read_text()))
         for section in ("model", "data"):
             if getattr(saved, section) != getattr(self.spec, section):
@@ -174,7 +180,7 @@ class Trainer:
             self.run.mkdir(parents=True, exist_ok=True)
             try:
                 data = prepare_data(self.spec, self.run, self.seq_len)
-            except TrainingError as raised:
+            except LightLLMError as raised:  # TrainingError, TokenizerError
                 error = raised
         if dist_utils.any_process(error is not None, processes):
             raise error or TrainingError("rank 0 could not prepare the data (see its message)")

@@ -87,6 +87,13 @@ class Transformer(nn.Module):
             )
         return self._run(input_ids, attention_mask, position_ids, past_key_values)
 
+    def forward_padded(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The whole sequence at once, padding slots (attention_mask 0) never attended, no
+        cache: the full-sequence export signature of bidirectional models. → logits [B, S, vocab]."""
+        return self._run(input_ids, attention_mask, position_ids, None)[0]
+
     def empty_cache(self, batch: int, device: torch.device | None = None) -> list[KV]:
         """Past keys and values of length 0, for a prefill through forward_with_cache."""
         shape = (batch, self.ir.num_kv_heads, 0, self.ir.head_dim)

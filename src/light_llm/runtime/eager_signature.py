@@ -1,19 +1,49 @@
-"""The module an export traces: the contract's inputs and outputs for this model only.
+"""The eager PyTorch backend of the contract: a model wrapped so that it takes and
+returns the contract's flat tensors (DESIGN.md), for this model's geometry only.
 
-- causal, positions used (rope, learned, sinusoidal): CacheSignature as is;
-- causal, no positions (alibi, none): no position_ids input;
-- bidirectional: input_ids, attention_mask (+ position_ids) → logits, without a KV
-  cache, since every token attends to later ones and cached keys would go stale.
-Inputs and outputs follow `Geometry.input_names()` / `output_names()` in order.
+- causal, positions used (rope, learned, sinusoidal): CacheSignature;
+- causal, no positions (alibi, none): CacheWithoutPositions, no position_ids input;
+- bidirectional: FullSequence, input_ids, attention_mask (+ position_ids) → logits,
+  without a KV cache, since every token attends to later ones and cached keys would go
+  stale.
+Inputs and outputs follow `Geometry.input_names()` / `output_names()` in order. Every
+torch export traces this module, and `lightllm generate` runs it on model folders. This
+module imports torch: `import light_llm.runtime` never loads it.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 import torch
 from torch import nn
 
-from light_llm.exports.signature import CacheSignature
+from light_llm.runtime.generator import Run
 from light_llm.runtime.geometry import Geometry
+
+
+class CacheSignature(nn.Module):
+    """input_ids [B, S], attention_mask [B, P + S], position_ids [B, S], then
+    past_key_values.{i}.key / .value [B, Hkv, P, D] → logits, present.{i}.key / .value."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        *past: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        pairs = [(past[i], past[i + 1]) for i in range(0, len(past), 2)]
+        logits, presents = self.model.forward_with_cache(input_ids, attention_mask, position_ids, pairs)
+        flat = [logits.float()]
+        for key, value in presents:
+            flat += [key.float(), value.float()]
+        return tuple(flat)
 
 
 class CacheWithoutPositions(nn.Module):
@@ -36,8 +66,7 @@ class FullSequence(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *position_ids: torch.Tensor):
         positions = position_ids[0] if position_ids else torch.zeros_like(input_ids)
-        logits, _ = self.model._run(input_ids, attention_mask, positions, None)
-        return (logits.float(),)
+        return (self.model.forward_padded(input_ids, attention_mask, positions).float(),)
 
 
 class TokensOnly(nn.Module):
@@ -61,10 +90,9 @@ def signature_module(model: nn.Module, geometry: Geometry) -> nn.Module:
     return CacheSignature(model) if geometry.uses_position_ids else CacheWithoutPositions(model)
 
 
-def run_module(module: nn.Module, geometry: Geometry):
-    """A `Run` (named numpy inputs → named numpy outputs) on an eager signature module."""
-    import numpy as np
-
+def run_module(module: Callable[..., tuple[torch.Tensor, ...]], geometry: Geometry) -> Run:
+    """A `Run` (named numpy inputs → named numpy outputs) on a module taking the
+    contract's positional tensors (a signature module, or a loaded export)."""
     names = geometry.input_names()
     outputs = geometry.output_names()
 

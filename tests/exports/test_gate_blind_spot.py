@@ -1,29 +1,25 @@
 """The parity gate cannot be fooled by a bug in a piece the export and its eager
-reference share. Here the shared geometry forgets that rope reads positions (as if
-"rope" were dropped from the list of position encodings): the wrapper then feeds zeros
-as positions to both sides, which agree with each other, but not with `model(tokens)`.
-The plain-forward checks catch it, for TorchScript and for ONNX."""
+reference share. Here the shared feeds forget where tokens sit (every position_ids entry
+is 0, as if the positions were dropped on the way): the eager signature and the export
+then get the same wrong positions and agree with each other, but not with
+`model(tokens)`. The plain-forward checks catch it, for TorchScript and for ONNX."""
 
 from __future__ import annotations
 
-import dataclasses
-
+import numpy as np
 import pytest
 from torch_targets_matrix import ROWS, model_folder
 
 from light_llm.exports.result import ParityError
-from light_llm.runtime.geometry import Geometry
 
 ROPE_ROW = "mha-rope-scaled-swiglu-rms-pre-tied"
 
 
-def forget_rope_positions(monkeypatch) -> None:
-    real = Geometry.from_ir.__func__
+def forget_positions(monkeypatch) -> None:
+    from light_llm.runtime import feeds
 
-    def broken(cls, ir):
-        return dataclasses.replace(real(cls, ir), uses_position_ids=False)
-
-    monkeypatch.setattr(Geometry, "from_ir", classmethod(broken))
+    monkeypatch.setattr(feeds, "position_ids_from_mask",
+                        lambda mask, length: np.zeros((mask.shape[0], length), dtype=np.int64))
 
 
 @pytest.mark.parametrize("target", ["torchscript", "onnx"])
@@ -35,7 +31,7 @@ def test_a_broken_shared_wrapper_fails_the_gate(tmp_path, monkeypatch, target):
     folder = model_folder(tmp_path / "run", ROWS[ROPE_ROW])
     assert export(folder, tmp_path / "good").parity.passed  # the unbroken export passes
 
-    forget_rope_positions(monkeypatch)
+    forget_positions(monkeypatch)
     with pytest.raises(ParityError) as raised:
         export(folder, tmp_path / "bad")
     report = raised.value.report

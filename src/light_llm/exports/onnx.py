@@ -16,6 +16,7 @@ from light_llm.exports.result import ExportError, ExportResult
 from light_llm.runtime.geometry import Geometry
 
 MODEL_FILE = "model.onnx"
+LOWERED_FAMILIES = ("transformer",)  # written from the IR by exports/onnx_lowering; others are traced
 
 
 def export_onnx(
@@ -55,23 +56,26 @@ def export_onnx(
     ir = lower_spec(folder.spec, target="export")
     geometry = Geometry.from_ir(ir)
     reference = folder.build(target="eager")
-    plan = lowering_plan(ir, portable)
+    plan = lowering_plan(ir, portable) if ir.family in LOWERED_FAMILIES else None
     with staged_folder(out_dir) as staging:
         _write_graph(folder, ir, staging / MODEL_FILE, opset, quantize, plan, portable)
         report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
-        interop = write_interop_files(staging, folder, ir, geometry, shares_kv_buffer=shares_kv_buffer(plan))
+        interop = write_interop_files(staging, folder, ir, geometry,
+                                      shares_kv_buffer=plan is not None and shares_kv_buffer(plan))
         write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
                                     eos_id=interop.eos_id, pad_id=interop.pad_id)
         written = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
-        written["lowering"] = lowering_summary(plan, portable)
+        written["lowering"] = lowering_summary(plan, portable) if plan else {"form": "traced", "reason": _traced(ir)}
         write_json(staging / MANIFEST, written)
         files = sorted(item.name for item in staging.iterdir())
-    notes = interop.notes + _position_note(geometry) + lowering_notes(plan, portable)
+    notes = interop.notes + _position_note(geometry)
+    notes += lowering_notes(plan, portable) if plan else [f"lowering: {_traced(ir)}"]
     return ExportResult("onnx", Path(out_dir), files, report, notes)
 
 
 def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan, portable: bool) -> None:
     from light_llm import __version__
+    from light_llm.exports.onnx_graph import export_graph
     from light_llm.exports.onnx_lowering.graph import write_graph
     from light_llm.exports.quantize import quantize_in_place
 
@@ -81,7 +85,10 @@ def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan,
         "light_llm.geometry": _json(Geometry.from_ir(ir).to_dict()),
     }
     try:
-        write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable)
+        if plan is None:
+            export_graph(folder.build(target="export"), Geometry.from_ir(ir), path, opset, metadata)
+        else:
+            write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable)
     except Exception as error:  # safetensors, onnx and protobuf raise many types
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
@@ -126,6 +133,11 @@ def _manifest(folder, ir, geometry, opset, quantize, interop, report, staging: P
             "genai_config": "written" if interop.genai_skipped is None else f"left out: {interop.genai_skipped}",
         },
     )
+
+
+def _traced(ir) -> str:
+    return (f"traced by torch.onnx into standard ops (the {ir.family!r} family has no "
+            f"lowering in exports/onnx_lowering)")
 
 
 def _position_note(geometry: Geometry) -> list[str]:

@@ -7,8 +7,15 @@ import numpy as np
 
 from light_llm.exports.onnx_lowering.builder import GraphBuilder
 from light_llm.exports.onnx_lowering.weights import Weights
+from light_llm.models.transformer.options import (
+    POSITIONAL_ENCODINGS,
+    PositionalEncoding,
+    entry,
+    resolve_path,
+)
 
 TOKEN_EMBEDDING = "embed_tokens.weight"
+POSITION_EMBEDDING = "embed_positions"  # the module's weights are named under it
 
 
 def embed(g: GraphBuilder, weights: Weights, ir, input_ids: str, position_ids: str | None) -> str:
@@ -25,18 +32,23 @@ def embed(g: GraphBuilder, weights: Weights, ir, input_ids: str, position_ids: s
 
 
 def _position_table(weights: Weights, ir) -> np.ndarray | None:
-    """One row per position < max_seq_len (the positions the contract allows)."""
-    encoding = ir.positional.encoding
-    if encoding == "learned":
-        return weights.tensor("embed_positions.embedding.weight")
-    if encoding == "sinusoidal":
-        import torch
+    """The encoding's embedding module (its option-table entry) at every position <
+    max_seq_len (the positions the contract allows), with its weights from the model
+    file; None for encodings that add nothing to the embeddings."""
+    import torch
 
-        from light_llm.models.transformer.positional import SinusoidalPositions
+    module_path = positional_encoding(ir).embedding
+    if module_path is None:
+        return None
+    module = resolve_path(module_path)(ir.positional, ir.d_model)
+    module.load_state_dict({name: torch.from_numpy(weights.tensor(f"{POSITION_EMBEDDING}.{name}"))
+                            for name in module.state_dict()})
+    with torch.no_grad():
+        return module(torch.arange(ir.max_seq_len)[None])[0].numpy()
 
-        positions = torch.arange(ir.max_seq_len)[None]
-        return SinusoidalPositions(ir.positional, ir.d_model)(positions)[0].numpy()
-    return None
+
+def positional_encoding(ir) -> PositionalEncoding:
+    return entry(POSITIONAL_ENCODINGS, ir.positional.encoding, "positional encoding")
 
 
 def rotary_tables(g: GraphBuilder, ir) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import numpy as np
 from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
 from light_llm.exports.onnx_lowering.linear import linear
 from light_llm.exports.onnx_lowering.weights import Weights
+from light_llm.models.transformer.options import FFN_VARIANTS, entry
 
 
 def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
@@ -24,7 +25,7 @@ def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
 
 def ffn(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:
     scope = f"/{prefix}"
-    if ffn_ir.variant == "mlp":
+    if entry(FFN_VARIANTS, ffn_ir.variant, "FFN variant").activation is None:  # ungated: Linear → act → Linear
         hidden = activation(g, ffn_ir.activation, linear(g, weights, x, f"{prefix}.fc_in"), scope)
         return linear(g, weights, hidden, f"{prefix}.fc_out")
     gate_up = linear(g, weights, x, f"{prefix}.gate_proj", f"{prefix}.up_proj",

@@ -23,6 +23,7 @@ from light_llm.exports.onnx_lowering.builder import FLOAT, INT64, GraphBuilder
 from light_llm.exports.onnx_lowering.embedding import (
     TOKEN_EMBEDDING,
     embed,
+    positional_encoding,
     rotary_for_positions,
     rotary_tables,
 )
@@ -67,7 +68,7 @@ def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering]) -> 
     lowerings = {layer.lowering for layer in plan}
     masks = {lowering: attention_inputs(g, input_ids, attention_mask, attention_ir, fused=lowering == "fused")
              for lowering in sorted(lowerings)}
-    tables = rotary_tables(g, ir) if ir.positional.encoding == "rope" else None
+    tables = rotary_tables(g, ir) if positional_encoding(ir).rotation else None
     rotation = rotary_for_positions(g, tables, position_ids) if tables and "standard" in lowerings else None
     stream = ResidualStream(g, weights, embed(g, weights, ir, input_ids, position_ids))
     for block, layer in zip(ir.blocks, plan):

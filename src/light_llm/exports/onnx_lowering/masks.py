@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from light_llm.exports.onnx_lowering.builder import BOOL, FLOAT, INT32, GraphBuilder
+from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, entry
 
 SCOPE = "/attention_inputs"
 
@@ -46,7 +47,7 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     minimum = g.constant(np.finfo(np.float32).min, np.float32)
     causal_in_bias = not fused and attention_ir.mask_type != "bidirectional"
     distance = None
-    if attention_ir.positional.encoding == "alibi" or attention_ir.window_size or causal_in_bias:
+    if _biases_scores(attention_ir) or attention_ir.window_size or causal_in_bias:
         distance = _slot_distance(g, sequence, total)  # [S, T]
     if causal_in_bias:
         not_future = g.op("GreaterOrEqual", distance, g.constant(0), scope=SCOPE)
@@ -54,7 +55,7 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     if attention_ir.window_size:
         in_window = g.op("Less", distance, g.constant(attention_ir.window_size), scope=SCOPE)
         keep = g.op("And", keep, in_window, scope=SCOPE)  # [B, 1, S, T]
-    if attention_ir.positional.encoding == "alibi":
+    if _biases_scores(attention_ir):
         allowed_bias = _alibi(g, distance, attention_ir.num_heads)  # [1, H, S, T]
     else:
         rows = g.op("Concat", g.constant([1, 1]), g.op("Unsqueeze", sequence, g.constant([0]), scope=SCOPE),
@@ -68,6 +69,12 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     seqlens_k = g.op("Cast", g.op("Expand", last_slot, batch, scope=SCOPE), scope=SCOPE, to=INT32)
     total_int32 = g.op("Cast", total, scope=SCOPE, to=INT32)
     return AttentionInputs(bias, seqlens_k=seqlens_k, total_sequence_length=total_int32)
+
+
+def _biases_scores(attention_ir) -> bool:
+    """The encoding adds a bias to the scores (its option-table entry has a score_bias).
+    ALiBi is the one such encoding; its bias is lowered here as -slope_h·|distance|."""
+    return entry(POSITIONAL_ENCODINGS, attention_ir.positional.encoding, "positional encoding").score_bias is not None
 
 
 def _slot_distance(g: GraphBuilder, sequence: str, total: str) -> str:
@@ -90,7 +97,7 @@ def _alibi(g: GraphBuilder, distance: str, num_heads: int) -> str:
 
 def _grouped(g: GraphBuilder, bias: str, attention_ir) -> str:
     """The bias with its head axis split as (kv_heads, groups), for grouped scores."""
-    if attention_ir.positional.encoding != "alibi":
+    if not _biases_scores(attention_ir):
         return g.op("Unsqueeze", bias, g.constant([2]), scope=SCOPE)  # [B, 1, 1, S, T]
     shape = g.op("Shape", bias, scope=SCOPE)
     heads = g.constant([attention_ir.num_kv_heads, attention_ir.num_heads // attention_ir.num_kv_heads])

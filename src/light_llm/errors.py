@@ -1,8 +1,6 @@
 """The one base of every expected failure. The CLI prints any `LightLLMError` as one line
 (no traceback); anything else is an internal error."""
 
-from light_llm.formatting import shorten  # noqa: F401 (errors are shortened with it)
-
 MAX_LINE = 300
 """Longest line of an error; longer keys and values are shortened in the middle."""
 

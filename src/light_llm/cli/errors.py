@@ -13,7 +13,8 @@ from typing import Callable
 import click
 import typer
 
-from light_llm.errors import MAX_LINE, LightLLMError, shorten
+from light_llm.errors import MAX_LINE, LightLLMError
+from light_llm.formatting import shorten
 
 MAX_WORD = 160  # a longer key, value or path inside a message is shortened in the middle
 DEBUG_VARIABLE = "LIGHTLLM_DEBUG"

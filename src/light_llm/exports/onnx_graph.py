@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from light_llm.errors import ExportError
-from light_llm.exports.trace import trace, trace_inputs  # noqa: F401 (trace_inputs: re-exported)
+from light_llm.exports.trace import trace
 from light_llm.runtime.geometry import Geometry
 
 MIN_OPSET = 18  # the dynamo exporter's oldest opset

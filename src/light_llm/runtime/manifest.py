@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from light_llm.errors import ExportError, shorten
+from light_llm.errors import ExportError
+from light_llm.formatting import shorten
 from light_llm.runtime.geometry import Geometry
 
 MANIFEST = "light_llm.json"

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from light_llm.schemas.conditional import JsonSchema
-from light_llm.schemas.errors import shorten
+from light_llm.formatting import shorten
 
 _MAX_SHOWN = 60
 _TYPE_WORDS = {

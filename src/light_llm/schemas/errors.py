@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from light_llm.errors import LightLLMError
+from light_llm.errors import MAX_LINE, LightLLMError
 from light_llm.formatting import shorten
 
 Path = tuple[str | int, ...]
 """Location of a value inside the spec: keys of mappings and indexes of lists."""
 
 TOP_LEVEL = "(top level)"
-MAX_LINE = 300
-"""Longest line of an error; longer keys and values are shortened in the middle."""
 MAX_KEY = 60
 MAX_SOURCE = 200
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from light_llm.models.transformer.config import AttentionConfig, FFNConfig, PositionalConfig
 from light_llm.models.transformer.options import (
+    FFN_VARIANTS,
+    activation_choices,
     free_activation_variants,
     readers,
 )
@@ -107,12 +109,20 @@ def positional_options_only_with_their_encodings() -> list[JsonSchema]:
 
 
 def activation_only_where_chosen() -> JsonSchema:
-    """From the option table: ffn.activation only with the variants that take one."""
+    """From the option table: ffn.activation with the variants that take one, and with a
+    variant that fixes its own only among that variant's alternatives (geglu: gelu_tanh)."""
     variants = free_activation_variants()
-    return {
-        "if": _when("variant", variants, default=False),
-        "else": _forbidden("activation", f"only allowed with variant {_one_of(variants)}"),
-    }
+    forbidden = _forbidden("activation", f"only allowed with variant {_one_of(variants)}")
+    for name in [name for name in FFN_VARIANTS if name not in variants and activation_choices(name)]:
+        choices = list(activation_choices(name))
+        forbidden = {
+            "if": _when("variant", name, default=False),
+            "then": {"properties": {"activation": {
+                "enum": choices, "description": f"variant {name!r} takes activation {_one_of(choices)}"}}},
+            "else": forbidden,
+        }
+    return {"if": _when("variant", variants, default=False), "else": forbidden}
+
 
 BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     "if": {

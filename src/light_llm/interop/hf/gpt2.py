@@ -1,4 +1,4 @@
-"""GPT-2: LayerNorm, pre-norm, learned positions, MLP (exact gelu, relu or silu), MHA with
+"""GPT-2: LayerNorm, pre-norm, learned positions, MLP (gelu_new = gelu_tanh, exact gelu, relu or silu), MHA with
 num_heads·head_dim = d_model, biases on attention and FFN, causal mask. GPT-2 stores
 Q, K and V fused into one c_attn tensor and its projections as Conv1D weights
 ([in, out], the transpose of nn.Linear): converted both ways here."""
@@ -25,6 +25,7 @@ from light_llm.interop.hf.base import (
     activation,
     block,
     expansion,
+    hf_activation,
     take,
 )
 from light_llm.models.transformer.ir import TransformerIR
@@ -83,7 +84,7 @@ class GPT2(HFArchitecture):
             "n_head": attention.num_heads,
             "n_inner": ffn.hidden_dim,
             "n_positions": ir.max_seq_len,
-            "activation_function": ffn.activation,
+            "activation_function": hf_activation(ffn.activation, tanh_gelu="gelu_new"),
             "layer_norm_epsilon": block(ir).norm.eps,
             "attn_pdrop": attention.dropout,
             "resid_pdrop": block(ir).residual_dropout,

@@ -25,6 +25,7 @@ from light_llm.interop.hf.base import (
     activation,
     block,
     expansion,
+    hf_activation,
 )
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -81,7 +82,7 @@ class Llama(HFArchitecture):
             "num_attention_heads": attention.num_heads,
             "num_key_value_heads": attention.num_kv_heads,
             "head_dim": attention.head_dim,
-            "hidden_act": ffn.activation,
+            "hidden_act": hf_activation(ffn.activation),
             "max_position_embeddings": ir.max_seq_len,
             "rms_norm_eps": block(ir).norm.eps,
             "attention_dropout": attention.dropout,
@@ -122,9 +123,9 @@ class Llama(HFArchitecture):
         if rope_type == "linear":
             positional["rope_scaling"] = rope["factor"]
         gate = activation(fields.hidden_act)
-        if gate not in ("silu", "gelu"):
+        if gate not in ("silu", "gelu", "gelu_tanh"):
             raise HFConfigError(
-                f"hidden_act {fields.hidden_act!r}: light_llm gates with silu or gelu only"
+                f"hidden_act {fields.hidden_act!r}: light_llm gates with silu, gelu or gelu_tanh only"
             )
         return {
             "name": "transformer",
@@ -141,6 +142,7 @@ class Llama(HFArchitecture):
             } | self.mask_from(fields),
             "positional": positional,
             "ffn": {"variant": "swiglu" if gate == "silu" else "geglu",
+                    **({"activation": gate} if gate == "gelu_tanh" else {}),
                     "expansion_factor": expansion(fields.intermediate_size, d_model),
                     "bias": fields.mlp_bias},
             "norm": {"type": "rmsnorm", "eps": fields.rms_norm_eps, "placement": "pre"},

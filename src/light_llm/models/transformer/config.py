@@ -15,6 +15,7 @@ from light_llm.models.transformer.options import (
     FFN_VARIANTS,
     NORMS,
     POSITIONAL_ENCODINGS,
+    activation_choices,
     free_activation_variants,
     readers,
 )
@@ -183,15 +184,28 @@ class FFNConfig(CheckedSection):
     bias: bool = Field(False, description="Add biases to the FFN projections.")
 
     def problems(self) -> list[Problem]:
-        if FFN_VARIANTS[self.variant].activation and self.explicitly_set("activation"):
-            return [
-                (
-                    "activation",
-                    f"only allowed with variant {_one_of(free_activation_variants())}; "
-                    f"{self.variant!r} fixes its own gate activation",
-                )
-            ]
-        return []
+        if not FFN_VARIANTS[self.variant].activation or not self.explicitly_set("activation"):
+            return []
+        choices = activation_choices(self.variant)
+        if choices and self.activation in choices:
+            return []
+        if choices:
+            return [("activation", f"variant {self.variant!r} takes activation {_one_of(list(choices))}, "
+                     f"got {self.activation!r}")]
+        return [
+            (
+                "activation",
+                f"only allowed with variant {_one_of(free_activation_variants())}; "
+                f"{self.variant!r} fixes its own gate activation",
+            )
+        ]
+
+    def resolved_activation(self) -> str:
+        """The activation used: the variant's own unless ffn.activation picks an allowed one."""
+        fixed = FFN_VARIANTS[self.variant].activation
+        if fixed is None or (self.explicitly_set("activation") and self.activation in activation_choices(self.variant)):
+            return self.activation
+        return fixed
 
 
 class NormConfig(CheckedSection):

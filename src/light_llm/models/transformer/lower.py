@@ -20,7 +20,7 @@ from light_llm.models.transformer.config import (
     TransformerConfig,
 )
 from light_llm.models.transformer.errors import LoweringError
-from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
+from light_llm.models.transformer.options import POSITIONAL_ENCODINGS
 
 FFN_HIDDEN_MULTIPLE = 8
 
@@ -81,7 +81,7 @@ def lower_attention(
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
-    activation = FFN_VARIANTS[ffn.variant].activation or ffn.activation
+    activation = ffn.resolved_activation()
     return FFNIR(
         variant=ffn.variant,
         d_model=d_model,

@@ -29,6 +29,15 @@ SHAPES = {
     "parallel-post": {"parallel_layers": True, "norm": {"placement": "post"}},
     "sliding-alibi": {"attention": {"mask_type": "sliding_window", "window_size": 4},
                       "positional": {"encoding": "alibi"}},
+    "output-norm-head-bias-tied": {"norm": {"placement": "output"}, "lm_head_bias": True},
+    "output-norm-parallel-layernorm": {"parallel_layers": True,
+                                       "norm": {"placement": "output", "type": "layernorm"}},
+    "parallel-separate-norms-head-bias-untied": {
+        "parallel_layers": True, "parallel_norms": "separate", "norm": {"type": "layernorm"},
+        "lm_head_bias": True, "tie_embeddings": False},
+    "parallel-separate-sandwich-geglu-tanh": {
+        "parallel_layers": True, "parallel_norms": "separate", "norm": {"placement": "sandwich"},
+        "ffn": {"variant": "geglu", "activation": "gelu_tanh"}},
 }
 
 
@@ -48,7 +57,8 @@ def test_parameter_count_equals_the_module(shape):
 
 
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
-                                   "parallel-sandwich-layernorm", "sliding-alibi"])
+                                   "parallel-sandwich-layernorm", "sliding-alibi",
+                                   "parallel-separate-norms-head-bias-untied"])
 def test_flops_equal_torch_flop_counter(shape):
     """The flop counter sees matmuls; SDPA's math backend makes attention visible to it.
     Complex attention is counted as its export lowering (real pairs)."""

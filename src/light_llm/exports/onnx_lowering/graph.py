@@ -91,4 +91,9 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
+    if not ir.lm_head_bias:
+        g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
+        return
+    product = g.op("MatMul", x, weight, scope="/lm_head")
+    bias = g.initializer("lm_head.bias", weights.tensor("lm_head.bias"))
+    g.node("Add", [product, bias], scope="/lm_head", outputs=["logits"])

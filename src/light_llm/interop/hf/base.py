@@ -53,6 +53,7 @@ MASK = lambda ir: block(ir).attention.mask_type  # noqa: E731
 FFN = lambda ir: block(ir).ffn.variant  # noqa: E731
 ATTENTION_BIAS = lambda ir: block(ir).attention.bias  # noqa: E731
 FFN_BIAS = lambda ir: block(ir).ffn.bias  # noqa: E731
+LM_HEAD_BIAS = lambda ir: ir.lm_head_bias  # noqa: E731
 
 
 class HFConfigFields(BaseModel):

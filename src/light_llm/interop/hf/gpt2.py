@@ -14,6 +14,7 @@ from light_llm.interop.hf.base import (
     ENCODING,
     FFN,
     FFN_BIAS,
+    LM_HEAD_BIAS,
     MASK,
     NORM_TYPE,
     PARALLEL,
@@ -65,6 +66,7 @@ class GPT2(HFArchitecture):
         Need("model.ffn.variant", FFN, ("mlp",)),
         Need("model.attention.bias", ATTENTION_BIAS, (True,)),
         Need("model.ffn.bias", FFN_BIAS, (True,)),
+        Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
     )
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:

@@ -13,6 +13,7 @@ from light_llm.interop.hf.base import (
     ATTENTION_BIAS,
     ENCODING,
     FFN,
+    LM_HEAD_BIAS,
     MASK,
     NORM_TYPE,
     PARALLEL,
@@ -36,6 +37,7 @@ LLAMA_NEEDS = (
     Need("model.positional.encoding", ENCODING, ("rope",)),
     Need("model.attention.variant", VARIANT, ("mha", "gqa", "mqa")),
     Need("model.ffn.variant", FFN, ("swiglu", "geglu")),
+    Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
 )
 
 

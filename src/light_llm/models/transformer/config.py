@@ -216,10 +216,11 @@ class NormConfig(CheckedSection):
         1e-5,
         description=f"Epsilon added to the variance. {LIMIT}below 1e-12 fp32 rounding loses it.",
     )
-    placement: Literal["pre", "post", "sandwich"] = Field(
+    placement: Literal["pre", "post", "sandwich", "output"] = Field(
         "pre",
         description="pre: norm before each sub-layer; post: norm after the residual add; "
-        "sandwich: norm before and after each sub-layer.",
+        "sandwich: norm before and after each sub-layer; output: norm on each sub-layer's "
+        "output only, before the residual add (OLMo 2; the final norm is kept).",
     )
 
 
@@ -270,6 +271,17 @@ class TransformerConfig(CheckedSection):
         description="Scale the init of residual output projections by 1/√(2·num_layers) "
         "(GPT-2).",
     )
+    parallel_norms: Literal["shared", "separate"] = Field(
+        "shared",
+        description="With parallel_layers: shared: attention and FFN read one normalised input "
+        "(PaLM, Phi); separate: each has its own input norm (GPT-NeoX). Needs norm.placement "
+        "'pre' or 'sandwich' when separate.",
+    )
+    lm_head_bias: bool = Field(
+        False,
+        description="Add a bias to the LM head (Phi). With tie_embeddings the weight is the "
+        "token embedding and the bias is the head's own.",
+    )
 
     def describe(self) -> str:
         attention = self.attention
@@ -308,9 +320,20 @@ class TransformerConfig(CheckedSection):
                     f"complex attention stores (re, im) pairs, so head_dim must be even, got {head_dim}",
                 )
             )
+        found += self._parallel_norm_problems()
         window = self.attention.window_size
         if window is not None and window > self.max_seq_len:
             found.append(
                 ("attention.window_size", f"window_size={window} exceeds max_seq_len={self.max_seq_len}")
             )
         return found
+
+    def _parallel_norm_problems(self) -> list[Problem]:
+        if self.parallel_norms != "separate":
+            return []
+        if not self.parallel_layers:
+            return [("parallel_norms", "'separate' is only allowed with parallel_layers: true")]
+        if self.norm.placement not in ("pre", "sandwich"):
+            return [("parallel_norms", f"'separate' input norms need norm.placement 'pre' or "
+                     f"'sandwich', not {self.norm.placement!r} (it has no input norm)")]
+        return []

@@ -71,9 +71,10 @@ class BlockIR:
     attention: AttentionIR
     ffn: FFNIR
     norm: NormIR
-    placement: Literal["pre", "post", "sandwich"]
+    placement: Literal["pre", "post", "sandwich", "output"]
     parallel: bool
     residual_dropout: float
+    parallel_norms: Literal["shared", "separate"] = "shared"  # parallel blocks' input norms
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class TransformerIR:
     target: Target
 
     family: str = "transformer"
+    lm_head_bias: bool = False
 
     @property
     def causal(self) -> bool:

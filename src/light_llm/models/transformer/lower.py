@@ -126,6 +126,7 @@ def lower(
             placement=config.norm.placement,
             parallel=config.parallel_layers,
             residual_dropout=config.dropout,
+            parallel_norms=config.parallel_norms if config.parallel_layers else "shared",
         )
         for i in range(config.num_layers)
     )
@@ -142,4 +143,5 @@ def lower(
         init_std=config.init_std,
         residual_scaled_init=config.residual_scaled_init,
         target=target,
+        lm_head_bias=config.lm_head_bias,
     )

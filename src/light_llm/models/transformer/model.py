@@ -37,7 +37,7 @@ class Transformer(nn.Module):
         self.attention_bias = AttentionBias(config.blocks[0].attention)
         self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
         self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
-        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=config.lm_head_bias)
         self.reset_parameters()
         if config.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
@@ -138,6 +138,7 @@ class Transformer(nn.Module):
             f"kernel {attention.kernel}) | positional {ir.positional.encoding} | "
             f"ffn {block.ffn.variant} ({block.ffn.hidden_dim}) | "
             f"norm {block.norm.type} {block.placement}"
-            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}\n"
+            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}"
+            f"{' | lm_head bias' if ir.lm_head_bias else ''}\n"
         )
         return summary + super().__repr__()

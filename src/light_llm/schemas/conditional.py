@@ -12,7 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from light_llm.models.transformer.config import AttentionConfig, FFNConfig, PositionalConfig
+from light_llm.models.transformer.config import (
+    AttentionConfig,
+    FFNConfig,
+    PositionalConfig,
+    TransformerConfig,
+)
 from light_llm.models.transformer.options import (
     FFN_VARIANTS,
     activation_choices,
@@ -108,20 +113,23 @@ def positional_options_only_with_their_encodings() -> list[JsonSchema]:
     return rules
 
 
-def activation_only_where_chosen() -> JsonSchema:
+def activation_only_where_chosen() -> list[JsonSchema]:
     """From the option table: ffn.activation with the variants that take one, and with a
     variant that fixes its own only among that variant's alternatives (geglu: gelu_tanh)."""
-    variants = free_activation_variants()
-    forbidden = _forbidden("activation", f"only allowed with variant {_one_of(variants)}")
-    for name in [name for name in FFN_VARIANTS if name not in variants and activation_choices(name)]:
+    free = free_activation_variants()
+    choosing = [name for name in FFN_VARIANTS if name not in free and activation_choices(name)]
+    rules = [{
+        "if": _when("variant", free + choosing, default=False),
+        "else": _forbidden("activation", f"only allowed with variant {_one_of(free + choosing)}"),
+    }]
+    for name in choosing:
         choices = list(activation_choices(name))
-        forbidden = {
+        rules.append({
             "if": _when("variant", name, default=False),
             "then": {"properties": {"activation": {
                 "enum": choices, "description": f"variant {name!r} takes activation {_one_of(choices)}"}}},
-            "else": forbidden,
-        }
-    return {"if": _when("variant", variants, default=False), "else": forbidden}
+        })
+    return rules
 
 
 BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
@@ -144,6 +152,21 @@ BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     },
 }
 
+SEPARATE_PARALLEL_NORMS: list[JsonSchema] = [
+    {
+        "if": _when("parallel_layers", [True], default=False),
+        "else": {"properties": {"parallel_norms": {
+            "const": "shared", "description": "'separate' is only allowed with parallel_layers: true"}}},
+    },
+    {
+        "if": {"required": ["norm"], "properties": {"norm": _when("placement", ["post", "output"], default=False)}},
+        "then": {"properties": {"parallel_norms": {
+            "const": "shared",
+            "description": "'separate' input norms need norm.placement 'pre' or 'sandwich'"}}},
+    },
+]
+
+
 def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
     """The root Spec's rules go on the schema's root, every other model's on its $defs
     entry. Built when the schema is generated, so option-table entries added later count."""
@@ -151,5 +174,6 @@ def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
         Spec: [BPE_NEEDS_A_VOCAB_SIZE],
         AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
         PositionalConfig: positional_options_only_with_their_encodings(),
-        FFNConfig: [activation_only_where_chosen()],
+        FFNConfig: activation_only_where_chosen(),
+        TransformerConfig: SEPARATE_PARALLEL_NORMS,
     }

@@ -52,15 +52,15 @@ def cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-@pytest.mark.parametrize("family", CONFIGS)
-def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family):
+@pytest.mark.parametrize("family,form", [(family, "fused") for family in CONFIGS] + [("gpt2", "portable")])
+def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family, form):
     original = save_hf_model(tmp_path / "hf", CONFIGS[family]())
     run = cli("import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "run"))
     assert run.exit_code == 0, run.output
     assert f"imported {family.split('-')[0]}" in run.output and "vs transformers: parity passed" in run.output
 
     folder = load_model_folder(tmp_path / "run")
-    export_onnx(folder, tmp_path / "onnx")
+    export_onnx(folder, tmp_path / "onnx", portable=form == "portable")
     geometry = Geometry.from_ir(folder.build().ir)
     mask = np.ones((2, 9), dtype=np.int64)
     mask[1, :4] = 0  # left padding

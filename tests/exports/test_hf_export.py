@@ -73,13 +73,14 @@ def test_unmappable_spec_names_every_blocking_option(tmp_path):
     folder = model_folder(tmp_path / "run", {
         "attention": {"variant": "complex", "num_heads": 4},
         "positional": {"encoding": "alibi"}, "norm": {"placement": "sandwich"},
-        "parallel_layers": True,
+        "parallel_layers": True, "lm_head_bias": True,
     })
     with pytest.raises(ExportError) as error:
         export_hf(folder, tmp_path / "hf")
     message = str(error.value)
     for option in ("model.attention.variant='complex'", "model.positional.encoding='alibi'",
                    "model.norm.placement='sandwich'", "model.parallel_layers=true",
+                   "model.lm_head_bias=true (all need false)",
                    "model.norm.type='rmsnorm' (gpt2 needs 'layernorm')"):
         assert option in message
     assert not (tmp_path / "hf").exists()

@@ -30,6 +30,14 @@ CONFIGS = {
     "gpt2": lambda: transformers.GPT2Config(
         vocab_size=258, n_embd=64, n_layer=2, n_head=4, n_positions=64,
         activation_function="gelu"),
+    "qwen2": lambda: transformers.Qwen2Config(
+        vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=2,
+        num_attention_heads=5, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=False),
+    "qwen3": lambda: transformers.Qwen3Config(
+        vocab_size=258, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=3, num_key_value_heads=1, head_dim=16, max_position_embeddings=64,
+        tie_word_embeddings=True),
 }
 
 

@@ -133,3 +133,25 @@ def test_hf_config_that_light_llm_cannot_express_is_refused(tmp_path):
     (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
     with pytest.raises(HFImportError, match="'gelu_new' has no light_llm equivalent"):
         import_hf(tmp_path / "hf", tmp_path / "run")
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+def test_imported_architecture_trains_a_few_steps_and_exports(tmp_path, family):
+    """The imported spec's model (QKV biases; per-head QK norm) trains and its trained
+    weights export to ONNX with the parity gate passing."""
+    from light_llm.schemas.load import load_spec
+    from light_llm.train.trainer import Trainer
+
+    save_hf_model(tmp_path / "hf", CONFIGS[family]())
+    import_hf(tmp_path / "hf", tmp_path / "imported")
+    model = load_model_folder(tmp_path / "imported").spec.model.model_dump(exclude_unset=True)
+    spec = load_spec({"spec_version": 1, "model": model | {"max_seq_len": 32},
+                      "data": {"corpus": "stdlib", "max_corpus_bytes": 60_000},
+                      "train": {"steps": 4, "batch_size": 2, "warmup_steps": 1, "eval_every": 4,
+                                "eval_batches": 1, "checkpoint_every": 4}})
+    summary = Trainer(spec, tmp_path / "run").train()
+    assert summary is not None
+    trained = load_model_folder(tmp_path / "run")
+    norms = [name for name in trained.build().state_dict() if name.endswith(("q_norm.weight", "q_proj.bias"))]
+    assert norms  # the option's parameters are in the trained model
+    assert export_onnx(trained, tmp_path / "onnx").parity.passed

@@ -32,6 +32,8 @@ CASES = {
                        "positional": {"encoding": "learned"}, "norm": {"type": "layernorm"},
                        "ffn": {"variant": "mlp", "activation": "gelu_tanh", "bias": True}},
     "llama-geglu-tanh": merged(LLAMA, {"ffn": {"variant": "geglu", "activation": "gelu_tanh"}}),
+    "qwen2": merged(LLAMA, {"attention": {"bias": "qkv"}}),
+    "qwen3": {"attention": {"variant": "mqa", "num_heads": 3, "head_dim": 16, "qk_norm": "per_head"}},
 }
 HF_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", MANIFEST}
 
@@ -55,7 +57,7 @@ def test_transformers_loads_the_folder_with_eager_logits(tmp_path, case):
     assert (actual - expected).abs().max() < 1e-4 and expected.abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("case", ["llama", "gpt2", "gpt2-gelu-tanh", "llama-geglu-tanh"])
+@pytest.mark.parametrize("case", ["llama", "gpt2", "qwen2", "qwen3", "gpt2-gelu-tanh", "llama-geglu-tanh"])
 def test_round_trip_through_hugging_face_keeps_logits(tmp_path, case):
     folder = model_folder(tmp_path / "run", CASES[case])
     export_hf(folder, tmp_path / "hf")

@@ -38,6 +38,13 @@ SHAPES = {
     "parallel-separate-sandwich-geglu-tanh": {
         "parallel_layers": True, "parallel_norms": "separate", "norm": {"placement": "sandwich"},
         "ffn": {"variant": "geglu", "activation": "gelu_tanh"}},
+    "qkv-bias-qk-norm-per-head-softcap": {
+        "attention": {"num_heads": 4, "num_kv_heads": 2, "bias": "qkv", "qk_norm": "per_head",
+                      "scale": 0.3, "logit_softcap": 20.0},
+        "final_logit_softcap": 10.0, "embedding_scale": "sqrt_d_model"},
+    "qk-norm-whole-layernorm-bias": {
+        "attention": {"num_heads": 4, "num_kv_heads": 1, "bias": True, "qk_norm": "whole"},
+        "norm": {"type": "layernorm"}},
 }
 
 
@@ -59,6 +66,7 @@ def test_parameter_count_equals_the_module(shape):
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
                                    "parallel-sandwich-layernorm", "sliding-alibi",
                                    "parallel-separate-norms-head-bias-untied"])
+                                   "qkv-bias-qk-norm-per-head-softcap"])
 def test_flops_equal_torch_flop_counter(shape):
     """The flop counter sees matmuls; SDPA's math backend makes attention visible to it.
     Complex attention is counted as its export lowering (real pairs)."""

@@ -30,6 +30,7 @@ from light_llm.exports.onnx_lowering.embedding import (
 from light_llm.exports.onnx_lowering.masks import attention_inputs
 from light_llm.exports.onnx_lowering.norm import ResidualStream
 from light_llm.exports.onnx_lowering.plan import LayerLowering
+from light_llm.exports.onnx_lowering.qk_norm import soft_capped
 from light_llm.exports.onnx_lowering.tensors import TensorStore
 from light_llm.exports.onnx_lowering.weights import Weights
 from light_llm.runtime.geometry import Geometry
@@ -91,9 +92,13 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    if not ir.lm_head_bias:
+    if not ir.lm_head_bias and ir.final_logit_softcap is None:
         g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
         return
-    product = g.op("MatMul", x, weight, scope="/lm_head")
-    bias = g.initializer("lm_head.bias", weights.tensor("lm_head.bias"))
-    g.node("Add", [product, bias], scope="/lm_head", outputs=["logits"])
+    logits = g.op("MatMul", x, weight, scope="/lm_head")
+    if ir.lm_head_bias:
+        logits = g.op("Add", logits, g.initializer("lm_head.bias", weights.tensor("lm_head.bias")),
+                      scope="/lm_head")
+    if ir.final_logit_softcap is not None:
+        logits = soft_capped(g, logits, ir.final_logit_softcap, "/logit_cap")
+    g.node("Identity", [logits], scope="/lm_head", outputs=["logits"])

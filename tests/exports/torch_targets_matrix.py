@@ -75,6 +75,7 @@ ROWS: dict[str, dict[str, Any]] = {
         "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
         "positional": {"encoding": "alibi"}, "ffn": {"variant": "mlp", "activation": "gelu_tanh"},
         "norm": {"type": "layernorm", "placement": "output"}, "parallel_layers": True,
+    },
     "gqa-qkv-bias-qk-norm-per-head-scale-softcaps-embedding-scale": {
         "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 1, "bias": "qkv",
                       "qk_norm": "per_head", "scale": 0.3, "logit_softcap": 3.0},

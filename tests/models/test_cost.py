@@ -65,7 +65,7 @@ def test_parameter_count_equals_the_module(shape):
 
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
                                    "parallel-sandwich-layernorm", "sliding-alibi",
-                                   "parallel-separate-norms-head-bias-untied"])
+                                   "parallel-separate-norms-head-bias-untied",
                                    "qkv-bias-qk-norm-per-head-softcap"])
 def test_flops_equal_torch_flop_counter(shape):
     """The flop counter sees matmuls; SDPA's math backend makes attention visible to it.

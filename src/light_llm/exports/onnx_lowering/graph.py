@@ -69,7 +69,8 @@ def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering]) -> 
     masks = {lowering: attention_inputs(g, input_ids, attention_mask, attention_ir, fused=lowering == "fused")
              for lowering in sorted(lowerings)}
     tables = rotary_tables(g, ir) if positional_encoding(ir).rotation else None
-    rotation = rotary_for_positions(g, tables, position_ids) if tables and "standard" in lowerings else None
+    rotation = (rotary_for_positions(g, tables, position_ids, ir.positional.rope_pairing)
+                if tables and "standard" in lowerings else None)
     stream = ResidualStream(g, weights, embed(g, weights, ir, input_ids, position_ids))
     for block, layer in zip(ir.blocks, plan):
         i, prefix = block.index, f"blocks.{block.index}.attention"

@@ -20,6 +20,7 @@ from light_llm.models.transformer.config import (
     TransformerConfig,
 )
 from light_llm.models.transformer.errors import LoweringError
+from light_llm.models.transformer.rope_scaling import linear_rope_factor, lower_rope_scaling
 from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
 
 FFN_HIDDEN_MULTIPLE = 8
@@ -112,7 +113,10 @@ def lower(
         uses_position_ids=POSITIONAL_ENCODINGS[config.positional.encoding].reads_positions,
         max_seq_len=config.max_seq_len,
         rope_base=config.positional.rope_base,
-        rope_scaling=config.positional.rope_scaling or 1.0,
+        rope_scaling=linear_rope_factor(config.positional.rope_scaling),
+        rope_fraction=config.positional.rope_fraction,
+        rope_pairing=config.positional.rope_pairing,
+        rope_scaling_rule=lower_rope_scaling(config.positional.rope_scaling),
     )
     norm = NormIR(type=config.norm.type, dim=config.d_model, eps=config.norm.eps)
     attention = lower_attention(config, positional, target)

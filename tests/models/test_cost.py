@@ -29,6 +29,9 @@ SHAPES = {
     "parallel-post": {"parallel_layers": True, "norm": {"placement": "post"}},
     "sliding-alibi": {"attention": {"mask_type": "sliding_window", "window_size": 4},
                       "positional": {"encoding": "alibi"}},
+    "rope-yarn-partial-interleaved": {"positional": {
+        "rope_fraction": 0.5, "rope_pairing": "interleaved",
+        "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}}},
 }
 
 
@@ -48,7 +51,8 @@ def test_parameter_count_equals_the_module(shape):
 
 
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
-                                   "parallel-sandwich-layernorm", "sliding-alibi"])
+                                   "parallel-sandwich-layernorm", "sliding-alibi",
+                                   "rope-yarn-partial-interleaved"])
 def test_flops_equal_torch_flop_counter(shape):
     """The flop counter sees matmuls; SDPA's math backend makes attention visible to it.
     Complex attention is counted as its export lowering (real pairs)."""

@@ -125,3 +125,27 @@ def test_learned_positions_past_max_seq_len_is_a_clear_error():
             )
         with pytest.raises(ValueError, match="beyond max_seq_len"):
             model(tokens(1, 25))
+
+
+LLAMA3 = {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+          "original_max_position_embeddings": 4}
+YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4}
+ROPE_OPTIONS = {
+    "llama3": {"positional": {"rope_scaling": LLAMA3}},
+    "yarn-complex": {"attention": {"variant": "complex"}, "positional": {"rope_scaling": YARN}},
+    "yarn-partial-window": {"attention": {"mask_type": "sliding_window", "window_size": 3},
+                            "positional": {"rope_scaling": YARN, "rope_fraction": 0.5}},
+    "partial-interleaved-mqa": {"attention": {"variant": "mqa"},
+                                "positional": {"rope_fraction": 0.5, "rope_pairing": "interleaved"}},
+    "interleaved-linear": {"positional": {"rope_pairing": "interleaved",
+                                          "rope_scaling": {"type": "linear", "factor": 2.0}}},
+}
+
+
+@pytest.mark.parametrize("option", ROPE_OPTIONS)
+def test_decode_equals_full_forward_for_rope_options(option):
+    """Positions run past original_max_position_embeddings (4), where the scaling rules act."""
+    model = tiny_model(**ROPE_OPTIONS[option])
+    ids = tokens(2, 11)
+    with torch.no_grad():
+        assert (decode_step_by_step(model, ids, prefill=4) - model(ids)).abs().max() < ATOL

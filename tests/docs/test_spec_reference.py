@@ -21,6 +21,7 @@ SECTIONS = {
     "`model`": "TransformerConfig",
     "`model.attention`": "AttentionConfig",
     "`model.positional`": "PositionalConfig",
+    "`model.positional.rope_scaling`": "RopeScalingConfig",
     "`model.ffn`": "FFNConfig",
     "`model.norm`": "NormConfig",
     "`model (name: mixer)`": "MixerConfig",

@@ -102,6 +102,28 @@ BROKEN = [
     (spec_with(attention={"dropout": -0.1}), "model.attention.dropout", ["-0.1", "≥ 0"]),
     (spec_with(ffn={"dropout": 1.5}), "model.ffn.dropout", ["1.5"]),
     (spec_with(norm={"eps": 0}), "model.norm.eps", ["0", "≥ 1e-12"]),
+    # RoPE options
+    (spec_with(positional={"rope_scaling": {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                            "original_max_position_embeddings": 64}}),
+     "model.positional.rope_scaling.high_freq_factor", ["missing", "'llama3'"]),
+    (spec_with(positional={"rope_scaling": {"type": "yarn", "factor": 4.0, "low_freq_factor": 1.0,
+                                            "original_max_position_embeddings": 64}}),
+     "model.positional.rope_scaling.low_freq_factor", ["1", "'llama3'"]),
+    (spec_with(positional={"rope_scaling": {"type": "ntk", "factor": 4.0}}),
+     "model.positional.rope_scaling.type", ["'ntk'", "'yarn'"]),
+    (spec_with(positional={"rope_scaling": {"type": "llama3", "factor": 8.0, "low_freq_factor": 4.0,
+                                            "high_freq_factor": 2.0, "original_max_position_embeddings": 64}}),
+     "model.positional.rope_scaling.high_freq_factor", ["2.0", "low_freq_factor=4.0"]),
+    (spec_with(positional={"rope_scaling": {"type": "yarn", "factor": 4.0, "beta_slow": 64.0,
+                                            "original_max_position_embeddings": 64}}),
+     "model.positional.rope_scaling.beta_fast", ["32.0", "beta_slow=64.0"]),
+    (spec_with(positional={"rope_fraction": 0.3}), "model.positional.rope_fraction",
+     ["int(32·0.3) = 9", "even"]),
+    (spec_with(positional={"encoding": "alibi", "rope_pairing": "interleaved"}),
+     "model.positional.rope_pairing", ["'rope'"]),
+    (spec_with(attention={"variant": "complex"}, positional={"rope_pairing": "interleaved"}),
+     "model.positional.rope_pairing", ["complex", "'half'"]),
+    (spec_with(positional={"rope_fraction": 0.0}), "model.positional.rope_fraction", ["0.0", "> 0"]),
 ]
 
 
@@ -142,6 +164,12 @@ ACCEPTED = [
     ),
     spec_with(attention={"variant": "complex", "mask_type": "sliding_window", "window_size": 8}),
     spec_with(dropout=0.0, attention={"dropout": 0.999}),
+    spec_with(positional={"rope_fraction": 0.25, "rope_pairing": "interleaved",
+                          "rope_scaling": {"type": "yarn", "factor": 4.0,
+                                           "original_max_position_embeddings": 64}}),
+    spec_with(positional={"rope_scaling": {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                           "high_freq_factor": 4.0, "original_max_position_embeddings": 64}}),
+    spec_with(positional={"rope_scaling": {"type": "linear", "factor": 2.0}}),
 ]
 
 

@@ -176,14 +176,22 @@ class RopeScalingConfig(CheckedSection):
         None, description="yarn: cos and sin are multiplied by it (default 0.1·ln(factor) + 1)."
     )
 
+    @staticmethod
+    def owners() -> dict[str, tuple[str, ...]]:
+        """Each optional key and the types that read it."""
+        return {"original_max_position_embeddings": ("llama3", "yarn"),
+                "low_freq_factor": ("llama3",), "high_freq_factor": ("llama3",),
+                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",)}
+
+    @staticmethod
+    def required_keys() -> dict[str, tuple[str, ...]]:
+        return {"llama3": ("original_max_position_embeddings", "low_freq_factor", "high_freq_factor"),
+                "yarn": ("original_max_position_embeddings",)}
+
     def problems(self) -> list[Problem]:
-        owners = {"original_max_position_embeddings": ("llama3", "yarn"),
-                  "low_freq_factor": ("llama3",), "high_freq_factor": ("llama3",),
-                  "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",)}
-        required = {"llama3": ("original_max_position_embeddings", "low_freq_factor",
-                               "high_freq_factor"), "yarn": ("original_max_position_embeddings",)}
+        required = self.required_keys()
         found: list[Problem] = []
-        for key, types in owners.items():
+        for key, types in self.owners().items():
             value = getattr(self, key)
             if value is not None and self.type not in types:
                 found.append((key, f"{key}={value} is only allowed with type "

@@ -1,5 +1,5 @@
 """Llama: RMSNorm, pre-norm, sequential blocks, RoPE on the whole head in half-split pairs
-(default, linear, llama3 or yarn scaling: rope.py), SwiGLU or
+(default, linear, llama3 or yarn scaling: interop/hf_rope.py), SwiGLU or
 GeGLU, causal mask, MHA/GQA/MQA with d_model divisible by num_heads; biases map to
 attention_bias / mlp_bias. Dropout rates are copied but never block a mapping (eval-mode
 logits do not depend on them)."""
@@ -27,7 +27,7 @@ from light_llm.interop.hf.base import (
     block,
     expansion,
 )
-from light_llm.interop.hf.rope import WHOLE_HEAD_ROPE_NEEDS, positional_section, rope_parameters
+from light_llm.interop.hf_rope import WHOLE_HEAD_ROPE_NEEDS, positional_section, rope_parameters
 from light_llm.models.transformer.ir import TransformerIR
 
 LLAMA_NEEDS = (

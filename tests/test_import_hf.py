@@ -125,3 +125,17 @@ def test_hf_config_that_light_llm_cannot_express_is_refused(tmp_path):
     (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
     with pytest.raises(HFImportError, match="'gelu_new' has no light_llm equivalent"):
         import_hf(tmp_path / "hf", tmp_path / "run")
+
+
+def test_llama3_rope_scaling_imports_and_exports_with_the_original_logits(tmp_path, monkeypatch):
+    """Llama 3.1-style rope_parameters; the 9-token prompts run past its
+    original_max_position_embeddings (4), where the llama3 rule changes the frequencies."""
+    monkeypatch.setitem(CONFIGS, "llama", lambda: transformers.LlamaConfig(
+        vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=True,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 4}))
+    test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, "llama")
+    spec = load_model_folder(tmp_path / "run").spec.model
+    assert spec.positional.rope_scaling.type == "llama3"

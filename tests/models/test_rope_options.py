@@ -95,3 +95,14 @@ def test_yarn_attention_factor_scales_scores_by_its_square_in_both_rotations():
         small_q, small_k = module(unit, 8)(q, k, positions)
         scores = lambda a, b: a @ b.transpose(-1, -2)  # noqa: E731
         assert torch.allclose(scores(big_q, big_k), 2.25 * scores(small_q, small_k), atol=1e-4)
+
+
+def test_compile_summary_names_the_rope_options():
+    from light_llm.models.transformer.cost import model_cost
+    from light_llm.models.transformer.summary import totals
+
+    ir = tiny_ir(positional={"rope_fraction": 0.5, "rope_pairing": "interleaved",
+                             "rope_scaling": dict(YARN, attention_factor=1.25)})
+    line = [row for row in totals(ir, model_cost(ir)).plain.splitlines() if row.startswith("positional")]
+    assert line == ["positional          rope (rotary fraction 0.5, interleaved pairs, "
+                    "yarn scaling ×4 from 64, attention factor 1.25)"]

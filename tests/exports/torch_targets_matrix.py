@@ -64,6 +64,14 @@ ROWS: dict[str, dict[str, Any]] = {
                        "rope_scaling": {"type": "yarn", "factor": 4.0,
                                         "original_max_position_embeddings": 16}},
     },
+    # Per-layer pattern: sliding-window layers (their own RoPE base) mixed with global ones.
+    "gqa-rope-layer-pattern-sliding-base": {
+        "num_layers": 3,
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2,
+                      "mask_type": "sliding_window", "window_size": 4,
+                      "layer_pattern": ["sliding_window", "causal"]},
+        "positional": {"encoding": "rope", "rope_base": 1000000.0, "sliding_rope_base": 100.0},
+    },
 }
 
 

@@ -192,3 +192,16 @@ def test_partial_rotary_and_interleaved_pairs_block_llama():
     llama = unmappable_options(ir)["llama"]
     assert "model.positional.rope_fraction=0.5 (llama needs 1.0)" in llama
     assert "model.positional.rope_pairing='interleaved' (llama needs 'half')" in llama
+
+
+@pytest.mark.parametrize("pattern", [["sliding_window", "causal"], ["causal", "sliding_window"]])
+def test_per_layer_patterns_block_every_architecture(pattern):
+    """Llama, Mistral and GPT-2 attend alike in every layer: a layer pattern (whichever
+    layer comes first) and a second RoPE base are named blockers."""
+    ir = lower(TransformerConfig.model_validate({**MISTRAL, "attention": {
+        **MISTRAL["attention"], "layer_pattern": pattern}, "positional": {"sliding_rope_base": 100.0}}))
+    reasons = unmappable_options(ir)
+    assert hf_model_type(ir) is None
+    for name in ("llama", "mistral", "gpt2"):
+        assert any(r.startswith("model.attention.layer_pattern=[") for r in reasons[name]), name
+    assert "model.positional.sliding_rope_base=100.0 (mistral needs none)" in reasons["mistral"]

@@ -149,3 +149,26 @@ def test_decode_equals_full_forward_for_rope_options(option):
     ids = tokens(2, 11)
     with torch.no_grad():
         assert (decode_step_by_step(model, ids, prefill=4) - model(ids)).abs().max() < ATOL
+
+
+@pytest.mark.parametrize("pattern", [["sliding_window", "causal"], ["causal", "sliding_window", "sliding_window"]])
+def test_decode_equals_full_forward_with_sliding_layers_mixed_with_global_ones(pattern):
+    """A window of 3 over 11 tokens: sliding and global layers see different keys, each
+    sliding layer with its own RoPE base; decode and left padding match the full forward."""
+    model = tiny_model(num_layers=3, attention={"mask_type": "sliding_window", "window_size": 3,
+                                                "layer_pattern": pattern},
+                       positional={"sliding_rope_base": 100.0})
+    assert len(model.attention_biases) == 2
+    ids = tokens(2, 11)
+    with torch.no_grad():
+        full = model(ids)
+        assert (decode_step_by_step(model, ids, prefill=4) - full).abs().max() < ATOL
+        mask = torch.ones(2, 13, dtype=torch.long)
+        mask[0, :2] = 0
+        padded = torch.cat([torch.zeros(2, 2, dtype=torch.long), ids], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits, _ = model.forward_with_cache(padded, mask, positions, model.empty_cache(2))
+        assert (logits[0, 2:] - full[0]).abs().max() < ATOL
+        global_only = tiny_model(num_layers=3)
+        global_only.load_state_dict(model.state_dict())
+        assert (global_only(ids) - full).abs().max() > 1e-3  # the pattern matters

@@ -106,3 +106,15 @@ def test_compile_summary_names_the_rope_options():
     line = [row for row in totals(ir, model_cost(ir)).plain.splitlines() if row.startswith("positional")]
     assert line == ["positional          rope (rotary fraction 0.5, interleaved pairs, "
                     "yarn scaling ×4 from 64, attention factor 1.25)"]
+
+
+def test_compile_summary_shows_each_layers_mask_and_the_sliding_base():
+    from light_llm.models.transformer.cost import model_cost
+    from light_llm.models.transformer.summary import describe_attention, totals
+
+    ir = tiny_ir(num_layers=3, attention={"mask_type": "sliding_window", "window_size": 4,
+                                          "layer_pattern": ["causal", "sliding_window"]},
+                 positional={"sliding_rope_base": 100.0})
+    assert [describe_attention(block).split()[-2:] for block in ir.blocks] == [
+        ["4q/1kv×8", "causal"], ["sliding_window", "w=4"], ["4q/1kv×8", "causal"]]
+    assert "positional          rope (sliding-window layers base 100)" in totals(ir, model_cost(ir)).plain

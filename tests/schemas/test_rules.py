@@ -124,6 +124,16 @@ BROKEN = [
     (spec_with(attention={"variant": "complex"}, positional={"rope_pairing": "interleaved"}),
      "model.positional.rope_pairing", ["complex", "'half'"]),
     (spec_with(positional={"rope_fraction": 0.0}), "model.positional.rope_fraction", ["0.0", "> 0"]),
+    (spec_with(attention={"layer_pattern": ["sliding_window", "causal"]}),
+     "model.attention.layer_pattern", ["'sliding_window'"]),
+    (spec_with(num_layers=2, attention={"mask_type": "sliding_window", "window_size": 8,
+                                        "layer_pattern": ["sliding_window", "causal", "causal"]}),
+     "model.attention.layer_pattern", ["3 entries", "num_layers=2"]),
+    (spec_with(positional={"sliding_rope_base": 100.0}), "model.positional.sliding_rope_base",
+     ["100.0", "'sliding_window'", "'causal'"]),
+    (spec_with(positional={"encoding": "alibi", "sliding_rope_base": 100.0},
+               attention={"mask_type": "sliding_window", "window_size": 8}),
+     "model.positional.sliding_rope_base", ["'rope'"]),
 ]
 
 
@@ -170,6 +180,9 @@ ACCEPTED = [
     spec_with(positional={"rope_scaling": {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                            "high_freq_factor": 4.0, "original_max_position_embeddings": 64}}),
     spec_with(positional={"rope_scaling": {"type": "linear", "factor": 2.0}}),
+    spec_with(num_layers=6, attention={"mask_type": "sliding_window", "window_size": 8,
+                                       "layer_pattern": ["sliding_window"] * 5 + ["causal"]},
+              positional={"rope_base": 1e6, "sliding_rope_base": 1e4}),
 ]
 
 

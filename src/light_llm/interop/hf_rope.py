@@ -14,6 +14,24 @@ WHOLE_HEAD_ROPE_NEEDS = (
     Need("model.positional.rope_pairing", lambda ir: ir.positional.rope_pairing, ("half",)),
 )
 SUPPORTED = ("default", "linear", "llama3", "yarn")
+
+
+def _layer_masks(ir: TransformerIR) -> list[str] | None:
+    """Each layer's mask where layers differ (attention.layer_pattern), else None."""
+    masks = [block.attention.mask_type for block in ir.blocks]
+    return masks if len(set(masks)) > 1 else None
+
+
+def _sliding_rope_base(ir: TransformerIR) -> float | None:
+    bases = {block.attention.positional.rope_base for block in ir.blocks} - {ir.positional.rope_base}
+    return bases.pop() if bases else None
+
+
+SAME_LAYERS_NEEDS = (
+    Need("model.attention.layer_pattern", _layer_masks, (None,)),
+    Need("model.positional.sliding_rope_base", _sliding_rope_base, (None,)),
+)
+"""For architectures whose layers all attend alike: per-layer patterns are blockers."""
 YARN_KEYS = ("beta_fast", "beta_slow", "attention_factor")
 
 

@@ -65,6 +65,11 @@ SLIDING_WINDOW: JsonSchema = {
     ),
 }
 
+LAYER_PATTERN_NEEDS_A_WINDOW: JsonSchema = {
+    "if": _when("mask_type", "sliding_window", default=False),
+    "else": _forbidden("layer_pattern", "only allowed with mask_type 'sliding_window'", allow_null=True),
+}
+
 MQA_ONE_KV_HEAD: JsonSchema = {
     "if": _when("variant", "mqa", default=False),
     "then": {
@@ -162,7 +167,8 @@ def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
     entry. Built when the schema is generated, so option-table entries added later count."""
     return {
         Spec: [BPE_NEEDS_A_VOCAB_SIZE],
-        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
+        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN,
+                          LAYER_PATTERN_NEEDS_A_WINDOW],
         PositionalConfig: positional_options_only_with_their_encodings(),
         FFNConfig: [activation_only_where_chosen()],
         RopeScalingConfig: rope_scaling_keys_by_type(),

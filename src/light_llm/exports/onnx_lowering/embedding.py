@@ -51,18 +51,19 @@ def positional_encoding(ir) -> PositionalEncoding:
     return entry(POSITIONAL_ENCODINGS, ir.positional.encoding, "positional encoding")
 
 
-def rotary_tables(g: GraphBuilder, ir) -> tuple[str, str]:
+def rotary_tables(g: GraphBuilder, ir, positional=None, name: str = "rotary") -> tuple[str, str]:
     """cos and sin `[max_seq_len, rotary_dim/2]` of θ_j·p, computed by the eager module's
     own code (so the export rotates by exactly the same numbers): scaled frequencies
-    (llama3, yarn) are just other tables, and yarn's attention factor multiplies both."""
+    (llama3, yarn) are just other tables, and yarn's attention factor multiplies both.
+    `positional`: a layer's own (its RoPE base); default the model's."""
     import torch
 
     from light_llm.models.transformer.positional import RotaryAngles
 
-    module = RotaryAngles(ir.positional, ir.head_dim)
+    module = RotaryAngles(positional or ir.positional, ir.head_dim)
     angles = module(torch.arange(ir.max_seq_len)[None])[0, 0]
-    return (g.initializer("rotary.cos_cache", (angles.cos() * module.magnitude).numpy()),
-            g.initializer("rotary.sin_cache", (angles.sin() * module.magnitude).numpy()))
+    return (g.initializer(f"{name}.cos_cache", (angles.cos() * module.magnitude).numpy()),
+            g.initializer(f"{name}.sin_cache", (angles.sin() * module.magnitude).numpy()))
 
 
 def rotary_for_positions(g: GraphBuilder, tables: tuple[str, str], position_ids: str,

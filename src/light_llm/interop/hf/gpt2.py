@@ -27,6 +27,7 @@ from light_llm.interop.hf.base import (
     expansion,
     take,
 )
+from light_llm.interop.hf_rope import SAME_LAYERS_NEEDS
 from light_llm.models.transformer.ir import TransformerIR
 
 QKV = ("q_proj", "k_proj", "v_proj")  # fused in this order into c_attn
@@ -64,7 +65,7 @@ class GPT2(HFArchitecture):
         Need("model.ffn.variant", FFN, ("mlp",)),
         Need("model.attention.bias", ATTENTION_BIAS, (True,)),
         Need("model.ffn.bias", FFN_BIAS, (True,)),
-    )
+    ) + SAME_LAYERS_NEEDS
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
         attention = block(ir).attention

@@ -27,7 +27,12 @@ from light_llm.interop.hf.base import (
     block,
     expansion,
 )
-from light_llm.interop.hf_rope import WHOLE_HEAD_ROPE_NEEDS, positional_section, rope_parameters
+from light_llm.interop.hf_rope import (
+    SAME_LAYERS_NEEDS,
+    WHOLE_HEAD_ROPE_NEEDS,
+    positional_section,
+    rope_parameters,
+)
 from light_llm.models.transformer.ir import TransformerIR
 
 LLAMA_NEEDS = (
@@ -37,7 +42,7 @@ LLAMA_NEEDS = (
     Need("model.positional.encoding", ENCODING, ("rope",)),
     Need("model.attention.variant", VARIANT, ("mha", "gqa", "mqa")),
     Need("model.ffn.variant", FFN, ("swiglu", "geglu")),
-) + WHOLE_HEAD_ROPE_NEEDS
+) + WHOLE_HEAD_ROPE_NEEDS + SAME_LAYERS_NEEDS
 
 
 class LlamaFields(HFConfigFields):

@@ -92,6 +92,15 @@ class AttentionConfig(CheckedSection):
         "elsewhere PyTorch SDPA is used and the compile report says so. Not with variant "
         "'complex'.",
     )
+    layer_pattern: list[Literal["sliding_window", "causal"]] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description="Per-layer masks (only with mask_type 'sliding_window'): layer i takes "
+        "entry i mod len — sliding_window (the window_size window) or causal (global); e.g. "
+        "[sliding_window, causal] (Gemma 2). At most num_layers entries. null: every layer "
+        "uses mask_type.",
+    )
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -105,6 +114,9 @@ class AttentionConfig(CheckedSection):
                     f"'sliding_window', not {self.mask_type!r}",
                 )
             )
+        if self.layer_pattern is not None and self.mask_type != "sliding_window":
+            found.append(("layer_pattern", f"only allowed with mask_type 'sliding_window', not "
+                                           f"{self.mask_type!r}"))
         if self.variant == "complex" and self.use_flash_attn:
             found.append(
                 ("use_flash_attn", "flash-attn has no kernel for variant 'complex'; set it to false")
@@ -227,6 +239,12 @@ class PositionalConfig(CheckedSection):
         1.0,
         description="Fraction of each head that RoPE rotates (rope only; Phi, GPT-NeoX): the "
         "first int(head_dim·rope_fraction) dims, which must be even; the rest pass unrotated.",
+    )
+    sliding_rope_base: Number(ge=ROPE_BASE_RANGE[0], le=ROPE_BASE_RANGE[1]) | None = Field(
+        None,
+        description="RoPE θ base of the sliding-window layers (rope only; needs "
+        "attention.mask_type 'sliding_window'); null: rope_base. Gemma 3: 10000 with "
+        "rope_base 1e6 for the global layers.",
     )
     rope_pairing: Literal["half", "interleaved"] = Field(
         "half",
@@ -359,6 +377,23 @@ class TransformerConfig(CheckedSection):
                           "rope_fraction 1.0 and rope_pairing 'half'"))
         return found
 
+    def layer_masks(self) -> list[str]:
+        """Each layer's mask type: the layer pattern repeated, or mask_type everywhere."""
+        pattern = self.attention.layer_pattern or [self.attention.mask_type]
+        return [pattern[i % len(pattern)] for i in range(self.num_layers)]
+
+    def _pattern_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        pattern = self.attention.layer_pattern
+        if pattern is not None and len(pattern) > self.num_layers:
+            found.append(("attention.layer_pattern", f"{len(pattern)} entries for "
+                          f"num_layers={self.num_layers}; allowed: at most num_layers entries"))
+        base = self.positional.sliding_rope_base
+        if base is not None and self.attention.mask_type != "sliding_window":
+            found.append(("positional.sliding_rope_base", f"sliding_rope_base={base} needs "
+                          f"attention.mask_type 'sliding_window', not {self.attention.mask_type!r}"))
+        return found
+
     def resolved_head_dim(self) -> int:
         if self.attention.head_dim != "auto":
             return self.attention.head_dim
@@ -389,7 +424,7 @@ class TransformerConfig(CheckedSection):
                     f"complex attention stores (re, im) pairs, so head_dim must be even, got {head_dim}",
                 )
             )
-        found += self._rope_problems(head_dim)
+        found += self._rope_problems(head_dim) + self._pattern_problems()
         window = self.attention.window_size
         if window is not None and window > self.max_seq_len:
             found.append(

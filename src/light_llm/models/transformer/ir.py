@@ -68,6 +68,11 @@ class AttentionIR:
     def kv_size(self) -> int:
         return self.num_kv_heads * self.head_dim
 
+    @property
+    def mask_kind(self) -> tuple[str, int | None]:
+        """What makes two layers' masks the same (a layer pattern mixes two kinds)."""
+        return self.mask_type, self.window_size
+
 
 @dataclass(frozen=True)
 class FFNIR:

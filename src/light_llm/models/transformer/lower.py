@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from dataclasses import replace
 
 from light_llm.models.transformer.ir import (
     AttentionIR,
@@ -60,9 +61,11 @@ def _cuda_available() -> bool:
 
 
 def lower_attention(
-    config: TransformerConfig, positional: PositionalIR, target: Target
+    config: TransformerConfig, positional: PositionalIR, target: Target, mask_type: str | None = None
 ) -> AttentionIR:
+    """`mask_type`: this layer's mask (attention.layer_pattern); None: attention.mask_type."""
     attention = config.attention
+    mask_type = mask_type or attention.mask_type
     kernel, reason = choose_attention_kernel(attention, target)
     return AttentionIR(
         variant=attention.variant,
@@ -72,13 +75,24 @@ def lower_attention(
         head_dim=config.resolved_head_dim(),
         dropout=attention.dropout,
         bias=attention.bias,
-        mask_type=attention.mask_type,
-        window_size=attention.window_size,
+        mask_type=mask_type,
+        window_size=attention.window_size if mask_type == "sliding_window" else None,
         use_flash_attn=attention.use_flash_attn,
         kernel=kernel,
         kernel_reason=reason,
         positional=positional,
     )
+
+
+def layer_attention(config: TransformerConfig, positional: PositionalIR, target: Target) -> list[AttentionIR]:
+    """Each layer's attention: its mask from attention.layer_pattern, and for sliding-window
+    layers the RoPE base positional.sliding_rope_base where set. One IR per distinct kind."""
+    sliding_base = config.positional.sliding_rope_base
+    sliding = replace(positional, rope_base=sliding_base) if sliding_base is not None else positional
+    masks = config.layer_masks()
+    kinds = {mask: lower_attention(config, sliding if mask == "sliding_window" else positional, target, mask)
+             for mask in dict.fromkeys(masks)}
+    return [kinds[mask] for mask in masks]
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
@@ -119,12 +133,12 @@ def lower(
         rope_scaling_rule=lower_rope_scaling(config.positional.rope_scaling),
     )
     norm = NormIR(type=config.norm.type, dim=config.d_model, eps=config.norm.eps)
-    attention = lower_attention(config, positional, target)
+    attention = layer_attention(config, positional, target)
     ffn = lower_ffn(config.ffn, config.d_model)
     blocks = tuple(
         BlockIR(
             index=i,
-            attention=attention,
+            attention=attention[i],
             ffn=ffn,
             norm=norm,
             placement=config.norm.placement,

@@ -123,7 +123,7 @@ for _entry in (
     PositionalEncoding(
         "rope", "rotary embedding of Q and K", reads_positions=True,
         rotation=f"{_POSITIONAL}:rope_rotation", complex_rotation=f"{_POSITIONAL}:ComplexPhase",
-        options=("rope_base", "rope_scaling", "rope_fraction", "rope_pairing"),
+        options=("rope_base", "rope_scaling", "rope_fraction", "rope_pairing", "sliding_rope_base"),
         even_head_dim="rope rotates pairs",
     ),
     PositionalEncoding(

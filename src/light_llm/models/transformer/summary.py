@@ -23,6 +23,9 @@ def describe_attention(block: BlockIR) -> str:
 
 def describe_positional(ir: TransformerIR) -> str:
     details = describe_rope(ir.positional) if ir.positional.encoding == "rope" else ""
+    bases = {block.attention.positional.rope_base for block in ir.blocks} - {ir.positional.rope_base}
+    if ir.positional.encoding == "rope" and bases:
+        details = ", ".join(filter(None, [details, f"sliding-window layers base {bases.pop():g}"]))
     return f"{ir.positional.encoding} ({details})" if details else ir.positional.encoding
 
 

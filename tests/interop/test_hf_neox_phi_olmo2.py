@@ -1,0 +1,199 @@
+"""GPT-NeoX (Pythia), Phi (1.5/2) and OLMo 2 through the whole Hugging Face path: a
+random-weight `transformers` model of an odd size saved with save_pretrained →
+`lightllm import-hf` (checked against transformers) → ONNX logits equal to transformers
+→ `lightllm export --hf` → transformers loads that folder with the same logits; the
+imported spec trains a few steps and exports. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from light_llm.cli.app import _register_commands, app
+from light_llm.compiler.build import build
+from light_llm.exports.onnx import export_onnx
+from light_llm.import_hf import import_hf
+from light_llm.interop.hf import (
+    from_hf_state_dict,
+    hf_config,
+    hf_model_type,
+    model_section_from_hf_config,
+    to_hf_state_dict,
+    unmappable_options,
+)
+from light_llm.model_folder import load_model_folder
+from light_llm.models.transformer.config import TransformerConfig
+from light_llm.models.transformer.lower import lower
+from light_llm.runtime.feeds import step_feeds
+from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.session import OnnxSession
+from light_llm.tokenizer import byte_tokenizer
+
+transformers = pytest.importorskip("transformers")
+
+VOCAB = 258
+CONFIGS = {
+    # Pythia's layout: parallel residual with two input norms, a quarter of each head rotated
+    "gpt_neox-parallel-untied": lambda: transformers.GPTNeoXConfig(
+        vocab_size=VOCAB, hidden_size=80, intermediate_size=192, num_hidden_layers=2,
+        num_attention_heads=5, max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=500.0,
+        tie_word_embeddings=False),
+    "gpt_neox-sequential-tied-gelu_new-no-bias": lambda: transformers.GPTNeoXConfig(
+        vocab_size=VOCAB, hidden_size=84, intermediate_size=200, num_hidden_layers=2,
+        num_attention_heads=7, max_position_embeddings=64, rotary_pct=0.5, hidden_act="gelu_new",
+        use_parallel_residual=False, attention_bias=False, tie_word_embeddings=True),
+    "gpt_neox-gelu_fast": lambda: transformers.GPTNeoXConfig(
+        vocab_size=VOCAB, hidden_size=48, intermediate_size=96, num_hidden_layers=1,
+        num_attention_heads=3, max_position_embeddings=64, hidden_act="gelu_fast"),
+}
+
+
+def save_hf_model(path, config, seed: int = 0) -> torch.nn.Module:
+    """A randomly initialised transformers model with a byte-level tokenizer, saved; biases
+    (initialised to zero by transformers) made random, so a dropped one shows."""
+    torch.manual_seed(seed)
+    config.initializer_range = 0.2  # logits far from zero, so a wrong import shows
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("bias"):
+                parameter.normal_(0.0, 0.2)
+    model.save_pretrained(path)
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=byte_tokenizer(), eos_token="<|endoftext|>", pad_token="<|pad|>")
+    tokenizer.save_pretrained(path)
+    return model
+
+
+def cli(*args: str):
+    _register_commands()
+    return CliRunner().invoke(app, list(args))
+
+
+def prompts() -> tuple[np.ndarray, np.ndarray]:
+    mask = np.ones((2, 9), dtype=np.int64)
+    mask[1, :4] = 0  # left padding
+    return np.random.default_rng(0).integers(0, VOCAB, (2, 9)), mask
+
+
+def hf_logits(model: torch.nn.Module, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                     position_ids=torch.from_numpy(positions)).logits.numpy()
+
+
+@pytest.mark.parametrize("case", CONFIGS)
+def test_import_onnx_and_hf_round_trip_give_the_transformers_logits(tmp_path, case):
+    family = case.split("-")[0]
+    original = save_hf_model(tmp_path / "hf", CONFIGS[case]())
+    run = cli("import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "run"))
+    assert run.exit_code == 0, run.output
+    assert f"imported {family}" in run.output and "vs transformers: parity passed" in run.output
+
+    folder = load_model_folder(tmp_path / "run")
+    export_onnx(folder, tmp_path / "onnx")
+    ids, mask = prompts()
+    feeds = step_feeds(Geometry.from_ir(folder.build().ir), ids, mask, None)
+    expected = hf_logits(original, ids, mask, feeds["position_ids"])
+    valid = mask.astype(bool)
+    assert np.abs(expected[valid]).max() > 0.1
+    onnx_logits = OnnxSession(tmp_path / "onnx" / "model.onnx")(feeds)["logits"]
+    np.testing.assert_allclose(onnx_logits[valid], expected[valid], atol=1e-4, rtol=1e-4)
+
+    run = cli("export", str(tmp_path / "run"), "--hf", "--out", str(tmp_path / "back"))
+    assert run.exit_code == 0, run.output
+    config = json.loads((tmp_path / "back" / "config.json").read_text())
+    assert config["model_type"] == family and config["architectures"] == original.config.architectures
+    again = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "back").eval()
+    np.testing.assert_allclose(hf_logits(again, ids, mask, feeds["position_ids"])[valid], expected[valid],
+                               atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", CONFIGS)
+def test_model_section_round_trips_through_hf_config(case):
+    config = CONFIGS[case]().to_dict()
+    section = model_section_from_hf_config(config)
+    ir = lower(TransformerConfig.model_validate(section))
+    assert hf_model_type(ir) == config["model_type"]
+    assert lower(TransformerConfig.model_validate(model_section_from_hf_config(hf_config(ir)))) == ir
+
+
+@pytest.mark.parametrize("case", CONFIGS)
+def test_state_dict_round_trips_both_ways(case):
+    """light_llm weights → HF names → back give the same tensors (the fused/per-head
+    conversions are inverses)."""
+    ir = lower(TransformerConfig.model_validate(model_section_from_hf_config(CONFIGS[case]().to_dict())))
+    ours = build(ir, seed=0).state_dict()
+    back = from_hf_state_dict(ir, to_hf_state_dict(ir, ours))
+    assert set(back) == set(ours) - ({"lm_head.weight"} if ir.tie_embeddings else set()) or set(back) == set(ours)
+    for name, tensor in back.items():
+        assert torch.equal(tensor, ours[name]), name
+
+
+@pytest.mark.parametrize("family", ["gpt_neox"])
+def test_imported_family_trains_a_few_steps_and_exports(tmp_path, family):
+    from light_llm.schemas.load import load_spec
+    from light_llm.train.trainer import Trainer
+
+    case = next(name for name in CONFIGS if name.startswith(family))
+    save_hf_model(tmp_path / "hf", CONFIGS[case]())
+    import_hf(tmp_path / "hf", tmp_path / "imported")
+    model = load_model_folder(tmp_path / "imported").spec.model.model_dump(exclude_unset=True)
+    spec = load_spec({"spec_version": 1, "model": model | {"max_seq_len": 32},
+                      "data": {"corpus": "stdlib", "max_corpus_bytes": 60_000},
+                      "train": {"steps": 4, "batch_size": 2, "warmup_steps": 1, "eval_every": 4,
+                                "eval_batches": 1, "checkpoint_every": 4}})
+    assert Trainer(spec, tmp_path / "run").train() is not None
+    assert export_onnx(load_model_folder(tmp_path / "run"), tmp_path / "onnx").parity.passed
+
+
+NEOX = {"vocab_size": 64, "d_model": 48, "num_layers": 1, "max_seq_len": 16, "norm": {"type": "layernorm"},
+        "attention": {"variant": "mha", "num_heads": 3, "bias": True},
+        "ffn": {"variant": "mlp", "bias": True, "activation": "gelu"},
+        "positional": {"rope_fraction": 0.25}, "parallel_layers": True, "parallel_norms": "separate"}
+
+
+@pytest.mark.parametrize("change, blocker", [
+    ({"parallel_norms": "shared"}, "model.parallel_norms='shared' (gpt_neox needs 'separate')"),
+    ({"positional": {"rope_fraction": 0.25, "rope_pairing": "interleaved"}},
+     "model.positional.rope_pairing='interleaved' (gpt_neox needs 'half')"),
+    ({"attention": {"variant": "gqa", "num_heads": 3, "num_kv_heads": 1, "bias": True}},
+     "model.attention.variant='gqa' (gpt_neox needs 'mha')"),
+    ({"attention": {"variant": "mha", "num_heads": 3, "bias": "qkv"}},
+     "model.attention.bias='qkv' (gpt_neox needs false or true)"),
+    ({"attention": {"variant": "mha", "num_heads": 3, "head_dim": 8, "bias": True}},
+     "model.attention.head_dim=8 (gpt_neox needs num_heads·head_dim = d_model = 48)"),
+])
+def test_gpt_neox_blockers_are_named(change, blocker):
+    ir = lower(TransformerConfig.model_validate(NEOX | change))
+    assert blocker in unmappable_options(ir)["gpt_neox"]
+    assert not unmappable_options(lower(TransformerConfig.model_validate(NEOX)))["gpt_neox"]
+
+
+def test_gpt_neox_legacy_and_new_rope_keys_read_alike():
+    """Pythia's config.json (rotary_pct, rotary_emb_base; embed_out) and transformers 5's
+    rope_parameters give the same positional section; the fraction defaults to 0.25."""
+    base = {"model_type": "gpt_neox", "vocab_size": 64, "hidden_size": 48, "intermediate_size": 96,
+            "num_hidden_layers": 1, "num_attention_heads": 3, "max_position_embeddings": 16}
+    legacy = model_section_from_hf_config({**base, "rotary_pct": 0.5, "rotary_emb_base": 500.0,
+                                           "rope_scaling": None})
+    new = model_section_from_hf_config({**base, "rope_parameters": {
+        "rope_type": "default", "rope_theta": 500.0, "partial_rotary_factor": 0.5}})
+    assert legacy["positional"] == new["positional"] == {"encoding": "rope", "rope_base": 500.0,
+                                                         "rope_fraction": 0.5}
+    assert model_section_from_hf_config(base)["positional"]["rope_fraction"] == 0.25
+
+
+@pytest.mark.parametrize("family", ["gpt_neox"])
+def test_example_spec_maps_onto_its_family(family):
+    from pathlib import Path
+
+    from light_llm.compiler.pipeline import lower_spec
+    from light_llm.schemas.load import load_spec
+
+    path = Path(__file__).parents[2] / "examples" / "specs" / f"{family}.yaml"
+    assert hf_model_type(lower_spec(load_spec(path))) == family

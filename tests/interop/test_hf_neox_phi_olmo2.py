@@ -49,6 +49,15 @@ CONFIGS = {
     "gpt_neox-gelu_fast": lambda: transformers.GPTNeoXConfig(
         vocab_size=VOCAB, hidden_size=48, intermediate_size=96, num_hidden_layers=1,
         num_attention_heads=3, max_position_embeddings=64, hidden_act="gelu_fast"),
+    # Phi-2's layout: one shared input norm, 40% of each head rotated, lm_head with a bias
+    "phi-untied": lambda: transformers.PhiConfig(
+        vocab_size=VOCAB, hidden_size=80, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=5, max_position_embeddings=64, partial_rotary_factor=0.4, rope_theta=500.0,
+        tie_word_embeddings=False),
+    "phi-tied-one-kv-head-qk-layernorm": lambda: transformers.PhiConfig(
+        vocab_size=VOCAB, hidden_size=84, intermediate_size=168, num_hidden_layers=2,
+        num_attention_heads=7, num_key_value_heads=1, max_position_embeddings=64, qk_layernorm=True,
+        tie_word_embeddings=True),
 }
 
 
@@ -134,7 +143,7 @@ def test_state_dict_round_trips_both_ways(case):
         assert torch.equal(tensor, ours[name]), name
 
 
-@pytest.mark.parametrize("family", ["gpt_neox"])
+@pytest.mark.parametrize("family", ["gpt_neox", "phi"])
 def test_imported_family_trains_a_few_steps_and_exports(tmp_path, family):
     from light_llm.schemas.load import load_spec
     from light_llm.train.trainer import Trainer
@@ -188,7 +197,39 @@ def test_gpt_neox_legacy_and_new_rope_keys_read_alike():
     assert model_section_from_hf_config(base)["positional"]["rope_fraction"] == 0.25
 
 
-@pytest.mark.parametrize("family", ["gpt_neox"])
+PHI = NEOX | {"parallel_norms": "shared", "lm_head_bias": True}
+
+
+@pytest.mark.parametrize("change, blocker", [
+    ({"parallel_norms": "separate"}, "model.parallel_norms='separate' (phi needs 'shared')"),
+    ({"parallel_layers": False, "parallel_norms": "shared"}, "model.parallel_layers=false (phi needs true)"),
+    ({"lm_head_bias": False}, "model.lm_head_bias=false (phi needs true)"),
+    ({"attention": {"variant": "mha", "num_heads": 3, "bias": "qkv"}},
+     "model.attention.bias='qkv' (phi needs true)"),
+    ({"attention": {"variant": "mha", "num_heads": 3, "bias": True, "qk_norm": "whole"}},
+     "model.attention.qk_norm='whole' (phi needs 'none' or 'per_head')"),
+    ({"norm": {"type": "rmsnorm"}}, "model.norm.type='rmsnorm' (phi needs 'layernorm')"),
+])
+def test_phi_blockers_are_named(change, blocker):
+    ir = lower(TransformerConfig.model_validate(PHI | change))
+    assert blocker in unmappable_options(ir)["phi"]
+    assert not unmappable_options(lower(TransformerConfig.model_validate(PHI)))["phi"]
+
+
+def test_phi_2_config_json_reads_its_top_level_rope_keys():
+    """Phi-2's published config.json keeps partial_rotary_factor and rope_theta at the top."""
+    config = {"model_type": "phi", "vocab_size": 64, "hidden_size": 80, "intermediate_size": 320,
+              "num_hidden_layers": 1, "num_attention_heads": 5, "max_position_embeddings": 16,
+              "partial_rotary_factor": 0.4, "rope_theta": 10000.0, "rope_scaling": None,
+              "qk_layernorm": False, "hidden_act": "gelu_new"}
+    section = model_section_from_hf_config(config)
+    assert section["positional"] == {"encoding": "rope", "rope_base": 10000.0, "rope_fraction": 0.4}
+    assert section["ffn"]["activation"] == "gelu_tanh" and section["lm_head_bias"] is True
+    with pytest.raises(ValueError, match="head_dim=8"):
+        model_section_from_hf_config({**config, "head_dim": 8})
+
+
+@pytest.mark.parametrize("family", ["gpt_neox", "phi"])
 def test_example_spec_maps_onto_its_family(family):
     from pathlib import Path
 

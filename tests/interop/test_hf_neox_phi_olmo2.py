@@ -58,12 +58,25 @@ CONFIGS = {
         vocab_size=VOCAB, hidden_size=84, intermediate_size=168, num_hidden_layers=2,
         num_attention_heads=7, num_key_value_heads=1, max_position_embeddings=64, qk_layernorm=True,
         tie_word_embeddings=True),
+    # OLMo 2: RMSNorms on the sub-layer outputs only, QK RMSNorm over the whole projections
+    "olmo2-untied-one-kv-head": lambda: transformers.Olmo2Config(
+        vocab_size=VOCAB, hidden_size=60, intermediate_size=152, num_hidden_layers=2,
+        num_attention_heads=5, num_key_value_heads=1, max_position_embeddings=64,
+        rope_parameters={"rope_type": "default", "rope_theta": 500.0}, pad_token_id=1, eos_token_id=2,
+        tie_word_embeddings=False),
+    "olmo2-tied-gqa-bias": lambda: transformers.Olmo2Config(
+        vocab_size=VOCAB, hidden_size=72, intermediate_size=160, num_hidden_layers=2,
+        num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=64, attention_bias=True,
+        rms_norm_eps=1e-6, pad_token_id=1, eos_token_id=2, tie_word_embeddings=True),
 }
 
 
-def save_hf_model(path, config, seed: int = 0) -> torch.nn.Module:
-    """A randomly initialised transformers model with a byte-level tokenizer, saved; biases
-    (initialised to zero by transformers) made random, so a dropped one shows."""
+END_TO_END = [case for case in CONFIGS if case != "gpt_neox-gelu_fast"]
+
+
+def random_hf_model(config, seed: int = 0) -> torch.nn.Module:
+    """A randomly initialised transformers model; biases and norm weights (zeros and ones
+    from transformers) made random, so that a dropped or swapped one shows."""
     torch.manual_seed(seed)
     config.initializer_range = 0.2  # logits far from zero, so a wrong import shows
     model = transformers.AutoModelForCausalLM.from_config(config).eval()
@@ -71,6 +84,14 @@ def save_hf_model(path, config, seed: int = 0) -> torch.nn.Module:
         for name, parameter in model.named_parameters():
             if name.endswith("bias"):
                 parameter.normal_(0.0, 0.2)
+            elif parameter.ndim == 1:  # a norm's weight
+                parameter.normal_(1.0, 0.2)
+    return model
+
+
+def save_hf_model(path, config, seed: int = 0) -> torch.nn.Module:
+    """`random_hf_model` saved with a byte-level tokenizer."""
+    model = random_hf_model(config, seed)
     model.save_pretrained(path)
     tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=byte_tokenizer(), eos_token="<|endoftext|>", pad_token="<|pad|>")
@@ -95,7 +116,8 @@ def hf_logits(model: torch.nn.Module, ids: np.ndarray, mask: np.ndarray, positio
                      position_ids=torch.from_numpy(positions)).logits.numpy()
 
 
-@pytest.mark.parametrize("case", CONFIGS)
+@pytest.mark.slow
+@pytest.mark.parametrize("case", END_TO_END)
 def test_import_onnx_and_hf_round_trip_give_the_transformers_logits(tmp_path, case):
     family = case.split("-")[0]
     original = save_hf_model(tmp_path / "hf", CONFIGS[case]())
@@ -132,6 +154,22 @@ def test_model_section_round_trips_through_hf_config(case):
 
 
 @pytest.mark.parametrize("case", CONFIGS)
+def test_weights_of_a_transformers_model_give_its_logits(case):
+    """In memory, without files: every config (gelu_fast included) — the converted weights
+    in light_llm give transformers' fp32 logits."""
+    config = CONFIGS[case]()
+    theirs = random_hf_model(config)
+    ir = lower(TransformerConfig.model_validate(model_section_from_hf_config(config.to_dict())))
+    ours = build(ir, seed=1).eval()
+    ours.load_state_dict(from_hf_state_dict(ir, theirs.state_dict()))
+    tokens = torch.randint(0, VOCAB, (2, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, actual = theirs(tokens).logits, ours(tokens)
+    assert expected.abs().max() > 0.1
+    assert (actual - expected).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("case", CONFIGS)
 def test_state_dict_round_trips_both_ways(case):
     """light_llm weights → HF names → back give the same tensors (the fused/per-head
     conversions are inverses)."""
@@ -143,7 +181,8 @@ def test_state_dict_round_trips_both_ways(case):
         assert torch.equal(tensor, ours[name]), name
 
 
-@pytest.mark.parametrize("family", ["gpt_neox", "phi"])
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["gpt_neox", "phi", "olmo2"])
 def test_imported_family_trains_a_few_steps_and_exports(tmp_path, family):
     from light_llm.schemas.load import load_spec
     from light_llm.train.trainer import Trainer
@@ -229,7 +268,26 @@ def test_phi_2_config_json_reads_its_top_level_rope_keys():
         model_section_from_hf_config({**config, "head_dim": 8})
 
 
-@pytest.mark.parametrize("family", ["gpt_neox", "phi"])
+OLMO2 = {"vocab_size": 64, "d_model": 48, "num_layers": 1, "max_seq_len": 16, "norm": {"placement": "output"},
+         "attention": {"variant": "gqa", "num_heads": 3, "num_kv_heads": 1, "qk_norm": "whole"}}
+
+
+@pytest.mark.parametrize("change, blocker", [
+    ({"norm": {"placement": "pre"}}, "model.norm.placement='pre' (olmo2 needs 'output')"),
+    ({"attention": {"variant": "gqa", "num_heads": 3, "num_kv_heads": 1, "qk_norm": "per_head"}},
+     "model.attention.qk_norm='per_head' (olmo2 needs 'whole')"),
+    ({"attention": {"variant": "gqa", "num_heads": 3, "num_kv_heads": 1, "qk_norm": "whole", "bias": "qkv"}},
+     "model.attention.bias='qkv' (olmo2 needs false or true)"),
+    ({"ffn": {"variant": "swiglu", "bias": True}}, "model.ffn.bias=true (olmo2 needs false)"),
+    ({"norm": {"placement": "output", "type": "layernorm"}}, "model.norm.type='layernorm' (olmo2 needs 'rmsnorm')"),
+])
+def test_olmo2_blockers_are_named(change, blocker):
+    ir = lower(TransformerConfig.model_validate(OLMO2 | change))
+    assert blocker in unmappable_options(ir)["olmo2"]
+    assert not unmappable_options(lower(TransformerConfig.model_validate(OLMO2)))["olmo2"]
+
+
+@pytest.mark.parametrize("family", ["gpt_neox", "phi", "olmo2"])
 def test_example_spec_maps_onto_its_family(family):
     from pathlib import Path
 

@@ -155,6 +155,8 @@ class GPTNeoX(HFArchitecture):
         return out
 
     def from_hf(self, ir: TransformerIR, hf_state: dict) -> dict:
+        if HEAD not in hf_state and "lm_head.weight" in hf_state:  # a model's state_dict in transformers 5
+            hf_state = {**hf_state, HEAD: hf_state["lm_head.weight"]}
         out = super().from_hf(ir, hf_state)
         heads, head_dim = block(ir).attention.num_heads, block(ir).attention.head_dim
         for i in range(ir.num_layers):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from light_llm.import_hf import HFImportError, read_hf_config, read_hf_weights, supported
+from light_llm.import_hf import HFImportError, open_weights, read_hf_config, supported
 from light_llm.interop import hf
 from light_llm.interop.hf import HFConfigError, architectures, model_section_from_hf_config
 from light_llm.interop.hf.llama import Llama
@@ -83,6 +83,6 @@ def test_unreadable_config_json_is_one_line(tmp_path, content, words):
 def test_broken_safetensors_index_is_one_line(tmp_path, index, words):
     (tmp_path / "model.safetensors.index.json").write_text(index)
     with pytest.raises(HFImportError) as caught:
-        read_hf_weights(tmp_path)
+        open_weights(tmp_path)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 

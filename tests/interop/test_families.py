@@ -42,7 +42,9 @@ class Imported:
 
 
 def save_family(family: Family, path: Path) -> None:
-    config = getattr(transformers, family.config_class)(vocab_size=VOCAB, initializer_range=0.2, **family.config)
+    special = dict(bos_token_id=256, eos_token_id=256, pad_token_id=257)  # the byte tokenizer's
+    config = getattr(transformers, family.config_class)(vocab_size=VOCAB, initializer_range=0.2,
+                                                        **special | family.config)
     torch.manual_seed(0)  # an init range far from zero, so that a wrong import shows
     model = transformers.AutoModelForCausalLM.from_config(config).to(family.dtype)
     model.save_pretrained(path, max_shard_size="20KB" if family.sharded else "1GB")

@@ -22,7 +22,7 @@ LLAMA = {
 
 def test_each_file_of_the_package_is_one_architecture():
     files = {path.stem for path in Path(hf.__file__).parent.glob("*.py")} - {"__init__", "base"}
-    assert set(architectures()) == files == {"llama", "mistral", "gpt2"}
+    assert set(architectures()) == files == {"llama", "mistral", "gpt2", "phi3"}
     assert supported() == tuple(architectures())
 
 
@@ -86,3 +86,14 @@ def test_broken_safetensors_index_is_one_line(tmp_path, index, words):
         open_weights(tmp_path)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
+
+
+def test_the_phi3_example_spec_maps_onto_phi3():
+    from light_llm.compiler.pipeline import lower_spec
+    from light_llm.schemas.load import load_spec
+
+    example = Path(__file__).parents[2] / "examples" / "specs" / "phi3.yaml"
+    ir = lower_spec(load_spec(example))
+    assert architectures()["phi3"].blockers(ir) == []
+    config = architectures()["phi3"].config(ir)
+    assert config["sliding_window"] == 128 and config["num_attention_heads"] == 8

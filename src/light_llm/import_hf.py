@@ -112,8 +112,8 @@ def open_weights(source: Path):
 
 def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str, str]:
     """checkpoint name → *ForCausalLM name (the base-model prefix added where a checkpoint
-    lacks it), once every tensor the model needs is present with its shape and none is
-    left unused; `found` is name → (shape, dtype) from the file headers."""
+    lacks it) of each tensor to read, once every tensor the model needs is present with its
+    shape and none is left unused; `found` is name → (shape, dtype) from the file headers."""
     from light_llm.compiler.build import build
     from light_llm.interop.hf import architecture, to_hf_state_dict
 
@@ -138,6 +138,8 @@ def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str
         problems.append(f"tensors of another shape ({len(wrong)}): {_names(wrong)}")
     if problems:
         raise HFImportError(f"{source}: weights do not match config.json: " + "; ".join(problems))
+    if ir.tie_embeddings:  # a tied head some checkpoints store anyway: the embedding is read once
+        names = {ours: theirs for ours, theirs in names.items() if theirs != "lm_head.weight"}
     return names
 
 

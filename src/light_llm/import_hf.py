@@ -122,7 +122,8 @@ def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str
     if not any(name.startswith(prefix) for name in names):
         names = {name: name if name == "lm_head.weight" else prefix + name for name in names}
     with torch.device("meta"):
-        expected = {name: tuple(t.shape) for name, t in to_hf_state_dict(ir, build(ir).state_dict()).items()}
+        shaped = to_hf_state_dict(ir, build(ir).state_dict(), model_type)
+    expected = {name: tuple(tensor.shape) for name, tensor in shaped.items()}
     if ir.tie_embeddings:
         expected.pop("lm_head.weight")
     present = set(names.values())
@@ -176,7 +177,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
     except HFCheckpointError as error:
         raise HFImportError(str(error)) from None
     model = build_empty(ir)
-    missing, unexpected = assign_state(model, from_hf_state_dict(ir, hf_state))
+    missing, unexpected = assign_state(model, from_hf_state_dict(ir, hf_state, config["model_type"]))
     if missing or unexpected:  # a mapping object that disagrees with its model: a bug, said plainly
         raise HFImportError(f"{source}: the {config['model_type']} mapping left {missing or unexpected} unset")
     model.eval()

@@ -6,6 +6,7 @@ equal logits, and the imported model trains a few steps and exports again."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def test_onnx_export_equals_transformers(imported):
     expected = hf_logits(imported.reference, ids, mask, feeds["position_ids"])
     valid = mask.astype(bool)
     assert_close(logits[valid], expected[valid])
+    carried = json.loads((imported.root / "hf" / "tokenizer_config.json").read_text())
+    assert json.loads((imported.root / "onnx" / "tokenizer_config.json").read_text()) == carried
 
 
 def test_family_tensors_go_back_unchanged(imported):

@@ -8,7 +8,7 @@ of test_families.py then runs on it. Rows stay tiny: the whole file runs in CI o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,7 +24,6 @@ class Family:
     sharded: bool = False  # saved in several safetensors shards with an index
     dtype: torch.dtype = torch.float32  # saved in this dtype (compared in fp32 after both load it)
     cli: bool = False  # imported by a real `lightllm import-hf` subprocess (else the library call)
-    extra: dict[str, Any] = field(default_factory=dict)  # notes for family-specific checks
 
     def __str__(self) -> str:
         return self.name

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import NonNegativeFloat, PositiveInt
 
+from light_llm.interop.attention_needs import QK_NORM_OFF
 from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, HFConfigError, Need, block, take
 from light_llm.interop.hf.llama import LLAMA_NEEDS, LlamaFields
 from light_llm.interop.hf.mistral import Mistral
@@ -38,6 +39,7 @@ class Phi3(Mistral):
         Need("model.attention.bias", ATTENTION_BIAS, (False,)),
         Need("model.ffn.bias", FFN_BIAS, (False,)),
         Need("model.positional.rope_scaling", ROPE_SCALING, (1.0,)),
+        QK_NORM_OFF,
     )
 
     def config_extra(self, ir: TransformerIR) -> dict[str, Any]:

@@ -48,4 +48,7 @@ FAMILIES = [
     Family("phi3-tied-window", "Phi3Config",
            dict(LLAMA, num_attention_heads=5, hidden_size=40, intermediate_size=104, sliding_window=6,
                 tie_word_embeddings=True)),
+    Family("qwen2-untied", "Qwen2Config",
+           dict(LLAMA, hidden_size=60, intermediate_size=152, num_attention_heads=5, tie_word_embeddings=False)),
+    Family("qwen3-tied", "Qwen3Config", dict(LLAMA, intermediate_size=96, head_dim=16, tie_word_embeddings=True)),
 ]

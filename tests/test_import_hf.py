@@ -211,6 +211,20 @@ def test_phi3_long_context_and_partial_rotary_are_each_named(tmp_path):
     assert "partial_rotary_factor=0.5" in output
 
 
+def test_llama3_rope_scaling_imports_and_exports_with_the_original_logits(tmp_path, monkeypatch):
+    """Llama 3.1-style rope_parameters; the 9-token prompts run past its
+    original_max_position_embeddings (4), where the llama3 rule changes the frequencies."""
+    monkeypatch.setitem(CONFIGS, "llama", lambda: transformers.LlamaConfig(
+        vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=True,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 4}))
+    test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, "llama")
+    spec = load_model_folder(tmp_path / "run").spec.model
+    assert spec.positional.rope_scaling.type == "llama3"
+
+
 @pytest.mark.parametrize("family", ["qwen2", "qwen3"])
 def test_imported_architecture_trains_a_few_steps_and_exports(tmp_path, family):
     """The imported spec's model (QKV biases; per-head QK norm) trains and its trained

@@ -27,6 +27,7 @@ from light_llm.interop.hf.base import (
     take,
 )
 from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
+from light_llm.interop.hf_rope import SAME_LAYERS_NEEDS
 from light_llm.models.transformer.ir import TransformerIR
 
 QKV = ("q_proj", "k_proj", "v_proj")  # fused in this order into c_attn
@@ -66,7 +67,7 @@ class GPT2(HFArchitecture):
         QK_NORM_OFF,
         *PLAIN_ATTENTION,
         Need("model.ffn.bias", FFN_BIAS, (True,)),
-    )
+    ) + SAME_LAYERS_NEEDS
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
         attention = block(ir).attention

@@ -1,4 +1,5 @@
-"""Llama: RMSNorm, pre-norm, sequential blocks, RoPE (linear scaling allowed), SwiGLU or
+"""Llama: RMSNorm, pre-norm, sequential blocks, RoPE on the whole head in half-split pairs
+(default, linear, llama3 or yarn scaling: interop/hf_rope.py), SwiGLU or
 GeGLU, causal mask, MHA/GQA/MQA with d_model divisible by num_heads; biases map to
 attention_bias / mlp_bias. Dropout rates are copied but never block a mapping (eval-mode
 logits do not depend on them)."""
@@ -27,6 +28,12 @@ from light_llm.interop.hf.base import (
     expansion,
 )
 from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
+from light_llm.interop.hf_rope import (
+    SAME_LAYERS_NEEDS,
+    WHOLE_HEAD_ROPE_NEEDS,
+    positional_section,
+    rope_parameters,
+)
 from light_llm.models.transformer.ir import TransformerIR
 
 LLAMA_NEEDS = PLAIN_ATTENTION + (
@@ -36,7 +43,7 @@ LLAMA_NEEDS = PLAIN_ATTENTION + (
     Need("model.positional.encoding", ENCODING, ("rope",)),
     Need("model.attention.variant", VARIANT, ("mha", "gqa", "mqa")),
     Need("model.ffn.variant", FFN, ("swiglu", "geglu")),
-)
+) + WHOLE_HEAD_ROPE_NEEDS + SAME_LAYERS_NEEDS
 
 
 class LlamaFields(HFConfigFields):
@@ -72,10 +79,6 @@ class Llama(HFArchitecture):
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn
-        rope = {"rope_type": "default", "rope_theta": ir.positional.rope_base}
-        if ir.positional.rope_scaling != 1.0:
-            rope = {"rope_type": "linear", "rope_theta": ir.positional.rope_base,
-                    "factor": ir.positional.rope_scaling}
         return {
             "hidden_size": ir.d_model,
             "intermediate_size": ffn.hidden_dim,
@@ -87,7 +90,7 @@ class Llama(HFArchitecture):
             "max_position_embeddings": ir.max_seq_len,
             "rms_norm_eps": block(ir).norm.eps,
             "attention_dropout": attention.dropout,
-            "rope_parameters": rope,
+            "rope_parameters": rope_parameters(ir),
             "rope_theta": ir.positional.rope_base,  # read by transformers 4.x
         } | self.config_extra(ir)
 
@@ -116,15 +119,7 @@ class Llama(HFArchitecture):
         d_model, heads = fields.hidden_size, fields.num_attention_heads
         kv_heads = fields.num_key_value_heads or heads
         rope = fields.rope_parameters or fields.rope_scaling or {}
-        rope_type = rope.get("rope_type", rope.get("type", "default"))
-        if rope_type not in ("default", "linear"):
-            raise HFConfigError(
-                f"rope_type {rope_type!r} has no light_llm equivalent; supported: default, linear"
-            )
-        positional: dict[str, Any] = {"encoding": "rope",
-                                      "rope_base": rope.get("rope_theta", fields.rope_theta or 10000.0)}
-        if rope_type == "linear":
-            positional["rope_scaling"] = rope["factor"]
+        positional = positional_section(rope, fields.rope_theta)
         gate = activation(fields.hidden_act)
         if gate not in ("silu", "gelu"):
             raise HFConfigError(

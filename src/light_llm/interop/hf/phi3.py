@@ -20,7 +20,8 @@ from light_llm.models.transformer.ir import TransformerIR
 
 QKV = ("q_proj", "k_proj", "v_proj")
 GATE_UP = ("gate_proj", "up_proj")
-ROPE_SCALING = lambda ir: ir.positional.rope_scaling  # noqa: E731
+ROPE_SCALING = lambda ir: ir.positional.rope_scaling  # noqa: E731  the linear factor
+ROPE_RULE = lambda ir: getattr(ir.positional.rope_scaling_rule, "type", None)  # noqa: E731  llama3 / yarn
 
 
 class Phi3Fields(LlamaFields):
@@ -39,6 +40,7 @@ class Phi3(Mistral):
         Need("model.attention.bias", ATTENTION_BIAS, (False,)),
         Need("model.ffn.bias", FFN_BIAS, (False,)),
         Need("model.positional.rope_scaling", ROPE_SCALING, (1.0,)),
+        Need("model.positional.rope_scaling.type", ROPE_RULE, (None,)),
         QK_NORM_OFF,
     )
 

@@ -41,6 +41,7 @@ FAMILIES = [
            dict(LLAMA, sliding_window=5, num_attention_heads=3, num_key_value_heads=3, tie_word_embeddings=False)),
     Family("gpt2-gelu-tied", "GPT2Config",
            dict(n_embd=36, n_layer=2, n_head=3, n_positions=64, activation_function="gelu")),
+    Family("gpt2-gelu-new", "GPT2Config", dict(n_embd=36, n_layer=1, n_head=3, n_positions=64)),  # GPT-2's default
     Family("gpt2-relu-untied", "GPT2Config",
            dict(n_embd=40, n_layer=1, n_head=5, n_inner=72, n_positions=64, activation_function="relu",
                 tie_word_embeddings=False)),

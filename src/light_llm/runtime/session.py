@@ -57,3 +57,15 @@ class BoundSession:
         outputs = dict(zip(self.output_names, binding.get_outputs()))
         outputs["logits"] = outputs["logits"].numpy()
         return outputs
+
+
+def decoding_run(run):
+    """What to decode with: `run.bound()` where the backend has one (OnnxSession: the KV
+    cache stays inside onnxruntime between steps), else `run` itself (eager torch)."""
+    return run.bound() if hasattr(run, "bound") else run
+
+
+def as_numpy(value) -> np.ndarray:
+    """A numpy array of a step's output, whether it came back as numpy or as an OrtValue
+    of BoundSession (copied out of onnxruntime only here)."""
+    return value if isinstance(value, np.ndarray) else value.numpy()

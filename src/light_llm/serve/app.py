@@ -3,6 +3,7 @@ and (with --web) the browser page of examples/web with the export folder under /
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -78,7 +79,9 @@ class Routes:
                 "model": self.model.name}
         if opts.stream:
             return _sse(self._completion_events(head, generation, opts))
-        text = await generation.text()
+        text = await _text_unless_client_leaves(request, generation)
+        if text is None:
+            return Response(status_code=499)  # nobody reads it: the client is gone
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": _reason(generation)}
         return JSONResponse({**head, "choices": [_ids(choice, generation, opts)], "usage": generation.usage()})
 
@@ -100,7 +103,9 @@ class Routes:
                 "model": self.model.name}
         if opts.stream:
             return _sse(self._chat_events({**head, "object": "chat.completion.chunk"}, generation, opts))
-        text = await generation.text()
+        text = await _text_unless_client_leaves(request, generation)
+        if text is None:
+            return Response(status_code=499)
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
                   "finish_reason": _reason(generation)}
         return JSONResponse({**head, "choices": [_ids(choice, generation, opts)], "usage": generation.usage()})
@@ -135,6 +140,28 @@ def _ids(choice: dict, generation: Generation, opts: Options) -> dict:
 
 def _reason(generation: Generation) -> str:
     return "stop" if generation.finish_reason in ("stop", "cancelled") else generation.finish_reason or "stop"
+
+
+async def _text_unless_client_leaves(request: Request, generation: Generation) -> str | None:
+    """The whole answer of a non-streamed request, or None when its client disconnects
+    first: then the generation ends (its row leaves the batch, or it leaves the queue).
+    A streamed answer needs no watch: Starlette cancels its stream when the client leaves."""
+    answer = asyncio.ensure_future(generation.text())
+    gone = asyncio.ensure_future(_client_gone(request))
+    await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
+    if answer.done():
+        gone.cancel()
+        return answer.result()
+    answer.cancel()
+    generation.cancel()
+    await asyncio.gather(answer, return_exceptions=True)
+    return None
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the server sees the client's connection close (the body is read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _json(request: Request) -> dict:

@@ -3,13 +3,19 @@ per layer, its attention mask [rows, slots] and the ids fed so far, every row al
 the right. Rows join (their prefill cache is left-padded to the batch's width, or the
 batch to theirs) and leave at any step; slots no row attends are dropped, so the width
 stays the longest row's length. Positions come from the mask, so padding shifts nothing.
-Torch-free: numpy only."""
+
+Between joins and leaves the cache stays where the model left it (onnxruntime values of
+BoundSession, fed back as the next step's past as they are); only a join or a leave
+copies it out into numpy to pad or select rows. Torch-free: numpy (and onnxruntime's
+values) only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from light_llm.runtime.session import as_numpy
 
 
 def _left_pad(array: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -25,7 +31,7 @@ def _left_pad(array: np.ndarray, width: int, axis: int) -> np.ndarray:
 class Rows:
     ids: np.ndarray  # [B, T] int64: every token fed (padding where the mask is 0)
     mask: np.ndarray  # [B, T] int64
-    past: dict[str, np.ndarray]  # name → [B, H, T, D]; empty for graphs without a cache
+    past: dict  # name → [B, H, T, D] numpy array or OrtValue; empty for graphs without a cache
 
     @property
     def count(self) -> int:
@@ -43,14 +49,19 @@ class Rows:
         return Rows(
             ids=np.concatenate([_left_pad(self.ids, width, 1), _left_pad(other.ids, width, 1)]),
             mask=np.concatenate([_left_pad(self.mask, width, 1), _left_pad(other.mask, width, 1)]),
-            past={name: np.concatenate([_left_pad(cache, width, 2), _left_pad(other.past[name], width, 2)])
+            past={name: np.concatenate([_left_pad(as_numpy(cache), width, 2),
+                                        _left_pad(as_numpy(other.past[name]), width, 2)])
                   for name, cache in self.past.items()},
         )
 
     def kept(self, keep: np.ndarray) -> "Rows":
-        """The rows where `keep` is True, without the leading slots none of them attends."""
+        """The rows where `keep` is True, without the leading slots none of them attends
+        (the same Rows, nothing copied, when every row stays)."""
+        if keep.all():
+            return self
         mask = self.mask[keep]
         attended = mask.any(axis=0)
         start = int(attended.argmax()) if attended.any() else mask.shape[1]
-        return Rows(ids=self.ids[keep, start:], mask=mask[:, start:],
-                    past={name: cache[keep][:, :, start:] for name, cache in self.past.items()})
+        rows = np.flatnonzero(keep)
+        return Rows(ids=self.ids[rows, start:], mask=mask[:, start:],
+                    past={name: as_numpy(cache)[:, :, start:][rows] for name, cache in self.past.items()})

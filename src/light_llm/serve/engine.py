@@ -5,7 +5,9 @@ together); each step the thread prefills the newcomers as one left-padded batch,
 them to the running rows, and decodes one token for every row in a single call. A row
 leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
 a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
-little more per step than one. Past `max_batch + max_queue` requests in flight,
+little more per step than one. The cache stays inside onnxruntime from one step to
+the next (IO binding, as light_llm.runtime decodes); only a join or a leave copies it
+(serve/batch.py). Past `max_batch + max_queue` requests in flight,
 `submit` refuses with QueueFull (HTTP 429)."""
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from light_llm.errors import LightLLMError
 from light_llm.runtime import Geometry, Sampling, left_pad, next_tokens
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.generator import Run
+from light_llm.runtime.session import decoding_run
 from light_llm.serve.batch import Rows
 
 log = logging.getLogger("light_llm.serve")
@@ -71,7 +74,7 @@ class Engine:
             raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
         if max_queue < 0:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
-        self.run, self.geometry = run, geometry
+        self.run, self.geometry = decoding_run(run), geometry
         self.eos_id, self.pad_id = eos_id, pad_id
         self.max_batch, self.max_queue = max_batch, max_queue
         self.stats = Stats()
@@ -97,10 +100,16 @@ class Engine:
             self._wake.notify()
 
     def end(self, job: Job, reason: str) -> None:
-        """Ends `job` early ("stop" or "cancelled"); its row leaves at the next step."""
+        """Ends `job` early ("stop" or "cancelled"): at once while it waits in the queue,
+        else its row leaves at the next step."""
         job.ended_by_caller = job.ended_by_caller or reason
         with self._wake:
+            queued = job in self._waiting
+            if queued:
+                self._waiting.remove(job)
             self._wake.notify()
+        if queued:
+            self._finish(job, job.ended_by_caller)
 
     def in_flight(self) -> int:
         return self._in_flight
@@ -151,13 +160,14 @@ class Engine:
         if job.finished:
             return
         job.finished = True
-        with self._wake:
+        with self._wake:  # the engine thread, or the event loop for a job still queued
             self._in_flight -= 1
+            if reason == "cancelled":
+                self.stats.cancelled += 1
+            else:
+                self.stats.completed += 1
         if reason == "cancelled":
-            self.stats.cancelled += 1
             log.info("cancelled after %d tokens (client gone)", job.generated)
-        else:
-            self.stats.completed += 1
         job.deliver(None, reason)
 
     def _sample(self, jobs: list[Job], logits: np.ndarray) -> np.ndarray:

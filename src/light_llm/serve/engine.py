@@ -5,9 +5,11 @@ together); each step the thread prefills the newcomers as one left-padded batch,
 them to the running rows, and decodes one token for every row in a single call. A row
 leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
 a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
-little more per step than one. The cache stays inside onnxruntime from one step to
-the next (IO binding, as light_llm.runtime decodes); only a join or a leave copies it
-(serve/batch.py). Past `max_batch + max_queue` requests in flight,
+little more per step than one. No step copies the KV cache: a graph that writes its
+present into its past's buffer (`shares_kv_buffer`: GroupQueryAttention, the fused
+export) decodes into preallocated buffers of max_seq_len slots; any other keeps its
+presents inside onnxruntime for the next step (IO binding, as light_llm.runtime decodes).
+Only a join or a leave copies the cache, once (serve/batch.py). Past `max_batch + max_queue` requests in flight,
 `submit` refuses with QueueFull (HTTP 429)."""
 
 from __future__ import annotations
@@ -69,12 +71,15 @@ class Stats:
 
 class Engine:
     def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | None, pad_id: int,
-                 max_batch: int = 16, max_queue: int = 64):
+                 max_batch: int = 16, max_queue: int = 64, shares_kv_buffer: bool = False):
+        """`shares_kv_buffer`: `run` is an onnxruntime session whose graph writes each
+        present into its past's buffer (ServedModel.shares_kv_buffer)."""
         if max_batch < 1:
             raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
         if max_queue < 0:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
         self.run, self.geometry = decoding_run(run), geometry
+        self._capacity = geometry.max_seq_len if shares_kv_buffer and geometry.cached else None
         self.eos_id, self.pad_id = eos_id, pad_id
         self.max_batch, self.max_queue = max_batch, max_queue
         self.stats = Stats()
@@ -189,16 +194,20 @@ class Engine:
         tokens = self._pending[:, None]
         mask = np.concatenate([rows.mask, np.ones_like(tokens)], axis=1)
         ids = np.concatenate([rows.ids, tokens], axis=1)
-        if self.geometry.cached:
-            outputs = self.run(step_feeds(self.geometry, tokens, mask, rows.past))
-            past = past_from_presents(outputs, self.geometry)
-        else:
+        if not self.geometry.cached:
             outputs = self.run(step_feeds(self.geometry, ids, mask, None))
-            past = {}
+            stepped = rows.stepped(ids, mask, {})
+        elif rows.capacity is not None:  # the graph writes the new keys and values in place
+            buffers = rows.buffers()
+            presents = {name.replace("past_key_values.", "present.", 1): value for name, value in buffers.items()}
+            outputs = self.run(step_feeds(self.geometry, tokens, mask, buffers), into=presents)
+            stepped = rows.stepped(ids, mask)
+        else:
+            outputs = self.run(step_feeds(self.geometry, tokens, mask, rows.past))
+            stepped = rows.stepped(ids, mask, past_from_presents(outputs, self.geometry))
         self.stats.decode_steps += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(self._jobs))
-        self._advance(self._jobs, Rows(ids=ids, mask=mask, past=past),
-                      self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
+        self._advance(self._jobs, stepped, self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
 
     def _advance(self, jobs: list[Job], rows: Rows, tokens: np.ndarray, joining: bool) -> None:
         """Hands each row its new token, then keeps the rows that go on."""
@@ -221,7 +230,8 @@ class Engine:
         if not joining:
             self._jobs, self._rows, self._pending = kept_jobs, kept_rows, kept_tokens
         elif kept_jobs:
-            self._rows = kept_rows if self._rows is None else self._rows.joined(kept_rows)
+            parts = [kept_rows] if self._rows is None else [self._rows, kept_rows]
+            self._rows = Rows.stacked(parts, self._capacity)
             self._jobs = self._jobs + kept_jobs
             self._pending = np.concatenate([self._pending, kept_tokens])
 

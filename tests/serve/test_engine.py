@@ -38,7 +38,7 @@ def _engine_tokens(model, prompts: list[list[int]], max_tokens: list[int], share
 
 
 @pytest.mark.parametrize("export, shares", [("fused_export", True), ("serve_export", False)])
-def test_rows_joining_and_leaving_decode_like_the_runtime(request, export, shares) -> None:
+def test_rows_joining_and_leaving_decode_like_the_runtime(request, monkeypatch, export, shares) -> None:
     model = load_served_model(request.getfixturevalue(export))
     assert model.shares_kv_buffer is shares  # head_dim 16: GroupQueryAttention; 8: standard ops
     generator = model.generator
@@ -49,3 +49,6 @@ def test_rows_joining_and_leaving_decode_like_the_runtime(request, export, share
                 for prompt, count in zip(prompts, max_tokens)]
     for shared in {shares, False}:
         assert _engine_tokens(model, prompts, max_tokens, shared) == expected
+    if shares:  # buffers with room for 3 more steps: copied into larger ones again and again
+        monkeypatch.setattr("light_llm.serve.engine.KV_ROOM", 3)
+        assert _engine_tokens(model, prompts, max_tokens, True) == expected

@@ -168,14 +168,14 @@ def test_queued_client_that_leaves_before_the_first_byte_leaves_the_queue(serve_
     """With one batch row busy for a while, a streamed request that waits in the queue and
     whose client leaves before any byte is dropped from the queue at once, never prefilled."""
     with running_server(serve_export, tmp_path, "--max-batch", "1") as url:
-        busy = [post_and_keep_open(url, "/completions", {"prompt": prompt, "max_tokens": CONTEXT - 20})
-                for prompt in ("Hello", "x", "import os\n")]
-        wait_for(url, lambda now: now["submitted"] == 3, "the busy requests did not arrive")
+        busy = [post_and_keep_open(url, "/completions", {"prompt": prompt, "max_tokens": CONTEXT - 60})
+                for prompt in PROMPTS[1:]]  # a few hundred steps each, one at a time
+        wait_for(url, lambda now: now["submitted"] == len(busy), "the busy requests did not arrive")
         leaving = post_and_keep_open(url, "/completions", {"prompt": "Hello", "max_tokens": 8, "stream": True})
-        wait_for(url, lambda now: now["submitted"] == 4, "the streamed request did not arrive")
+        wait_for(url, lambda now: now["submitted"] == len(busy) + 1, "the streamed request did not arrive")
         leaving.close()
         now = wait_for(url, lambda now: now["cancelled"] == 1, "the queued request was not cancelled")
-        assert now["completed"] < 3 and now["in_flight"] >= 1  # before the busy ones were done
+        assert now["completed"] < len(busy) and now["in_flight"] >= 1  # before the busy ones were done
         for sock in busy:
             sock.close()
         wait_for(url, lambda now: now["in_flight"] == 0, "rows stayed in flight")

@@ -7,7 +7,8 @@ leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client go
 a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
 little more per step than one. No step copies the KV cache: a graph that writes its
 present into its past's buffer (`shares_kv_buffer`: GroupQueryAttention, the fused
-export) decodes into preallocated buffers of max_seq_len slots; any other keeps its
+export) decodes into preallocated buffers with room for KV_ROOM more steps (grown by a
+copy when full, up to max_seq_len); any other keeps its
 presents inside onnxruntime for the next step (IO binding, as light_llm.runtime decodes).
 Only a join or a leave copies the cache, once (serve/batch.py). Past `max_batch + max_queue` requests in flight,
 `submit` refuses with QueueFull (HTTP 429)."""
@@ -30,6 +31,7 @@ from light_llm.runtime.session import decoding_run
 from light_llm.serve.batch import Rows
 
 log = logging.getLogger("light_llm.serve")
+KV_ROOM = 256  # steps a shared KV buffer holds beyond its rows' width before it is copied into a larger one
 
 # A job's end: "stop" (end-of-text or a stop string), "length" (max_tokens or the
 # context), "cancelled" (the client went away), "error".
@@ -79,7 +81,7 @@ class Engine:
         if max_queue < 0:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
         self.run, self.geometry = decoding_run(run), geometry
-        self._capacity = geometry.max_seq_len if shares_kv_buffer and geometry.cached else None
+        self._shares_kv_buffer = shares_kv_buffer and geometry.cached
         self.eos_id, self.pad_id = eos_id, pad_id
         self.max_batch, self.max_queue = max_batch, max_queue
         self.stats = Stats()
@@ -198,6 +200,8 @@ class Engine:
             outputs = self.run(step_feeds(self.geometry, ids, mask, None))
             stepped = rows.stepped(ids, mask, {})
         elif rows.capacity is not None:  # the graph writes the new keys and values in place
+            if rows.width >= rows.capacity:
+                rows = Rows.stacked([rows], self._room(rows.width))
             buffers = rows.buffers()
             presents = {name.replace("past_key_values.", "present.", 1): value for name, value in buffers.items()}
             outputs = self.run(step_feeds(self.geometry, tokens, mask, buffers), into=presents)
@@ -208,6 +212,10 @@ class Engine:
         self.stats.decode_steps += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(self._jobs))
         self._advance(self._jobs, stepped, self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
+
+    def _room(self, width: int) -> int | None:
+        """Slots of the shared KV buffers for rows `width` wide (None: not shared)."""
+        return min(self.geometry.max_seq_len, width + KV_ROOM) if self._shares_kv_buffer else None
 
     def _advance(self, jobs: list[Job], rows: Rows, tokens: np.ndarray, joining: bool) -> None:
         """Hands each row its new token, then keeps the rows that go on."""
@@ -231,7 +239,7 @@ class Engine:
             self._jobs, self._rows, self._pending = kept_jobs, kept_rows, kept_tokens
         elif kept_jobs:
             parts = [kept_rows] if self._rows is None else [self._rows, kept_rows]
-            self._rows = Rows.stacked(parts, self._capacity)
+            self._rows = Rows.stacked(parts, self._room(max(part.width for part in parts)))
             self._jobs = self._jobs + kept_jobs
             self._pending = np.concatenate([self._pending, kept_tokens])
 

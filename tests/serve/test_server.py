@@ -149,6 +149,14 @@ def wait_for(url: str, condition, what: str) -> dict:
     return now
 
 
+def assert_ended_early(url: str, before: dict, max_tokens: int) -> None:
+    """The one request since `before` was cancelled with fewer than max_tokens generated."""
+    after = wait_for(url, lambda now: now["cancelled"] > before["cancelled"], "the server did not notice the client leave")
+    assert after["generated_tokens"] - before["generated_tokens"] < max_tokens
+    after = wait_for(url, lambda now: now["in_flight"] == 0, "a row stayed in flight")
+    assert after["completed"] == before["completed"]
+
+
 @pytest.mark.parametrize("path, body", [
     ("/completions", {"prompt": "Hello"}),
     ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),  # no end-of-text for long
@@ -159,19 +167,18 @@ def test_non_streamed_client_that_leaves_stops_generation(server, path, body) ->
     sock = post_and_keep_open(server, path, {**body, "max_tokens": max_tokens, "temperature": 0})
     wait_for(server, lambda now: now["generated_tokens"] > before["generated_tokens"], "no token generated")
     sock.close()
-    after = wait_for(server, lambda now: now["cancelled"] > before["cancelled"], "the server did not notice the client leave")
-    assert after["generated_tokens"] - before["generated_tokens"] < max_tokens
-    assert wait_for(server, lambda now: now["in_flight"] == 0, "a row stayed in flight")["completed"] == before["completed"]
+    assert_ended_early(server, before, max_tokens)
 
 
 def test_queued_client_that_leaves_before_the_first_byte_leaves_the_queue(serve_export, tmp_path) -> None:
     """With one batch row busy for a while, a streamed request that waits in the queue and
     whose client leaves before any byte is dropped from the queue at once, never prefilled."""
     with running_server(serve_export, tmp_path, "--max-batch", "1") as url:
-        busy = [post_and_keep_open(url, "/completions", {"prompt": prompt, "max_tokens": CONTEXT - 60})
-                for prompt in PROMPTS[1:]]  # a few hundred steps each, one at a time
+        busy = [post_and_keep_open(url, "/completions", {"prompt": prompt, "max_tokens": CONTEXT - 60, "temperature": 0})
+                for prompt in PROMPTS[1:]]  # greedy: a few hundred steps each, one request at a time
         wait_for(url, lambda now: now["submitted"] == len(busy), "the busy requests did not arrive")
-        leaving = post_and_keep_open(url, "/completions", {"prompt": "Hello", "max_tokens": 8, "stream": True})
+        body = {"prompt": "Hello", "max_tokens": 8, "temperature": 0, "stream": True}
+        leaving = post_and_keep_open(url, "/completions", body)
         wait_for(url, lambda now: now["submitted"] == len(busy) + 1, "the streamed request did not arrive")
         leaving.close()
         now = wait_for(url, lambda now: now["cancelled"] == 1, "the queued request was not cancelled")
@@ -184,12 +191,11 @@ def test_queued_client_that_leaves_before_the_first_byte_leaves_the_queue(serve_
 def test_streamed_client_that_leaves_before_reading_stops_generation(server) -> None:
     before = stats(server)
     max_tokens = CONTEXT - 20
-    sock = post_and_keep_open(server, "/completions", {"prompt": "Hello", "max_tokens": max_tokens, "stream": True})
+    body = {"prompt": "Hello", "max_tokens": max_tokens, "temperature": 0, "stream": True}
+    sock = post_and_keep_open(server, "/completions", body)
     wait_for(server, lambda now: now["submitted"] > before["submitted"], "the request did not arrive")
     sock.close()
-    after = wait_for(server, lambda now: now["cancelled"] > before["cancelled"], "the server did not notice the client leave")
-    assert after["generated_tokens"] - before["generated_tokens"] < max_tokens
-    assert wait_for(server, lambda now: now["in_flight"] == 0, "a row stayed in flight")["completed"] == before["completed"]
+    assert_ended_early(server, before, max_tokens)
 
 
 def test_full_queue_answers_429(serve_export, model, tmp_path) -> None:

@@ -2,12 +2,13 @@
 extra inputs dropped (a graph without position_ids ignores them).
 
 `OnnxSession` returns every output as numpy (the parity checks read the presents).
-`BoundSession` (`OnnxSession.bound()`, what generate_steps runs on) decodes through onnxruntime's IO binding the presents
-stay onnxruntime values (OrtValue) that the next step binds as its past, so the KV cache
-is never copied into numpy and back; only the logits come out as numpy. A graph whose
-attention is GroupQueryAttention (the fused export: `past_present_share_buffer` in its
-genai_config.json) can also write each present into its past's own buffer (`into`, see
-`kv_buffers`): with buffers of max_seq_len slots, a step copies only the new keys and values.
+`BoundSession` (`OnnxSession.bound()`, what generate_steps runs on) decodes through
+onnxruntime's IO binding: the presents stay onnxruntime values (OrtValue) that the next
+step binds as its past, so the KV cache is never copied into numpy and back; only the
+logits come out as numpy. A graph whose attention is GroupQueryAttention (the fused
+export: `past_present_share_buffer` in its genai_config.json) can also write each
+present into its past's own buffer (`into`, see `kv_buffers`): then a step copies only
+the new keys and values, not the past.
 """
 
 from __future__ import annotations

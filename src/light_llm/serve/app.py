@@ -78,7 +78,7 @@ class Routes:
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
                 "model": self.model.name}
         if opts.stream:
-            return _sse(self._completion_events(head, generation, opts))
+            return _sse(self._completion_events(head, generation, opts), generation)
         text = await _text_unless_client_leaves(request, generation)
         if text is None:
             return Response(status_code=499)  # nobody reads it: the client is gone
@@ -102,7 +102,7 @@ class Routes:
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.model.name}
         if opts.stream:
-            return _sse(self._chat_events({**head, "object": "chat.completion.chunk"}, generation, opts))
+            return _sse(self._chat_events({**head, "object": "chat.completion.chunk"}, generation, opts), generation)
         text = await _text_unless_client_leaves(request, generation)
         if text is None:
             return Response(status_code=499)
@@ -174,14 +174,31 @@ async def _json(request: Request) -> dict:
     return body
 
 
-def _sse(events: AsyncIterator[dict]) -> StreamingResponse:
+class GenerationStream(StreamingResponse):
+    """Server-sent events of one generation, which ends when the response does, however
+    it ends. (When the client leaves while a write waits for its socket, Starlette stops
+    the response but leaves the event generators suspended, unclosed until garbage
+    collection: without this the engine would go on generating for nobody.)"""
+
+    def __init__(self, lines: AsyncIterator[str], generation: Generation):
+        super().__init__(lines, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.generation = generation
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.generation.cancel()  # nothing when the generation has ended
+
+
+def _sse(events: AsyncIterator[dict], generation: Generation) -> StreamingResponse:
     async def lines() -> AsyncIterator[str]:
         async for event in events:
             yield f"data: {json.dumps(event)}\n\n"
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(lines(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return GenerationStream(lines(), generation)
 
 
 async def _bad_request(request: Request, error: BadRequest) -> Response:

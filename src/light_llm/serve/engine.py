@@ -5,13 +5,15 @@ together); each step the thread prefills the newcomers as one left-padded batch,
 them to the running rows, and decodes one token for every row in a single call. A row
 leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
 a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
-little more per step than one. No step copies the KV cache: a graph that writes its
-present into its past's buffer (`shares_kv_buffer`: GroupQueryAttention, the fused
-export) decodes into preallocated buffers with room for KV_ROOM more steps (grown by a
-copy when full, up to max_seq_len); any other keeps its
-presents inside onnxruntime for the next step (IO binding, as light_llm.runtime decodes).
-Only a join or a leave copies the cache, once (serve/batch.py). Past `max_batch + max_queue` requests in flight,
-`submit` refuses with QueueFull (HTTP 429)."""
+little more per step than one.
+
+No step copies the KV cache: a graph that writes its present into its past's buffer
+(`shares_kv_buffer`: GroupQueryAttention, the fused export) decodes into preallocated
+buffers with room for KV_ROOM more steps (copied into larger ones when full, up to
+max_seq_len); any other graph's presents stay inside onnxruntime for the next step (IO
+binding, as light_llm.runtime decodes). Only a join or a leave copies the cache, once
+(serve/batch.py). Past `max_batch + max_queue` requests in flight, `submit` refuses
+with QueueFull (HTTP 429)."""
 
 from __future__ import annotations
 

@@ -6,8 +6,9 @@ true is a parallel block with one input norm each for attention and MLP
 (`parallel_layers` with `parallel_norms: separate`), false a sequential pre-norm block.
 
 GPT-NeoX stores Q, K and V fused in one `query_key_value` tensor whose output rows are
-grouped per head ([heads, 3, head_dim]), converted both ways here; its untied LM head
-is `embed_out` in checkpoints."""
+grouped per head ([heads, 3, head_dim]), converted both ways here. Its LM head is
+`lm_head` in transformers 5's model and `embed_out` in checkpoints (transformers renames
+it on load and back on save; the import reads either)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,6 @@ from light_llm.interop.hf_rope import SAME_LAYERS_NEEDS
 from light_llm.models.transformer.ir import TransformerIR
 
 QKV = ("q_proj", "k_proj", "v_proj")  # per head, in this order, in query_key_value
-HEAD = "embed_out.weight"  # the untied LM head's name in GPT-NeoX checkpoints
 DEFAULT_ROTARY_PCT = 0.25  # transformers' GPTNeoXConfig default
 NEOX_ACTIVATIONS = {"gelu_fast": "gelu_tanh"}  # the same tanh formula, written out
 
@@ -77,6 +77,7 @@ class GPTNeoX(HFArchitecture):
     hf_class = "GPTNeoXForCausalLM"
     base_prefix = "gpt_neox."
     embedding = "gpt_neox.embed_in.weight"
+    checkpoint_aliases = {"embed_out.weight": "lm_head.weight"}
     fields = GPTNeoXFields
     needs = (
         Need("model.norm.type", NORM_TYPE, ("layernorm",)),
@@ -121,10 +122,6 @@ class GPTNeoX(HFArchitecture):
             "rotary_emb_base": ir.positional.rope_base,
         }
 
-    def _head(self, ir: TransformerIR) -> str:
-        # tied: the generic name, which the interop layer fills in and export drops
-        return "lm_head.weight" if ir.tie_embeddings else HEAD
-
     def renames(self, ir: TransformerIR) -> list[tuple[str, str]]:
         attention_kinds = ("weight", "bias") if block(ir).attention.bias else ("weight",)
         pairs = [("embed_tokens.weight", "gpt_neox.embed_in.weight")]
@@ -138,7 +135,7 @@ class GPTNeoX(HFArchitecture):
             pairs += [(f"{ours}.attention.o_proj.{kind}", f"{theirs}.attention.dense.{kind}")
                       for kind in attention_kinds]
         pairs += [(f"final_norm.{kind}", f"gpt_neox.final_layer_norm.{kind}") for kind in ("weight", "bias")]
-        return pairs + [("lm_head.weight", self._head(ir))]
+        return pairs + [("lm_head.weight", "lm_head.weight")]
 
     def to_hf(self, ir: TransformerIR, state: dict) -> dict:
         import torch
@@ -155,8 +152,6 @@ class GPTNeoX(HFArchitecture):
         return out
 
     def from_hf(self, ir: TransformerIR, hf_state: dict) -> dict:
-        if HEAD not in hf_state and "lm_head.weight" in hf_state:  # a model's state_dict in transformers 5
-            hf_state = {**hf_state, HEAD: hf_state["lm_head.weight"]}
         out = super().from_hf(ir, hf_state)
         heads, head_dim = block(ir).attention.num_heads, block(ir).attention.head_dim
         for i in range(ir.num_layers):

@@ -38,6 +38,17 @@ CONFIGS = {
     "gpt_neox-gelu_fast": lambda: transformers.GPTNeoXConfig(
         vocab_size=VOCAB, hidden_size=48, intermediate_size=96, num_hidden_layers=1,
         num_attention_heads=3, max_position_embeddings=64, hidden_act="gelu_fast"),
+    # RoPE scaling rules on a partial rotation (20-token prompts run past the original 4)
+    "gpt_neox-yarn-partial": lambda: transformers.GPTNeoXConfig(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+        num_attention_heads=2, max_position_embeddings=64, rope_parameters={
+            "rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "rope_theta": 500.0,
+            "partial_rotary_factor": 0.5}),
+    "phi-llama3-partial": lambda: transformers.PhiConfig(
+        vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+        num_attention_heads=2, max_position_embeddings=64, rope_parameters={
+            "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 4, "rope_theta": 500.0, "partial_rotary_factor": 0.5}),
     # Phi-2's layout: one shared input norm, 40% of each head rotated, lm_head with a bias
     "phi-untied": lambda: transformers.PhiConfig(
         vocab_size=VOCAB, hidden_size=80, intermediate_size=176, num_hidden_layers=2,
@@ -93,7 +104,7 @@ def test_weights_of_a_transformers_model_give_its_logits(case):
     ir = lower(TransformerConfig.model_validate(model_section_from_hf_config(config.to_dict())))
     ours = build(ir, seed=1).eval()
     ours.load_state_dict(from_hf_state_dict(ir, theirs.state_dict()))
-    tokens = torch.randint(0, VOCAB, (2, 12), generator=torch.Generator().manual_seed(1))
+    tokens = torch.randint(0, VOCAB, (2, 20), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected, actual = theirs(tokens).logits, ours(tokens)
     assert expected.abs().max() > 0.1

@@ -55,6 +55,8 @@ def export_onnx(
         shares_kv_buffer,
     )
     from light_llm.exports.transformers_js import write_transformers_js_files
+    from light_llm.exports.weights_file import open_weights
+    from light_llm.model_folder import WEIGHTS_FILE
 
     defaults = folder.spec.export
     opset = opset or defaults.opset
@@ -64,6 +66,7 @@ def export_onnx(
     check_opset(opset)
     phases = Phases(display)
     with phases.phase("lower"):
+        open_weights(Path(folder.path) / WEIGHTS_FILE)  # a damaged file is named before anything is written
         ir = lower_spec(folder.spec, target="export")
         geometry = Geometry.from_ir(ir)
         plan = lowering_plan(ir, portable) if ir.family in LOWERED_FAMILIES else None

@@ -19,13 +19,10 @@ def load_reference(folder, target: str = "eager"):
     """The module of `folder` lowered for `target`, holding the folder's weights (eval mode)."""
     from light_llm.compiler.build import build
     from light_llm.compiler.pipeline import lower_spec
-    from light_llm.exports.weights_file import SafetensorsFile
+    from light_llm.exports.weights_file import open_weights
 
     path = folder.path / WEIGHTS_FILE
-    try:
-        weights = SafetensorsFile(path)
-    except (OSError, ValueError) as error:
-        raise ModelFolderError(f"{path}: cannot read weights: {error}") from None
+    weights = open_weights(path)
     with _without_init():
         model = build(lower_spec(folder.spec, target=target))
     state = model.state_dict(keep_vars=True)

@@ -23,13 +23,29 @@ DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int
 
 class SafetensorsFile:
     def __init__(self, path: Path):
+        """Reads the header; a ValueError says what is wrong with a damaged file."""
         self.path = Path(path)
+        file_size = self.path.stat().st_size
         with open(self.path, "rb") as file:
-            (size,) = struct.unpack("<Q", file.read(8))
-            header = json.loads(file.read(size))
+            start = file.read(8)
+            if len(start) < 8:
+                raise ValueError("not a safetensors file (shorter than its 8-byte header size)")
+            (size,) = struct.unpack("<Q", start)
+            if size > file_size - 8:
+                raise ValueError(f"not a safetensors file (a header of {size} bytes in a file of {file_size})")
+            try:
+                header = json.loads(file.read(size))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise ValueError("not a safetensors file (its header is not JSON)") from None
+        if not isinstance(header, dict):
+            raise ValueError("not a safetensors file (its header is not a JSON object)")
         header.pop("__metadata__", None)
         self.entries: dict[str, dict] = header
         self.data_start = 8 + size
+        for name, entry in header.items():
+            begin, end = _offsets(entry)
+            if entry.get("dtype") not in DTYPES or not 0 <= begin <= end <= file_size - self.data_start:
+                raise ValueError(f"tensor {name!r}: unknown dtype or data outside the file")
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -74,3 +90,21 @@ class SafetensorsFile:
                 if not count:
                     raise ValueError(f"{self.path}: truncated (a tensor ends past the end of the file)")
                 read += count
+
+
+def _offsets(entry) -> tuple[int, int]:
+    try:
+        begin, end = entry["data_offsets"]
+        return int(begin), int(end)
+    except (TypeError, KeyError, ValueError):
+        raise ValueError("not a safetensors file (a tensor without data_offsets)") from None
+
+
+def open_weights(path: Path) -> SafetensorsFile:
+    """The model folder's weights file, or a ModelFolderError naming it and the problem."""
+    from light_llm.model_folder import ModelFolderError
+
+    try:
+        return SafetensorsFile(path)
+    except (OSError, ValueError) as error:
+        raise ModelFolderError(f"{path}: cannot read weights: {error}") from None

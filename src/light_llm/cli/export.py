@@ -51,7 +51,7 @@ def export(
         typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
         if result.phases:
             typer.echo("  phases: " + ", ".join(f"{p['name']} {p['seconds']:.1f} s" for p in result.phases)
-                       + f"; peak memory {max(p['peak_memory_mb'] for p in result.phases) / 1024:.2f} GB")
+                       + f"; peak memory {max(p['peak_memory_mb'] for p in result.phases) * 2**20 / 1e9:.2f} GB")
         if result.parity is not None:
             typer.echo(f"  {result.parity.summary()}")
         for note in result.notes:

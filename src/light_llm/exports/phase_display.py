@@ -33,4 +33,4 @@ class RichPhaseDisplay:
             self.bar.stop()
             self.bar = None
         self.console.print(f"  {self.target}: {record.name}: {record.seconds:.1f} s, "
-                           f"peak {record.peak_memory_mb / 1024:.2f} GB", highlight=False)
+                           f"peak {record.peak_memory_mb * 2**20 / 1e9:.2f} GB", highlight=False)

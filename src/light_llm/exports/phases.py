@@ -34,7 +34,7 @@ class PhaseDisplay(Protocol):
 class PhaseRecord:
     name: str
     seconds: float
-    peak_memory_mb: float  # the largest resident memory sampled during the phase
+    peak_memory_mb: float  # the largest resident memory sampled during the phase, MiB (2**20 bytes)
     process_peak_mb: float  # the process's resident high-water mark at the phase's end
 
     def to_dict(self) -> dict:
@@ -83,7 +83,7 @@ class Phases:
         return [record.to_dict() for record in self.records]
 
     def summary(self) -> str:
-        return ", ".join(f"{r.name} {r.seconds:.1f} s ({r.peak_memory_mb / 1024:.2f} GB)" for r in self.records)
+        return ", ".join(f"{r.name} {r.seconds:.1f} s ({r.peak_memory_mb * 2**20 / 1e9:.2f} GB)" for r in self.records)
 
 
 def _ignore(done: int, total: int | None = None) -> None:

@@ -50,6 +50,18 @@ ROWS: dict[str, dict[str, Any]] = {
         "positional": {"encoding": "none"}, "ffn": {"variant": "swiglu"},
         "norm": {"type": "layernorm", "placement": "sandwich"}, "tie_embeddings": False,
     },
+    "gqa-qkv-bias-qk-norm-per-head-scale-softcaps-embedding-scale": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 1, "bias": "qkv",
+                      "qk_norm": "per_head", "scale": 0.3, "logit_softcap": 3.0},
+        "positional": {"encoding": "rope"}, "final_logit_softcap": 2.0,
+        "embedding_scale": "sqrt_d_model",
+    },
+    "mha-qk-norm-whole-bias-softcap-window-ln": {
+        "attention": {"variant": "mha", "num_heads": 4, "bias": True, "qk_norm": "whole",
+                      "logit_softcap": 4.0, "mask_type": "sliding_window", "window_size": 4},
+        "positional": {"encoding": "alibi"}, "norm": {"type": "layernorm"},
+        "embedding_scale": 0.5, "tie_embeddings": False,
+    },
 }
 
 

@@ -46,6 +46,18 @@ CASES = {
         {**GPT2, "tie_embeddings": False, "ffn": {**GPT2["ffn"], "activation": "relu"}}, "gpt2"
     ),
     "mistral-sliding-window": (MISTRAL, "mistral"),
+    "qwen2-qkv-bias-one-kv-head-untied": (
+        {**TINY, "d_model": 60, "attention": {"variant": "mqa", "num_heads": 5, "bias": "qkv"},
+         "tie_embeddings": False}, "qwen2"),
+    "qwen2-sliding-window-tied": (
+        {**LLAMA, "attention": {**LLAMA["attention"], "bias": "qkv", "mask_type": "sliding_window",
+                                "window_size": 5}}, "qwen2"),
+    "qwen3-qk-norm-head-dim-tied": (
+        {**TINY, "attention": {"variant": "mqa", "num_heads": 3, "head_dim": 16, "qk_norm": "per_head"},
+         "norm": {"eps": 1e-6}}, "qwen3"),
+    "qwen3-qk-norm-bias-untied": (
+        {**LLAMA, "attention": {**LLAMA["attention"], "qk_norm": "per_head", "bias": True},
+         "tie_embeddings": False}, "qwen3"),
 }
 
 
@@ -119,6 +131,31 @@ def test_every_blocking_option_is_named():
     assert any("model.norm.type='rmsnorm' (gpt2 needs 'layernorm')" == r for r in reasons["gpt2"])
     with pytest.raises(UnmappableSpec, match="model.parallel_layers=true"):
         hf_config(ir)
+
+
+@pytest.mark.parametrize("options, blocker", [
+    ({"attention": {"bias": "qkv", "num_heads": 4}}, "model.attention.bias='qkv' (llama needs false or true)"),
+    ({"attention": {"qk_norm": "whole", "num_heads": 4}}, "model.attention.qk_norm='whole' (llama needs 'none')"),
+    ({"attention": {"scale": 0.5, "num_heads": 4}}, "model.attention.scale=0.5 (llama needs 'auto')"),
+    ({"attention": {"logit_softcap": 50.0, "num_heads": 4}}, "model.attention.logit_softcap=50.0 (llama needs none)"),
+    ({"final_logit_softcap": 30.0}, "model.final_logit_softcap=30.0 (llama needs none)"),
+    ({"embedding_scale": "sqrt_d_model"}, "model.embedding_scale=8.0 (llama needs 1.0)"),
+])
+def test_attention_options_without_a_family_are_blockers(options, blocker):
+    ir = lower(TransformerConfig.model_validate({**TINY, **options}))
+    reasons = unmappable_options(ir)
+    assert blocker in reasons["llama"]
+    assert all(reasons[name] for name in ("llama", "mistral", "gpt2"))
+
+
+def test_qwen2_mixed_sliding_layers_are_refused_naming_the_fields():
+    config = {"model_type": "qwen2", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 88,
+              "num_hidden_layers": 4, "num_attention_heads": 4, "max_position_embeddings": 16,
+              "use_sliding_window": True, "sliding_window": 8, "max_window_layers": 2}
+    with pytest.raises(ValueError, match="max_window_layers=2 .* 2 windowed and 2 global layers"):
+        model_section_from_hf_config(config)
+    assert model_section_from_hf_config({**config, "max_window_layers": 4})["attention"]["mask_type"] == "causal"
+    assert model_section_from_hf_config({**config, "max_window_layers": 0})["attention"]["window_size"] == 8
 
 
 def test_head_dim_not_matching_d_model_blocks_gpt2():

@@ -125,3 +125,24 @@ def test_learned_positions_past_max_seq_len_is_a_clear_error():
             )
         with pytest.raises(ValueError, match="beyond max_seq_len"):
             model(tokens(1, 25))
+
+
+ATTENTION_OPTIONS = {
+    "bias-qkv-qk-norm-per-head": {"attention": {"bias": "qkv", "qk_norm": "per_head"}},
+    "qk-norm-whole-layernorm": {"attention": {"qk_norm": "whole", "bias": True},
+                                "norm": {"type": "layernorm"}},
+    "scale-softcap-window": {"attention": {"scale": 0.7, "logit_softcap": 3.0,
+                                           "mask_type": "sliding_window", "window_size": 3}},
+    "softcap-alibi-final-cap-embedding-scale": {
+        "attention": {"logit_softcap": 2.0}, "positional": {"encoding": "alibi"},
+        "final_logit_softcap": 1.5, "embedding_scale": "sqrt_d_model"},
+}
+
+
+@pytest.mark.parametrize("options", ATTENTION_OPTIONS)
+def test_decode_equals_full_forward_for_attention_options(options):
+    model = tiny_model(**ATTENTION_OPTIONS[options])
+    ids = tokens(2, 9)
+    with torch.no_grad():
+        full = model(ids)
+        assert (decode_step_by_step(model, ids, prefill=4) - full).abs().max() < ATOL

@@ -102,6 +102,16 @@ BROKEN = [
     (spec_with(attention={"dropout": -0.1}), "model.attention.dropout", ["-0.1", "≥ 0"]),
     (spec_with(ffn={"dropout": 1.5}), "model.ffn.dropout", ["1.5"]),
     (spec_with(norm={"eps": 0}), "model.norm.eps", ["0", "≥ 1e-12"]),
+    (spec_with(attention={"variant": "complex", "logit_softcap": 50.0}),
+     "model.attention.logit_softcap", ["50.0", "'complex'", "null"]),
+    (spec_with(attention={"use_flash_attn": True, "logit_softcap": 50.0}),
+     "model.attention.logit_softcap", ["50.0", "use_flash_attn"]),
+    (spec_with(attention={"bias": "qk"}), "model.attention.bias", ["'qk'", "qkv"]),
+    (spec_with(attention={"qk_norm": "per_query"}), "model.attention.qk_norm", ["per_query", "per_head"]),
+    (spec_with(attention={"scale": 0}), "model.attention.scale", ["0", "'auto'"]),
+    (spec_with(attention={"logit_softcap": -1.0}), "model.attention.logit_softcap", ["-1.0"]),
+    (spec_with(final_logit_softcap=0.0), "model.final_logit_softcap", ["0.0"]),
+    (spec_with(embedding_scale="sqrt"), "model.embedding_scale", ["sqrt", "sqrt_d_model"]),
 ]
 
 
@@ -142,6 +152,9 @@ ACCEPTED = [
     ),
     spec_with(attention={"variant": "complex", "mask_type": "sliding_window", "window_size": 8}),
     spec_with(dropout=0.0, attention={"dropout": 0.999}),
+    spec_with(attention={"bias": "qkv", "qk_norm": "whole", "scale": 0.0625, "logit_softcap": 50.0},
+              final_logit_softcap=30.0, embedding_scale="sqrt_d_model"),
+    spec_with(attention={"variant": "complex", "qk_norm": "per_head", "bias": True}, embedding_scale=2.0),
 ]
 
 

@@ -84,6 +84,19 @@ COMPLEX_WITHOUT_FLASH_ATTN: JsonSchema = {
     },
 }
 
+SOFTCAP_NOT_WITH_COMPLEX: JsonSchema = {
+    "if": _when("variant", "complex", default=False),
+    "then": _forbidden("logit_softcap", "not allowed with variant 'complex'; allowed: null",
+                       allow_null=True),
+}
+
+SOFTCAP_NOT_WITH_FLASH_ATTN: JsonSchema = {
+    "if": {"properties": {"use_flash_attn": {"const": True}}, "required": ["use_flash_attn"]},
+    "then": _forbidden("logit_softcap", "has no flash-attn kernel here; set use_flash_attn to false",
+                       allow_null=True),
+}
+
+
 def positional_options_only_with_their_encodings() -> list[JsonSchema]:
     """From the option table: each key of model.positional only with the encodings that
     read it (one rule per group of keys read by the same encodings)."""
@@ -139,7 +152,8 @@ def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
     entry. Built when the schema is generated, so option-table entries added later count."""
     return {
         Spec: [BPE_NEEDS_A_VOCAB_SIZE],
-        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
+        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN,
+                          SOFTCAP_NOT_WITH_COMPLEX, SOFTCAP_NOT_WITH_FLASH_ATTN],
         PositionalConfig: positional_options_only_with_their_encodings(),
         FFNConfig: [activation_only_where_chosen()],
     }

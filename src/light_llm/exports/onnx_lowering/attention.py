@@ -14,11 +14,10 @@ head), one additive bias (mask, causal rule, ALiBi, window), Softmax, MatMul."""
 
 from __future__ import annotations
 
-import math
-
 from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
 from light_llm.exports.onnx_lowering.linear import linear
 from light_llm.exports.onnx_lowering.masks import AttentionInputs
+from light_llm.exports.onnx_lowering.qk_norm import qk_normed, soft_capped
 from light_llm.exports.onnx_lowering.weights import Weights
 
 
@@ -38,9 +37,11 @@ def fused_attention(
     qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
                  packed_name=f"{prefix}.qkv_proj")
     q, k, v = qkv, "", ""
-    if rotary is not None:
+    if rotary is not None or attention_ir.qk_norm != "none":
         sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
         q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+        q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
+    if rotary is not None:
         q, k = (g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
                      interleaved=0, num_heads=heads)
                 for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
@@ -51,6 +52,7 @@ def fused_attention(
          "", "", "", masks.bias],
         scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
         num_heads=attention_ir.num_heads, kv_num_heads=attention_ir.num_kv_heads,
+        scale=attention_ir.score_scale, **_softcap_attribute(attention_ir),
     )[0]  # the sliding window is in masks.bias (see masks.py)
     return linear(g, weights, out, f"{prefix}.o_proj")
 
@@ -72,8 +74,9 @@ def standard_attention(
     qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
                  packed_name=f"{prefix}.qkv_proj")
     sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
-    q, k, v = (_heads(g, t, n, dim, scope) for t, n in
-               zip(g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1), (heads, kv_heads, kv_heads)))
+    q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+    q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
+    q, k, v = (_heads(g, t, n, dim, scope) for t, n in zip((q, k, v), (heads, kv_heads, kv_heads)))
     if rotation is not None:
         q, k = _rotate(g, q, rotation, dim, scope), _rotate(g, k, rotation, dim, scope)
     if cache is not None:
@@ -83,13 +86,20 @@ def standard_attention(
     groups = heads // kv_heads
     q = g.op("Reshape", q, g.constant([0, kv_heads, groups, -1, dim]), scope=scope)  # [B, Hkv, G, S, D]
     k = g.op("Transpose", g.op("Unsqueeze", k, g.constant([2]), scope=scope), scope=scope, perm=[0, 1, 2, 4, 3])
-    scores = g.op("Mul", g.op("MatMul", q, k, scope=scope), g.constant(1 / math.sqrt(dim), "float32"), scope=scope)
+    scores = g.op("Mul", g.op("MatMul", q, k, scope=scope), g.constant(attention_ir.score_scale, "float32"),
+                  scope=scope)
+    scores = soft_capped(g, scores, attention_ir.logit_softcap, scope)
     weights_ = g.op("Softmax", g.op("Add", scores, masks.grouped_bias, scope=scope), scope=scope, axis=-1)
     out = g.op("MatMul", weights_, g.op("Unsqueeze", v, g.constant([2]), scope=scope), scope=scope)
     out = g.op("Reshape", out, g.constant([0, heads, -1, dim]), scope=scope)  # [B, H, S, D]
     out = g.op("Transpose", out, scope=scope, perm=[0, 2, 1, 3])
     out = g.op("Reshape", out, g.constant([0, 0, heads * dim]), scope=scope)
     return linear(g, weights, out, f"{prefix}.o_proj")
+
+
+def _softcap_attribute(attention_ir) -> dict:
+    """GroupQueryAttention caps the scaled scores before its attention_bias is added."""
+    return {} if attention_ir.logit_softcap is None else {"softcap": attention_ir.logit_softcap}
 
 
 def _heads(g: GraphBuilder, x: str, heads: int, dim: int, scope: str) -> str:

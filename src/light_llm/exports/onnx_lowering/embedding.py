@@ -22,6 +22,8 @@ def embed(g: GraphBuilder, weights: Weights, ir, input_ids: str, position_ids: s
     """`[batch, sequence, d_model]`: token embedding, plus the absolute position's."""
     table = g.initializer(TOKEN_EMBEDDING, weights.tensor(TOKEN_EMBEDDING))
     x = g.op("Gather", table, input_ids, scope="/embed_tokens", axis=0)
+    if ir.embedding_scale != 1.0:
+        x = g.op("Mul", x, g.constant(ir.embedding_scale, np.float32), scope="/embedding_scale")
     positions = _position_table(weights, ir)
     if positions is None:
         return x

@@ -31,6 +31,7 @@ from light_llm.exports.onnx_lowering.embedding import (
 from light_llm.exports.onnx_lowering.masks import attention_inputs
 from light_llm.exports.onnx_lowering.norm import ResidualStream
 from light_llm.exports.onnx_lowering.plan import LayerLowering
+from light_llm.exports.onnx_lowering.qk_norm import soft_capped
 from light_llm.exports.onnx_lowering.tensors import TensorStore
 from light_llm.exports.onnx_lowering.weights import Weights
 from light_llm.runtime.geometry import Geometry
@@ -95,4 +96,9 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
+    if ir.final_logit_softcap is None:
+        g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
+        return
+    logits = g.op("MatMul", x, weight, scope="/lm_head")
+    capped = soft_capped(g, logits, ir.final_logit_softcap, "/logit_cap")
+    g.node("Identity", [capped], scope="/logit_cap", outputs=["logits"])

@@ -26,9 +26,10 @@ from light_llm.interop.hf.base import (
     block,
     expansion,
 )
+from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
 from light_llm.models.transformer.ir import TransformerIR
 
-LLAMA_NEEDS = (
+LLAMA_NEEDS = PLAIN_ATTENTION + (
     Need("model.norm.type", NORM_TYPE, ("rmsnorm",)),
     Need("model.norm.placement", PLACEMENT, ("pre",)),
     Need("model.parallel_layers", PARALLEL, (False,)),
@@ -66,7 +67,8 @@ class Llama(HFArchitecture):
     base_prefix = "model."
     embedding = "model.embed_tokens.weight"
     fields = LlamaFields
-    needs = LLAMA_NEEDS + (Need("model.attention.mask_type", MASK, ("causal",)),)
+    needs = LLAMA_NEEDS + (Need("model.attention.mask_type", MASK, ("causal",)),
+                           bias_need(False, True), QK_NORM_OFF)
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn
@@ -96,14 +98,16 @@ class Llama(HFArchitecture):
         pairs = [("embed_tokens.weight", "model.embed_tokens.weight"),
                  ("final_norm.weight", "model.norm.weight")]
         attention_kinds = ("weight", "bias") if block(ir).attention.bias else ("weight",)
+        output_kinds = ("weight", "bias") if block(ir).attention.output_bias else ("weight",)
         ffn_kinds = ("weight", "bias") if block(ir).ffn.bias else ("weight",)
         for i in range(ir.num_layers):
             ours, theirs = f"blocks.{i}", f"model.layers.{i}"
             pairs += [(f"{ours}.attention_norm_in.weight", f"{theirs}.input_layernorm.weight"),
                       (f"{ours}.ffn_norm_in.weight", f"{theirs}.post_attention_layernorm.weight")]
-            for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            for proj, kinds in (("q_proj", attention_kinds), ("k_proj", attention_kinds),
+                                ("v_proj", attention_kinds), ("o_proj", output_kinds)):
                 pairs += [(f"{ours}.attention.{proj}.{kind}", f"{theirs}.self_attn.{proj}.{kind}")
-                          for kind in attention_kinds]
+                          for kind in kinds]
             for proj in ("gate_proj", "up_proj", "down_proj"):
                 pairs += [(f"{ours}.ffn.{proj}.{kind}", f"{theirs}.mlp.{proj}.{kind}") for kind in ffn_kinds]
         return pairs + [("lm_head.weight", "lm_head.weight")]

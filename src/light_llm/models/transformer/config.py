@@ -29,6 +29,9 @@ MAX_VOCAB = 1_048_576
 """Four times the largest released vocabulary (256,000)."""
 MAX_SEQ_LEN = 1_048_576
 MAX_EXPANSION = 64.0
+MAX_ATTENTION_SCALE = 64.0
+"""A score factor above 64 saturates softmax in fp32 for any head_dim ≥ 1."""
+MAX_SOFTCAP = 1e6
 MAX_INIT_STD = 1.0
 """Above this, fp32 activations of a deep model overflow (init_std 1e30 gives inf)."""
 ROPE_BASE_RANGE = (1.0, 1e12)
@@ -76,7 +79,11 @@ class AttentionConfig(CheckedSection):
         f"auto: d_model // num_heads. {_SIZE_LIMIT}",
     )
     dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on attention weights.")
-    bias: bool = Field(False, description="Add a bias to the Q, K, V and output projections.")
+    bias: bool | Literal["qkv"] = Field(
+        False,
+        description="true: a bias on the Q, K, V and output projections; 'qkv': on Q, K and V "
+        "only (Qwen2); false: none.",
+    )
     mask_type: Literal["causal", "bidirectional", "sliding_window"] = Field(
         "causal",
         description="causal: attend to earlier tokens; bidirectional: attend to all tokens "
@@ -93,8 +100,26 @@ class AttentionConfig(CheckedSection):
         "'complex'.",
     )
 
+    qk_norm: Literal["none", "per_head", "whole"] = Field(
+        "none",
+        description="A norm (model.norm's type and eps) on queries and keys before RoPE. "
+        "per_head: over each head's head_dim (Qwen3, Gemma 3); whole: over the whole Q and "
+        "K projections (OLMo 2).",
+    )
+    scale: Number(gt=0.0, le=MAX_ATTENTION_SCALE) | Auto = Field(
+        "auto",
+        description="Factor on the scores Q·Kᵀ. auto: 1/√head_dim; Gemma 2's "
+        "query_pre_attn_scalar s is scale s^-0.5.",
+    )
+    logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
+        None,
+        description="Soft-cap the scores before the mask: cap·tanh(scores/cap) (Gemma 2). "
+        "Not with variant 'complex' nor use_flash_attn.",
+    )
+
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
+        found += self._attention_extras_problems()
         if self.mask_type == "sliding_window" and self.window_size is None:
             found.append(("window_size", "required when mask_type is 'sliding_window'"))
         if self.mask_type != "sliding_window" and self.window_size is not None:
@@ -129,6 +154,16 @@ class AttentionConfig(CheckedSection):
                         f"allowed: a divisor of {self.num_heads}",
                     )
                 )
+        return found
+
+    def _attention_extras_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.variant == "complex" and self.logit_softcap is not None:
+            found.append(("logit_softcap", f"logit_softcap={self.logit_softcap} is not allowed "
+                                           "with variant 'complex'; allowed: null"))
+        if self.logit_softcap is not None and self.use_flash_attn:
+            found.append(("logit_softcap", f"logit_softcap={self.logit_softcap} has no flash-attn "
+                                           "kernel here; set use_flash_attn to false"))
         return found
 
     def resolved_num_kv_heads(self) -> int:
@@ -256,6 +291,14 @@ class TransformerConfig(CheckedSection):
         description="Scale the init of residual output projections by 1/√(2·num_layers) "
         "(GPT-2).",
     )
+    final_logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
+        None, description="Soft-cap the logits: cap·tanh(logits/cap) (Gemma 2)."
+    )
+    embedding_scale: Number(gt=0.0, le=MAX_WIDTH) | Literal["sqrt_d_model"] = Field(
+        1.0,
+        description="Factor on the token embeddings (not on a tied LM head). sqrt_d_model: "
+        "√d_model in the model's dtype (Gemma).",
+    )
 
     def describe(self) -> str:
         attention = self.attention
@@ -268,6 +311,11 @@ class TransformerConfig(CheckedSection):
         if self.attention.head_dim != "auto":
             return self.attention.head_dim
         return self.d_model // self.attention.num_heads
+
+    def resolved_attention_scale(self) -> float:
+        if self.attention.scale != "auto":
+            return self.attention.scale
+        return self.resolved_head_dim() ** -0.5
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []

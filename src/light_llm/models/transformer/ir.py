@@ -24,6 +24,13 @@ class PositionalIR:
 
 
 @dataclass(frozen=True)
+class NormIR:
+    type: str
+    dim: int
+    eps: float
+
+
+@dataclass(frozen=True)
 class AttentionIR:
     variant: Literal["mha", "gqa", "mqa", "complex"]
     d_model: int
@@ -38,6 +45,27 @@ class AttentionIR:
     kernel: str
     kernel_reason: str
     positional: PositionalIR
+    # bias: Q, K and V carry a bias; output_bias: o_proj too (spec `bias: true`).
+    output_bias: bool = False
+    qk_norm: Literal["none", "per_head", "whole"] = "none"
+    qk_norm_type: str = "rmsnorm"
+    qk_norm_eps: float = 1e-5
+    scale: float | None = None  # factor on Q·Kᵀ; None: 1/√head_dim
+    logit_softcap: float | None = None  # scores = cap·tanh(scores/cap) before the mask
+
+    @property
+    def score_scale(self) -> float:
+        return self.scale if self.scale is not None else self.head_dim ** -0.5
+
+    def qk_norms(self) -> tuple[NormIR, NormIR] | None:
+        """The query and key norms (None without qk_norm): over head_dim per head, or over
+        the whole projection."""
+        if self.qk_norm == "none":
+            return None
+        q_dim, k_dim = (self.head_dim, self.head_dim) if self.qk_norm == "per_head" else (
+            self.q_size, self.kv_size)
+        return (NormIR(self.qk_norm_type, q_dim, self.qk_norm_eps),
+                NormIR(self.qk_norm_type, k_dim, self.qk_norm_eps))
 
     @property
     def q_size(self) -> int:
@@ -56,13 +84,6 @@ class FFNIR:
     activation: str
     dropout: float
     bias: bool
-
-
-@dataclass(frozen=True)
-class NormIR:
-    type: str
-    dim: int
-    eps: float
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,8 @@ class TransformerIR:
     target: Target
 
     family: str = "transformer"
+    final_logit_softcap: float | None = None  # logits = cap·tanh(logits/cap)
+    embedding_scale: float = 1.0  # token embeddings × this, in the model dtype
 
     @property
     def causal(self) -> bool:

@@ -38,6 +38,8 @@ def choose_attention_kernel(config: AttentionConfig, target: Target) -> tuple[st
         if target == "export":
             return "complex_as_real", "export lowers Re(Q·K̄) to real pairs: Qr·Kr + Qi·Ki"
         return "complex_eager", "complex Q and K in torch complex64; scores Re(Q·K̄)"
+    if config.logit_softcap is not None:
+        return "softcap", "logit_softcap: scores cap·tanh(scores/cap) need explicit scores"
     if target == "export":
         return "sdpa", "export uses portable attention ops"
     if not config.use_flash_attn:
@@ -70,7 +72,13 @@ def lower_attention(
         num_kv_heads=attention.resolved_num_kv_heads(),
         head_dim=config.resolved_head_dim(),
         dropout=attention.dropout,
-        bias=attention.bias,
+        bias=attention.bias is not False,
+        output_bias=attention.bias is True,
+        qk_norm=attention.qk_norm,
+        qk_norm_type=config.norm.type,
+        qk_norm_eps=config.norm.eps,
+        scale=config.resolved_attention_scale(),
+        logit_softcap=attention.logit_softcap,
         mask_type=attention.mask_type,
         window_size=attention.window_size,
         use_flash_attn=attention.use_flash_attn,
@@ -142,4 +150,12 @@ def lower(
         init_std=config.init_std,
         residual_scaled_init=config.residual_scaled_init,
         target=target,
+        final_logit_softcap=config.final_logit_softcap,
+        embedding_scale=resolved_embedding_scale(config),
     )
+
+
+def resolved_embedding_scale(config: TransformerConfig) -> float:
+    if config.embedding_scale == "sqrt_d_model":
+        return math.sqrt(config.d_model)
+    return config.embedding_scale

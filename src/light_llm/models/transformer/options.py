@@ -172,6 +172,10 @@ for _entry in (
         complex_rotation=True,
     ),
     AttentionKernel(
+        "softcap", "explicit scores soft-capped by cap·tanh(scores/cap), then softmax",
+        "light_llm.models.transformer.softcap:SoftcapKernel",
+    ),
+    AttentionKernel(
         "complex_as_real", "Re(Q·K̄) as the real dot product of (re | im) halves",
         f"{_ATTENTION}:SDPAKernel",
     ),

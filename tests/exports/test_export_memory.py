@@ -1,6 +1,6 @@
 """What keeps an export's memory to about one copy of the weights, on tiny models: the
-weights file read tensor by tensor, the eager reference built with one copy and dropped
-before onnxruntime opens, external data turned inline tensor by tensor, quantization
+weights file read tensor by tensor, the onnxruntime session dropped before the eager
+reference is built (with one copy), external data turned inline tensor by tensor, quantization
 followed weight by weight, and each phase's time and peak in light_llm.json."""
 
 from __future__ import annotations
@@ -72,24 +72,24 @@ def test_reference_names_a_weight_of_the_wrong_shape(tmp_path):
         load_reference(folder)
 
 
-def test_verify_in_turn_drops_the_eager_model_before_opening_the_backend(tmp_path):
+def test_verify_in_turn_drops_the_backend_before_building_the_eager_model(tmp_path):
     folder = model_folder(tmp_path / "run", SMALL)
     ir = lower_spec(folder.spec, target="export")
     write_graph(ir, folder.path / WEIGHTS_FILE, tmp_path / "model.onnx", 18, {}, lowering_plan(ir), False)
     alive, sides = [], []
 
-    def reference():
-        model = load_reference(folder)
-        alive.append(weakref.ref(model))
-        return model
-
     def backend():
+        session = OnnxSession(tmp_path / "model.onnx")
+        alive.append(weakref.ref(session))
+        return session
+
+    def reference():
         gc.collect()
-        assert alive[0]() is None, "the eager model is still alive when the backend opens"
-        return OnnxSession(tmp_path / "model.onnx")
+        assert alive[0]() is None, "the onnxruntime session is still alive when the eager model is built"
+        return load_reference(folder)
 
     report = verify_in_turn(reference, backend, ir, on_side=sides.append)
-    assert report.passed and sides == ["eager", "export"]
+    assert report.passed and sides == ["export", "eager"]
     assert len(report.checks) >= 10 and len(report.plain_checks) == 4
 
 
@@ -112,8 +112,8 @@ def test_external_data_turned_inline_runs_the_same(tmp_path):
 def test_phases_record_time_and_peak(tmp_path):
     phases = Phases()
     with phases.phase("big"):
-        block = np.ones(64 * 1024**2 // 8)  # 64 MB, touched
-        del block
+        block = np.ones(64 * 1024**2 // 8)  # 64 MB, touched, alive at the phase's end
+    del block
     with phases.phase("small"):
         pass
     big, small = phases.records
@@ -141,7 +141,7 @@ def test_export_records_its_phases_and_shows_progress(tmp_path):
     display = Recorder()
     result = export_onnx(folder, tmp_path / "onnx", quantize="int4", display=display)
     names = [phase["name"] for phase in result.phases]
-    assert names == ["lower", "write graph", "quantize int4", "verify: eager", "verify: export",
+    assert names == ["lower", "write graph", "quantize int4", "verify: export", "verify: eager",
                      "side files and checksums"]
     assert ("advance", "write graph", 2, 2) in display.events
     quantized = [e for e in display.events if e[0] == "advance" and e[1] == "quantize int4"]
@@ -156,7 +156,7 @@ def test_export_records_its_phases_and_shows_progress(tmp_path):
 def test_fp32_export_keeps_one_file_and_older_manifests_stay_readable(llama_export):
     _, out = llama_export
     manifest = json.loads((out / "light_llm.json").read_text())
-    assert [p["name"] for p in manifest["phases"]][-3:] == ["verify: export", "inline weights",
+    assert [p["name"] for p in manifest["phases"]][-4:] == ["verify: export", "verify: eager", "inline weights",
                                                              "side files and checksums"]
     assert not (out / EXTERNAL_DATA_FILE).exists()  # the weights went inline after verification
     del manifest["phases"]  # as written before phases were recorded

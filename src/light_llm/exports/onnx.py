@@ -7,8 +7,8 @@ light_llm.json (written by exports/core.py, like every target's).
 
 Memory (docs/export-contract.md): the written graph keeps its weights in external data
 while it is quantized and verified, so onnxruntime memory-maps them and the quantizer
-reads one tensor at a time; the eager reference is built with one copy of the weights
-and dropped before the onnxruntime session opens (verify_in_turn); graphs under 2 GB
+reads one tensor at a time; the onnxruntime session runs its side of the checks and is
+closed before the eager reference is built with one copy of the weights (verify_in_turn); graphs under 2 GB
 then get their weights inline, one tensor at a time. Each phase's time and peak memory
 go to light_llm.json ("phases") and to the display the caller passes.
 """
@@ -136,7 +136,7 @@ def _cause(error: Exception) -> str:
 
 
 def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
-    """The eager side first (built from the weights file, then dropped), then onnxruntime."""
+    """onnxruntime's side first (then closed), then eager PyTorch's (built from the weights file)."""
     from light_llm.exports.reference import load_reference
     from light_llm.exports.verify import require_parity, verify_in_turn
     from light_llm.exports.verify_session import verification_session

@@ -23,6 +23,10 @@ forward checks close that gap: `model(tokens)` on unpadded full sequences agains
 eager wrapper and against the export, and the KV-cache path (the model's own
 `forward_with_cache`, and the export's decode steps) against `model(tokens)`. The eager
 sides are always held to atol/rtol; the export's sides like steps 1-4.
+
+The prompts are drawn first and each side runs all of them in turn (`verify_in_turn`),
+so a caller can close the backend before it builds the eager model: an export then
+never holds two copies of the weights.
 """
 
 from __future__ import annotations
@@ -72,18 +76,19 @@ def verify_in_turn(
     seed: int = 0,
     on_side: Callable[[str], None] | None = None,
 ) -> ParityReport:
-    """The same checks, one side at a time: every prompt is drawn first, then the eager
-    model (`load_reference()`) runs all of them and is dropped before `open_run()` opens
-    the backend, so the two never hold their weights at once. Each side's calls depend
-    only on the prompts and its own outputs, so the checks are those of running both
-    sides step by step. `on_side("eager" | "export")` is called as each side starts."""
+    """The same checks, one side at a time: every prompt is drawn first, then the backend
+    (`open_run()`) runs all of them and is dropped before `load_reference()` builds the
+    eager model, so the two never hold their weights at once (the backend first: it
+    starts from the smaller process). Each side's calls depend only on the prompts and
+    its own outputs, so the checks are those of running both sides step by step.
+    `on_side("export" | "eager")` is called as each side starts."""
     geometry = Geometry.from_ir(ir)
     prompts = _Prompts.draw(geometry, np.random.default_rng(seed))
-    (on_side or _quiet)("eager")
-    expected = _eager_transcript(load_reference(), geometry, prompts)
-    gc.collect()  # the eager weights go before the backend's come
     (on_side or _quiet)("export")
     actual = _transcript(open_run(), geometry, prompts)
+    gc.collect()  # the backend's weights go before the eager ones come
+    (on_side or _quiet)("eager")
+    expected = _eager_transcript(load_reference(), geometry, prompts)
     return _Checker(geometry, atol, rtol, quantized).report(prompts, expected, actual, seed)
 
 

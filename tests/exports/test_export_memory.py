@@ -146,6 +146,9 @@ def test_export_records_its_phases_and_shows_progress(tmp_path):
     assert ("advance", "write graph", 2, 2) in display.events
     quantized = [e for e in display.events if e[0] == "advance" and e[1] == "quantize int4"]
     assert quantized and quantized[-1][2] == quantized[-1][3] >= 2 * 4 + 2  # 4 MatMuls a layer, LM head, embedding
+    for side in ("verify: export", "verify: eager"):  # every call of each side counted, to the end
+        calls = [e for e in display.events if e[0] == "advance" and e[1] == side]
+        assert calls[-1][2] == calls[-1][3] == len(calls) > 20
     manifest = json.loads((tmp_path / "onnx" / "light_llm.json").read_text())
     assert [phase["name"] for phase in manifest["phases"]] == names
     assert all(phase["seconds"] >= 0 and phase["peak_memory_mb"] > 0 for phase in manifest["phases"])

@@ -74,26 +74,43 @@ def verify_in_turn(
     rtol: float = 1e-4,
     quantized: bool = False,
     seed: int = 0,
-    on_side: Callable[[str], None] | None = None,
+    on_side: Callable[[str], Callable | None] | None = None,
 ) -> ParityReport:
     """The same checks, one side at a time: every prompt is drawn first, then the backend
     (`open_run()`) runs all of them and is dropped before `load_reference()` builds the
     eager model, so the two never hold their weights at once (the backend first: it
     starts from the smaller process). Each side's calls depend only on the prompts and
     its own outputs, so the checks are those of running both sides step by step.
-    `on_side("export" | "eager")` is called as each side starts."""
+    `on_side("export" | "eager")` is called as each side starts; it may return an
+    `advance(done, total)` that follows the side's calls."""
     geometry = Geometry.from_ir(ir)
     prompts = _Prompts.draw(geometry, np.random.default_rng(seed))
-    (on_side or _quiet)("export")
-    actual = _transcript(open_run(), geometry, prompts)
+    advance = (on_side or _quiet)("export")
+    actual = _transcript(_counted(open_run(), prompts, advance), geometry, prompts)
     gc.collect()  # the backend's weights go before the eager ones come
-    (on_side or _quiet)("eager")
-    expected = _eager_transcript(load_reference(), geometry, prompts)
+    advance = (on_side or _quiet)("eager")
+    expected = _eager_transcript(load_reference(), geometry, prompts, advance)
     return _Checker(geometry, atol, rtol, quantized).report(prompts, expected, actual, seed)
 
 
 def _quiet(side: str) -> None:
-    pass
+    return None
+
+
+def _counted(run: Run, prompts: "_Prompts", advance) -> Run:
+    """`run`, calling `advance(calls so far, calls in all)` after each call."""
+    if advance is None:
+        return run
+    total = prompts.calls()
+    done = [0]
+
+    def counted(feeds):
+        outputs = run(feeds)
+        done[0] += 1
+        advance(min(done[0], total), total)
+        return outputs
+
+    return counted
 
 
 def _fit(lengths: tuple[int, ...], max_seq_len: int) -> list[int]:
@@ -131,6 +148,12 @@ class _Prompts:
             new = max(0, min(GREEDY_TOKENS, geometry.max_seq_len - prompt_length))
         plain = tokens(2, min(PLAIN_LENGTH, geometry.max_seq_len))
         return cls(prefills, decode_prompt, steps, greedy_prompt, new, plain)
+
+    def calls(self) -> int:
+        """How many calls `_transcript` makes on one side."""
+        decode = 1 + len(self.decode_steps) + self.greedy_tokens if self.decode_prompt is not None else 0
+        length = self.plain.shape[1]
+        return len(self.prefills) + decode + 1 + (1 + length - length // 2 if self.decode_prompt is not None and length >= 2 else 0)
 
     def decode_masks(self) -> list[np.ndarray]:
         """The masks of the decode prompt, then of each step (one slot more each)."""
@@ -171,7 +194,7 @@ def _transcript(run: Run, geometry: Geometry, prompts: _Prompts) -> _Transcript:
     return out
 
 
-def _eager_transcript(model, geometry: Geometry, prompts: _Prompts) -> _Transcript:
+def _eager_transcript(model, geometry: Geometry, prompts: _Prompts, advance=None) -> _Transcript:
     """The eager side: the contract's signature wrapper on every prompt, and the model's
     own forward and forward_with_cache on the plain tokens."""
     import torch
@@ -179,7 +202,8 @@ def _eager_transcript(model, geometry: Geometry, prompts: _Prompts) -> _Transcri
     from light_llm.runtime.eager_signature import run_module, signature_module
 
     model = model.eval()
-    out = _transcript(run_module(signature_module(model, geometry), geometry), geometry, prompts)
+    out = _transcript(_counted(run_module(signature_module(model, geometry), geometry), prompts, advance),
+                      geometry, prompts)
     tokens = prompts.plain
     with torch.no_grad():
         out.model_plain = model(torch.from_numpy(tokens)).float().numpy()

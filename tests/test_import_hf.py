@@ -27,9 +27,11 @@ CONFIGS = {
         vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
         rope_theta=500.0, tie_word_embeddings=False),
-    "gpt2": lambda: transformers.GPT2Config(
+    "gpt2": lambda: transformers.GPT2Config(  # its own default activation, gelu_new
+        vocab_size=258, n_embd=60, n_layer=3, n_head=5, n_positions=64),
+    "gpt2-exact-gelu": lambda: transformers.GPT2Config(
         vocab_size=258, n_embd=64, n_layer=2, n_head=4, n_positions=64,
-        activation_function="gelu"),
+        activation_function="gelu", tie_word_embeddings=False),
     "qwen2": lambda: transformers.Qwen2Config(
         vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=2,
         num_attention_heads=5, num_key_value_heads=1, max_position_embeddings=64,
@@ -58,15 +60,15 @@ def cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-@pytest.mark.parametrize("family", CONFIGS)
-def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family):
+@pytest.mark.parametrize("family,form", [(family, "fused") for family in CONFIGS] + [("gpt2", "portable")])
+def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family, form):
     original = save_hf_model(tmp_path / "hf", CONFIGS[family]())
     run = cli("import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "run"))
     assert run.exit_code == 0, run.output
-    assert f"imported {family}" in run.output and "vs transformers: parity passed" in run.output
+    assert f"imported {family.split('-')[0]}" in run.output and "vs transformers: parity passed" in run.output
 
     folder = load_model_folder(tmp_path / "run")
-    export_onnx(folder, tmp_path / "onnx")
+    export_onnx(folder, tmp_path / "onnx", portable=form == "portable")
     geometry = Geometry.from_ir(folder.build().ir)
     mask = np.ones((2, 9), dtype=np.int64)
     mask[1, :4] = 0  # left padding
@@ -129,13 +131,27 @@ def test_unexplained_tensors_and_missing_files_are_named(tmp_path):
 def test_hf_config_that_light_llm_cannot_express_is_refused(tmp_path):
     save_hf_model(tmp_path / "hf", CONFIGS["gpt2"]())
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
-    config["activation_function"] = "gelu_new"
+    config["activation_function"] = "quick_gelu"
     (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(HFImportError, match="'gelu_new' has no light_llm equivalent"):
+    with pytest.raises(HFImportError, match="'quick_gelu' has no light_llm equivalent"):
         import_hf(tmp_path / "hf", tmp_path / "run")
 
 
-@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+def test_llama3_rope_scaling_imports_and_exports_with_the_original_logits(tmp_path, monkeypatch):
+    """Llama 3.1-style rope_parameters; the 9-token prompts run past its
+    original_max_position_embeddings (4), where the llama3 rule changes the frequencies."""
+    monkeypatch.setitem(CONFIGS, "llama", lambda: transformers.LlamaConfig(
+        vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=True,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 4}))
+    test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, "llama", "fused")
+    spec = load_model_folder(tmp_path / "run").spec.model
+    assert spec.positional.rope_scaling.type == "llama3"
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3", "gpt2"])
 def test_imported_architecture_trains_a_few_steps_and_exports(tmp_path, family):
     """The imported spec's model (QKV biases; per-head QK norm) trains and its trained
     weights export to ONNX with the parity gate passing."""

@@ -12,8 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from light_llm.models.transformer.config import AttentionConfig, FFNConfig, PositionalConfig
+from light_llm.models.transformer.config import (
+    AttentionConfig,
+    FFNConfig,
+    PositionalConfig,
+    RopeScalingConfig,
+    TransformerConfig,
+)
 from light_llm.models.transformer.options import (
+    FFN_VARIANTS,
+    activation_choices,
     free_activation_variants,
     readers,
 )
@@ -58,6 +66,11 @@ SLIDING_WINDOW: JsonSchema = {
     "else": _forbidden(
         "window_size", "only allowed with mask_type 'sliding_window'", allow_null=True
     ),
+}
+
+LAYER_PATTERN_NEEDS_A_WINDOW: JsonSchema = {
+    "if": _when("mask_type", "sliding_window", default=False),
+    "else": _forbidden("layer_pattern", "only allowed with mask_type 'sliding_window'", allow_null=True),
 }
 
 MQA_ONE_KV_HEAD: JsonSchema = {
@@ -119,13 +132,42 @@ def positional_options_only_with_their_encodings() -> list[JsonSchema]:
     return rules
 
 
-def activation_only_where_chosen() -> JsonSchema:
-    """From the option table: ffn.activation only with the variants that take one."""
-    variants = free_activation_variants()
-    return {
-        "if": _when("variant", variants, default=False),
-        "else": _forbidden("activation", f"only allowed with variant {_one_of(variants)}"),
-    }
+def activation_only_where_chosen() -> list[JsonSchema]:
+    """From the option table: ffn.activation with the variants that take one, and with a
+    variant that fixes its own only among that variant's alternatives (geglu: gelu_tanh)."""
+    free = free_activation_variants()
+    choosing = [name for name in FFN_VARIANTS if name not in free and activation_choices(name)]
+    rules = [{
+        "if": _when("variant", free + choosing, default=False),
+        "else": _forbidden("activation", f"only allowed with variant {_one_of(free + choosing)}"),
+    }]
+    for name in choosing:
+        choices = list(activation_choices(name))
+        rules.append({
+            "if": _when("variant", name, default=False),
+            "then": {"properties": {"activation": {
+                "enum": choices, "description": f"variant {name!r} takes activation {_one_of(choices)}"}}},
+        })
+    return rules
+
+
+def rope_scaling_keys_by_type() -> list[JsonSchema]:
+    """model.positional.rope_scaling: each type's required keys, and no key of another type."""
+    required = RopeScalingConfig.required_keys()
+    rules = []
+    for kind in ("linear", "llama3", "yarn"):
+        then: JsonSchema = {"properties": {
+            key: {"type": "null", "description": f"only allowed with type {_one_of(list(owners))}"}
+            for key, owners in RopeScalingConfig.owners().items() if kind not in owners
+        }}
+        if required.get(kind):
+            then["required"] = list(required[kind])
+            then["description"] = f"required with type {kind!r}"
+            then["properties"] |= {key: {"not": {"type": "null"}, "description": f"required with type {kind!r}"}
+                                   for key in required[kind]}
+        rules.append({"if": _when("type", kind, default=False), "then": then})
+    return rules
+
 
 BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     "if": {
@@ -147,13 +189,31 @@ BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     },
 }
 
+SEPARATE_PARALLEL_NORMS: list[JsonSchema] = [
+    {
+        "if": _when("parallel_layers", [True], default=False),
+        "else": {"properties": {"parallel_norms": {
+            "const": "shared", "description": "'separate' is only allowed with parallel_layers: true"}}},
+    },
+    {
+        "if": {"required": ["norm"], "properties": {"norm": _when("placement", ["post", "output"], default=False)}},
+        "then": {"properties": {"parallel_norms": {
+            "const": "shared",
+            "description": "'separate' input norms need norm.placement 'pre' or 'sandwich'"}}},
+    },
+]
+
+
 def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
     """The root Spec's rules go on the schema's root, every other model's on its $defs
     entry. Built when the schema is generated, so option-table entries added later count."""
     return {
         Spec: [BPE_NEEDS_A_VOCAB_SIZE],
         AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN,
-                          SOFTCAP_NOT_WITH_COMPLEX, SOFTCAP_NOT_WITH_FLASH_ATTN],
+                          SOFTCAP_NOT_WITH_COMPLEX, SOFTCAP_NOT_WITH_FLASH_ATTN,
+                          LAYER_PATTERN_NEEDS_A_WINDOW],
         PositionalConfig: positional_options_only_with_their_encodings(),
-        FFNConfig: [activation_only_where_chosen()],
+        FFNConfig: activation_only_where_chosen(),
+        TransformerConfig: SEPARATE_PARALLEL_NORMS,
+        RopeScalingConfig: rope_scaling_keys_by_type(),
     }

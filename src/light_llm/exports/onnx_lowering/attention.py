@@ -42,8 +42,10 @@ def fused_attention(
         q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
         q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
     if rotary is not None:
+        positional = attention_ir.positional
         q, k = (g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
-                     interleaved=0, num_heads=heads)
+                     interleaved=int(positional.rope_pairing == "interleaved"), num_heads=heads,
+                     rotary_embedding_dim=positional.rotary_dim(attention_ir.head_dim))
                 for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
     past_key, past_value, present_key, present_value = cache
     out = g.node(
@@ -78,7 +80,8 @@ def standard_attention(
     q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
     q, k, v = (_heads(g, t, n, dim, scope) for t, n in zip((q, k, v), (heads, kv_heads, kv_heads)))
     if rotation is not None:
-        q, k = _rotate(g, q, rotation, dim, scope), _rotate(g, k, rotation, dim, scope)
+        rotary_dim, pairing = attention_ir.positional.rotary_dim(dim), attention_ir.positional.rope_pairing
+        q, k = (_rotate(g, t, rotation, dim, rotary_dim, pairing, scope) for t in (q, k))
     if cache is not None:
         past_key, past_value, present_key, present_value = cache
         k = g.node("Concat", [past_key, k], scope=scope, outputs=[present_key], axis=2)[0]
@@ -108,9 +111,23 @@ def _heads(g: GraphBuilder, x: str, heads: int, dim: int, scope: str) -> str:
     return g.op("Transpose", x, scope=scope, perm=[0, 2, 1, 3])
 
 
-def _rotate(g: GraphBuilder, x: str, rotation: tuple[str, str], dim: int, scope: str) -> str:
-    """x·cos + rotate_half(x)·sin, rotate_half(x1, x2) = (-x2, x1) (half-split pairs)."""
-    first, second = g.node("Split", [x, g.constant([dim // 2] * 2)], scope=scope, outputs=2, axis=-1)
-    rotated = g.op("Concat", g.op("Neg", second, scope=scope), first, scope=scope, axis=-1)
+def _rotate(g: GraphBuilder, x: str, rotation: tuple[str, str], dim: int, rotary_dim: int,
+            pairing: str, scope: str) -> str:
+    """x·cos + rotate(x)·sin on the first rotary_dim dims (the rest pass through):
+    half-split pairs rotate (x1, x2) → (-x2, x1) on the halves, interleaved pairs
+    (x_2j, x_2j+1) → (-x_2j+1, x_2j)."""
+    passed = None
+    if rotary_dim < dim:
+        x, passed = g.node("Split", [x, g.constant([rotary_dim, dim - rotary_dim])], scope=scope,
+                           outputs=2, axis=-1)
+    if pairing == "interleaved":
+        pairs = g.op("Reshape", x, g.constant([0, 0, 0, -1, 2]), scope=scope)  # [B, H, S, R/2, 2]
+        even, odd = g.node("Split", [pairs, g.constant([1, 1])], scope=scope, outputs=2, axis=-1)
+        rotated = g.op("Reshape", g.op("Concat", g.op("Neg", odd, scope=scope), even, scope=scope, axis=-1),
+                       g.constant([0, 0, 0, rotary_dim]), scope=scope)
+    else:
+        first, second = g.node("Split", [x, g.constant([rotary_dim // 2] * 2)], scope=scope, outputs=2, axis=-1)
+        rotated = g.op("Concat", g.op("Neg", second, scope=scope), first, scope=scope, axis=-1)
     cos, sin = rotation
-    return g.op("Add", g.op("Mul", x, cos, scope=scope), g.op("Mul", rotated, sin, scope=scope), scope=scope)
+    out = g.op("Add", g.op("Mul", x, cos, scope=scope), g.op("Mul", rotated, sin, scope=scope), scope=scope)
+    return out if passed is None else g.op("Concat", out, passed, scope=scope, axis=-1)

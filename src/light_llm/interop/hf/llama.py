@@ -1,4 +1,5 @@
-"""Llama: RMSNorm, pre-norm, sequential blocks, RoPE (linear scaling allowed), SwiGLU or
+"""Llama: RMSNorm, pre-norm, sequential blocks, RoPE on the whole head in half-split pairs
+(default, linear, llama3 or yarn scaling: interop/hf_rope.py), SwiGLU or
 GeGLU, causal mask, MHA/GQA/MQA with d_model divisible by num_heads; biases map to
 attention_bias / mlp_bias. Dropout rates are copied but never block a mapping (eval-mode
 logits do not depend on them)."""
@@ -13,6 +14,7 @@ from light_llm.interop.hf.base import (
     ATTENTION_BIAS,
     ENCODING,
     FFN,
+    LM_HEAD_BIAS,
     MASK,
     NORM_TYPE,
     PARALLEL,
@@ -25,8 +27,15 @@ from light_llm.interop.hf.base import (
     activation,
     block,
     expansion,
+    hf_activation,
 )
 from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
+from light_llm.interop.hf_rope import (
+    SAME_LAYERS_NEEDS,
+    WHOLE_HEAD_ROPE_NEEDS,
+    positional_section,
+    rope_parameters,
+)
 from light_llm.models.transformer.ir import TransformerIR
 
 LLAMA_NEEDS = PLAIN_ATTENTION + (
@@ -36,7 +45,8 @@ LLAMA_NEEDS = PLAIN_ATTENTION + (
     Need("model.positional.encoding", ENCODING, ("rope",)),
     Need("model.attention.variant", VARIANT, ("mha", "gqa", "mqa")),
     Need("model.ffn.variant", FFN, ("swiglu", "geglu")),
-)
+    Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
+) + WHOLE_HEAD_ROPE_NEEDS + SAME_LAYERS_NEEDS
 
 
 class LlamaFields(HFConfigFields):
@@ -72,10 +82,6 @@ class Llama(HFArchitecture):
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn
-        rope = {"rope_type": "default", "rope_theta": ir.positional.rope_base}
-        if ir.positional.rope_scaling != 1.0:
-            rope = {"rope_type": "linear", "rope_theta": ir.positional.rope_base,
-                    "factor": ir.positional.rope_scaling}
         return {
             "hidden_size": ir.d_model,
             "intermediate_size": ffn.hidden_dim,
@@ -83,11 +89,11 @@ class Llama(HFArchitecture):
             "num_attention_heads": attention.num_heads,
             "num_key_value_heads": attention.num_kv_heads,
             "head_dim": attention.head_dim,
-            "hidden_act": ffn.activation,
+            "hidden_act": hf_activation(ffn.activation),
             "max_position_embeddings": ir.max_seq_len,
             "rms_norm_eps": block(ir).norm.eps,
             "attention_dropout": attention.dropout,
-            "rope_parameters": rope,
+            "rope_parameters": rope_parameters(ir),
             "rope_theta": ir.positional.rope_base,  # read by transformers 4.x
         } | self.config_extra(ir)
 
@@ -116,19 +122,11 @@ class Llama(HFArchitecture):
         d_model, heads = fields.hidden_size, fields.num_attention_heads
         kv_heads = fields.num_key_value_heads or heads
         rope = fields.rope_parameters or fields.rope_scaling or {}
-        rope_type = rope.get("rope_type", rope.get("type", "default"))
-        if rope_type not in ("default", "linear"):
-            raise HFConfigError(
-                f"rope_type {rope_type!r} has no light_llm equivalent; supported: default, linear"
-            )
-        positional: dict[str, Any] = {"encoding": "rope",
-                                      "rope_base": rope.get("rope_theta", fields.rope_theta or 10000.0)}
-        if rope_type == "linear":
-            positional["rope_scaling"] = rope["factor"]
+        positional = positional_section(rope, fields.rope_theta)
         gate = activation(fields.hidden_act)
-        if gate not in ("silu", "gelu"):
+        if gate not in ("silu", "gelu", "gelu_tanh"):
             raise HFConfigError(
-                f"hidden_act {fields.hidden_act!r}: light_llm gates with silu or gelu only"
+                f"hidden_act {fields.hidden_act!r}: light_llm gates with silu, gelu or gelu_tanh only"
             )
         return {
             "name": "transformer",
@@ -145,6 +143,7 @@ class Llama(HFArchitecture):
             } | self.mask_from(fields),
             "positional": positional,
             "ffn": {"variant": "swiglu" if gate == "silu" else "geglu",
+                    **({"activation": gate} if gate == "gelu_tanh" else {}),
                     "expansion_factor": expansion(fields.intermediate_size, d_model),
                     "bias": fields.mlp_bias},
             "norm": {"type": "rmsnorm", "eps": fields.rms_norm_eps, "placement": "pre"},

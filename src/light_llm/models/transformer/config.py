@@ -15,6 +15,7 @@ from light_llm.models.transformer.options import (
     FFN_VARIANTS,
     NORMS,
     POSITIONAL_ENCODINGS,
+    activation_choices,
     free_activation_variants,
     readers,
 )
@@ -99,6 +100,15 @@ class AttentionConfig(CheckedSection):
         "elsewhere PyTorch SDPA is used and the compile report says so. Not with variant "
         "'complex'.",
     )
+    layer_pattern: list[Literal["sliding_window", "causal"]] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description="Per-layer masks (only with mask_type 'sliding_window'): layer i takes "
+        "entry i mod len — sliding_window (the window_size window) or causal (global); e.g. "
+        "[sliding_window, causal] (Gemma 2). At most num_layers entries. null: every layer "
+        "uses mask_type.",
+    )
 
     qk_norm: Literal["none", "per_head", "whole"] = Field(
         "none",
@@ -130,6 +140,9 @@ class AttentionConfig(CheckedSection):
                     f"'sliding_window', not {self.mask_type!r}",
                 )
             )
+        if self.layer_pattern is not None and self.mask_type != "sliding_window":
+            found.append(("layer_pattern", f"only allowed with mask_type 'sliding_window', not "
+                                           f"{self.mask_type!r}"))
         if self.variant == "complex" and self.use_flash_attn:
             found.append(
                 ("use_flash_attn", "flash-attn has no kernel for variant 'complex'; set it to false")
@@ -179,6 +192,70 @@ class AttentionConfig(CheckedSection):
         return self.num_heads
 
 
+class RopeScalingConfig(CheckedSection):
+    """How RoPE frequencies are scaled to extend the context (docs/models.md, RoPE scaling):
+    linear divides positions by factor; llama3 (Llama 3.1+) divides the low frequencies by
+    factor and blends the middle band; yarn (YaRN, Qwen 2.5) ramps between interpolated and
+    original frequencies and scales cos/sin by an attention factor."""
+
+    type: Literal["linear", "llama3", "yarn"] = Field(
+        description="linear: positions / factor; llama3: per-frequency, by wavelength; "
+        "yarn: ramped interpolation plus an attention factor."
+    )
+    factor: Number(gt=1.0, le=MAX_ROPE_SCALING) = Field(
+        description="Context extension factor > 1."
+    )
+    original_max_position_embeddings: Integer(1, MAX_SEQ_LEN) | None = Field(
+        None, description="Context length the model was pre-trained with (llama3, yarn: required)."
+    )
+    low_freq_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="llama3: wavelengths above original/low_freq_factor are divided by factor (required)."
+    )
+    high_freq_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="llama3: wavelengths below original/high_freq_factor are kept (required)."
+    )
+    beta_fast: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="yarn: rotations where the ramp starts keeping frequencies (default 32)."
+    )
+    beta_slow: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="yarn: rotations where the ramp ends interpolating them (default 1)."
+    )
+    attention_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="yarn: cos and sin are multiplied by it (default 0.1·ln(factor) + 1)."
+    )
+
+    @staticmethod
+    def owners() -> dict[str, tuple[str, ...]]:
+        """Each optional key and the types that read it."""
+        return {"original_max_position_embeddings": ("llama3", "yarn"),
+                "low_freq_factor": ("llama3",), "high_freq_factor": ("llama3",),
+                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",)}
+
+    @staticmethod
+    def required_keys() -> dict[str, tuple[str, ...]]:
+        return {"llama3": ("original_max_position_embeddings", "low_freq_factor", "high_freq_factor"),
+                "yarn": ("original_max_position_embeddings",)}
+
+    def problems(self) -> list[Problem]:
+        required = self.required_keys()
+        found: list[Problem] = []
+        for key, types in self.owners().items():
+            value = getattr(self, key)
+            if value is not None and self.type not in types:
+                found.append((key, f"{key}={value} is only allowed with type "
+                                   f"{_one_of(list(types))}, not {self.type!r}"))
+            if value is None and key in required.get(self.type, ()):
+                found.append((key, f"required with type {self.type!r}"))
+        low, high = self.low_freq_factor, self.high_freq_factor
+        if low is not None and high is not None and high <= low:
+            found.append(("high_freq_factor", f"high_freq_factor={high} must be greater than "
+                                              f"low_freq_factor={low}"))
+        if (self.beta_fast or 32.0) <= (self.beta_slow or 1.0):
+            found.append(("beta_fast", f"beta_fast={self.beta_fast or 32.0} must be greater than "
+                                       f"beta_slow={self.beta_slow or 1.0}"))
+        return found
+
+
 class PositionalConfig(CheckedSection):
     """How token positions reach the model."""
 
@@ -188,10 +265,27 @@ class PositionalConfig(CheckedSection):
         description=f"RoPE θ base (rope only). {LIMIT}below 1 the rotation frequencies "
         "grow instead of decaying and overflow fp32.",
     )
-    rope_scaling: Number(gt=1.0, le=MAX_ROPE_SCALING) | None = Field(
+    rope_scaling: Number(gt=1.0, le=MAX_ROPE_SCALING) | RopeScalingConfig | None = Field(
         None,
-        description="Linear RoPE scaling factor > 1: positions are divided by it to extend "
-        "the context (rope only).",
+        description="RoPE scaling (rope only): a number > 1 is linear scaling (positions are "
+        "divided by it to extend the context); an object {type: linear | llama3 | yarn, "
+        "factor, ...} chooses the rule.",
+    )
+    rope_fraction: Number(gt=0.0, le=1.0) = Field(
+        1.0,
+        description="Fraction of each head that RoPE rotates (rope only; Phi, GPT-NeoX): the "
+        "first int(head_dim·rope_fraction) dims, which must be even; the rest pass unrotated.",
+    )
+    sliding_rope_base: Number(ge=ROPE_BASE_RANGE[0], le=ROPE_BASE_RANGE[1]) | None = Field(
+        None,
+        description="RoPE θ base of the sliding-window layers (rope only; needs "
+        "attention.mask_type 'sliding_window'); null: rope_base. Gemma 3: 10000 with "
+        "rope_base 1e6 for the global layers.",
+    )
+    rope_pairing: Literal["half", "interleaved"] = Field(
+        "half",
+        description="Which dims RoPE rotates together (rope only): half: (x_j, x_{j+r/2}) as "
+        "Llama/NeoX/Phi (rotate_half); interleaved: (x_2j, x_2j+1) as GPT-J.",
     )
 
     def problems(self) -> list[Problem]:
@@ -218,15 +312,28 @@ class FFNConfig(CheckedSection):
     bias: bool = Field(False, description="Add biases to the FFN projections.")
 
     def problems(self) -> list[Problem]:
-        if FFN_VARIANTS[self.variant].activation and self.explicitly_set("activation"):
-            return [
-                (
-                    "activation",
-                    f"only allowed with variant {_one_of(free_activation_variants())}; "
-                    f"{self.variant!r} fixes its own gate activation",
-                )
-            ]
-        return []
+        if not FFN_VARIANTS[self.variant].activation or not self.explicitly_set("activation"):
+            return []
+        choices = activation_choices(self.variant)
+        if choices and self.activation in choices:
+            return []
+        if choices:
+            return [("activation", f"variant {self.variant!r} takes activation {_one_of(list(choices))}, "
+                     f"got {self.activation!r}")]
+        return [
+            (
+                "activation",
+                f"only allowed with variant {_one_of(free_activation_variants())}; "
+                f"{self.variant!r} fixes its own gate activation",
+            )
+        ]
+
+    def resolved_activation(self) -> str:
+        """The activation used: the variant's own unless ffn.activation picks an allowed one."""
+        fixed = FFN_VARIANTS[self.variant].activation
+        if fixed is None or (self.explicitly_set("activation") and self.activation in activation_choices(self.variant)):
+            return self.activation
+        return fixed
 
 
 class NormConfig(CheckedSection):
@@ -237,10 +344,11 @@ class NormConfig(CheckedSection):
         1e-5,
         description=f"Epsilon added to the variance. {LIMIT}below 1e-12 fp32 rounding loses it.",
     )
-    placement: Literal["pre", "post", "sandwich"] = Field(
+    placement: Literal["pre", "post", "sandwich", "output"] = Field(
         "pre",
         description="pre: norm before each sub-layer; post: norm after the residual add; "
-        "sandwich: norm before and after each sub-layer.",
+        "sandwich: norm before and after each sub-layer; output: norm on each sub-layer's "
+        "output only, before the residual add (OLMo 2; the final norm is kept).",
     )
 
 
@@ -291,6 +399,17 @@ class TransformerConfig(CheckedSection):
         description="Scale the init of residual output projections by 1/√(2·num_layers) "
         "(GPT-2).",
     )
+    parallel_norms: Literal["shared", "separate"] = Field(
+        "shared",
+        description="With parallel_layers: shared: attention and FFN read one normalised input "
+        "(PaLM, Phi); separate: each has its own input norm (GPT-NeoX). Needs norm.placement "
+        "'pre' or 'sandwich' when separate.",
+    )
+    lm_head_bias: bool = Field(
+        False,
+        description="Add a bias to the LM head (Phi). With tie_embeddings the weight is the "
+        "token embedding and the bias is the head's own.",
+    )
     final_logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
         None, description="Soft-cap the logits: cap·tanh(logits/cap) (Gemma 2)."
     )
@@ -306,6 +425,43 @@ class TransformerConfig(CheckedSection):
             f"{self.name}, {self.num_layers} layers, d_model {self.d_model}, "
             f"{attention.variant} {attention.num_heads} heads, {self.positional.encoding}"
         )
+
+    def rotary_dim(self) -> int:
+        """The dims of each head that RoPE rotates."""
+        return int(self.resolved_head_dim() * self.positional.rope_fraction)
+
+    def _rope_problems(self, head_dim: int) -> list[Problem]:
+        positional, found = self.positional, []
+        rotary = int(head_dim * positional.rope_fraction)
+        if positional.rope_fraction != 1.0 and (rotary < 2 or rotary % 2):
+            found.append(("positional.rope_fraction",
+                          f"int(head_dim·rope_fraction) = int({head_dim}·{positional.rope_fraction})"
+                          f" = {rotary} rotated dims; allowed: a fraction giving an even number ≥ 2"))
+        changed = [key for key in ("rope_fraction", "rope_pairing")
+                   if getattr(positional, key) != PositionalConfig.model_fields[key].default]
+        if self.attention.variant == "complex" and changed:
+            found.append((f"positional.{changed[0]}",
+                          f"{changed[0]}={getattr(positional, changed[0])!r}: complex attention "
+                          "rotates every (re, im) pair of the head as one phase; allowed: "
+                          "rope_fraction 1.0 and rope_pairing 'half'"))
+        return found
+
+    def layer_masks(self) -> list[str]:
+        """Each layer's mask type: the layer pattern repeated, or mask_type everywhere."""
+        pattern = self.attention.layer_pattern or [self.attention.mask_type]
+        return [pattern[i % len(pattern)] for i in range(self.num_layers)]
+
+    def _pattern_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        pattern = self.attention.layer_pattern
+        if pattern is not None and len(pattern) > self.num_layers:
+            found.append(("attention.layer_pattern", f"{len(pattern)} entries for "
+                          f"num_layers={self.num_layers}; allowed: at most num_layers entries"))
+        base = self.positional.sliding_rope_base
+        if base is not None and self.attention.mask_type != "sliding_window":
+            found.append(("positional.sliding_rope_base", f"sliding_rope_base={base} needs "
+                          f"attention.mask_type 'sliding_window', not {self.attention.mask_type!r}"))
+        return found
 
     def resolved_head_dim(self) -> int:
         if self.attention.head_dim != "auto":
@@ -342,9 +498,21 @@ class TransformerConfig(CheckedSection):
                     f"complex attention stores (re, im) pairs, so head_dim must be even, got {head_dim}",
                 )
             )
+        found += self._rope_problems(head_dim) + self._pattern_problems()
+        found += self._parallel_norm_problems()
         window = self.attention.window_size
         if window is not None and window > self.max_seq_len:
             found.append(
                 ("attention.window_size", f"window_size={window} exceeds max_seq_len={self.max_seq_len}")
             )
         return found
+
+    def _parallel_norm_problems(self) -> list[Problem]:
+        if self.parallel_norms != "separate":
+            return []
+        if not self.parallel_layers:
+            return [("parallel_norms", "'separate' is only allowed with parallel_layers: true")]
+        if self.norm.placement not in ("pre", "sandwich"):
+            return [("parallel_norms", f"'separate' input norms need norm.placement 'pre' or "
+                     f"'sandwich', not {self.norm.placement!r} (it has no input norm)")]
+        return []

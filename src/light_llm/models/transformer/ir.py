@@ -15,12 +15,33 @@ Target = Literal["eager", "export"]
 
 
 @dataclass(frozen=True)
+class RopeScalingIR:
+    """A per-frequency RoPE scaling rule (rope_scaling.py computes it); linear scaling is
+    PositionalIR.rope_scaling instead."""
+
+    type: Literal["llama3", "yarn"]
+    factor: float
+    original_max_position_embeddings: int
+    low_freq_factor: float | None = None  # llama3
+    high_freq_factor: float | None = None  # llama3
+    beta_fast: float = 32.0  # yarn
+    beta_slow: float = 1.0  # yarn
+    attention_factor: float = 1.0  # yarn: cos and sin are multiplied by it
+
+
+@dataclass(frozen=True)
 class PositionalIR:
     encoding: str
     uses_position_ids: bool  # from the table: the graph reads position_ids
     max_seq_len: int
     rope_base: float
-    rope_scaling: float  # 1.0 when no scaling
+    rope_scaling: float  # linear factor: 1.0 when no linear scaling
+    rope_fraction: float = 1.0  # of each head rotated: the first int(head_dim·fraction) dims
+    rope_pairing: Literal["half", "interleaved"] = "half"
+    rope_scaling_rule: RopeScalingIR | None = None  # llama3 / yarn frequencies
+
+    def rotary_dim(self, head_dim: int) -> int:
+        return int(head_dim * self.rope_fraction)
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,11 @@ class AttentionIR:
     def kv_size(self) -> int:
         return self.num_kv_heads * self.head_dim
 
+    @property
+    def mask_kind(self) -> tuple[str, int | None]:
+        """What makes two layers' masks the same (a layer pattern mixes two kinds)."""
+        return self.mask_type, self.window_size
+
 
 @dataclass(frozen=True)
 class FFNIR:
@@ -92,9 +118,10 @@ class BlockIR:
     attention: AttentionIR
     ffn: FFNIR
     norm: NormIR
-    placement: Literal["pre", "post", "sandwich"]
+    placement: Literal["pre", "post", "sandwich", "output"]
     parallel: bool
     residual_dropout: float
+    parallel_norms: Literal["shared", "separate"] = "shared"  # parallel blocks' input norms
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,7 @@ class TransformerIR:
     target: Target
 
     family: str = "transformer"
+    lm_head_bias: bool = False
     final_logit_softcap: float | None = None  # logits = cap·tanh(logits/cap)
     embedding_scale: float = 1.0  # token embeddings × this, in the model dtype
 

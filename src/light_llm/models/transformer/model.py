@@ -37,10 +37,14 @@ class Transformer(nn.Module):
         self.embedding_scale = build_embedding_scale(config.embedding_scale)
         self.embed_positions = build_embedding_positions(config.positional, config.d_model)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.attention_bias = AttentionBias(config.blocks[0].attention)
+        # One bias per distinct mask (a layer pattern mixes sliding-window and global layers).
+        first_of_kind = {block.attention.mask_kind: block.attention for block in reversed(config.blocks)}
+        kinds = list(dict.fromkeys(block.attention.mask_kind for block in config.blocks))
+        self.attention_biases = nn.ModuleList(AttentionBias(first_of_kind[kind]) for kind in kinds)
+        self.bias_of_block = [kinds.index(block.attention.mask_kind) for block in config.blocks]
         self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
         self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
-        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=config.lm_head_bias)
         self.logit_cap = build_logit_cap(config.final_logit_softcap)
         self.reset_parameters()
         if config.tie_embeddings:
@@ -118,13 +122,19 @@ class Transformer(nn.Module):
         if positions is not None:
             x = x + positions
         x = self.embedding_dropout(x)
-        bias = self.attention_bias(input_ids.shape[1], attention_mask, x.device, torch.float32)
+        biases = [bias(input_ids.shape[1], attention_mask, x.device, torch.float32)
+                  for bias in self.attention_biases]
         presents: list[KV] = []
         for i, block in enumerate(self.blocks):
             past = past_key_values[i] if past_key_values is not None else None
-            x, present = block(x, position_ids, bias, past)
+            x, present = block(x, position_ids, biases[self.bias_of_block[i]], past)
             presents.append(present)
         return self.logit_cap(self.lm_head(self.final_norm(x))), presents
+
+    @property
+    def attention_bias(self) -> AttentionBias:
+        """The first layer's attention bias (the only one without a layer pattern)."""
+        return self.attention_biases[0]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -142,6 +152,7 @@ class Transformer(nn.Module):
             f"kernel {attention.kernel}) | positional {ir.positional.encoding} | "
             f"ffn {block.ffn.variant} ({block.ffn.hidden_dim}) | "
             f"norm {block.norm.type} {block.placement}"
-            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}\n"
+            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}"
+            f"{' | lm_head bias' if ir.lm_head_bias else ''}\n"
         )
         return summary + super().__repr__()

@@ -9,6 +9,7 @@ from rich.text import Text
 from light_llm.formatting import human
 from light_llm.models.transformer.cost import ModelCost, model_cost, norm_parameters, positional_parameters
 from light_llm.models.transformer.ir import BlockIR, TransformerIR
+from light_llm.models.transformer.rope_scaling import describe as describe_rope
 
 
 def describe_attention(block: BlockIR) -> str:
@@ -18,6 +19,14 @@ def describe_attention(block: BlockIR) -> str:
         f"{attention.variant} {attention.num_heads}q/{attention.num_kv_heads}kv×"
         f"{attention.head_dim} {attention.mask_type}{window}{attention_extras(attention)}"
     )
+
+
+def describe_positional(ir: TransformerIR) -> str:
+    details = describe_rope(ir.positional) if ir.positional.encoding == "rope" else ""
+    bases = {block.attention.positional.rope_base for block in ir.blocks} - {ir.positional.rope_base}
+    if ir.positional.encoding == "rope" and bases:
+        details = ", ".join(filter(None, [details, f"sliding-window layers base {bases.pop():g}"]))
+    return f"{ir.positional.encoding} ({details})" if details else ir.positional.encoding
 
 
 def attention_extras(attention) -> str:
@@ -48,13 +57,15 @@ def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
             describe_attention(block),
             block.attention.kernel,
             f"{block.ffn.variant} {block.ffn.hidden_dim} ({block.ffn.activation})",
-            f"{block.norm.type} {block.placement}{' parallel' if block.parallel else ''}",
+            f"{block.norm.type} {block.placement}{' parallel' if block.parallel else ''}"
+            f"{' (2 norms)' if block.parallel and block.parallel_norms == 'separate' else ''}",
             human(layer.parameters),
             human(layer.forward_flops_per_token),
         )
     if ir.final_norm:
         table.add_row("final", "", "", "", ir.final_norm.type, human(norm_parameters(ir.final_norm)), "")
     head = "tied to embed" if ir.tie_embeddings else f"{ir.d_model}×{ir.vocab_size}"
+    head += " + bias" if ir.lm_head_bias else ""
     table.add_row("lm_head", head, "", "", "", human(cost.lm_head_parameters),
                   human(2 * ir.d_model * ir.vocab_size))
     return table
@@ -68,7 +79,7 @@ def totals(ir: TransformerIR, cost: ModelCost) -> Text:
         f"KV cache            {human(cost.kv_cache_bytes_per_token, 'B')}/token, "
         f"{human(cost.kv_cache_bytes(ir.max_seq_len), 'B')} per sequence at max_seq_len "
         f"{ir.max_seq_len} (fp32)",
-        f"positional          {ir.positional.encoding}",
+        f"positional          {describe_positional(ir)}",
     ]
     if ir.embedding_scale != 1.0:
         lines.append(f"embedding scale     ×{ir.embedding_scale:g} (token embeddings only)")

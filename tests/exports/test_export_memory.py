@@ -167,3 +167,14 @@ def test_fp32_export_keeps_one_file_and_older_manifests_stay_readable(llama_expo
     older.mkdir(exist_ok=True)
     (older / "light_llm.json").write_text(json.dumps(manifest))
     assert read_manifest(older).phases == []
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_quantizing_in_row_chunks_gives_the_same_codes(bits):
+    from light_llm.exports.quantize_blocks import quantize_rows, quantize_rows_in_chunks
+
+    rows = np.random.default_rng(0).normal(size=(70, 45)).astype(np.float32)
+    whole = quantize_rows(rows, bits, 32, True)
+    chunked = quantize_rows_in_chunks(rows, bits, 32, True, chunk=16)
+    assert np.array_equal(chunked.data, whole.data) and np.array_equal(chunked.scales, whole.scales)
+    assert chunked.columns == 45 and np.array_equal(chunked.dequantized(), whole.dequantized())

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows
+from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
@@ -159,7 +159,7 @@ class _Pass:
         matrix = self._array(source)
         rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
-        written = self._write(f"{source}_Q{self.bits}", quantize_rows(rows, self.bits, BLOCK_SIZE, SYMMETRIC))
+        written = self._write(f"{source}_Q{self.bits}", quantize_rows_in_chunks(rows, self.bits, BLOCK_SIZE, SYMMETRIC))
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written
@@ -186,7 +186,7 @@ class _Pass:
             written = self.by_content.get(_content_key(self._array(source)))
         shared = written is not None
         if not shared:
-            weight = quantize_rows(self._array(source), self.bits, BLOCK_SIZE, SYMMETRIC)
+            weight = quantize_rows_in_chunks(self._array(source), self.bits, BLOCK_SIZE, SYMMETRIC)
             written = self._write(f"{source}_Q{self.bits}", weight, flat=True)
             self.quantized[f"{source}:rows"] = written
         data = self._flat_data(written)

@@ -215,6 +215,10 @@ HF_CONFIGS = {
         vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=3, num_attention_heads=5,
         num_key_value_heads=1, max_position_embeddings=64, use_sliding_window=True, sliding_window=4,
         max_window_layers=1),
+    "ministral": lambda: transformers.MinistralConfig(
+        vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=3, num_attention_heads=5,
+        num_key_value_heads=1, head_dim=12, max_position_embeddings=64, sliding_window=4,
+        layer_types=["full_attention", "sliding_attention", "full_attention"]),
 }
 
 
@@ -230,7 +234,10 @@ def save_hf_model(path, config) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("family", HF_CONFIGS)
-def test_import_hf_then_onnx_gives_the_original_logits(tmp_path, family):
+def test_import_hf_onnx_and_export_hf_round_trip(tmp_path, family):
+    """import-hf (verified against transformers), then the ONNX export gives the original
+    logits on a left-padded batch, and `export --hf` gives a folder transformers loads
+    with the same logits and that imports back to the same architecture."""
     original = save_hf_model(tmp_path / "hf", HF_CONFIGS[family]())
     result = import_hf(tmp_path / "hf", tmp_path / "run")
     assert result.parity.passed and result.model_type == family
@@ -249,20 +256,12 @@ def test_import_hf_then_onnx_gives_the_original_logits(tmp_path, family):
     assert np.abs(hf_logits[valid]).max() > 0.1
     np.testing.assert_allclose(onnx_logits[valid], hf_logits[valid], atol=1e-4, rtol=1e-4)
 
-
-@pytest.mark.parametrize("family", HF_CONFIGS)
-def test_export_hf_round_trip(tmp_path, family):
-    save_hf_model(tmp_path / "hf", HF_CONFIGS[family]())
-    import_hf(tmp_path / "hf", tmp_path / "run")
-    folder = load_model_folder(tmp_path / "run")
     assert export_hf(folder, tmp_path / "out").parity.passed
     assert json.loads((tmp_path / "out" / "config.json").read_text())["model_type"] == family
-    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
-    hf.config._attn_implementation = "eager"
+    exported = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
     with torch.no_grad():
-        assert (hf(TOKENS).logits - folder.build()(TOKENS)).abs().max() < 1e-4
-    back = import_hf(tmp_path / "out", tmp_path / "back")
-    assert back.parity.passed
+        assert (exported(TOKENS).logits - original(TOKENS).logits).abs().max() < 1e-4
+    assert import_hf(tmp_path / "out", tmp_path / "back").parity.passed
     assert load_model_folder(tmp_path / "back").build().ir == folder.build().ir
 
 
@@ -281,3 +280,39 @@ def test_imported_model_trains_a_few_steps_and_exports(tmp_path, family):
     trained = load_model_folder(tmp_path / "train")
     assert export_onnx(trained, tmp_path / "onnx").parity.passed
     assert export_hf(trained, tmp_path / "hf-out").parity.passed
+
+
+# --- Mistral with per-layer windows: Ministral --------------------------------------------
+
+MISTRAL_PATTERN = {"vocab_size": 258, "d_model": 60, "num_layers": 3, "max_seq_len": 32,
+                   "attention": {"variant": "mqa", "num_heads": 5, "mask_type": "sliding_window",
+                                 "window_size": 4, "layer_pattern": ["sliding_window", "causal"]}}
+
+
+def test_mistral_layout_with_a_layer_pattern_maps_onto_ministral():
+    ir = lower(TransformerConfig.model_validate(MISTRAL_PATTERN))
+    reasons = unmappable_options(ir)
+    assert any(r.startswith("model.attention.layer_pattern=[") for r in reasons["mistral"])
+    assert hf_model_type(ir) == "ministral"
+    ours = build(ir, seed=0).eval()
+    theirs = hf_model(hf_config(ir))
+    theirs.load_state_dict(to_hf_state_dict(ir, ours.state_dict()), strict=False)
+    with torch.no_grad():
+        assert (theirs(TOKENS).logits - ours(TOKENS)).abs().max() < 1e-4
+    assert lower(TransformerConfig.model_validate(model_section_from_hf_config(hf_config(ir)))) == ir
+    windowed = lower(TransformerConfig.model_validate({**MISTRAL_PATTERN, "attention": {
+        **MISTRAL_PATTERN["attention"], "layer_pattern": None}}))
+    assert hf_model_type(windowed) == "mistral"  # every layer windowed: Mistral itself
+
+
+def test_mistral_config_layer_types_are_ignored_as_transformers_does():
+    """MistralForCausalLM windows every layer whatever `layer_types` says."""
+    ir = lower(TransformerConfig.model_validate({**MISTRAL_PATTERN, "attention": {
+        **MISTRAL_PATTERN["attention"], "layer_pattern": None}}))
+    config = {**hf_config(ir), "layer_types": ["sliding_attention", "full_attention", "full_attention"]}
+    ours = build(ir, seed=0).eval()
+    theirs = hf_model(config)
+    theirs.load_state_dict(to_hf_state_dict(ir, ours.state_dict()), strict=False)
+    with torch.no_grad():
+        assert (theirs(TOKENS).logits - ours(TOKENS)).abs().max() < 1e-4
+    assert lower(TransformerConfig.model_validate(model_section_from_hf_config(config))) == ir

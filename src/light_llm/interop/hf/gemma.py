@@ -13,9 +13,8 @@ from typing import Any
 
 from pydantic import PositiveInt
 
-from light_llm.interop.attention_needs import bias_need, embedding_scale
-from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, block, activation
-from light_llm.interop.attention_needs import QK_NORM_OFF
+from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
+from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, activation, block
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.models.transformer.ir import TransformerIR
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import PositiveFloat, PositiveInt
 
 from light_llm.interop.hf.base import MASK, PLACEMENT, HFConfigError, Need, block, hf_activation
-from light_llm.interop.hf.gemma import GEMMA_BASE_NEEDS, Gemma, GemmaFields
+from light_llm.interop.hf.gemma import GEMMA_BASE_NEEDS, Gemma, GemmaFields, ffn_activation
 from light_llm.interop.hf_layers import FULL, SLIDING, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -47,7 +47,7 @@ class Gemma2(Gemma):
     needs = tuple(need for need in GEMMA_BASE_NEEDS if need.path not in FREE) + (
         Need("model.norm.placement", PLACEMENT, ("sandwich",)),
         Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("gelu_tanh", "gelu", "silu")),
+        Need("model.ffn.activation", ffn_activation, ("gelu_tanh", "gelu", "silu")),
     )
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 
 from light_llm.interop.attention_needs import QK_NORM_OFF
 from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, HFConfigError, Need
+from light_llm.interop.hf.llama import LlamaFields
 from light_llm.interop.hf.mistral import Mistral
 from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS
-from light_llm.interop.hf.llama import LlamaFields
 from light_llm.interop.hf_layers import FULL, SLIDING, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
 

@@ -52,6 +52,17 @@ FAMILIES = [
     Family("qwen2-untied", "Qwen2Config",
            dict(LLAMA, hidden_size=60, intermediate_size=152, num_attention_heads=5, tie_word_embeddings=False)),
     Family("qwen3-tied", "Qwen3Config", dict(LLAMA, intermediate_size=96, head_dim=16, tie_word_embeddings=True)),
+    Family("gemma-tied-one-kv-head", "GemmaConfig",
+           dict(LLAMA, hidden_size=60, intermediate_size=152, num_attention_heads=5, head_dim=16)),
+    Family("gemma2-untied-alternating-window", "Gemma2Config",
+           dict(LLAMA, hidden_size=60, intermediate_size=152, num_hidden_layers=3, num_attention_heads=5,
+                head_dim=16, sliding_window=4, query_pre_attn_scalar=24, attn_logit_softcapping=3.0,
+                final_logit_softcapping=5.0, tie_word_embeddings=False)),
+    Family("qwen2-windowed-from-layer-1", "Qwen2Config",
+           dict(LLAMA, num_hidden_layers=3, use_sliding_window=True, sliding_window=4, max_window_layers=1)),
+    Family("ministral-layer-types", "MinistralConfig",
+           dict(LLAMA, num_hidden_layers=3, head_dim=16, sliding_window=4,
+                layer_types=["full_attention", "sliding_attention", "full_attention"])),
     # Pythia's layout (parallel residual, two input norms, a quarter of each head rotated;
     # save_pretrained writes its head as embed_out), and the sequential, tied, bias-free one
     Family("gpt_neox-parallel-untied", "GPTNeoXConfig",

@@ -90,4 +90,4 @@ def test_unmappable_spec_names_every_blocking_option(tmp_path):
     _register_commands()
     run = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--hf", "--out", str(tmp_path / "hf")])
     assert run.exit_code == 1 and "Traceback" not in run.output
-    assert "model.norm.placement='sandwich'" in run.output and not (tmp_path / "hf").exists()
+    assert "model.positional.encoding='alibi'" in run.output and not (tmp_path / "hf").exists()

@@ -97,6 +97,31 @@ def test_auto_compiles_only_after_enough_plain_tokens(monkeypatch):
     assert off.compile_seconds is None and off.decoded_tokens == 12
 
 
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from light_llm.cli import app as cli_module
+
+    if not cli_module.app.registered_commands:
+        cli_module._register_commands()
+    return CliRunner().invoke(cli_module.app, [str(a) for a in args])
+
+
+def test_cli_generate_compile_option(llama_export, monkeypatch):
+    """`--compile on` decodes through the static cache (the step left uncompiled here, to
+    keep the test quick) and reports the compile time on stderr; the text equals --compile off."""
+    monkeypatch.setattr(compiled_decode, "compile_step", lambda module: module)
+    run = llama_export[0]
+    options = ["--prompt", "for i in", "--max-new-tokens", "12"]
+    on, off = cli("generate", run, *options, "--compile", "on"), cli("generate", run, *options, "--compile", "off")
+    assert on.exit_code == 0 and off.exit_code == 0
+    assert on.stdout == off.stdout and on.stdout.startswith("for i in")
+    assert "compiled the decode step in" in on.stderr and "compiled" not in off.stderr
+    bad = cli("generate", run, *options, "--compile", "sometimes")
+    assert bad.exit_code == 1 and "compile='sometimes': allowed: auto, on, off" in bad.output
+    assert "Traceback" not in bad.output
+
+
 def test_bad_compile_mode_is_refused():
     with pytest.raises(ValueError, match="compile='sometimes': allowed: auto, on, off"):
         decoders(tiny_model(), "sometimes")

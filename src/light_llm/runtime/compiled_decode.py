@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from light_llm.errors import LightLLMError
 from light_llm.runtime.eager_signature import run_module
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.static_cache import StaticCache, capacity_for
@@ -44,6 +45,15 @@ COMPILE_MODES: tuple[str, ...] = ("auto", "on", "off")
 AUTO_COMPILE_AFTER = 2048  # plain-path decode tokens before "auto" compiles
 
 logger = logging.getLogger(__name__)
+
+
+class CompileModeError(LightLLMError):
+    """A compile mode that is not one of COMPILE_MODES."""
+
+
+def check_compile_mode(compile: str) -> None:
+    if compile not in COMPILE_MODES:
+        raise CompileModeError(f"compile={compile!r}: allowed: {', '.join(COMPILE_MODES)}")
 
 
 def compile_step(module: nn.Module) -> Callable[..., tuple[torch.Tensor, ...]]:
@@ -56,8 +66,7 @@ class CompiledDecode:
     `bound()` decodes through the compiled step once compiling pays (see the module doc)."""
 
     def __init__(self, signature: nn.Module, geometry: Geometry, compile: CompileMode = "auto"):
-        if compile not in COMPILE_MODES:
-            raise ValueError(f"compile={compile!r}: allowed: {', '.join(COMPILE_MODES)}")
+        check_compile_mode(compile)
         self.signature = signature
         self.geometry = geometry
         self.mode = compile

@@ -15,10 +15,11 @@ from light_llm.runtime.text import TextGenerator
 
 def load_eager(folder: str | Path, compile: str = "auto") -> TextGenerator:
     from light_llm.model_folder import ModelFolderError, load_model_folder
-    from light_llm.runtime.compiled_decode import CompiledDecode
+    from light_llm.runtime.compiled_decode import CompiledDecode, check_compile_mode
     from light_llm.runtime.eager_signature import run_module, signature_module
     from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file, special_tokens
 
+    check_compile_mode(compile)
     model_folder = load_model_folder(folder)
     model = model_folder.build(target="eager")
     geometry = Geometry.from_ir(model.ir)

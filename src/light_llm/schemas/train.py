@@ -39,7 +39,12 @@ class TrainConfig(SpecModel):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 autocast (AMX on recent CPUs, and GPUs)."
     )
-    compile: bool = Field(False, description="Wrap the model in torch.compile.")
+    compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="Train through torch.compile of the model (Inductor fuses norms, rotary, "
+        "activations). auto: for runs of at least 200 steps, where the compile time (tens of "
+        "seconds on a CPU) pays.",
+    )
     eval_every: _COUNT = Field(50, description="Validation every N steps.")
     eval_batches: Integer(1, 1_000_000) = Field(
         8, description="Batches per validation, at fixed positions spread over the held-out text."

@@ -80,6 +80,7 @@ def test_a_step_failing_at_its_first_call_falls_back_mid_generation(monkeypatch)
     assert generate_ids(compiled, geometry, PROMPTS, max_new_tokens=8) == \
         generate_ids(plain, geometry, PROMPTS, max_new_tokens=8)
     assert compiled.unavailable.startswith("BackendCompilerFailed")
+    assert compiled.unavailable.endswith("← RuntimeError: no C++ compiler")
 
 
 def test_auto_compiles_only_after_enough_plain_tokens(monkeypatch):

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from light_llm.errors import LightLLMError
+from light_llm.formatting import error_line
 from light_llm.runtime.eager_signature import run_module
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.static_cache import StaticCache, capacity_for
@@ -96,8 +97,7 @@ class CompiledDecode:
         return self._step
 
     def give_up(self, error: BaseException) -> None:
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        self.unavailable = f"{type(error).__name__}: {first_line}"
+        self.unavailable = error_line(error)
         self._step = None
         logger.debug("compiled decode unavailable (%s); decoding with the plain eager path", self.unavailable)
 

@@ -11,6 +11,7 @@ MAX_BATCH = 1_048_576
 MAX_SEQ_LEN = 1_048_576
 MAX_SEED = 2**32 - 1
 _COUNT = Integer(1, MAX_STEPS)
+AUTO_COMPILE_STEPS = 200  # train.compile auto compiles runs of at least this many steps
 
 
 class TrainConfig(SpecModel):
@@ -42,8 +43,8 @@ class TrainConfig(SpecModel):
     compile: bool | Literal["auto"] = Field(
         "auto",
         description="Train through torch.compile of the model (Inductor fuses norms, rotary, "
-        "activations). auto: for runs of at least 200 steps, where the compile time (tens of "
-        "seconds on a CPU) pays.",
+        f"activations). auto: for runs of at least {AUTO_COMPILE_STEPS} steps, where the compile "
+        "time (tens of seconds on a CPU) pays.",
     )
     eval_every: _COUNT = Field(50, description="Validation every N steps.")
     eval_batches: Integer(1, 1_000_000) = Field(

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import torch
 
-AUTO_COMPILE_STEPS = 200
+from light_llm.formatting import error_line
+from light_llm.schemas.train import AUTO_COMPILE_STEPS
 
 
 def adamw_kernel(parameters: list[torch.Tensor]) -> dict[str, bool]:
@@ -61,8 +62,7 @@ class CompiledOrEager:
                 return self.compiled(*inputs)
             except Exception as error:  # noqa: BLE001 - any compile failure: train eagerly
                 self.compiled = None
-                first_line = (str(error).strip().splitlines() or [""])[0]
-                self.note(f"torch.compile unavailable ({type(error).__name__}: {first_line}); training eagerly")
+                self.note(f"torch.compile unavailable ({error_line(error)}); training eagerly")
         return self.module(*inputs)
 
 

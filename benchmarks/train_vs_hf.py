@@ -3,8 +3,9 @@
 
 Four contestants, the same random batches, the same loss, the same AdamW (the Trainer's
 build_optimizer, whose kernel — fused where torch has one — is printed):
-- light_llm default: what the Trainer runs for a long run (train.compile auto compiles
-  runs of at least AUTO_COMPILE_STEPS steps: torch.compile of the forward);
+- light_llm default: what the Trainer runs for a run of --run-steps steps (train.compile
+  auto times the first forwards eagerly and compiles when the steps left would take at
+  least AUTO_COMPILE_SECONDS; the decision is printed);
 - light_llm eager: the same model without compiling;
 - HF eager: LlamaForCausalLM (SDPA attention), the same configuration and shapes;
 - HF compiled: torch.compile(LlamaForCausalLM).
@@ -35,7 +36,7 @@ from light_llm.compiler.resolve import resolve_spec
 from light_llm.schemas.load import load_spec
 from light_llm.schemas.train import TrainConfig
 from light_llm.train.optim import build_optimizer
-from light_llm.train.speed import AUTO_COMPILE_STEPS, compiles
+from light_llm.train.speed import TIMED_FORWARDS, AutoCompiled, training_forward
 
 SPEC = {
     "spec_version": 1,
@@ -105,9 +106,10 @@ def measure(contestants: dict, precision: str, batch: int, seq: int, windows: in
     vocab = SPEC["model"]["vocab_size"]
     data = [torch.randint(0, vocab, (batch, seq + 1), generator=generator) for _ in range(steps)]
     optimizers = {name: build_optimizer(model, TrainConfig()) for name, (model, _) in contestants.items()}
+    warmup = [data[i % len(data)] for i in range(TIMED_FORWARDS + 3)]  # auto decides, then compiles
     for name, (_, forward) in contestants.items():  # warmup: compiles, allocator, optimizer state
         start = time.perf_counter()
-        train_steps(forward, optimizers[name], data[:2], precision)
+        train_steps(forward, optimizers[name], warmup, precision)
         print(f"  warm-up {name} ({precision}): {time.perf_counter() - start:.1f} s", flush=True)
     times: dict[str, list[float]] = {name: [] for name in contestants}
     for _ in range(windows):
@@ -124,9 +126,9 @@ def cpu_name() -> str:
     return f"{names[0] if names else 'unknown CPU'} ({torch.backends.cpu.get_cpu_capability()})"
 
 
-def contestants(light: torch.nn.Module, hf: torch.nn.Module) -> dict:
-    """The default configuration is the Trainer's choice for a run long enough to compile."""
-    default = torch.compile(light) if compiles(TrainConfig().compile, AUTO_COMPILE_STEPS) else light
+def contestants(light: torch.nn.Module, hf: torch.nn.Module, run_steps: int) -> dict:
+    """The default configuration: the Trainer's forward for a run of `run_steps` steps."""
+    default = training_forward(light, TrainConfig().compile, run_steps, print)
     return {
         "light_llm default": (light, default),
         "light_llm eager": (light, light),
@@ -143,6 +145,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="optimizer steps per timed window")
     parser.add_argument("--precision", choices=["fp32", "bf16"], nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--quick", action="store_true", help="fp32 only, 3 windows")
+    parser.add_argument("--run-steps", type=int, default=5000, help="the length of the run whose default configuration is measured")
     args = parser.parse_args()
     if args.quick:
         args.precision, args.windows = ["fp32"], min(args.windows, 3)
@@ -156,14 +159,18 @@ def main() -> None:
         f"llama-style, {count(light) / 1e6:.1f}M parameters, batch {args.batch} × seq {args.seq}, "
         f"{torch.get_num_threads()} threads, cpu: {cpu_name()}, torch {torch.__version__}; median of "
         f"{args.windows} windows of {args.steps} optimizer steps\n"
-        f"kernels: AdamW {kernel}; light_llm default forward: "
-        f"{'torch.compile (inductor)' if compiles(TrainConfig().compile, AUTO_COMPILE_STEPS) else 'eager'} "
-        f"(train.compile {TrainConfig().compile!r} for runs of ≥ {AUTO_COMPILE_STEPS} steps)"
+        f"kernels: AdamW {kernel}; light_llm default: train.compile {TrainConfig().compile!r} "
+        f"for a run of {args.run_steps} steps"
     )
     results = {}
     for precision in args.precision:
         light.train(), hf.train()
-        results[precision] = measure(contestants(light, hf), precision, args.batch, args.seq, args.windows, args.steps)
+        runners = contestants(light, hf, args.run_steps)
+        results[precision] = measure(runners, precision, args.batch, args.seq, args.windows, args.steps)
+        default = runners["light_llm default"][1]
+        if isinstance(default, AutoCompiled):
+            print(f"  light_llm default ({precision}): {'compiled' if default.compiled is not None else 'eager'} "
+                  f"after timing {TIMED_FORWARDS + 1} eager forwards")
     names = list(next(iter(results.values())))
     print(f"\n| precision | {' | '.join(f'{name} tok/s' for name in names)} | default / HF eager | default / HF compiled |")
     print(f"|---|{'---:|' * (len(names) + 2)}")

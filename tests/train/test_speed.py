@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from light_llm.schemas.train import AUTO_COMPILE_STEPS, TrainConfig
+from light_llm.schemas.train import AUTO_COMPILE_SECONDS, TrainConfig
 from light_llm.train import speed
 from light_llm.train.optim import build_optimizer
 
@@ -36,12 +36,26 @@ def test_parameters_without_a_fused_kernel_take_foreach():
     assert speed.adamw_kernel([torch.zeros(2)]) == {"fused": True}
 
 
-def test_auto_compiles_long_runs_only():
+def test_auto_compiles_when_the_timed_steps_left_take_long(monkeypatch):
+    """auto times TIMED_FORWARDS forwards after the first and compiles when the forwards
+    left, as whole steps, would take AUTO_COMPILE_SECONDS; no-grad forwards stay eager."""
     assert TrainConfig().compile == "auto"
-    assert not speed.compiles("auto", AUTO_COMPILE_STEPS - 1) and speed.compiles("auto", AUTO_COMPILE_STEPS)
-    assert speed.compiles(True, 1) and not speed.compiles(False, 10**6)
-    model = torch.nn.Linear(2, 2)
-    assert speed.training_forward(model, "auto", 10, print) is model
+    compiled = []
+    monkeypatch.setattr(speed.torch, "compile", lambda module: compiled.append(module) or module)
+    model, inputs, notes = torch.nn.Linear(3, 2), torch.randn(4, 3), []
+    clock = iter(range(10**6))
+    monkeypatch.setattr(speed.time, "perf_counter", lambda: next(clock))  # every forward: 1 s
+    short = speed.training_forward(model, "auto", AUTO_COMPILE_SECONDS // 3 - 1 + speed.TIMED_FORWARDS + 1, notes.append)
+    long = speed.training_forward(model, "auto", AUTO_COMPILE_SECONDS // 3 + speed.TIMED_FORWARDS + 1, notes.append)
+    for forward in (short, long):
+        with torch.no_grad():
+            forward(inputs)  # validation: neither timed nor counted
+        for _ in range(speed.TIMED_FORWARDS + 1):
+            assert torch.equal(forward(inputs), model(inputs))
+    assert short.compiled is None and long.compiled is model and compiled == [model]
+    assert notes == [f"compiling the training forward: the {AUTO_COMPILE_SECONDS // 3} forwards and backwards "
+                     f"left would take about {AUTO_COMPILE_SECONDS // 60} min eagerly"]
+    assert speed.training_forward(model, False, 10**6, notes.append) is model
 
 
 def test_auto_trains_eagerly_where_compiling_fails(monkeypatch):
@@ -52,9 +66,10 @@ def test_auto_trains_eagerly_where_compiling_fails(monkeypatch):
     monkeypatch.setattr(speed.torch, "compile", lambda module: real_compile(module, backend=no_compiler))
     notes: list[str] = []
     model = torch.nn.Linear(3, 2)
-    forward = speed.training_forward(model, "auto", AUTO_COMPILE_STEPS, notes.append)
+    forward = speed.AutoCompiled(model, 10, notes.append)
+    forward._decide(eager_seconds_left=AUTO_COMPILE_SECONDS)
     inputs = torch.randn(4, 3)
     assert torch.equal(forward(inputs), model(inputs)) and torch.equal(forward(inputs), model(inputs))
-    assert len(notes) == 1 and "no C++ compiler" in notes[0] and "training eagerly" in notes[0]
+    assert len(notes) == 2 and "no C++ compiler" in notes[1] and "training eagerly" in notes[1]
     with pytest.raises(Exception, match=r"no C\+\+ compiler"):  # an explicit true does not hide it
         speed.training_forward(model, True, 1, notes.append)(inputs)

@@ -11,7 +11,7 @@ MAX_BATCH = 1_048_576
 MAX_SEQ_LEN = 1_048_576
 MAX_SEED = 2**32 - 1
 _COUNT = Integer(1, MAX_STEPS)
-AUTO_COMPILE_STEPS = 200  # train.compile auto compiles runs of at least this many steps
+AUTO_COMPILE_SECONDS = 600  # train.compile auto compiles when the eager steps left would take this long
 
 
 class TrainConfig(SpecModel):
@@ -43,8 +43,9 @@ class TrainConfig(SpecModel):
     compile: bool | Literal["auto"] = Field(
         "auto",
         description="Train through torch.compile of the model (Inductor fuses norms, rotary, "
-        f"activations). auto: for runs of at least {AUTO_COMPILE_STEPS} steps, where the compile "
-        "time (tens of seconds on a CPU) pays.",
+        "activations). auto: after timing the first steps eagerly, compile when the steps left "
+        f"would take at least {AUTO_COMPILE_SECONDS // 60} minutes, so that the compile time (tens of "
+        "seconds to minutes on a CPU) pays.",
     )
     eval_every: _COUNT = Field(50, description="Validation every N steps.")
     eval_batches: Integer(1, 1_000_000) = Field(

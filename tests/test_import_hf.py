@@ -30,6 +30,14 @@ CONFIGS = {
     "gpt2": lambda: transformers.GPT2Config(
         vocab_size=258, n_embd=64, n_layer=2, n_head=4, n_positions=64,
         activation_function="gelu"),
+    "qwen2": lambda: transformers.Qwen2Config(
+        vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=2,
+        num_attention_heads=5, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=False),
+    "qwen3": lambda: transformers.Qwen3Config(
+        vocab_size=258, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=3, num_key_value_heads=1, head_dim=16, max_position_embeddings=64,
+        tie_word_embeddings=True),
 }
 
 
@@ -81,7 +89,7 @@ def test_another_architecture_is_refused(tmp_path):
     run = cli("import-hf", str(tmp_path / "bert"), "--out", str(tmp_path / "run"))
     assert run.exit_code == 1 and "Traceback" not in run.output
     assert "model_type 'bert' (BertForMaskedLM) cannot be imported" in run.output
-    assert "supported: llama, mistral, gpt2" in run.output
+    assert "supported: llama, mistral, gpt2, qwen2, qwen3" in run.output
     assert not (tmp_path / "run").exists()
 
 
@@ -125,3 +133,39 @@ def test_hf_config_that_light_llm_cannot_express_is_refused(tmp_path):
     (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
     with pytest.raises(HFImportError, match="'gelu_new' has no light_llm equivalent"):
         import_hf(tmp_path / "hf", tmp_path / "run")
+
+
+def test_llama3_rope_scaling_imports_and_exports_with_the_original_logits(tmp_path, monkeypatch):
+    """Llama 3.1-style rope_parameters; the 9-token prompts run past its
+    original_max_position_embeddings (4), where the llama3 rule changes the frequencies."""
+    monkeypatch.setitem(CONFIGS, "llama", lambda: transformers.LlamaConfig(
+        vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, max_position_embeddings=64,
+        tie_word_embeddings=True,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 4}))
+    test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, "llama")
+    spec = load_model_folder(tmp_path / "run").spec.model
+    assert spec.positional.rope_scaling.type == "llama3"
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+def test_imported_architecture_trains_a_few_steps_and_exports(tmp_path, family):
+    """The imported spec's model (QKV biases; per-head QK norm) trains and its trained
+    weights export to ONNX with the parity gate passing."""
+    from light_llm.schemas.load import load_spec
+    from light_llm.train.trainer import Trainer
+
+    save_hf_model(tmp_path / "hf", CONFIGS[family]())
+    import_hf(tmp_path / "hf", tmp_path / "imported")
+    model = load_model_folder(tmp_path / "imported").spec.model.model_dump(exclude_unset=True)
+    spec = load_spec({"spec_version": 1, "model": model | {"max_seq_len": 32},
+                      "data": {"corpus": "stdlib", "max_corpus_bytes": 60_000},
+                      "train": {"steps": 4, "batch_size": 2, "warmup_steps": 1, "eval_every": 4,
+                                "eval_batches": 1, "checkpoint_every": 4}})
+    summary = Trainer(spec, tmp_path / "run").train()
+    assert summary is not None
+    trained = load_model_folder(tmp_path / "run")
+    norms = [name for name in trained.build().state_dict() if name.endswith(("q_norm.weight", "q_proj.bias"))]
+    assert norms  # the option's parameters are in the trained model
+    assert export_onnx(trained, tmp_path / "onnx").parity.passed

@@ -105,3 +105,18 @@ def test_vocabulary_that_disagrees_with_the_tokenizer_is_refused(cli_app, runner
     assert result.exit_code == 1
     assert "vocabulary mismatch" in result.output and "258 tokens" in result.output
     assert not (tmp_path / "model").exists()
+
+
+def test_the_table_shows_the_attention_options(cli_app: typer.Typer, runner: CliRunner, tmp_path: Path):
+    spec = tmp_path / "gemma_like.yaml"
+    spec.write_text(
+        "spec_version: 1\nmodel:\n  d_model: 64\n  num_layers: 1\n"
+        "  attention: {num_heads: 4, bias: qkv, qk_norm: whole, scale: 0.0625, logit_softcap: 50.0}\n"
+        "  final_logit_softcap: 30.0\n  embedding_scale: sqrt_d_model\n"
+    )
+    result = runner.invoke(cli_app, ["compile", str(spec)])
+    assert result.exit_code == 0, result.output
+    for shown in ("bias=qkv", "qk_norm=whole", "scale=0.0625", "softcap=50", "attention kernel    softcap: logit_softcap",
+                  "embedding scale     ×8", "final logit cap     30·tanh(logits/30)",
+                  '"logit_softcap": 50.0', '"embedding_scale": "sqrt_d_model"'):
+        assert shown in result.output, shown

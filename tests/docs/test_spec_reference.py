@@ -21,6 +21,7 @@ SECTIONS = {
     "`model`": "TransformerConfig",
     "`model.attention`": "AttentionConfig",
     "`model.positional`": "PositionalConfig",
+    "`model.positional.rope_scaling`": "RopeScalingConfig",
     "`model.ffn`": "FFNConfig",
     "`model.norm`": "NormConfig",
     "`model (name: mixer)`": "MixerConfig",
@@ -95,7 +96,8 @@ def test_links_point_at_headings(reference: str) -> None:
 def test_every_conditional_rule_is_listed(reference: str) -> None:
     found = sections(reference)
     headings = {"Spec": "Top level", "AttentionConfig": "`model.attention`",
-                "PositionalConfig": "`model.positional`", "FFNConfig": "`model.ffn`"}
+                "PositionalConfig": "`model.positional`", "FFNConfig": "`model.ffn`",
+                "RopeScalingConfig": "`model.positional.rope_scaling`"}
     for model, rules in conditional_rules().items():
         body = found[headings[model.__name__]]
         for rule in rules:

@@ -28,6 +28,8 @@ CASES = {
     "gpt2": {"attention": {"variant": "mha", "num_heads": 4, "bias": True},
              "positional": {"encoding": "learned"}, "norm": {"type": "layernorm"},
              "ffn": {"variant": "mlp", "activation": "gelu", "bias": True, "expansion_factor": 4.0}},
+    "qwen2": merged(LLAMA, {"attention": {"bias": "qkv"}}),
+    "qwen3": {"attention": {"variant": "mqa", "num_heads": 3, "head_dim": 16, "qk_norm": "per_head"}},
 }
 HF_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", MANIFEST}
 
@@ -48,7 +50,7 @@ def test_transformers_loads_the_folder_with_eager_logits(tmp_path, case):
     assert (actual - expected).abs().max() < 1e-4 and expected.abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("case", ["llama", "gpt2"])
+@pytest.mark.parametrize("case", ["llama", "gpt2", "qwen2", "qwen3"])
 def test_round_trip_through_hugging_face_keeps_logits(tmp_path, case):
     folder = model_folder(tmp_path / "run", CASES[case])
     export_hf(folder, tmp_path / "hf")

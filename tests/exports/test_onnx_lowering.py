@@ -126,3 +126,20 @@ def test_weights_as_external_data_give_the_same_outputs(tmp_path, monkeypatch):
     inline = OnnxSession(tmp_path / "inline" / "model.onnx")(feeds)
     external = OnnxSession(tmp_path / "external" / "model.onnx")(feeds)
     assert np.array_equal(inline["logits"], external["logits"])
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_layer_pattern_computes_each_mask_and_rotary_table_once(tmp_path, portable):
+    """5 layers alternating sliding-window (RoPE base 100) and global (base 1e6): two masks
+    and two cos/sin tables per graph, each layer reading its own."""
+    pattern = merged(LLAMA_GQA, {"num_layers": 5, "attention": {
+        "mask_type": "sliding_window", "window_size": 4, "layer_pattern": ["sliding_window", "causal"]},
+        "positional": {"rope_base": 1000000.0, "sliding_rope_base": 100.0}})
+    ir, model = written(tmp_path, pattern, portable=portable)
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert ops["Where"] == 2  # one mask per kind, not per layer
+    tables = {t.name for t in model.graph.initializer if t.name.endswith("cos_cache")}
+    assert tables == {"rotary.cos_cache", "rotary.1.cos_cache"}
+    if not portable:
+        readers = {node.input[2] for node in model.graph.node if node.op_type == "RotaryEmbedding"}
+        assert readers == tables

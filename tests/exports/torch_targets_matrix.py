@@ -50,6 +50,40 @@ ROWS: dict[str, dict[str, Any]] = {
         "positional": {"encoding": "none"}, "ffn": {"variant": "swiglu"},
         "norm": {"type": "layernorm", "placement": "sandwich"}, "tie_embeddings": False,
     },
+    # RoPE options (positions up to 48 go beyond original_max_position_embeddings 16).
+    "gqa-rope-llama3-partial-interleaved": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
+        "positional": {"encoding": "rope", "rope_base": 500.0, "rope_fraction": 0.5,
+                       "rope_pairing": "interleaved",
+                       "rope_scaling": {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                        "high_freq_factor": 4.0, "original_max_position_embeddings": 16}},
+    },
+    "mqa-rope-yarn-partial-half": {
+        "attention": {"variant": "mqa", "num_heads": 4},
+        "positional": {"encoding": "rope", "rope_base": 500.0, "rope_fraction": 0.75,
+                       "rope_scaling": {"type": "yarn", "factor": 4.0,
+                                        "original_max_position_embeddings": 16}},
+    },
+    # Per-layer pattern: sliding-window layers (their own RoPE base) mixed with global ones.
+    "gqa-rope-layer-pattern-sliding-base": {
+        "num_layers": 3,
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2,
+                      "mask_type": "sliding_window", "window_size": 4,
+                      "layer_pattern": ["sliding_window", "causal"]},
+        "positional": {"encoding": "rope", "rope_base": 1000000.0, "sliding_rope_base": 100.0},
+    },
+    "gqa-qkv-bias-qk-norm-per-head-scale-softcaps-embedding-scale": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 1, "bias": "qkv",
+                      "qk_norm": "per_head", "scale": 0.3, "logit_softcap": 3.0},
+        "positional": {"encoding": "rope"}, "final_logit_softcap": 2.0,
+        "embedding_scale": "sqrt_d_model",
+    },
+    "mha-qk-norm-whole-bias-softcap-window-ln": {
+        "attention": {"variant": "mha", "num_heads": 4, "bias": True, "qk_norm": "whole",
+                      "logit_softcap": 4.0, "mask_type": "sliding_window", "window_size": 4},
+        "positional": {"encoding": "alibi"}, "norm": {"type": "layernorm"},
+        "embedding_scale": 0.5, "tie_embeddings": False,
+    },
 }
 
 

@@ -29,6 +29,16 @@ SHAPES = {
     "parallel-post": {"parallel_layers": True, "norm": {"placement": "post"}},
     "sliding-alibi": {"attention": {"mask_type": "sliding_window", "window_size": 4},
                       "positional": {"encoding": "alibi"}},
+    "qkv-bias-qk-norm-per-head-softcap": {
+        "attention": {"num_heads": 4, "num_kv_heads": 2, "bias": "qkv", "qk_norm": "per_head",
+                      "scale": 0.3, "logit_softcap": 20.0},
+        "final_logit_softcap": 10.0, "embedding_scale": "sqrt_d_model"},
+    "qk-norm-whole-layernorm-bias": {
+        "attention": {"num_heads": 4, "num_kv_heads": 1, "bias": True, "qk_norm": "whole"},
+        "norm": {"type": "layernorm"}},
+    "rope-yarn-partial-interleaved": {"positional": {
+        "rope_fraction": 0.5, "rope_pairing": "interleaved",
+        "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}}},
 }
 
 
@@ -48,7 +58,9 @@ def test_parameter_count_equals_the_module(shape):
 
 
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
-                                   "parallel-sandwich-layernorm", "sliding-alibi"])
+                                   "parallel-sandwich-layernorm", "sliding-alibi",
+                                   "qkv-bias-qk-norm-per-head-softcap",
+                                   "rope-yarn-partial-interleaved"])
 def test_flops_equal_torch_flop_counter(shape):
     """The flop counter sees matmuls; SDPA's math backend makes attention visible to it.
     Complex attention is counted as its export lowering (real pairs)."""

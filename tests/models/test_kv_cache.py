@@ -125,3 +125,71 @@ def test_learned_positions_past_max_seq_len_is_a_clear_error():
             )
         with pytest.raises(ValueError, match="beyond max_seq_len"):
             model(tokens(1, 25))
+
+
+LLAMA3 = {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+          "original_max_position_embeddings": 4}
+YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4}
+ROPE_OPTIONS = {
+    "llama3": {"positional": {"rope_scaling": LLAMA3}},
+    "yarn-complex": {"attention": {"variant": "complex"}, "positional": {"rope_scaling": YARN}},
+    "yarn-partial-window": {"attention": {"mask_type": "sliding_window", "window_size": 3},
+                            "positional": {"rope_scaling": YARN, "rope_fraction": 0.5}},
+    "partial-interleaved-mqa": {"attention": {"variant": "mqa"},
+                                "positional": {"rope_fraction": 0.5, "rope_pairing": "interleaved"}},
+    "interleaved-linear": {"positional": {"rope_pairing": "interleaved",
+                                          "rope_scaling": {"type": "linear", "factor": 2.0}}},
+}
+
+
+@pytest.mark.parametrize("option", ROPE_OPTIONS)
+def test_decode_equals_full_forward_for_rope_options(option):
+    """Positions run past original_max_position_embeddings (4), where the scaling rules act."""
+    model = tiny_model(**ROPE_OPTIONS[option])
+    ids = tokens(2, 11)
+    with torch.no_grad():
+        assert (decode_step_by_step(model, ids, prefill=4) - model(ids)).abs().max() < ATOL
+
+
+@pytest.mark.parametrize("pattern", [["sliding_window", "causal"], ["causal", "sliding_window", "sliding_window"]])
+def test_decode_equals_full_forward_with_sliding_layers_mixed_with_global_ones(pattern):
+    """A window of 3 over 11 tokens: sliding and global layers see different keys, each
+    sliding layer with its own RoPE base; decode and left padding match the full forward."""
+    model = tiny_model(num_layers=3, attention={"mask_type": "sliding_window", "window_size": 3,
+                                                "layer_pattern": pattern},
+                       positional={"sliding_rope_base": 100.0})
+    assert len(model.attention_biases) == 2
+    ids = tokens(2, 11)
+    with torch.no_grad():
+        full = model(ids)
+        assert (decode_step_by_step(model, ids, prefill=4) - full).abs().max() < ATOL
+        mask = torch.ones(2, 13, dtype=torch.long)
+        mask[0, :2] = 0
+        padded = torch.cat([torch.zeros(2, 2, dtype=torch.long), ids], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits, _ = model.forward_with_cache(padded, mask, positions, model.empty_cache(2))
+        assert (logits[0, 2:] - full[0]).abs().max() < ATOL
+        global_only = tiny_model(num_layers=3)
+        global_only.load_state_dict(model.state_dict())
+        assert (global_only(ids) - full).abs().max() > 1e-3  # the pattern matters
+
+
+ATTENTION_OPTIONS = {
+    "bias-qkv-qk-norm-per-head": {"attention": {"bias": "qkv", "qk_norm": "per_head"}},
+    "qk-norm-whole-layernorm": {"attention": {"qk_norm": "whole", "bias": True},
+                                "norm": {"type": "layernorm"}},
+    "scale-softcap-window": {"attention": {"scale": 0.7, "logit_softcap": 3.0,
+                                           "mask_type": "sliding_window", "window_size": 3}},
+    "softcap-alibi-final-cap-embedding-scale": {
+        "attention": {"logit_softcap": 2.0}, "positional": {"encoding": "alibi"},
+        "final_logit_softcap": 1.5, "embedding_scale": "sqrt_d_model"},
+}
+
+
+@pytest.mark.parametrize("options", ATTENTION_OPTIONS)
+def test_decode_equals_full_forward_for_attention_options(options):
+    model = tiny_model(**ATTENTION_OPTIONS[options])
+    ids = tokens(2, 9)
+    with torch.no_grad():
+        full = model(ids)
+        assert (decode_step_by_step(model, ids, prefill=4) - full).abs().max() < ATOL

@@ -30,6 +30,13 @@ OPTION_VALUES = {
     "positional.encoding=none": {"positional": {"encoding": "none"}},
     "positional.rope_base=500": {"positional": {"rope_base": 500.0}},
     "positional.rope_scaling=4": {"positional": {"rope_scaling": 4.0}},
+    "positional.rope_scaling=llama3": {"positional": {"rope_scaling": {
+        "type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8}}},
+    "positional.rope_scaling=yarn": {"positional": {"rope_scaling": {
+        "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}}},
+    "positional.rope_fraction=0.5": {"positional": {"rope_fraction": 0.5}},
+    "positional.rope_pairing=interleaved": {"positional": {"rope_pairing": "interleaved"}},
     "ffn.variant=swiglu": {"ffn": {"variant": "swiglu"}},
     "ffn.variant=geglu": {"ffn": {"variant": "geglu"}},
     "ffn.variant=mlp": {"ffn": {"variant": "mlp"}},

@@ -12,7 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from light_llm.models.transformer.config import AttentionConfig, FFNConfig, PositionalConfig
+from light_llm.models.transformer.config import (
+    AttentionConfig,
+    FFNConfig,
+    PositionalConfig,
+    RopeScalingConfig,
+)
 from light_llm.models.transformer.options import (
     free_activation_variants,
     readers,
@@ -60,6 +65,11 @@ SLIDING_WINDOW: JsonSchema = {
     ),
 }
 
+LAYER_PATTERN_NEEDS_A_WINDOW: JsonSchema = {
+    "if": _when("mask_type", "sliding_window", default=False),
+    "else": _forbidden("layer_pattern", "only allowed with mask_type 'sliding_window'", allow_null=True),
+}
+
 MQA_ONE_KV_HEAD: JsonSchema = {
     "if": _when("variant", "mqa", default=False),
     "then": {
@@ -83,6 +93,19 @@ COMPLEX_WITHOUT_FLASH_ATTN: JsonSchema = {
         }
     },
 }
+
+SOFTCAP_NOT_WITH_COMPLEX: JsonSchema = {
+    "if": _when("variant", "complex", default=False),
+    "then": _forbidden("logit_softcap", "not allowed with variant 'complex'; allowed: null",
+                       allow_null=True),
+}
+
+SOFTCAP_NOT_WITH_FLASH_ATTN: JsonSchema = {
+    "if": {"properties": {"use_flash_attn": {"const": True}}, "required": ["use_flash_attn"]},
+    "then": _forbidden("logit_softcap", "has no flash-attn kernel here; set use_flash_attn to false",
+                       allow_null=True),
+}
+
 
 def positional_options_only_with_their_encodings() -> list[JsonSchema]:
     """From the option table: each key of model.positional only with the encodings that
@@ -114,6 +137,24 @@ def activation_only_where_chosen() -> JsonSchema:
         "else": _forbidden("activation", f"only allowed with variant {_one_of(variants)}"),
     }
 
+def rope_scaling_keys_by_type() -> list[JsonSchema]:
+    """model.positional.rope_scaling: each type's required keys, and no key of another type."""
+    required = RopeScalingConfig.required_keys()
+    rules = []
+    for kind in ("linear", "llama3", "yarn"):
+        then: JsonSchema = {"properties": {
+            key: {"type": "null", "description": f"only allowed with type {_one_of(list(owners))}"}
+            for key, owners in RopeScalingConfig.owners().items() if kind not in owners
+        }}
+        if required.get(kind):
+            then["required"] = list(required[kind])
+            then["description"] = f"required with type {kind!r}"
+            then["properties"] |= {key: {"not": {"type": "null"}, "description": f"required with type {kind!r}"}
+                                   for key in required[kind]}
+        rules.append({"if": _when("type", kind, default=False), "then": then})
+    return rules
+
+
 BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     "if": {
         "required": ["data"],
@@ -139,7 +180,10 @@ def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
     entry. Built when the schema is generated, so option-table entries added later count."""
     return {
         Spec: [BPE_NEEDS_A_VOCAB_SIZE],
-        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN],
+        AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN,
+                          SOFTCAP_NOT_WITH_COMPLEX, SOFTCAP_NOT_WITH_FLASH_ATTN,
+                          LAYER_PATTERN_NEEDS_A_WINDOW],
         PositionalConfig: positional_options_only_with_their_encodings(),
         FFNConfig: [activation_only_where_chosen()],
+        RopeScalingConfig: rope_scaling_keys_by_type(),
     }

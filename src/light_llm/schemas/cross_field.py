@@ -13,6 +13,13 @@ ONLY_LIGHT_LLM_RULES: tuple[tuple[str, str], ...] = (
     ("model.attention.num_kv_heads", "with `variant` `mha`, equal to `num_heads`; otherwise a "
      "divisor of `num_heads`"),
     ("model.attention.window_size", "at most `model.max_seq_len`"),
+    ("model.positional.rope_fraction", "int(head_dim·rope_fraction) even and ≥ 2; 1.0 with "
+     "`attention.variant` `complex`"),
+    ("model.positional.rope_pairing", "`half` with `attention.variant` `complex`"),
+    ("model.positional.sliding_rope_base", "only with `attention.mask_type` `sliding_window`"),
+    ("model.attention.layer_pattern", "at most `model.num_layers` entries"),
+    ("model.positional.rope_scaling.high_freq_factor", "greater than `low_freq_factor`"),
+    ("model.positional.rope_scaling.beta_fast", "greater than `beta_slow` (defaults 32 and 1)"),
 )
 """(path the loader reports, the rule in words)."""
 

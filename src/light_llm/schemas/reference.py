@@ -108,9 +108,10 @@ def _section_of(field: JsonSchema, root: JsonSchema) -> JsonSchema | None:
     families = _families(field, root)
     if families:
         return families[0][1]
-    if "$ref" not in field:
+    refs = [option for option in field.get("anyOf", []) if "$ref" in option]
+    if "$ref" not in field and len(refs) != 1:
         return None
-    target = _resolve(field["$ref"], root)
+    target = _resolve(field["$ref"] if "$ref" in field else refs[0]["$ref"], root)
     return target if target.get("type") == "object" else None
 
 
@@ -128,6 +129,9 @@ def _render_section(path: tuple[str, ...], section: JsonSchema, root: JsonSchema
         if target is not None:
             child = _title((*path, key))
             kind, allowed = "mapping", f"see [{child}](#{_anchor(child)})"
+            if "anyOf" in field:  # a value or a mapping (e.g. rope_scaling: a number or an object)
+                kind = _type(field, root)
+                allowed = _allowed(field, root).replace("any mapping", f"a mapping: {allowed}")
         else:
             kind, allowed = _type(field, root), _allowed(field, root)
         cells = [f"`{key}`", kind, _default(field, key in required), allowed, field.get("description", "")]

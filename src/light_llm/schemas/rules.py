@@ -28,6 +28,8 @@ def rule_issues(data: Any) -> tuple[Spec | None, list[SpecIssue]]:
 
 def _issues(detail: ErrorDetails, data: Any) -> list[SpecIssue]:
     path = _data_path(detail["loc"], data, detail["type"])
+    if _scalar_branch_of_a_mapping(detail, path):
+        return []
     cause = detail.get("ctx", {}).get("error")
     if isinstance(cause, RuleViolation):
         return [SpecIssue((*path, *where.split(".")), message) for where, message in cause.problems]
@@ -36,6 +38,13 @@ def _issues(detail: ErrorDetails, data: Any) -> list[SpecIssue]:
     if detail["type"] == "missing":
         return [SpecIssue(path, "missing; this key is required")]
     return [SpecIssue(path, f"got {show(detail['input'])}; {detail['msg']}")]
+
+
+def _scalar_branch_of_a_mapping(detail: ErrorDetails, path: Path) -> bool:
+    """A mapping given to a value-or-mapping union (rope_scaling: a number or an object):
+    the number branch's type error is not the mistake; the mapping branch reports its own."""
+    is_union_branch = len(detail["loc"]) > len(path)
+    return is_union_branch and isinstance(detail["input"], dict) and detail["type"].endswith("_type")
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any, kind: str) -> Path:

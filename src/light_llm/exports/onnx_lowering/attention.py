@@ -14,11 +14,10 @@ head), one additive bias (mask, causal rule, ALiBi, window), Softmax, MatMul."""
 
 from __future__ import annotations
 
-import math
-
 from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
 from light_llm.exports.onnx_lowering.linear import linear
 from light_llm.exports.onnx_lowering.masks import AttentionInputs
+from light_llm.exports.onnx_lowering.qk_norm import qk_normed, soft_capped
 from light_llm.exports.onnx_lowering.weights import Weights
 
 
@@ -38,11 +37,15 @@ def fused_attention(
     qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
                  packed_name=f"{prefix}.qkv_proj")
     q, k, v = qkv, "", ""
-    if rotary is not None:
+    if rotary is not None or attention_ir.qk_norm != "none":
         sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
         q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+        q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
+    if rotary is not None:
+        positional = attention_ir.positional
         q, k = (g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
-                     interleaved=0, num_heads=heads)
+                     interleaved=int(positional.rope_pairing == "interleaved"), num_heads=heads,
+                     rotary_embedding_dim=positional.rotary_dim(attention_ir.head_dim))
                 for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
     past_key, past_value, present_key, present_value = cache
     out = g.node(
@@ -51,6 +54,7 @@ def fused_attention(
          "", "", "", masks.bias],
         scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
         num_heads=attention_ir.num_heads, kv_num_heads=attention_ir.num_kv_heads,
+        scale=attention_ir.score_scale, **_softcap_attribute(attention_ir),
     )[0]  # the sliding window is in masks.bias (see masks.py)
     return linear(g, weights, out, f"{prefix}.o_proj")
 
@@ -72,10 +76,12 @@ def standard_attention(
     qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
                  packed_name=f"{prefix}.qkv_proj")
     sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
-    q, k, v = (_heads(g, t, n, dim, scope) for t, n in
-               zip(g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1), (heads, kv_heads, kv_heads)))
+    q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+    q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
+    q, k, v = (_heads(g, t, n, dim, scope) for t, n in zip((q, k, v), (heads, kv_heads, kv_heads)))
     if rotation is not None:
-        q, k = _rotate(g, q, rotation, dim, scope), _rotate(g, k, rotation, dim, scope)
+        rotary_dim, pairing = attention_ir.positional.rotary_dim(dim), attention_ir.positional.rope_pairing
+        q, k = (_rotate(g, t, rotation, dim, rotary_dim, pairing, scope) for t in (q, k))
     if cache is not None:
         past_key, past_value, present_key, present_value = cache
         k = g.node("Concat", [past_key, k], scope=scope, outputs=[present_key], axis=2)[0]
@@ -83,7 +89,9 @@ def standard_attention(
     groups = heads // kv_heads
     q = g.op("Reshape", q, g.constant([0, kv_heads, groups, -1, dim]), scope=scope)  # [B, Hkv, G, S, D]
     k = g.op("Transpose", g.op("Unsqueeze", k, g.constant([2]), scope=scope), scope=scope, perm=[0, 1, 2, 4, 3])
-    scores = g.op("Mul", g.op("MatMul", q, k, scope=scope), g.constant(1 / math.sqrt(dim), "float32"), scope=scope)
+    scores = g.op("Mul", g.op("MatMul", q, k, scope=scope), g.constant(attention_ir.score_scale, "float32"),
+                  scope=scope)
+    scores = soft_capped(g, scores, attention_ir.logit_softcap, scope)
     weights_ = g.op("Softmax", g.op("Add", scores, masks.grouped_bias, scope=scope), scope=scope, axis=-1)
     out = g.op("MatMul", weights_, g.op("Unsqueeze", v, g.constant([2]), scope=scope), scope=scope)
     out = g.op("Reshape", out, g.constant([0, heads, -1, dim]), scope=scope)  # [B, H, S, D]
@@ -92,15 +100,34 @@ def standard_attention(
     return linear(g, weights, out, f"{prefix}.o_proj")
 
 
+def _softcap_attribute(attention_ir) -> dict:
+    """GroupQueryAttention caps the scaled scores before its attention_bias is added."""
+    return {} if attention_ir.logit_softcap is None else {"softcap": attention_ir.logit_softcap}
+
+
 def _heads(g: GraphBuilder, x: str, heads: int, dim: int, scope: str) -> str:
     """[B, S, heads·dim] → [B, heads, S, dim]."""
     x = g.op("Reshape", x, g.constant([0, 0, heads, dim]), scope=scope)
     return g.op("Transpose", x, scope=scope, perm=[0, 2, 1, 3])
 
 
-def _rotate(g: GraphBuilder, x: str, rotation: tuple[str, str], dim: int, scope: str) -> str:
-    """x·cos + rotate_half(x)·sin, rotate_half(x1, x2) = (-x2, x1) (half-split pairs)."""
-    first, second = g.node("Split", [x, g.constant([dim // 2] * 2)], scope=scope, outputs=2, axis=-1)
-    rotated = g.op("Concat", g.op("Neg", second, scope=scope), first, scope=scope, axis=-1)
+def _rotate(g: GraphBuilder, x: str, rotation: tuple[str, str], dim: int, rotary_dim: int,
+            pairing: str, scope: str) -> str:
+    """x·cos + rotate(x)·sin on the first rotary_dim dims (the rest pass through):
+    half-split pairs rotate (x1, x2) → (-x2, x1) on the halves, interleaved pairs
+    (x_2j, x_2j+1) → (-x_2j+1, x_2j)."""
+    passed = None
+    if rotary_dim < dim:
+        x, passed = g.node("Split", [x, g.constant([rotary_dim, dim - rotary_dim])], scope=scope,
+                           outputs=2, axis=-1)
+    if pairing == "interleaved":
+        pairs = g.op("Reshape", x, g.constant([0, 0, 0, -1, 2]), scope=scope)  # [B, H, S, R/2, 2]
+        even, odd = g.node("Split", [pairs, g.constant([1, 1])], scope=scope, outputs=2, axis=-1)
+        rotated = g.op("Reshape", g.op("Concat", g.op("Neg", odd, scope=scope), even, scope=scope, axis=-1),
+                       g.constant([0, 0, 0, rotary_dim]), scope=scope)
+    else:
+        first, second = g.node("Split", [x, g.constant([rotary_dim // 2] * 2)], scope=scope, outputs=2, axis=-1)
+        rotated = g.op("Concat", g.op("Neg", second, scope=scope), first, scope=scope, axis=-1)
     cos, sin = rotation
-    return g.op("Add", g.op("Mul", x, cos, scope=scope), g.op("Mul", rotated, sin, scope=scope), scope=scope)
+    out = g.op("Add", g.op("Mul", x, cos, scope=scope), g.op("Mul", rotated, sin, scope=scope), scope=scope)
+    return out if passed is None else g.op("Concat", out, passed, scope=scope, axis=-1)

@@ -30,6 +30,7 @@ from light_llm.exports.onnx_lowering.embedding import (
 from light_llm.exports.onnx_lowering.masks import attention_inputs
 from light_llm.exports.onnx_lowering.norm import ResidualStream
 from light_llm.exports.onnx_lowering.plan import LayerLowering
+from light_llm.exports.onnx_lowering.qk_norm import soft_capped
 from light_llm.exports.onnx_lowering.tensors import TensorStore
 from light_llm.exports.onnx_lowering.weights import Weights
 from light_llm.runtime.geometry import Geometry
@@ -64,26 +65,44 @@ def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering]) -> 
         for part in ("key", "value"):
             g.add_output(f"present.{i}.{part}", FLOAT, cache_shape(TOTAL))
 
-    attention_ir = ir.blocks[0].attention
+    # Each distinct mask (per lowering) and rotary table is computed once per graph; a layer
+    # pattern (sliding-window and global layers, each its RoPE base) has two of each.
+    masks = {}
+    for block, layer in zip(ir.blocks, plan):
+        key = (layer.lowering, block.attention.mask_kind)
+        if key not in masks:
+            masks[key] = attention_inputs(g, input_ids, attention_mask, block.attention,
+                                          fused=layer.lowering == "fused")
+    rotates = positional_encoding(ir).rotation is not None
     lowerings = {layer.lowering for layer in plan}
-    masks = {lowering: attention_inputs(g, input_ids, attention_mask, attention_ir, fused=lowering == "fused")
-             for lowering in sorted(lowerings)}
-    tables = rotary_tables(g, ir) if positional_encoding(ir).rotation else None
-    rotation = rotary_for_positions(g, tables, position_ids) if tables and "standard" in lowerings else None
+    tables, rotations = {}, {}
+    for block in ir.blocks if rotates else ():
+        positional = block.attention.positional
+        if positional not in tables:
+            tables[positional] = rotary_tables(g, ir, positional, name=f"rotary{_suffix(len(tables))}")
+            rotations[positional] = (rotary_for_positions(g, tables[positional], position_ids,
+                                                          positional.rope_pairing)
+                                     if "standard" in lowerings else None)
     stream = ResidualStream(g, weights, embed(g, weights, ir, input_ids, position_ids))
     for block, layer in zip(ir.blocks, plan):
         i, prefix = block.index, f"blocks.{block.index}.attention"
         cache = (f"past_key_values.{i}.key", f"past_key_values.{i}.value", f"present.{i}.key",
                  f"present.{i}.value") if geometry.cached else None
+        block_masks = masks[(layer.lowering, block.attention.mask_kind)]
+        positional = block.attention.positional
         if layer.lowering == "fused":
-            attend = lambda h, b=block, c=cache: fused_attention(  # noqa: E731
-                g, weights, prefix, b.attention, h, masks["fused"], tables, position_ids, c)
+            attend = lambda h, b=block, c=cache, m=block_masks, t=tables.get(positional): fused_attention(  # noqa: E731
+                g, weights, prefix, b.attention, h, m, t, position_ids, c)
         else:
-            attend = lambda h, b=block, c=cache: standard_attention(  # noqa: E731
-                g, weights, prefix, b.attention, h, masks["standard"], rotation, c)
+            attend = lambda h, b=block, c=cache, m=block_masks, r=rotations.get(positional): standard_attention(  # noqa: E731
+                g, weights, prefix, b.attention, h, m, r, c)
         write_block(stream, block, attend)
     x = stream.normed("final_norm", ir.final_norm) if ir.final_norm else stream.value()
     _lm_head(g, weights, ir, x)
+
+
+def _suffix(index: int) -> str:
+    return "" if index == 0 else f".{index}"
 
 
 def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
@@ -91,4 +110,9 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
+    if ir.final_logit_softcap is None:
+        g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
+        return
+    logits = g.op("MatMul", x, weight, scope="/lm_head")
+    capped = soft_capped(g, logits, ir.final_logit_softcap, "/logit_cap")
+    g.node("Identity", [capped], scope="/logit_cap", outputs=["logits"])

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from light_llm.interop.hf.base import (
-    ATTENTION_BIAS,
     ENCODING,
     FFN,
     FFN_BIAS,
@@ -27,6 +26,8 @@ from light_llm.interop.hf.base import (
     expansion,
     take,
 )
+from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
+from light_llm.interop.hf_rope import SAME_LAYERS_NEEDS
 from light_llm.models.transformer.ir import TransformerIR
 
 QKV = ("q_proj", "k_proj", "v_proj")  # fused in this order into c_attn
@@ -62,9 +63,11 @@ class GPT2(HFArchitecture):
         Need("model.attention.variant", VARIANT, ("mha",)),
         Need("model.attention.mask_type", MASK, ("causal",)),
         Need("model.ffn.variant", FFN, ("mlp",)),
-        Need("model.attention.bias", ATTENTION_BIAS, (True,)),
+        bias_need(True),
+        QK_NORM_OFF,
+        *PLAIN_ATTENTION,
         Need("model.ffn.bias", FFN_BIAS, (True,)),
-    )
+    ) + SAME_LAYERS_NEEDS
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
         attention = block(ir).attention

@@ -1,4 +1,5 @@
-"""Llama: RMSNorm, pre-norm, sequential blocks, RoPE (linear scaling allowed), SwiGLU or
+"""Llama: RMSNorm, pre-norm, sequential blocks, RoPE on the whole head in half-split pairs
+(default, linear, llama3 or yarn scaling: interop/hf_rope.py), SwiGLU or
 GeGLU, causal mask, MHA/GQA/MQA with d_model divisible by num_heads; biases map to
 attention_bias / mlp_bias. Dropout rates are copied but never block a mapping (eval-mode
 logits do not depend on them)."""
@@ -26,16 +27,23 @@ from light_llm.interop.hf.base import (
     block,
     expansion,
 )
+from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
+from light_llm.interop.hf_rope import (
+    SAME_LAYERS_NEEDS,
+    WHOLE_HEAD_ROPE_NEEDS,
+    positional_section,
+    rope_parameters,
+)
 from light_llm.models.transformer.ir import TransformerIR
 
-LLAMA_NEEDS = (
+LLAMA_NEEDS = PLAIN_ATTENTION + (
     Need("model.norm.type", NORM_TYPE, ("rmsnorm",)),
     Need("model.norm.placement", PLACEMENT, ("pre",)),
     Need("model.parallel_layers", PARALLEL, (False,)),
     Need("model.positional.encoding", ENCODING, ("rope",)),
     Need("model.attention.variant", VARIANT, ("mha", "gqa", "mqa")),
     Need("model.ffn.variant", FFN, ("swiglu", "geglu")),
-)
+) + WHOLE_HEAD_ROPE_NEEDS + SAME_LAYERS_NEEDS
 
 
 class LlamaFields(HFConfigFields):
@@ -66,14 +74,11 @@ class Llama(HFArchitecture):
     base_prefix = "model."
     embedding = "model.embed_tokens.weight"
     fields = LlamaFields
-    needs = LLAMA_NEEDS + (Need("model.attention.mask_type", MASK, ("causal",)),)
+    needs = LLAMA_NEEDS + (Need("model.attention.mask_type", MASK, ("causal",)),
+                           bias_need(False, True), QK_NORM_OFF)
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn
-        rope = {"rope_type": "default", "rope_theta": ir.positional.rope_base}
-        if ir.positional.rope_scaling != 1.0:
-            rope = {"rope_type": "linear", "rope_theta": ir.positional.rope_base,
-                    "factor": ir.positional.rope_scaling}
         return {
             "hidden_size": ir.d_model,
             "intermediate_size": ffn.hidden_dim,
@@ -85,7 +90,7 @@ class Llama(HFArchitecture):
             "max_position_embeddings": ir.max_seq_len,
             "rms_norm_eps": block(ir).norm.eps,
             "attention_dropout": attention.dropout,
-            "rope_parameters": rope,
+            "rope_parameters": rope_parameters(ir),
             "rope_theta": ir.positional.rope_base,  # read by transformers 4.x
         } | self.config_extra(ir)
 
@@ -96,14 +101,16 @@ class Llama(HFArchitecture):
         pairs = [("embed_tokens.weight", "model.embed_tokens.weight"),
                  ("final_norm.weight", "model.norm.weight")]
         attention_kinds = ("weight", "bias") if block(ir).attention.bias else ("weight",)
+        output_kinds = ("weight", "bias") if block(ir).attention.output_bias else ("weight",)
         ffn_kinds = ("weight", "bias") if block(ir).ffn.bias else ("weight",)
         for i in range(ir.num_layers):
             ours, theirs = f"blocks.{i}", f"model.layers.{i}"
             pairs += [(f"{ours}.attention_norm_in.weight", f"{theirs}.input_layernorm.weight"),
                       (f"{ours}.ffn_norm_in.weight", f"{theirs}.post_attention_layernorm.weight")]
-            for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            for proj, kinds in (("q_proj", attention_kinds), ("k_proj", attention_kinds),
+                                ("v_proj", attention_kinds), ("o_proj", output_kinds)):
                 pairs += [(f"{ours}.attention.{proj}.{kind}", f"{theirs}.self_attn.{proj}.{kind}")
-                          for kind in attention_kinds]
+                          for kind in kinds]
             for proj in ("gate_proj", "up_proj", "down_proj"):
                 pairs += [(f"{ours}.ffn.{proj}.{kind}", f"{theirs}.mlp.{proj}.{kind}") for kind in ffn_kinds]
         return pairs + [("lm_head.weight", "lm_head.weight")]
@@ -112,15 +119,7 @@ class Llama(HFArchitecture):
         d_model, heads = fields.hidden_size, fields.num_attention_heads
         kv_heads = fields.num_key_value_heads or heads
         rope = fields.rope_parameters or fields.rope_scaling or {}
-        rope_type = rope.get("rope_type", rope.get("type", "default"))
-        if rope_type not in ("default", "linear"):
-            raise HFConfigError(
-                f"rope_type {rope_type!r} has no light_llm equivalent; supported: default, linear"
-            )
-        positional: dict[str, Any] = {"encoding": "rope",
-                                      "rope_base": rope.get("rope_theta", fields.rope_theta or 10000.0)}
-        if rope_type == "linear":
-            positional["rope_scaling"] = rope["factor"]
+        positional = positional_section(rope, fields.rope_theta)
         gate = activation(fields.hidden_act)
         if gate not in ("silu", "gelu"):
             raise HFConfigError(

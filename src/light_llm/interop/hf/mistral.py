@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, Need, block
+from light_llm.interop.attention_needs import QK_NORM_OFF
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -17,6 +18,7 @@ class Mistral(Llama):
         Need("model.attention.mask_type", MASK, ("sliding_window",)),
         Need("model.attention.bias", ATTENTION_BIAS, (False,)),
         Need("model.ffn.bias", FFN_BIAS, (False,)),
+        QK_NORM_OFF,
     )
 
     def config_extra(self, ir: TransformerIR) -> dict[str, Any]:

@@ -22,7 +22,6 @@ Complex attention (`variant: complex`), precisely:
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +30,7 @@ from torch import nn
 from light_llm.models.transformer.ir import AttentionIR
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.options import ATTENTION_KERNELS, resolve_path
+from light_llm.models.transformer.qk_norm import build_qk_norms, norm_shapes
 from light_llm.models.transformer.positional import as_complex, build_rotation, build_score_bias
 from light_llm.models.tracing import is_tracing
 
@@ -53,6 +53,7 @@ class SDPAKernel(nn.Module):
         self.groups = ir.num_heads // ir.num_kv_heads
         self.dropout = ir.dropout
         self.is_causal = ir.mask_type != "bidirectional"
+        self.scale = ir.score_scale
         self.flash_requested = ir.use_flash_attn and ir.kernel == "sdpa"
 
     def forward(
@@ -77,6 +78,7 @@ class SDPAKernel(nn.Module):
             dropout_p=self.dropout if self.training else 0.0,
             is_causal=bias is None and self.is_causal,
             enable_gqa=native_gqa,
+            scale=self.scale,
         )
 
 
@@ -88,7 +90,7 @@ class ComplexKernel(nn.Module):
     def __init__(self, ir: AttentionIR):
         super().__init__()
         self.groups = ir.num_heads // ir.num_kv_heads
-        self.scale = 1.0 / math.sqrt(ir.head_dim)
+        self.scale = ir.score_scale
         self.dropout = nn.Dropout(ir.dropout)
         self.is_causal = ir.mask_type != "bidirectional"
 
@@ -119,6 +121,7 @@ class FlashAttentionKernel(nn.Module):
         window = ir.window_size
         self.window = (window - 1, 0) if window is not None else (-1, -1)
         self.dropout = ir.dropout
+        self.scale = ir.score_scale
         self.register_buffer(
             "alibi_slopes", build_score_bias(ir).flash_attn_slopes(), persistent=False
         )
@@ -138,6 +141,7 @@ class FlashAttentionKernel(nn.Module):
             causal=self.causal,
             window_size=self.window,
             alibi_slopes=self.alibi_slopes,
+            softmax_scale=self.scale,
         )
         return out.transpose(1, 2)
 
@@ -151,7 +155,9 @@ class Attention(nn.Module):
         self.q_proj = Linear(ir.d_model, ir.q_size, bias=ir.bias)
         self.k_proj = Linear(ir.d_model, ir.kv_size, bias=ir.bias)
         self.v_proj = Linear(ir.d_model, ir.kv_size, bias=ir.bias)
-        self.o_proj = Linear(ir.q_size, ir.d_model, bias=ir.bias)
+        self.o_proj = Linear(ir.q_size, ir.d_model, bias=ir.output_bias)
+        self.q_norm, self.k_norm = build_qk_norms(ir)
+        self.q_norm_shape, self.k_norm_shape = norm_shapes(ir)
         kernel = ATTENTION_KERNELS[ir.kernel]
         self.rotation = build_rotation(
             ir.positional, ir.head_dim, complex_phase=kernel.complex_rotation
@@ -172,8 +178,10 @@ class Attention(nn.Module):
         """x: [B, S, d_model]; past: K and V `[B, Hkv, P, D]` (rotated). Returns the output
         and the present K and V `[B, Hkv, P + S, D]`."""
         batch, seq, _ = x.shape
-        q = self.q_proj(x).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q = self.q_norm(self.q_proj(x).view([batch, seq] + self.q_norm_shape))
+        k = self.k_norm(self.k_proj(x).view([batch, seq] + self.k_norm_shape))
+        q = q.view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        k = k.view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
         q, k = self.rotation(q, k, position_ids)  # [B, H, S, D], [B, Hkv, S, D]
         if past is not None:

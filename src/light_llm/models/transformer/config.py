@@ -29,6 +29,9 @@ MAX_VOCAB = 1_048_576
 """Four times the largest released vocabulary (256,000)."""
 MAX_SEQ_LEN = 1_048_576
 MAX_EXPANSION = 64.0
+MAX_ATTENTION_SCALE = 64.0
+"""A score factor above 64 saturates softmax in fp32 for any head_dim ≥ 1."""
+MAX_SOFTCAP = 1e6
 MAX_INIT_STD = 1.0
 """Above this, fp32 activations of a deep model overflow (init_std 1e30 gives inf)."""
 ROPE_BASE_RANGE = (1.0, 1e12)
@@ -76,7 +79,11 @@ class AttentionConfig(CheckedSection):
         f"auto: d_model // num_heads. {_SIZE_LIMIT}",
     )
     dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on attention weights.")
-    bias: bool = Field(False, description="Add a bias to the Q, K, V and output projections.")
+    bias: bool | Literal["qkv"] = Field(
+        False,
+        description="true: a bias on the Q, K, V and output projections; 'qkv': on Q, K and V "
+        "only (Qwen2); false: none.",
+    )
     mask_type: Literal["causal", "bidirectional", "sliding_window"] = Field(
         "causal",
         description="causal: attend to earlier tokens; bidirectional: attend to all tokens "
@@ -92,9 +99,36 @@ class AttentionConfig(CheckedSection):
         "elsewhere PyTorch SDPA is used and the compile report says so. Not with variant "
         "'complex'.",
     )
+    layer_pattern: list[Literal["sliding_window", "causal"]] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description="Per-layer masks (only with mask_type 'sliding_window'): layer i takes "
+        "entry i mod len — sliding_window (the window_size window) or causal (global); e.g. "
+        "[sliding_window, causal] (Gemma 2). At most num_layers entries. null: every layer "
+        "uses mask_type.",
+    )
+
+    qk_norm: Literal["none", "per_head", "whole"] = Field(
+        "none",
+        description="A norm (model.norm's type and eps) on queries and keys before RoPE. "
+        "per_head: over each head's head_dim (Qwen3, Gemma 3); whole: over the whole Q and "
+        "K projections (OLMo 2).",
+    )
+    scale: Number(gt=0.0, le=MAX_ATTENTION_SCALE) | Auto = Field(
+        "auto",
+        description="Factor on the scores Q·Kᵀ. auto: 1/√head_dim; Gemma 2's "
+        "query_pre_attn_scalar s is scale s^-0.5.",
+    )
+    logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
+        None,
+        description="Soft-cap the scores before the mask: cap·tanh(scores/cap) (Gemma 2). "
+        "Not with variant 'complex' nor use_flash_attn.",
+    )
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
+        found += self._attention_extras_problems()
         if self.mask_type == "sliding_window" and self.window_size is None:
             found.append(("window_size", "required when mask_type is 'sliding_window'"))
         if self.mask_type != "sliding_window" and self.window_size is not None:
@@ -105,6 +139,9 @@ class AttentionConfig(CheckedSection):
                     f"'sliding_window', not {self.mask_type!r}",
                 )
             )
+        if self.layer_pattern is not None and self.mask_type != "sliding_window":
+            found.append(("layer_pattern", f"only allowed with mask_type 'sliding_window', not "
+                                           f"{self.mask_type!r}"))
         if self.variant == "complex" and self.use_flash_attn:
             found.append(
                 ("use_flash_attn", "flash-attn has no kernel for variant 'complex'; set it to false")
@@ -131,6 +168,16 @@ class AttentionConfig(CheckedSection):
                 )
         return found
 
+    def _attention_extras_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.variant == "complex" and self.logit_softcap is not None:
+            found.append(("logit_softcap", f"logit_softcap={self.logit_softcap} is not allowed "
+                                           "with variant 'complex'; allowed: null"))
+        if self.logit_softcap is not None and self.use_flash_attn:
+            found.append(("logit_softcap", f"logit_softcap={self.logit_softcap} has no flash-attn "
+                                           "kernel here; set use_flash_attn to false"))
+        return found
+
     def resolved_num_kv_heads(self) -> int:
         if self.num_kv_heads != "auto":
             return self.num_kv_heads
@@ -144,6 +191,70 @@ class AttentionConfig(CheckedSection):
         return self.num_heads
 
 
+class RopeScalingConfig(CheckedSection):
+    """How RoPE frequencies are scaled to extend the context (docs/models.md, RoPE scaling):
+    linear divides positions by factor; llama3 (Llama 3.1+) divides the low frequencies by
+    factor and blends the middle band; yarn (YaRN, Qwen 2.5) ramps between interpolated and
+    original frequencies and scales cos/sin by an attention factor."""
+
+    type: Literal["linear", "llama3", "yarn"] = Field(
+        description="linear: positions / factor; llama3: per-frequency, by wavelength; "
+        "yarn: ramped interpolation plus an attention factor."
+    )
+    factor: Number(gt=1.0, le=MAX_ROPE_SCALING) = Field(
+        description="Context extension factor > 1."
+    )
+    original_max_position_embeddings: Integer(1, MAX_SEQ_LEN) | None = Field(
+        None, description="Context length the model was pre-trained with (llama3, yarn: required)."
+    )
+    low_freq_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="llama3: wavelengths above original/low_freq_factor are divided by factor (required)."
+    )
+    high_freq_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="llama3: wavelengths below original/high_freq_factor are kept (required)."
+    )
+    beta_fast: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="yarn: rotations where the ramp starts keeping frequencies (default 32)."
+    )
+    beta_slow: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="yarn: rotations where the ramp ends interpolating them (default 1)."
+    )
+    attention_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+        None, description="yarn: cos and sin are multiplied by it (default 0.1·ln(factor) + 1)."
+    )
+
+    @staticmethod
+    def owners() -> dict[str, tuple[str, ...]]:
+        """Each optional key and the types that read it."""
+        return {"original_max_position_embeddings": ("llama3", "yarn"),
+                "low_freq_factor": ("llama3",), "high_freq_factor": ("llama3",),
+                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",)}
+
+    @staticmethod
+    def required_keys() -> dict[str, tuple[str, ...]]:
+        return {"llama3": ("original_max_position_embeddings", "low_freq_factor", "high_freq_factor"),
+                "yarn": ("original_max_position_embeddings",)}
+
+    def problems(self) -> list[Problem]:
+        required = self.required_keys()
+        found: list[Problem] = []
+        for key, types in self.owners().items():
+            value = getattr(self, key)
+            if value is not None and self.type not in types:
+                found.append((key, f"{key}={value} is only allowed with type "
+                                   f"{_one_of(list(types))}, not {self.type!r}"))
+            if value is None and key in required.get(self.type, ()):
+                found.append((key, f"required with type {self.type!r}"))
+        low, high = self.low_freq_factor, self.high_freq_factor
+        if low is not None and high is not None and high <= low:
+            found.append(("high_freq_factor", f"high_freq_factor={high} must be greater than "
+                                              f"low_freq_factor={low}"))
+        if (self.beta_fast or 32.0) <= (self.beta_slow or 1.0):
+            found.append(("beta_fast", f"beta_fast={self.beta_fast or 32.0} must be greater than "
+                                       f"beta_slow={self.beta_slow or 1.0}"))
+        return found
+
+
 class PositionalConfig(CheckedSection):
     """How token positions reach the model."""
 
@@ -153,10 +264,27 @@ class PositionalConfig(CheckedSection):
         description=f"RoPE θ base (rope only). {LIMIT}below 1 the rotation frequencies "
         "grow instead of decaying and overflow fp32.",
     )
-    rope_scaling: Number(gt=1.0, le=MAX_ROPE_SCALING) | None = Field(
+    rope_scaling: Number(gt=1.0, le=MAX_ROPE_SCALING) | RopeScalingConfig | None = Field(
         None,
-        description="Linear RoPE scaling factor > 1: positions are divided by it to extend "
-        "the context (rope only).",
+        description="RoPE scaling (rope only): a number > 1 is linear scaling (positions are "
+        "divided by it to extend the context); an object {type: linear | llama3 | yarn, "
+        "factor, ...} chooses the rule.",
+    )
+    rope_fraction: Number(gt=0.0, le=1.0) = Field(
+        1.0,
+        description="Fraction of each head that RoPE rotates (rope only; Phi, GPT-NeoX): the "
+        "first int(head_dim·rope_fraction) dims, which must be even; the rest pass unrotated.",
+    )
+    sliding_rope_base: Number(ge=ROPE_BASE_RANGE[0], le=ROPE_BASE_RANGE[1]) | None = Field(
+        None,
+        description="RoPE θ base of the sliding-window layers (rope only; needs "
+        "attention.mask_type 'sliding_window'); null: rope_base. Gemma 3: 10000 with "
+        "rope_base 1e6 for the global layers.",
+    )
+    rope_pairing: Literal["half", "interleaved"] = Field(
+        "half",
+        description="Which dims RoPE rotates together (rope only): half: (x_j, x_{j+r/2}) as "
+        "Llama/NeoX/Phi (rotate_half); interleaved: (x_2j, x_2j+1) as GPT-J.",
     )
 
     def problems(self) -> list[Problem]:
@@ -256,6 +384,14 @@ class TransformerConfig(CheckedSection):
         description="Scale the init of residual output projections by 1/√(2·num_layers) "
         "(GPT-2).",
     )
+    final_logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
+        None, description="Soft-cap the logits: cap·tanh(logits/cap) (Gemma 2)."
+    )
+    embedding_scale: Number(gt=0.0, le=MAX_WIDTH) | Literal["sqrt_d_model"] = Field(
+        1.0,
+        description="Factor on the token embeddings (not on a tied LM head). sqrt_d_model: "
+        "√d_model in the model's dtype (Gemma).",
+    )
 
     def describe(self) -> str:
         attention = self.attention
@@ -264,10 +400,52 @@ class TransformerConfig(CheckedSection):
             f"{attention.variant} {attention.num_heads} heads, {self.positional.encoding}"
         )
 
+    def rotary_dim(self) -> int:
+        """The dims of each head that RoPE rotates."""
+        return int(self.resolved_head_dim() * self.positional.rope_fraction)
+
+    def _rope_problems(self, head_dim: int) -> list[Problem]:
+        positional, found = self.positional, []
+        rotary = int(head_dim * positional.rope_fraction)
+        if positional.rope_fraction != 1.0 and (rotary < 2 or rotary % 2):
+            found.append(("positional.rope_fraction",
+                          f"int(head_dim·rope_fraction) = int({head_dim}·{positional.rope_fraction})"
+                          f" = {rotary} rotated dims; allowed: a fraction giving an even number ≥ 2"))
+        changed = [key for key in ("rope_fraction", "rope_pairing")
+                   if getattr(positional, key) != PositionalConfig.model_fields[key].default]
+        if self.attention.variant == "complex" and changed:
+            found.append((f"positional.{changed[0]}",
+                          f"{changed[0]}={getattr(positional, changed[0])!r}: complex attention "
+                          "rotates every (re, im) pair of the head as one phase; allowed: "
+                          "rope_fraction 1.0 and rope_pairing 'half'"))
+        return found
+
+    def layer_masks(self) -> list[str]:
+        """Each layer's mask type: the layer pattern repeated, or mask_type everywhere."""
+        pattern = self.attention.layer_pattern or [self.attention.mask_type]
+        return [pattern[i % len(pattern)] for i in range(self.num_layers)]
+
+    def _pattern_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        pattern = self.attention.layer_pattern
+        if pattern is not None and len(pattern) > self.num_layers:
+            found.append(("attention.layer_pattern", f"{len(pattern)} entries for "
+                          f"num_layers={self.num_layers}; allowed: at most num_layers entries"))
+        base = self.positional.sliding_rope_base
+        if base is not None and self.attention.mask_type != "sliding_window":
+            found.append(("positional.sliding_rope_base", f"sliding_rope_base={base} needs "
+                          f"attention.mask_type 'sliding_window', not {self.attention.mask_type!r}"))
+        return found
+
     def resolved_head_dim(self) -> int:
         if self.attention.head_dim != "auto":
             return self.attention.head_dim
         return self.d_model // self.attention.num_heads
+
+    def resolved_attention_scale(self) -> float:
+        if self.attention.scale != "auto":
+            return self.attention.scale
+        return self.resolved_head_dim() ** -0.5
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -294,6 +472,7 @@ class TransformerConfig(CheckedSection):
                     f"complex attention stores (re, im) pairs, so head_dim must be even, got {head_dim}",
                 )
             )
+        found += self._rope_problems(head_dim) + self._pattern_problems()
         window = self.attention.window_size
         if window is not None and window > self.max_seq_len:
             found.append(

@@ -15,12 +15,40 @@ Target = Literal["eager", "export"]
 
 
 @dataclass(frozen=True)
+class RopeScalingIR:
+    """A per-frequency RoPE scaling rule (rope_scaling.py computes it); linear scaling is
+    PositionalIR.rope_scaling instead."""
+
+    type: Literal["llama3", "yarn"]
+    factor: float
+    original_max_position_embeddings: int
+    low_freq_factor: float | None = None  # llama3
+    high_freq_factor: float | None = None  # llama3
+    beta_fast: float = 32.0  # yarn
+    beta_slow: float = 1.0  # yarn
+    attention_factor: float = 1.0  # yarn: cos and sin are multiplied by it
+
+
+@dataclass(frozen=True)
 class PositionalIR:
     encoding: str
     uses_position_ids: bool  # from the table: the graph reads position_ids
     max_seq_len: int
     rope_base: float
-    rope_scaling: float  # 1.0 when no scaling
+    rope_scaling: float  # linear factor: 1.0 when no linear scaling
+    rope_fraction: float = 1.0  # of each head rotated: the first int(head_dim·fraction) dims
+    rope_pairing: Literal["half", "interleaved"] = "half"
+    rope_scaling_rule: RopeScalingIR | None = None  # llama3 / yarn frequencies
+
+    def rotary_dim(self, head_dim: int) -> int:
+        return int(head_dim * self.rope_fraction)
+
+
+@dataclass(frozen=True)
+class NormIR:
+    type: str
+    dim: int
+    eps: float
 
 
 @dataclass(frozen=True)
@@ -38,6 +66,27 @@ class AttentionIR:
     kernel: str
     kernel_reason: str
     positional: PositionalIR
+    # bias: Q, K and V carry a bias; output_bias: o_proj too (spec `bias: true`).
+    output_bias: bool = False
+    qk_norm: Literal["none", "per_head", "whole"] = "none"
+    qk_norm_type: str = "rmsnorm"
+    qk_norm_eps: float = 1e-5
+    scale: float | None = None  # factor on Q·Kᵀ; None: 1/√head_dim
+    logit_softcap: float | None = None  # scores = cap·tanh(scores/cap) before the mask
+
+    @property
+    def score_scale(self) -> float:
+        return self.scale if self.scale is not None else self.head_dim ** -0.5
+
+    def qk_norms(self) -> tuple[NormIR, NormIR] | None:
+        """The query and key norms (None without qk_norm): over head_dim per head, or over
+        the whole projection."""
+        if self.qk_norm == "none":
+            return None
+        q_dim, k_dim = (self.head_dim, self.head_dim) if self.qk_norm == "per_head" else (
+            self.q_size, self.kv_size)
+        return (NormIR(self.qk_norm_type, q_dim, self.qk_norm_eps),
+                NormIR(self.qk_norm_type, k_dim, self.qk_norm_eps))
 
     @property
     def q_size(self) -> int:
@@ -46,6 +95,11 @@ class AttentionIR:
     @property
     def kv_size(self) -> int:
         return self.num_kv_heads * self.head_dim
+
+    @property
+    def mask_kind(self) -> tuple[str, int | None]:
+        """What makes two layers' masks the same (a layer pattern mixes two kinds)."""
+        return self.mask_type, self.window_size
 
 
 @dataclass(frozen=True)
@@ -56,13 +110,6 @@ class FFNIR:
     activation: str
     dropout: float
     bias: bool
-
-
-@dataclass(frozen=True)
-class NormIR:
-    type: str
-    dim: int
-    eps: float
 
 
 @dataclass(frozen=True)
@@ -92,6 +139,8 @@ class TransformerIR:
     target: Target
 
     family: str = "transformer"
+    final_logit_softcap: float | None = None  # logits = cap·tanh(logits/cap)
+    embedding_scale: float = 1.0  # token embeddings × this, in the model dtype
 
     @property
     def causal(self) -> bool:

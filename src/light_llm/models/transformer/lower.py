@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from dataclasses import replace
 
 from light_llm.models.transformer.ir import (
     AttentionIR,
@@ -20,6 +21,7 @@ from light_llm.models.transformer.config import (
     TransformerConfig,
 )
 from light_llm.models.transformer.errors import LoweringError
+from light_llm.models.transformer.rope_scaling import linear_rope_factor, lower_rope_scaling
 from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
 
 FFN_HIDDEN_MULTIPLE = 8
@@ -38,6 +40,8 @@ def choose_attention_kernel(config: AttentionConfig, target: Target) -> tuple[st
         if target == "export":
             return "complex_as_real", "export lowers Re(Q·K̄) to real pairs: Qr·Kr + Qi·Ki"
         return "complex_eager", "complex Q and K in torch complex64; scores Re(Q·K̄)"
+    if config.logit_softcap is not None:
+        return "softcap", "logit_softcap: scores cap·tanh(scores/cap) need explicit scores"
     if target == "export":
         return "sdpa", "export uses portable attention ops"
     if not config.use_flash_attn:
@@ -59,9 +63,11 @@ def _cuda_available() -> bool:
 
 
 def lower_attention(
-    config: TransformerConfig, positional: PositionalIR, target: Target
+    config: TransformerConfig, positional: PositionalIR, target: Target, mask_type: str | None = None
 ) -> AttentionIR:
+    """`mask_type`: this layer's mask (attention.layer_pattern); None: attention.mask_type."""
     attention = config.attention
+    mask_type = mask_type or attention.mask_type
     kernel, reason = choose_attention_kernel(attention, target)
     return AttentionIR(
         variant=attention.variant,
@@ -70,14 +76,31 @@ def lower_attention(
         num_kv_heads=attention.resolved_num_kv_heads(),
         head_dim=config.resolved_head_dim(),
         dropout=attention.dropout,
-        bias=attention.bias,
-        mask_type=attention.mask_type,
-        window_size=attention.window_size,
+        bias=attention.bias is not False,
+        output_bias=attention.bias is True,
+        qk_norm=attention.qk_norm,
+        qk_norm_type=config.norm.type,
+        qk_norm_eps=config.norm.eps,
+        scale=config.resolved_attention_scale(),
+        logit_softcap=attention.logit_softcap,
+        mask_type=mask_type,
+        window_size=attention.window_size if mask_type == "sliding_window" else None,
         use_flash_attn=attention.use_flash_attn,
         kernel=kernel,
         kernel_reason=reason,
         positional=positional,
     )
+
+
+def layer_attention(config: TransformerConfig, positional: PositionalIR, target: Target) -> list[AttentionIR]:
+    """Each layer's attention: its mask from attention.layer_pattern, and for sliding-window
+    layers the RoPE base positional.sliding_rope_base where set. One IR per distinct kind."""
+    sliding_base = config.positional.sliding_rope_base
+    sliding = replace(positional, rope_base=sliding_base) if sliding_base is not None else positional
+    masks = config.layer_masks()
+    kinds = {mask: lower_attention(config, sliding if mask == "sliding_window" else positional, target, mask)
+             for mask in dict.fromkeys(masks)}
+    return [kinds[mask] for mask in masks]
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
@@ -112,15 +135,18 @@ def lower(
         uses_position_ids=POSITIONAL_ENCODINGS[config.positional.encoding].reads_positions,
         max_seq_len=config.max_seq_len,
         rope_base=config.positional.rope_base,
-        rope_scaling=config.positional.rope_scaling or 1.0,
+        rope_scaling=linear_rope_factor(config.positional.rope_scaling),
+        rope_fraction=config.positional.rope_fraction,
+        rope_pairing=config.positional.rope_pairing,
+        rope_scaling_rule=lower_rope_scaling(config.positional.rope_scaling),
     )
     norm = NormIR(type=config.norm.type, dim=config.d_model, eps=config.norm.eps)
-    attention = lower_attention(config, positional, target)
+    attention = layer_attention(config, positional, target)
     ffn = lower_ffn(config.ffn, config.d_model)
     blocks = tuple(
         BlockIR(
             index=i,
-            attention=attention,
+            attention=attention[i],
             ffn=ffn,
             norm=norm,
             placement=config.norm.placement,
@@ -142,4 +168,12 @@ def lower(
         init_std=config.init_std,
         residual_scaled_init=config.residual_scaled_init,
         target=target,
+        final_logit_softcap=config.final_logit_softcap,
+        embedding_scale=resolved_embedding_scale(config),
     )
+
+
+def resolved_embedding_scale(config: TransformerConfig) -> float:
+    if config.embedding_scale == "sqrt_d_model":
+        return math.sqrt(config.d_model)
+    return config.embedding_scale

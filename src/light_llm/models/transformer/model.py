@@ -15,11 +15,13 @@ from torch import nn
 
 from light_llm.models.transformer.ir import TransformerIR
 from light_llm.models.transformer.block import KV, build_block
+from light_llm.models.transformer.embedding_scale import build_embedding_scale
 from light_llm.models.transformer.errors import ModelInputError
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.mask import AttentionBias
 from light_llm.models.transformer.norm import build_norm
 from light_llm.models.transformer.positional import build_embedding_positions
+from light_llm.models.transformer.softcap import build_logit_cap
 
 
 class Transformer(nn.Module):
@@ -32,12 +34,18 @@ class Transformer(nn.Module):
             config = lower(config)
         self.ir = config
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
+        self.embedding_scale = build_embedding_scale(config.embedding_scale)
         self.embed_positions = build_embedding_positions(config.positional, config.d_model)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.attention_bias = AttentionBias(config.blocks[0].attention)
+        # One bias per distinct mask (a layer pattern mixes sliding-window and global layers).
+        first_of_kind = {block.attention.mask_kind: block.attention for block in reversed(config.blocks)}
+        kinds = list(dict.fromkeys(block.attention.mask_kind for block in config.blocks))
+        self.attention_biases = nn.ModuleList(AttentionBias(first_of_kind[kind]) for kind in kinds)
+        self.bias_of_block = [kinds.index(block.attention.mask_kind) for block in config.blocks]
         self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
         self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
         self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
+        self.logit_cap = build_logit_cap(config.final_logit_softcap)
         self.reset_parameters()
         if config.tie_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
@@ -109,18 +117,24 @@ class Transformer(nn.Module):
         position_ids: torch.Tensor,
         past_key_values: list[KV] | None,
     ) -> tuple[torch.Tensor, list[KV]]:
-        x = self.embed_tokens(input_ids)  # [B, S, d_model]
+        x = self.embedding_scale(self.embed_tokens(input_ids))  # [B, S, d_model]
         positions = self.embed_positions(position_ids)
         if positions is not None:
             x = x + positions
         x = self.embedding_dropout(x)
-        bias = self.attention_bias(input_ids.shape[1], attention_mask, x.device, torch.float32)
+        biases = [bias(input_ids.shape[1], attention_mask, x.device, torch.float32)
+                  for bias in self.attention_biases]
         presents: list[KV] = []
         for i, block in enumerate(self.blocks):
             past = past_key_values[i] if past_key_values is not None else None
-            x, present = block(x, position_ids, bias, past)
+            x, present = block(x, position_ids, biases[self.bias_of_block[i]], past)
             presents.append(present)
-        return self.lm_head(self.final_norm(x)), presents
+        return self.logit_cap(self.lm_head(self.final_norm(x))), presents
+
+    @property
+    def attention_bias(self) -> AttentionBias:
+        """The first layer's attention bias (the only one without a layer pattern)."""
+        return self.attention_biases[0]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -122,8 +122,9 @@ _ATTENTION = "light_llm.models.transformer.attention"
 for _entry in (
     PositionalEncoding(
         "rope", "rotary embedding of Q and K", reads_positions=True,
-        rotation=f"{_POSITIONAL}:RotaryEmbedding", complex_rotation=f"{_POSITIONAL}:ComplexPhase",
-        options=("rope_base", "rope_scaling"), even_head_dim="rope rotates pairs",
+        rotation=f"{_POSITIONAL}:rope_rotation", complex_rotation=f"{_POSITIONAL}:ComplexPhase",
+        options=("rope_base", "rope_scaling", "rope_fraction", "rope_pairing", "sliding_rope_base"),
+        even_head_dim="rope rotates pairs",
     ),
     PositionalEncoding(
         "alibi", "linear distance penalty on attention scores", reads_positions=False,
@@ -170,6 +171,10 @@ for _entry in (
     AttentionKernel(
         "complex_eager", "complex Q and K in complex64", f"{_ATTENTION}:ComplexKernel",
         complex_rotation=True,
+    ),
+    AttentionKernel(
+        "softcap", "explicit scores soft-capped by cap·tanh(scores/cap), then softmax",
+        "light_llm.models.transformer.softcap:SoftcapKernel",
     ),
     AttentionKernel(
         "complex_as_real", "Re(Q·K̄) as the real dot product of (re | im) halves",

@@ -16,6 +16,7 @@ from torch import nn
 from light_llm.models.transformer.errors import ModelInputError
 from light_llm.models.transformer.ir import AttentionIR, PositionalIR
 from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, resolve_path
+from light_llm.models.transformer.rope_scaling import attention_factor, inverse_frequencies
 from light_llm.models.tracing import is_tracing
 
 
@@ -26,35 +27,85 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 class RotaryAngles(nn.Module):
-    """θ_j·p for each position p and frequency j: `[batch, 1, seq, head_dim/2]`."""
+    """θ_j·p for each position p and frequency j: `[batch, 1, seq, rotary_dim/2]`, θ_j
+    scaled by the IR's rule (rope_scaling.py); `magnitude` is what cos and sin are
+    multiplied by (yarn's attention factor, else 1)."""
 
     def __init__(self, ir: PositionalIR, head_dim: int):
         super().__init__()
-        exponents = torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim
-        inv_freq = (1.0 / (ir.rope_base**exponents)).float()
+        rule = ir.rope_scaling_rule
+        inv_freq = inverse_frequencies(ir.rope_base, ir.rotary_dim(head_dim), rule)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
         self.scaling = ir.rope_scaling
+        self.magnitude = attention_factor(rule)
 
     def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
         positions = position_ids.float() / self.scaling
         return (positions[:, None, :, None] * self.inv_freq)
 
 
+class HalfSplitPairs(nn.Module):
+    """Pairs (x_j, x_{j + r/2}) (Llama, GPT-NeoX, Phi): angles repeated as two halves."""
+
+    def expand(self, angles: torch.Tensor) -> torch.Tensor:
+        return torch.cat((angles, angles), dim=-1)
+
+    def rotate(self, x: torch.Tensor) -> torch.Tensor:
+        return rotate_half(x)
+
+
+class InterleavedPairs(nn.Module):
+    """Pairs (x_2j, x_2j+1) (GPT-J): each angle repeated twice in place."""
+
+    def expand(self, angles: torch.Tensor) -> torch.Tensor:
+        return angles.repeat_interleave(2, dim=-1)
+
+    def rotate(self, x: torch.Tensor) -> torch.Tensor:
+        """(x_2j, x_2j+1) → (-x_2j+1, x_2j)."""
+        return torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+
+
+ROPE_PAIRINGS = {"half": HalfSplitPairs, "interleaved": InterleavedPairs}
+
+
 class RotaryEmbedding(nn.Module):
-    """RoPE in the half-split layout (as Llama): pairs are (x_j, x_{j + head_dim/2})."""
+    """RoPE on the whole head: x·cos + rotate(x)·sin, the pairs chosen by rope_pairing."""
 
     def __init__(self, ir: PositionalIR, head_dim: int):
         super().__init__()
         self.angles = RotaryAngles(ir, head_dim)
+        self.pairs = ROPE_PAIRINGS[ir.rope_pairing]()
 
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, position_ids: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # q: [B, H, S, D], k: [B, Hkv, S, D], position_ids: [B, S]
-        angles = self.angles(position_ids)
-        cos = torch.cat((angles, angles), dim=-1).cos().to(q.dtype)  # [B, 1, S, D]
-        sin = torch.cat((angles, angles), dim=-1).sin().to(q.dtype)
-        return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        angles = self.pairs.expand(self.angles(position_ids))  # [B, 1, S, rotary_dim]
+        cos = (angles.cos() * self.angles.magnitude).to(q.dtype)
+        sin = (angles.sin() * self.angles.magnitude).to(q.dtype)
+        return self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+
+    def _rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        return x * cos + self.pairs.rotate(x) * sin
+
+
+class PartialRotaryEmbedding(RotaryEmbedding):
+    """RoPE on the first rotary_dim dims of each head; the rest pass through (Phi, NeoX)."""
+
+    def __init__(self, ir: PositionalIR, head_dim: int):
+        super().__init__(ir, head_dim)
+        self.split = [ir.rotary_dim(head_dim), head_dim - ir.rotary_dim(head_dim)]
+
+    def _rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        rotated, passed = x.split(self.split, dim=-1)
+        return torch.cat((super()._rotate(rotated, cos, sin), passed), dim=-1)
+
+
+def rope_rotation(ir: PositionalIR, head_dim: int) -> RotaryEmbedding:
+    """The rope entry's rotation: the whole head, or its first int(head_dim·rope_fraction) dims."""
+    if ir.rotary_dim(head_dim) < head_dim:
+        return PartialRotaryEmbedding(ir, head_dim)
+    return RotaryEmbedding(ir, head_dim)
 
 
 class ComplexPhase(nn.Module):
@@ -73,7 +124,8 @@ class ComplexPhase(nn.Module):
         self, q: torch.Tensor, k: torch.Tensor, position_ids: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         angles = self.angles(position_ids)  # [B, 1, S, D/2]
-        phase = torch.polar(torch.ones_like(angles), angles)  # e^{iθp}
+        magnitude = torch.full_like(angles, self.angles.magnitude)
+        phase = torch.polar(magnitude, angles)  # a·e^{iθp} (a: yarn's attention factor, else 1)
         return as_real_halves(as_complex(q) * phase), as_real_halves(as_complex(k) * phase)
 
 

@@ -18,6 +18,7 @@ def resolve(config: TransformerConfig, vocab_size: int | None) -> dict[str, Any]
     data["vocab_size"] = vocab_size or config.vocab_size
     data["attention"]["num_kv_heads"] = config.attention.resolved_num_kv_heads()
     data["attention"]["head_dim"] = config.resolved_head_dim()
+    data["attention"]["scale"] = config.resolved_attention_scale()
     positional = data["positional"]
     for key in POSITIONAL_ENCODINGS[config.positional.encoding].options_not_read(positional):
         positional.pop(key, None)

@@ -9,6 +9,7 @@ from rich.text import Text
 from light_llm.formatting import human
 from light_llm.models.transformer.cost import ModelCost, model_cost, norm_parameters, positional_parameters
 from light_llm.models.transformer.ir import BlockIR, TransformerIR
+from light_llm.models.transformer.rope_scaling import describe as describe_rope
 
 
 def describe_attention(block: BlockIR) -> str:
@@ -16,8 +17,30 @@ def describe_attention(block: BlockIR) -> str:
     window = f" w={attention.window_size}" if attention.window_size else ""
     return (
         f"{attention.variant} {attention.num_heads}q/{attention.num_kv_heads}kv×"
-        f"{attention.head_dim} {attention.mask_type}{window}"
+        f"{attention.head_dim} {attention.mask_type}{window}{attention_extras(attention)}"
     )
+
+
+def describe_positional(ir: TransformerIR) -> str:
+    details = describe_rope(ir.positional) if ir.positional.encoding == "rope" else ""
+    bases = {block.attention.positional.rope_base for block in ir.blocks} - {ir.positional.rope_base}
+    if ir.positional.encoding == "rope" and bases:
+        details = ", ".join(filter(None, [details, f"sliding-window layers base {bases.pop():g}"]))
+    return f"{ir.positional.encoding} ({details})" if details else ir.positional.encoding
+
+
+def attention_extras(attention) -> str:
+    """The attention options away from their defaults, e.g. ` bias=qkv qk_norm=per_head`."""
+    extras = []
+    if attention.bias:
+        extras.append("bias=all" if attention.output_bias else "bias=qkv")
+    if attention.qk_norm != "none":
+        extras.append(f"qk_norm={attention.qk_norm}")
+    if attention.scale is not None and attention.scale != attention.head_dim ** -0.5:
+        extras.append(f"scale={attention.scale:g}")
+    if attention.logit_softcap is not None:
+        extras.append(f"softcap={attention.logit_softcap:g}")
+    return "".join(f" {extra}" for extra in extras)
 
 
 def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
@@ -54,8 +77,12 @@ def totals(ir: TransformerIR, cost: ModelCost) -> Text:
         f"KV cache            {human(cost.kv_cache_bytes_per_token, 'B')}/token, "
         f"{human(cost.kv_cache_bytes(ir.max_seq_len), 'B')} per sequence at max_seq_len "
         f"{ir.max_seq_len} (fp32)",
-        f"positional          {ir.positional.encoding}",
+        f"positional          {describe_positional(ir)}",
     ]
+    if ir.embedding_scale != 1.0:
+        lines.append(f"embedding scale     ×{ir.embedding_scale:g} (token embeddings only)")
+    if ir.final_logit_softcap is not None:
+        lines.append(f"final logit cap     {ir.final_logit_softcap:g}·tanh(logits/{ir.final_logit_softcap:g})")
     kernels = {(block.attention.kernel, block.attention.kernel_reason) for block in ir.blocks}
     lines += [f"attention kernel    {kernel}: {reason}" for kernel, reason in sorted(kernels)]
     return Text("\n".join(lines))

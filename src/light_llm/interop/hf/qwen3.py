@@ -1,0 +1,55 @@
+"""Qwen3: Qwen2's layout with an RMSNorm on each head of Q and K before RoPE
+(`attention.qk_norm: per_head`, `q_norm` / `k_norm` of size head_dim, eps rms_norm_eps),
+an explicit head_dim (128 when config.json leaves it out, as transformers does) and
+`attention_bias` on all four projections or none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import PositiveInt
+
+from light_llm.interop.attention_needs import bias_need, qk_norm
+from light_llm.interop.hf.base import FFN_BIAS, MASK, Need, block
+from light_llm.interop.hf.llama import LLAMA_NEEDS
+from light_llm.interop.hf.qwen2 import Qwen2, Qwen2Fields
+from light_llm.models.transformer.ir import TransformerIR
+
+QWEN3_HEAD_DIM = 128  # transformers' Qwen3Config default
+
+
+class Qwen3Fields(Qwen2Fields):
+    head_dim: PositiveInt = QWEN3_HEAD_DIM
+
+
+class Qwen3(Qwen2):
+    model_type = "qwen3"
+    hf_class = "Qwen3ForCausalLM"
+    fields = Qwen3Fields
+    needs = LLAMA_NEEDS + (
+        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
+        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        bias_need(False, True),
+        Need("model.attention.qk_norm", qk_norm, ("per_head",)),
+    )
+
+    def shape_problems(self, ir: TransformerIR) -> list[str]:
+        return []  # head_dim is explicit: num_heads need not divide d_model
+
+    def config_extra(self, ir: TransformerIR) -> dict[str, Any]:
+        return super().config_extra(ir) | {"attention_bias": block(ir).attention.bias}
+
+    def renames(self, ir: TransformerIR) -> list[tuple[str, str]]:
+        pairs = super().renames(ir)
+        for i in range(ir.num_layers):
+            pairs += [(f"blocks.{i}.attention.{norm}.weight", f"model.layers.{i}.self_attn.{norm}.weight")
+                      for norm in ("q_norm", "k_norm")]
+        return pairs
+
+    def model_section(self, fields: Qwen3Fields) -> dict[str, Any]:
+        section = super().model_section(fields)
+        section["attention"] |= {"bias": fields.attention_bias, "qk_norm": "per_head"}
+        return section
+
+
+ARCHITECTURE = Qwen3()

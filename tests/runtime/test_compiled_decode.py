@@ -39,21 +39,22 @@ def decoders(model, compile: str) -> tuple:
     return geometry, run_module(signature, geometry), CompiledDecode(signature, geometry, compile)
 
 
-@pytest.mark.parametrize("overrides, min_capacity, graphs", [
+@pytest.mark.parametrize("overrides, min_capacity, prompts, graphs", [
     pytest.param({"attention": {"variant": "gqa", "num_kv_heads": 2}, "ffn": {"variant": "swiglu"},
-                  "norm": {"type": "rmsnorm"}}, 8, 3, id="llama, cache growing 8 → 16 → 23"),
-    pytest.param({"attention": {"mask_type": "sliding_window", "window_size": 4}}, 256, 1, id="sliding-window"),
+                  "norm": {"type": "rmsnorm"}}, 8, PROMPTS, 3, id="llama, padded batch, cache growing 8 → 16 → 23"),
+    pytest.param({"attention": {"mask_type": "sliding_window", "window_size": 4}}, 256, PROMPTS[:1], 1,
+                 id="sliding-window, batch 1"),
 ])
 @pytest.mark.slow  # a real compile of a tiny model: about 15 s on 2 cores
-def test_compiled_decode_gives_the_plain_greedy_tokens(overrides, min_capacity, graphs, monkeypatch):
+def test_compiled_decode_gives_the_plain_greedy_tokens(overrides, min_capacity, prompts, graphs, monkeypatch):
     from torch._dynamo.utils import counters
 
     monkeypatch.setattr(static_cache, "MIN_CAPACITY", min_capacity)
     geometry, plain, compiled = decoders(varied(tiny_model(**overrides)), "on")
-    steps = geometry.max_seq_len - len(PROMPTS[0])
-    expected = generate_ids(plain, geometry, PROMPTS, max_new_tokens=steps)
+    steps = geometry.max_seq_len - len(prompts[0])
+    expected = generate_ids(plain, geometry, prompts, max_new_tokens=steps)
     before = counters["stats"]["unique_graphs"]
-    assert generate_ids(compiled, geometry, PROMPTS, max_new_tokens=steps) == expected
+    assert generate_ids(compiled, geometry, prompts, max_new_tokens=steps) == expected
     assert counters["stats"]["unique_graphs"] - before == graphs  # one per capacity, none per step
     assert compiled.compile_seconds is not None and compiled.unavailable is None
     assert len(set(expected[0])) > 1  # not a degenerate repetition

@@ -158,8 +158,10 @@ class BoundDecode:
                 continue
             if name == "attention_mask" and mask is not None:
                 inputs.append(mask)
-            else:
-                inputs.append(torch.from_numpy(np.ascontiguousarray(feeds[name])))
+            else:  # a flat copy viewed back: a [1, 1] slice counts as contiguous in numpy and
+                # torch whatever its strides, and a compiled graph guards on strides
+                array = np.asarray(feeds[name])
+                inputs.append(torch.from_numpy(array.reshape(-1).copy()).view(array.shape))
         return inputs + list(past)
 
     def _named(self, results: Sequence[torch.Tensor]) -> dict:

@@ -27,9 +27,11 @@ CONFIGS = {
         vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
         rope_theta=500.0, tie_word_embeddings=False),
-    "gpt2": lambda: transformers.GPT2Config(
+    "gpt2": lambda: transformers.GPT2Config(  # its own default activation, gelu_new
+        vocab_size=258, n_embd=60, n_layer=3, n_head=5, n_positions=64),
+    "gpt2-exact-gelu": lambda: transformers.GPT2Config(
         vocab_size=258, n_embd=64, n_layer=2, n_head=4, n_positions=64,
-        activation_function="gelu"),
+        activation_function="gelu", tie_word_embeddings=False),
     "qwen2": lambda: transformers.Qwen2Config(
         vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=2,
         num_attention_heads=5, num_key_value_heads=1, max_position_embeddings=64,
@@ -58,15 +60,15 @@ def cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-@pytest.mark.parametrize("family", CONFIGS)
-def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family):
+@pytest.mark.parametrize("family,form", [(family, "fused") for family in CONFIGS] + [("gpt2", "portable")])
+def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, family, form):
     original = save_hf_model(tmp_path / "hf", CONFIGS[family]())
     run = cli("import-hf", str(tmp_path / "hf"), "--out", str(tmp_path / "run"))
     assert run.exit_code == 0, run.output
-    assert f"imported {family}" in run.output and "vs transformers: parity passed" in run.output
+    assert f"imported {family.split('-')[0]}" in run.output and "vs transformers: parity passed" in run.output
 
     folder = load_model_folder(tmp_path / "run")
-    export_onnx(folder, tmp_path / "onnx")
+    export_onnx(folder, tmp_path / "onnx", portable=form == "portable")
     geometry = Geometry.from_ir(folder.build().ir)
     mask = np.ones((2, 9), dtype=np.int64)
     mask[1, :4] = 0  # left padding
@@ -89,7 +91,7 @@ def test_another_architecture_is_refused(tmp_path):
     run = cli("import-hf", str(tmp_path / "bert"), "--out", str(tmp_path / "run"))
     assert run.exit_code == 1 and "Traceback" not in run.output
     assert "model_type 'bert' (BertForMaskedLM) cannot be imported" in run.output
-    assert "supported: llama, mistral, gpt2, qwen2, qwen3" in run.output
+    assert "supported: llama, mistral, gpt2, phi3, qwen2, qwen3" in run.output
     assert not (tmp_path / "run").exists()
 
 
@@ -129,10 +131,86 @@ def test_unexplained_tensors_and_missing_files_are_named(tmp_path):
 def test_hf_config_that_light_llm_cannot_express_is_refused(tmp_path):
     save_hf_model(tmp_path / "hf", CONFIGS["gpt2"]())
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
-    config["activation_function"] = "gelu_new"
+    config["activation_function"] = "quick_gelu"
     (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(HFImportError, match="'gelu_new' has no light_llm equivalent"):
+    with pytest.raises(HFImportError, match="'quick_gelu' has no light_llm equivalent"):
         import_hf(tmp_path / "hf", tmp_path / "run")
+
+
+def refused(tmp_path, source) -> str:
+    """The CLI's one line for a folder it refuses (exit 1, no traceback, nothing written)."""
+    run = cli("import-hf", str(source), "--out", str(tmp_path / "run"))
+    assert run.exit_code == 1 and "Traceback" not in run.output, run.output
+    assert not (tmp_path / "run").exists()
+    assert len(run.output.strip().splitlines()) == 1, run.output
+    return run.output
+
+
+def edit_config(folder, **changes) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | changes))
+
+
+def test_unknown_rope_type_names_the_field_and_the_supported_ones(tmp_path):
+    save_hf_model(tmp_path / "hf", CONFIGS["llama"]())
+    edit_config(tmp_path / "hf", rope_parameters={"rope_type": "dynamic", "rope_theta": 500.0, "factor": 2.0})
+    output = refused(tmp_path, tmp_path / "hf")
+    assert "rope_type 'dynamic'" in output and "supported: default, linear" in output
+
+
+def test_tensor_of_another_shape_is_named_with_both_shapes(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    save_hf_model(tmp_path / "hf", CONFIGS["llama"]())
+    weights = tmp_path / "hf" / "model.safetensors"
+    state = load_file(weights)
+    state["model.layers.1.mlp.up_proj.weight"] = torch.zeros(160, 64)
+    save_file(state, weights, metadata={"format": "pt"})
+    output = refused(tmp_path, tmp_path / "hf")
+    assert "model.layers.1.mlp.up_proj.weight is [160, 64] in the file, [176, 64] for config.json" in output
+
+
+def test_pytorch_model_bin_loads_with_weights_only(tmp_path):
+    original = save_hf_model(tmp_path / "hf", CONFIGS["llama"]())
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    torch.save(original.state_dict(), tmp_path / "hf" / "pytorch_model.bin")
+    result = import_hf(tmp_path / "hf", tmp_path / "run")
+    assert result.parity.passed
+    assert "read pytorch_model.bin with torch.load(weights_only=True)" in result.notes
+
+
+class NotATensor:
+    """Stands for any object a pickle may carry (and run code with when unpickled)."""
+
+
+def test_pytorch_model_bin_with_other_objects_is_refused_unread(tmp_path):
+    original = save_hf_model(tmp_path / "hf", CONFIGS["llama"]())
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    torch.save({**original.state_dict(), "extra": NotATensor()}, tmp_path / "hf" / "pytorch_model.bin")
+    output = refused(tmp_path, tmp_path / "hf")
+    assert "pytorch_model.bin: refused: not loadable with torch.load(weights_only=True)" in output
+    assert "re-save as safetensors" in output
+
+
+def test_other_pickle_files_are_not_read(tmp_path):
+    original = save_hf_model(tmp_path / "hf", CONFIGS["gpt2"]())
+    (tmp_path / "hf" / "model.safetensors").unlink()
+    torch.save(original.state_dict(), tmp_path / "hf" / "weights.pt")
+    output = refused(tmp_path, tmp_path / "hf")
+    assert "weights.pt are not read (pickle)" in output and "safe_serialization=True" in output
+
+
+def test_phi3_long_context_and_partial_rotary_are_each_named(tmp_path):
+    config = transformers.Phi3Config(vocab_size=258, hidden_size=64, intermediate_size=176, num_hidden_layers=1,
+                                     num_attention_heads=4, max_position_embeddings=64,
+                                     pad_token_id=None)
+    save_hf_model(tmp_path / "hf", config)
+    edit_config(tmp_path / "hf", rope_parameters={"rope_type": "longrope", "rope_theta": 1e4,
+                                                  "partial_rotary_factor": 0.5,
+                                                  "short_factor": [1.0] * 4, "long_factor": [2.0] * 4})
+    output = refused(tmp_path, tmp_path / "hf")
+    assert "rope_parameters.rope_type='longrope'" in output and "supported: 'default'" in output
+    assert "partial_rotary_factor=0.5" in output
 
 
 def test_llama3_rope_scaling_imports_and_exports_with_the_original_logits(tmp_path, monkeypatch):
@@ -144,12 +222,12 @@ def test_llama3_rope_scaling_imports_and_exports_with_the_original_logits(tmp_pa
         tie_word_embeddings=True,
         rope_parameters={"rope_type": "llama3", "rope_theta": 500.0, "factor": 8.0, "low_freq_factor": 1.0,
                          "high_freq_factor": 4.0, "original_max_position_embeddings": 4}))
-    test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, "llama")
+    test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, "llama", "fused")
     spec = load_model_folder(tmp_path / "run").spec.model
     assert spec.positional.rope_scaling.type == "llama3"
 
 
-@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+@pytest.mark.parametrize("family", ["qwen2", "qwen3", "gpt2"])
 def test_imported_architecture_trains_a_few_steps_and_exports(tmp_path, family):
     """The imported spec's model (QKV biases; per-head QK norm) trains and its trained
     weights export to ONNX with the parity gate passing."""

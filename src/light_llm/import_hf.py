@@ -1,8 +1,10 @@
 """Hugging Face folder → light_llm model folder (spec.resolved.json, model.safetensors,
 tokenizer.json), which `lightllm train` can continue and `lightllm export` exports.
 
-Reads config.json and safetensors weights only (one file or shards with an index; pickle
-checkpoints are refused). The spec comes from the mapping objects of interop/hf/; every
+Reads config.json and the weights without pickle (interop/hf_checkpoint.py: safetensors,
+one file or shards with an index, in any float dtype, converted to fp32; or a
+pytorch_model.bin only where torch.load(weights_only=True) accepts it). tokenizer.json and
+tokenizer_config.json are carried into the model folder. The spec comes from the mapping objects of interop/hf/; every
 tensor the spec needs must be present and no unknown tensor may be left over, so an
 import either reproduces the checkpoint or says what is wrong. Where transformers is
 installed the result is verified against the Hugging Face model itself (through the
@@ -11,6 +13,7 @@ export parity gate, which is why this workflow sits above exports/, beside the C
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from light_llm.errors import LightLLMError
 # Buffers some checkpoints carry that are not weights (GPT-2's causal mask, old RoPE caches).
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
 SHOWN = 8  # names listed per problem
+TOKENIZER_CONFIG = "tokenizer_config.json"  # copied beside tokenizer.json (chat template, special tokens)
 
 
 class HFImportError(LightLLMError):
@@ -95,69 +99,49 @@ def spec_from_hf_config(source: Path, config: dict, tokenizer: Path | None):
         raise HFImportError(f"{source / 'config.json'}: no valid light_llm spec: {error}") from None
 
 
-def read_hf_weights(source: Path) -> dict[str, torch.Tensor]:
-    """Every tensor of model.safetensors (or its shards), in fp32."""
-    from safetensors.torch import load_file
+def open_weights(source: Path):
+    """The checkpoint of `source` (interop/hf_checkpoint.py): safetensors, one file or
+    shards, or a pytorch_model.bin that torch.load(weights_only=True) accepts."""
+    from light_llm.interop.hf_checkpoint import HFCheckpointError, open_checkpoint
 
-    index = source / "model.safetensors.index.json"
-    if index.is_file():
-        shards = _shards(index)
-    elif (source / "model.safetensors").is_file():
-        shards = ["model.safetensors"]
-    elif any(source.glob("*.bin")) or any(source.glob("*.pt")):
-        raise HFImportError(
-            f"{source}: only safetensors weights are read (pickle checkpoints are not loaded); "
-            "re-save with save_pretrained(path, safe_serialization=True)"
-        )
-    else:
-        raise HFImportError(f"{source}: no model.safetensors (nor model.safetensors.index.json)")
-    state: dict[str, torch.Tensor] = {}
-    for shard in shards:
-        try:
-            state.update(load_file(str(source / shard)))
-        except Exception as error:  # safetensors raises several types for damaged files
-            raise HFImportError(f"{source / shard}: cannot read weights: {error}") from None
-    return {name: t.float() if t.is_floating_point() else t for name, t in state.items()}
+    try:
+        return open_checkpoint(source)
+    except HFCheckpointError as error:
+        raise HFImportError(str(error)) from None
 
 
-def _shards(index: Path) -> list[str]:
-    """The shard files a model.safetensors.index.json names, each a file of its folder."""
-    data = _read_json(index, "model.safetensors.index.json")
-    weight_map = data.get("weight_map") if isinstance(data, dict) else None
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise HFImportError(f"{index}: expected an object with a non-empty 'weight_map' of tensor → file")
-    shards = sorted(set(weight_map.values()), key=str)
-    for shard in shards:
-        if not isinstance(shard, str) or Path(shard).name != shard:
-            raise HFImportError(f"{index}: weight_map names {shard!r}; allowed: a file name in {index.parent}")
-        if not (index.parent / shard).is_file():
-            raise HFImportError(f"{index}: names {shard}, which is not in {index.parent}")
-    return shards
-
-
-def check_tensor_names(source: Path, ir, hf_state: dict, model_type: str) -> dict:
-    """`hf_state` with the base-model prefix added where a checkpoint lacks it, once every
-    tensor the model needs is present and none is left unused."""
+def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str, str]:
+    """checkpoint name → *ForCausalLM name (the base-model prefix added where a checkpoint
+    lacks it) of each tensor to read, once every tensor the model needs is present with its
+    shape and none is left unused; `found` is name → (shape, dtype) from the file headers."""
     from light_llm.compiler.build import build
     from light_llm.interop.hf import architecture, to_hf_state_dict
 
     prefix = architecture(model_type).base_prefix
-    if not any(name.startswith(prefix) for name in hf_state):
-        hf_state = {name if name == "lm_head.weight" else prefix + name: t for name, t in hf_state.items()}
+    names = {name: name for name in found if not name.endswith(IGNORED_SUFFIXES)}
+    if not any(name.startswith(prefix) for name in names):
+        names = {name: name if name == "lm_head.weight" else prefix + name for name in names}
     with torch.device("meta"):
-        expected = set(to_hf_state_dict(ir, build(ir).state_dict()))
+        shaped = to_hf_state_dict(ir, build(ir).state_dict(), model_type)
+    expected = {name: tuple(tensor.shape) for name, tensor in shaped.items()}
     if ir.tie_embeddings:
-        expected.discard("lm_head.weight")
-    found = {name for name in hf_state if not name.endswith(IGNORED_SUFFIXES)}
+        expected.pop("lm_head.weight")
+    present = set(names.values())
     problems = []
-    if missing := sorted(expected - found):
+    if missing := sorted(set(expected) - present):
         problems.append(f"missing tensors ({len(missing)}): {_names(missing)}")
-    if unexpected := sorted(found - expected - {"lm_head.weight"}):
+    if unexpected := sorted(present - set(expected) - {"lm_head.weight"}):
         problems.append(f"tensors the {model_type} config does not explain ({len(unexpected)}): "
                         f"{_names(unexpected)}")
+    wrong = [f"{theirs} is {list(found[ours][0])} in the file, {list(expected[theirs])} for config.json"
+             for ours, theirs in names.items() if theirs in expected and found[ours][0] != expected[theirs]]
+    if wrong:
+        problems.append(f"tensors of another shape ({len(wrong)}): {_names(wrong)}")
     if problems:
         raise HFImportError(f"{source}: weights do not match config.json: " + "; ".join(problems))
-    return hf_state
+    if ir.tie_embeddings:  # a tied head some checkpoints store anyway: the embedding is read once
+        names = {ours: theirs for ours, theirs in names.items() if theirs != "lm_head.weight"}
+    return names
 
 
 def _names(names: list[str]) -> str:
@@ -166,12 +150,15 @@ def _names(names: list[str]) -> str:
 
 
 def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) -> ImportResult:
-    """Turns the Hugging Face folder `source` into the light_llm model folder `out`."""
-    import importlib.util
+    """Turns the Hugging Face folder `source` into the light_llm model folder `out`.
 
-    from light_llm.compiler.build import build
+    Memory: the checkpoint's tensors are read once (fp32) and become the parameters of a
+    model built with meta parameters (no random initialisation); the transformers model
+    that verifies it is built the same way and holds the same tensors."""
+    from light_llm.compiler.empty_build import assign_state, build_empty
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.interop.hf import from_hf_state_dict
+    from light_llm.interop.hf_checkpoint import HFCheckpointError
     from light_llm.model_folder import save_model_folder
 
     source, out = Path(source), Path(out)
@@ -182,21 +169,44 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
     ir = lower_spec(spec)
     if tokenizer is not None:
         _check_tokenizer(tokenizer, ir.vocab_size)
-    hf_state = check_tensor_names(source, ir, read_hf_weights(source), config["model_type"])
-    model = build(ir).eval()
+    checkpoint = open_weights(source)
     try:
-        model.load_state_dict(from_hf_state_dict(ir, hf_state))
-    except RuntimeError as error:  # shape mismatches, listed by torch one per line
-        lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
-        raise HFImportError(f"{source}: weights do not match config.json: {'; '.join(lines[:SHOWN])}") from None
-    notes = [] if tokenizer else [f"{source} has no tokenizer.json: the model folder has no tokenizer"]
+        found = checkpoint.shapes()
+        names = checkpoint_names(source, ir, found, config["model_type"])
+        hf_state = {names[name]: tensor for name, tensor in checkpoint.read_fp32() if name in names}
+    except HFCheckpointError as error:
+        raise HFImportError(str(error)) from None
+    model = build_empty(ir)
+    missing, unexpected = assign_state(model, from_hf_state_dict(ir, hf_state, config["model_type"]))
+    if missing or unexpected:  # a mapping object that disagrees with its model: a bug, said plainly
+        raise HFImportError(f"{source}: the {config['model_type']} mapping left {missing or unexpected} unset")
+    model.eval()
+    notes = _notes(source, checkpoint, found, tokenizer)
     parity = None
     if verify and importlib.util.find_spec("transformers") is not None:
-        parity = _verify_against_transformers(source, model, seed)
+        parity = _verify_against_transformers(source, model, hf_state, seed)
     elif verify:
         notes.append("not verified against transformers (not installed)")
-    save_model_folder(out, spec, model, tokenizer)
+    del hf_state
+    tokenizer_config = source / TOKENIZER_CONFIG
+    extra = [tokenizer_config] if tokenizer is not None and tokenizer_config.is_file() else []
+    save_model_folder(out, spec, model, tokenizer, extra_files=extra)
     return ImportResult(out, config["model_type"], model.num_parameters(), parity, notes)
+
+
+def _notes(source: Path, checkpoint, found: dict, tokenizer: Path | None) -> list[str]:
+    notes = []
+    if not checkpoint.safetensors:
+        notes.append(f"read {', '.join(checkpoint.shards)} with torch.load(weights_only=True)")
+    if len(checkpoint.shards) > 1:
+        notes.append(f"read {len(checkpoint.shards)} shards")
+    narrow = sorted({str(dtype).removeprefix("torch.") for _, dtype in found.values()
+                     if dtype.is_floating_point and dtype != torch.float32})
+    if narrow:
+        notes.append(f"{'/'.join(narrow)} weights converted to float32 (the model folder stores fp32)")
+    if tokenizer is None:
+        notes.append(f"{source} has no tokenizer.json: the model folder has no tokenizer")
+    return notes
 
 
 def _check_tokenizer(path: Path, vocab_size: int) -> None:
@@ -208,20 +218,34 @@ def _check_tokenizer(path: Path, vocab_size: int) -> None:
         raise HFImportError(str(error).removeprefix("data.tokenizer: ")) from None
 
 
-def _verify_against_transformers(source: Path, model: torch.nn.Module, seed: int):
-    from light_llm.exports.hf import load_hf_folder
+def _verify_against_transformers(source: Path, model: torch.nn.Module, hf_state: dict, seed: int):
+    """Parity against transformers' own model of the folder: built by transformers from
+    config.json with meta parameters, then given the checkpoint's tensors themselves
+    (shared with `model`, not copied)."""
+    from light_llm.compiler.empty_build import assign_state, parameters_on_meta
     from light_llm.exports.verify import require_parity
     from light_llm.exports.verify import verify
+    from light_llm.interop.hf import architecture
     from light_llm.interop.hf_run import hf_run
     from light_llm.runtime.geometry import Geometry
 
-    geometry = Geometry.from_ir(model.ir)
     try:
-        reference = load_hf_folder(source)
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        config = AutoConfig.from_pretrained(str(source))
+        with parameters_on_meta():
+            reference = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     except Exception as error:  # transformers raises many types; its first line says what
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise HFImportError(f"{source}: transformers cannot load this folder: {first}") from None
-    report = verify(model, hf_run(reference, geometry), model.ir, seed=seed)
+    state = dict(hf_state)
+    if model.ir.tie_embeddings and "lm_head.weight" not in state:
+        state["lm_head.weight"] = state[architecture(config.model_type).embedding]
+    missing, unexpected = assign_state(reference, state)
+    if missing or unexpected:
+        raise HFImportError(f"{source}: transformers' {type(reference).__name__} expects other tensors "
+                            f"(missing: {_names(missing)}; unexpected: {_names(unexpected)})")
+    report = verify(model, hf_run(reference.eval(), Geometry.from_ir(model.ir)), model.ir, seed=seed)
     try:
         return require_parity(report, "light_llm vs transformers", "nothing imported")
     except ValueError as error:

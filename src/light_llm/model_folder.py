@@ -99,9 +99,11 @@ def load_model_folder(path: str | os.PathLike) -> ModelFolder:
 
 
 def save_model_folder(
-    path: str | os.PathLike, spec, model, tokenizer_json: str | os.PathLike | None = None
+    path: str | os.PathLike, spec, model, tokenizer_json: str | os.PathLike | None = None,
+    extra_files: list[Path] | tuple[Path, ...] = (),
 ) -> Path:
-    """Write spec, weights and tokenizer into `path` atomically (replacing its files)."""
+    """Write spec, weights, tokenizer and `extra_files` (copied under their names, e.g. an
+    imported tokenizer_config.json) into `path` atomically (replacing its files)."""
     from safetensors.torch import save_model
 
     folder = Path(path)
@@ -110,4 +112,6 @@ def save_model_folder(
         save_model(model, str(staging / WEIGHTS_FILE))
         if tokenizer_json is not None:
             shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
+        for extra in extra_files:
+            shutil.copyfile(extra, staging / Path(extra).name)
     return folder

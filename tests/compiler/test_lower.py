@@ -64,6 +64,16 @@ def test_report_lists_every_layer_and_the_totals():
     assert f"{human(cost.kv_cache_bytes(16), 'B')} per sequence at max_seq_len 16" in text
 
 
+def test_report_shows_the_block_options():
+    ir = lower(TransformerConfig.model_validate({
+        **TINY, "parallel_layers": True, "parallel_norms": "separate", "lm_head_bias": True,
+        "ffn": {"variant": "geglu", "activation": "gelu_tanh"}}))
+    text = report_text(ir)
+    assert "(gelu_tanh)" in text and "pre parallel (2 norms)" in text and "tied to embed + bias" in text
+    assert "rmsnorm output" in report_text(lower(TransformerConfig.model_validate(
+        {**TINY, "norm": {"placement": "output"}})))
+
+
 def test_human_units():
     assert human(1_234_567) == "1.23M" and human(999) == "999" and human(2048, "B") == "2.00 KiB"
 
@@ -74,6 +84,10 @@ def test_human_units():
      "positional": {"encoding": "alibi"}},
     {"d_model": 48, "attention": {"variant": "complex", "num_heads": 4, "mask_type": "sliding_window",
                                   "window_size": 4}, "norm": {"placement": "sandwich"}},
+    {"d_model": 32, "attention": {"num_heads": 4}, "ffn": {"variant": "geglu", "activation": "gelu_tanh"},
+     "parallel_layers": True, "parallel_norms": "separate", "lm_head_bias": True},
+    {"d_model": 32, "attention": {"num_heads": 4}, "ffn": {"variant": "geglu", "activation": "gelu"},
+     "norm": {"placement": "output"}},
 ])
 def test_resolved_spec_compiles_to_the_same_ir(model):
     spec = load_spec({"model": {**model, "num_layers": 2, "max_seq_len": 16}})

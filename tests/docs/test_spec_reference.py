@@ -97,6 +97,7 @@ def test_every_conditional_rule_is_listed(reference: str) -> None:
     found = sections(reference)
     headings = {"Spec": "Top level", "AttentionConfig": "`model.attention`",
                 "PositionalConfig": "`model.positional`", "FFNConfig": "`model.ffn`",
+                "TransformerConfig": "`model`",
                 "RopeScalingConfig": "`model.positional.rope_scaling`"}
     for model, rules in conditional_rules().items():
         body = found[headings[model.__name__]]

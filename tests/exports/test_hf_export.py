@@ -28,6 +28,10 @@ CASES = {
     "gpt2": {"attention": {"variant": "mha", "num_heads": 4, "bias": True},
              "positional": {"encoding": "learned"}, "norm": {"type": "layernorm"},
              "ffn": {"variant": "mlp", "activation": "gelu", "bias": True, "expansion_factor": 4.0}},
+    "gpt2-gelu-tanh": {"attention": {"variant": "mha", "num_heads": 4, "bias": True},
+                       "positional": {"encoding": "learned"}, "norm": {"type": "layernorm"},
+                       "ffn": {"variant": "mlp", "activation": "gelu_tanh", "bias": True}},
+    "llama-geglu-tanh": merged(LLAMA, {"ffn": {"variant": "geglu", "activation": "gelu_tanh"}}),
     "qwen2": merged(LLAMA, {"attention": {"bias": "qkv"}}),
     "qwen3": {"attention": {"variant": "mqa", "num_heads": 3, "head_dim": 16, "qk_norm": "per_head"}},
 }
@@ -39,7 +43,10 @@ def test_transformers_loads_the_folder_with_eager_logits(tmp_path, case):
     folder = model_folder(tmp_path / "run", CASES[case])
     result = export_hf(folder, tmp_path / "hf")
     assert set(result.files) == HF_FILES and result.parity.passed
-    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == case
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["model_type"] == case.split("-")[0]
+    if case == "gpt2-gelu-tanh":
+        assert config["activation_function"] == "gelu_new"  # GPT-2's own name for it
 
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
     tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
@@ -50,7 +57,7 @@ def test_transformers_loads_the_folder_with_eager_logits(tmp_path, case):
     assert (actual - expected).abs().max() < 1e-4 and expected.abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("case", ["llama", "gpt2", "qwen2", "qwen3"])
+@pytest.mark.parametrize("case", ["llama", "gpt2", "qwen2", "qwen3", "gpt2-gelu-tanh", "llama-geglu-tanh"])
 def test_round_trip_through_hugging_face_keeps_logits(tmp_path, case):
     folder = model_folder(tmp_path / "run", CASES[case])
     export_hf(folder, tmp_path / "hf")
@@ -68,13 +75,14 @@ def test_unmappable_spec_names_every_blocking_option(tmp_path):
     folder = model_folder(tmp_path / "run", {
         "attention": {"variant": "complex", "num_heads": 4},
         "positional": {"encoding": "alibi"}, "norm": {"placement": "sandwich"},
-        "parallel_layers": True,
+        "parallel_layers": True, "lm_head_bias": True,
     })
     with pytest.raises(ExportError) as error:
         export_hf(folder, tmp_path / "hf")
     message = str(error.value)
     for option in ("model.attention.variant='complex'", "model.positional.encoding='alibi'",
                    "model.norm.placement='sandwich'", "model.parallel_layers=true",
+                   "model.lm_head_bias=true (all need false)",
                    "model.norm.type='rmsnorm' (gpt2 needs 'layernorm')"):
         assert option in message
     assert not (tmp_path / "hf").exists()

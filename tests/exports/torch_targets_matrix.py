@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from light_llm.compiler.build import build
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
@@ -49,6 +51,30 @@ ROWS: dict[str, dict[str, Any]] = {
         "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
         "positional": {"encoding": "none"}, "ffn": {"variant": "swiglu"},
         "norm": {"type": "layernorm", "placement": "sandwich"}, "tie_embeddings": False,
+    },
+    # block-options (issue 12): gelu_tanh in an MLP and in GeGLU's gate, norms on sub-layer
+    # outputs only, parallel blocks with two input norms, an LM-head bias (tied and untied).
+    "gqa-rope-gelu-tanh-mlp-output-norm-head-bias-tied": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
+        "positional": {"encoding": "rope"}, "ffn": {"variant": "mlp", "activation": "gelu_tanh"},
+        "norm": {"type": "rmsnorm", "placement": "output"}, "lm_head_bias": True,
+    },
+    "mha-learned-geglu-tanh-ln-parallel-separate-head-bias": {
+        "attention": {"variant": "mha", "num_heads": 4, "bias": True},
+        "positional": {"encoding": "learned"}, "ffn": {"variant": "geglu", "activation": "gelu_tanh"},
+        "norm": {"type": "layernorm", "placement": "pre"}, "parallel_layers": True,
+        "parallel_norms": "separate", "tie_embeddings": False, "lm_head_bias": True,
+    },
+    "mqa-rope-swiglu-rms-sandwich-parallel-separate": {
+        "attention": {"variant": "mqa", "num_heads": 4},
+        "positional": {"encoding": "rope"}, "ffn": {"variant": "swiglu"},
+        "norm": {"type": "rmsnorm", "placement": "sandwich"}, "parallel_layers": True,
+        "parallel_norms": "separate",
+    },
+    "gqa-alibi-gelu-tanh-output-norm-parallel": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
+        "positional": {"encoding": "alibi"}, "ffn": {"variant": "mlp", "activation": "gelu_tanh"},
+        "norm": {"type": "layernorm", "placement": "output"}, "parallel_layers": True,
     },
     # RoPE options (positions up to 48 go beyond original_max_position_embeddings 16).
     "gqa-rope-llama3-partial-interleaved": {
@@ -97,5 +123,9 @@ def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 def model_folder(root: Path, model: dict[str, Any], seed: int = 0) -> ModelFolder:
     """A model folder (resolved spec + seeded weights) for TINY with `model` merged in."""
     spec = resolve_spec(Spec.model_validate({"spec_version": 1, "model": merged(TINY, model)}))
-    save_model_folder(root, spec, build(lower_spec(spec), seed=seed))
+    module = build(lower_spec(spec), seed=seed)
+    if module.lm_head.bias is not None:  # initialised to zero: random, so a dropped bias shows
+        with torch.no_grad():
+            module.lm_head.bias.normal_(0.0, 1.0, generator=torch.Generator().manual_seed(seed))
+    save_model_folder(root, spec, module)
     return load_model_folder(root)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from light_llm.import_hf import HFImportError, read_hf_config, read_hf_weights, supported
+from light_llm.import_hf import HFImportError, open_weights, read_hf_config, supported
 from light_llm.interop import hf
 from light_llm.interop.hf import HFConfigError, architectures, model_section_from_hf_config
 from light_llm.interop.hf.llama import Llama
@@ -22,7 +22,7 @@ LLAMA = {
 
 def test_each_file_of_the_package_is_one_architecture():
     files = {path.stem for path in Path(hf.__file__).parent.glob("*.py")} - {"__init__", "base"}
-    assert set(architectures()) == files == {"llama", "mistral", "gpt2", "qwen2", "qwen3"}
+    assert set(architectures()) == files == {"llama", "mistral", "gpt2", "phi3", "qwen2", "qwen3"}
     assert supported() == tuple(architectures())
 
 
@@ -83,6 +83,17 @@ def test_unreadable_config_json_is_one_line(tmp_path, content, words):
 def test_broken_safetensors_index_is_one_line(tmp_path, index, words):
     (tmp_path / "model.safetensors.index.json").write_text(index)
     with pytest.raises(HFImportError) as caught:
-        read_hf_weights(tmp_path)
+        open_weights(tmp_path)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
+
+
+def test_the_phi3_example_spec_maps_onto_phi3():
+    from light_llm.compiler.pipeline import lower_spec
+    from light_llm.schemas.load import load_spec
+
+    example = Path(__file__).parents[2] / "examples" / "specs" / "phi3.yaml"
+    ir = lower_spec(load_spec(example))
+    assert architectures()["phi3"].blockers(ir) == []
+    config = architectures()["phi3"].config(ir)
+    assert config["sliding_window"] == 128 and config["num_attention_heads"] == 8

@@ -182,10 +182,12 @@ def test_head_dim_not_matching_d_model_blocks_gpt2():
     assert hf_model_type(ir) is None
 
 
-def test_tanh_gelu_is_refused_on_import():
-    with pytest.raises(ValueError, match="tanh approximation"):
-        model_section_from_hf_config({"model_type": "gpt2", "vocab_size": 10, "n_embd": 8,
-                                      "n_head": 2, "n_layer": 1, "n_positions": 8})
+def test_gpt2_default_activation_imports_as_gelu_tanh():
+    config = {"model_type": "gpt2", "vocab_size": 10, "n_embd": 8, "n_head": 2, "n_layer": 1,
+              "n_positions": 8}  # activation_function left out: GPT-2's default, gelu_new
+    assert model_section_from_hf_config(config)["ffn"]["activation"] == "gelu_tanh"
+    with pytest.raises(ValueError, match="'quick_gelu' has no light_llm equivalent"):
+        model_section_from_hf_config({**config, "activation_function": "quick_gelu"})
 
 
 def test_llama3_scaling_changes_hugging_face_logits():

@@ -112,9 +112,12 @@ def test_tie_embeddings_shares_one_tensor():
 @pytest.mark.parametrize("placement,parallel,norms", [
     ("pre", False, 2), ("post", False, 2), ("sandwich", False, 4),
     ("pre", True, 1), ("post", True, 1), ("sandwich", True, 3),
+    ("output", False, 2), ("output", True, 2), ("pre", "separate", 2), ("sandwich", "separate", 4),
 ])
 def test_norms_per_block_and_each_is_used(placement, parallel, norms):
-    model = tiny_model(norm={"placement": placement}, parallel_layers=parallel)
+    wiring = {"parallel_layers": True, "parallel_norms": "separate"} if parallel == "separate" \
+        else {"parallel_layers": parallel}
+    model = tiny_model(norm={"placement": placement}, **wiring)
     block_norms = [m for m in model.blocks[0].modules() if isinstance(m, RMSNorm)]
     assert len(block_norms) == norms
     calls = []
@@ -221,3 +224,48 @@ def test_quick_instantiation_from_the_doc_prints_parameters_and_settings():
         assert setting in text
     assert model.num_parameters() == 50257 * 512 + 6 * (
         512 * 512 * 2 + 2 * 512 * 128 + 3 * 512 * 1368 + 2 * 512) + 512
+
+
+def test_parallel_separate_norms_give_each_sub_layer_its_own_input_norm():
+    model = tiny_model(parallel_layers=True, parallel_norms="separate")
+    block, x, positions = model.blocks[0], torch.randn(1, 5, 32), torch.arange(5)[None]
+    with torch.no_grad():
+        block.ffn_norm_in.weight.mul_(3.0)  # the two norms differ, so swapping them shows
+        expected = (x + block.attention(block.attention_norm_in(x), positions, None)[0]
+                    + block.ffn(block.ffn_norm_in(x)))
+        assert torch.allclose(block(x, positions, None, None)[0], expected, atol=1e-6)
+
+
+def test_output_placement_normalises_sub_layer_outputs_only():
+    model = tiny_model(norm={"placement": "output"})
+    block, x, positions = model.blocks[0], torch.randn(1, 5, 32), torch.arange(5)[None]
+    with torch.no_grad():
+        mid = x + block.attention_norm_out(block.attention(x, positions, None)[0])
+        expected = mid + block.ffn_norm_out(block.ffn(mid))
+        assert torch.allclose(block(x, positions, None, None)[0], expected, atol=1e-6)
+    assert isinstance(block.attention_norm_in, nn.Identity) and isinstance(model.final_norm, RMSNorm)
+
+
+def test_gelu_tanh_is_transformers_gelu_new_in_mlp_and_geglu():
+    from transformers.activations import NewGELUActivation
+
+    x = torch.randn(4, 32)
+    for ffn in ({"variant": "mlp", "activation": "gelu_tanh"}, {"variant": "geglu", "activation": "gelu_tanh"}):
+        module = build_ffn(lower_ffn(FFNConfig.model_validate(ffn), 32))
+        hidden = module.fc_in(x) if ffn["variant"] == "mlp" else module.gate_proj(x)
+        assert torch.allclose(module.activation(hidden), NewGELUActivation()(hidden), atol=1e-6)
+        assert not torch.allclose(module.activation(hidden), torch.nn.functional.gelu(hidden), atol=1e-5)
+    assert lower_ffn(FFNConfig.model_validate({"variant": "geglu"}), 32).activation == "gelu"
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_lm_head_bias_is_added_to_the_logits_and_never_tied(tied):
+    model = tiny_model(lm_head_bias=True, tie_embeddings=tied)
+    plain = tiny_model(tie_embeddings=tied)
+    assert (model.lm_head.weight is model.embed_tokens.weight) == tied
+    assert model.num_parameters() - plain.num_parameters() == 61
+    model.load_state_dict(plain.state_dict(), strict=False)  # the same weights, plus the bias
+    with torch.no_grad():
+        model.lm_head.bias.copy_(torch.arange(61.0))
+        ids = tokens(1, 4)
+        assert torch.allclose(model(ids), plain(ids) + torch.arange(61.0), atol=1e-5)

@@ -29,6 +29,15 @@ SHAPES = {
     "parallel-post": {"parallel_layers": True, "norm": {"placement": "post"}},
     "sliding-alibi": {"attention": {"mask_type": "sliding_window", "window_size": 4},
                       "positional": {"encoding": "alibi"}},
+    "output-norm-head-bias-tied": {"norm": {"placement": "output"}, "lm_head_bias": True},
+    "output-norm-parallel-layernorm": {"parallel_layers": True,
+                                       "norm": {"placement": "output", "type": "layernorm"}},
+    "parallel-separate-norms-head-bias-untied": {
+        "parallel_layers": True, "parallel_norms": "separate", "norm": {"type": "layernorm"},
+        "lm_head_bias": True, "tie_embeddings": False},
+    "parallel-separate-sandwich-geglu-tanh": {
+        "parallel_layers": True, "parallel_norms": "separate", "norm": {"placement": "sandwich"},
+        "ffn": {"variant": "geglu", "activation": "gelu_tanh"}},
     "qkv-bias-qk-norm-per-head-softcap": {
         "attention": {"num_heads": 4, "num_kv_heads": 2, "bias": "qkv", "qk_norm": "per_head",
                       "scale": 0.3, "logit_softcap": 20.0},
@@ -59,6 +68,7 @@ def test_parameter_count_equals_the_module(shape):
 
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
                                    "parallel-sandwich-layernorm", "sliding-alibi",
+                                   "parallel-separate-norms-head-bias-untied",
                                    "qkv-bias-qk-norm-per-head-softcap",
                                    "rope-yarn-partial-interleaved"])
 def test_flops_equal_torch_flop_counter(shape):

@@ -43,10 +43,17 @@ def test_decode_equals_full_forward(variant, encoding, mask):
     assert (decoded - full).abs().max() < ATOL
 
 
-@pytest.mark.parametrize("placement", ["pre", "post", "sandwich"])
-@pytest.mark.parametrize("parallel", [False, True])
-def test_decode_equals_full_forward_for_every_block_wiring(placement, parallel):
-    model = tiny_model(norm={"placement": placement, "type": "layernorm"}, parallel_layers=parallel)
+WIRINGS = {"sequential": {}, "parallel": {"parallel_layers": True},
+           "parallel-separate-norms": {"parallel_layers": True, "parallel_norms": "separate"}}
+
+
+@pytest.mark.parametrize("placement,wiring", [
+    (placement, wiring) for placement in ("pre", "post", "sandwich", "output") for wiring in WIRINGS
+    if not (wiring == "parallel-separate-norms" and placement in ("post", "output"))  # refused: no input norms
+])
+def test_decode_equals_full_forward_for_every_block_wiring(placement, wiring):
+    model = tiny_model(norm={"placement": placement, "type": "layernorm"}, lm_head_bias=True,
+                       ffn={"variant": "geglu", "activation": "gelu_tanh"}, **WIRINGS[wiring])
     ids = tokens(2, 7)
     with torch.no_grad():
         assert (decode_step_by_step(model, ids, prefill=3) - model(ids)).abs().max() < ATOL

@@ -120,6 +120,15 @@ CONDITIONAL_CASES = [
         {"positional": {"encoding": "none", "rope_scaling": None}},
     ),
     ({"ffn": {"activation": "gelu"}}, {"ffn": {"variant": "mlp", "activation": "gelu"}}),
+    (
+        {"ffn": {"variant": "geglu", "activation": "relu"}},
+        {"ffn": {"variant": "geglu", "activation": "gelu_tanh"}},
+    ),
+    ({"parallel_norms": "separate"}, {"parallel_norms": "separate", "parallel_layers": True}),
+    (
+        {"parallel_norms": "separate", "parallel_layers": True, "norm": {"placement": "post"}},
+        {"parallel_norms": "separate", "parallel_layers": True, "norm": {"placement": "sandwich"}},
+    ),
 ]
 
 

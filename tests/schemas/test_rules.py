@@ -93,6 +93,18 @@ BROKEN = [
         "model.ffn.activation",
         ["'relu'", "'mlp'"],
     ),
+    (
+        spec_with(ffn={"variant": "geglu", "activation": "relu"}),
+        "model.ffn.activation",
+        ["'geglu'", "'gelu' or 'gelu_tanh'", "'relu'"],
+    ),
+    (spec_with(parallel_norms="separate"), "model.parallel_norms", ["'separate'", "parallel_layers"]),
+    (
+        spec_with(parallel_layers=True, parallel_norms="separate", norm={"placement": "output"}),
+        "model.parallel_norms",
+        ["'separate'", "'pre' or 'sandwich'"],
+    ),
+    (spec_with(norm={"placement": "outputs"}), "model.norm.placement", ["'outputs'", "'output'"]),
     (spec_with(d_model=-64), "model.d_model", ["-64", "≥ 1"]),
     (spec_with(num_layers=0), "model.num_layers", ["0", "≥ 1"]),
     (spec_with(vocab_size=-1), "model.vocab_size", ["-1", "'auto'"]),
@@ -179,6 +191,9 @@ ACCEPTED = [
     spec_with(positional={"encoding": "rope", "rope_base": 500000.0, "rope_scaling": 4.0}),
     spec_with(positional={"encoding": "alibi", "rope_scaling": None}),
     spec_with(ffn={"variant": "mlp", "activation": "relu"}),
+    spec_with(ffn={"variant": "geglu", "activation": "gelu_tanh"}),
+    spec_with(parallel_layers=True, parallel_norms="separate", norm={"placement": "sandwich"}),
+    spec_with(norm={"placement": "output"}, lm_head_bias=True),
     spec_with(
         attention={"variant": "complex", "num_kv_heads": 2}, positional={"encoding": "sinusoidal"}
     ),

@@ -1,5 +1,6 @@
-"""`lightllm import-hf DIR --out RUN`: a Hugging Face folder (Llama, Mistral, GPT-2) on
-disk becomes a light_llm model folder that `lightllm train` and `lightllm export` accept."""
+"""`lightllm import-hf DIR --out RUN`: a Hugging Face folder (one of the architectures of
+interop/hf/) on disk becomes a light_llm model folder that `lightllm train`, `lightllm
+generate` and `lightllm export` accept."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 
 def import_hf(
     source: Annotated[
-        Path, typer.Argument(metavar="DIR", help="Hugging Face folder: config.json, model.safetensors, tokenizer.json.")
+        Path, typer.Argument(metavar="DIR", help="Hugging Face folder: config.json, model.safetensors (or shards), tokenizer.json.")
     ],
     out: Annotated[Path, typer.Option("--out", help="The light_llm model folder to write.")],
     verify: Annotated[

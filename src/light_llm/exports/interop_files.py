@@ -33,7 +33,11 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bo
 
         specials = special_tokens(tokenizer)
         written.eos_id, written.pad_id = specials.eos_id, specials.pad_id
-        write_json(staging / "tokenizer_config.json", hf_tokenizer_config(tokenizer, ir.max_seq_len))
+        carried = Path(folder.path) / "tokenizer_config.json"  # an imported model's own (import-hf)
+        if carried.is_file():
+            shutil.copyfile(carried, staging / "tokenizer_config.json")
+        else:
+            write_json(staging / "tokenizer_config.json", hf_tokenizer_config(tokenizer, ir.max_seq_len))
         written.files.append("tokenizer_config.json")
     _write_hf_config(staging, ir, written)
     if not genai:

@@ -17,8 +17,11 @@ from light_llm.models.transformer.config import (
     FFNConfig,
     PositionalConfig,
     RopeScalingConfig,
+    TransformerConfig,
 )
 from light_llm.models.transformer.options import (
+    FFN_VARIANTS,
+    activation_choices,
     free_activation_variants,
     readers,
 )
@@ -129,13 +132,24 @@ def positional_options_only_with_their_encodings() -> list[JsonSchema]:
     return rules
 
 
-def activation_only_where_chosen() -> JsonSchema:
-    """From the option table: ffn.activation only with the variants that take one."""
-    variants = free_activation_variants()
-    return {
-        "if": _when("variant", variants, default=False),
-        "else": _forbidden("activation", f"only allowed with variant {_one_of(variants)}"),
-    }
+def activation_only_where_chosen() -> list[JsonSchema]:
+    """From the option table: ffn.activation with the variants that take one, and with a
+    variant that fixes its own only among that variant's alternatives (geglu: gelu_tanh)."""
+    free = free_activation_variants()
+    choosing = [name for name in FFN_VARIANTS if name not in free and activation_choices(name)]
+    rules = [{
+        "if": _when("variant", free + choosing, default=False),
+        "else": _forbidden("activation", f"only allowed with variant {_one_of(free + choosing)}"),
+    }]
+    for name in choosing:
+        choices = list(activation_choices(name))
+        rules.append({
+            "if": _when("variant", name, default=False),
+            "then": {"properties": {"activation": {
+                "enum": choices, "description": f"variant {name!r} takes activation {_one_of(choices)}"}}},
+        })
+    return rules
+
 
 def rope_scaling_keys_by_type() -> list[JsonSchema]:
     """model.positional.rope_scaling: each type's required keys, and no key of another type."""
@@ -175,6 +189,21 @@ BPE_NEEDS_A_VOCAB_SIZE: JsonSchema = {
     },
 }
 
+SEPARATE_PARALLEL_NORMS: list[JsonSchema] = [
+    {
+        "if": _when("parallel_layers", [True], default=False),
+        "else": {"properties": {"parallel_norms": {
+            "const": "shared", "description": "'separate' is only allowed with parallel_layers: true"}}},
+    },
+    {
+        "if": {"required": ["norm"], "properties": {"norm": _when("placement", ["post", "output"], default=False)}},
+        "then": {"properties": {"parallel_norms": {
+            "const": "shared",
+            "description": "'separate' input norms need norm.placement 'pre' or 'sandwich'"}}},
+    },
+]
+
+
 def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
     """The root Spec's rules go on the schema's root, every other model's on its $defs
     entry. Built when the schema is generated, so option-table entries added later count."""
@@ -184,6 +213,7 @@ def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
                           SOFTCAP_NOT_WITH_COMPLEX, SOFTCAP_NOT_WITH_FLASH_ATTN,
                           LAYER_PATTERN_NEEDS_A_WINDOW],
         PositionalConfig: positional_options_only_with_their_encodings(),
-        FFNConfig: [activation_only_where_chosen()],
+        FFNConfig: activation_only_where_chosen(),
+        TransformerConfig: SEPARATE_PARALLEL_NORMS,
         RopeScalingConfig: rope_scaling_keys_by_type(),
     }

@@ -198,7 +198,7 @@ def _default(field: JsonSchema, required: bool) -> str:
 def _rule(rule: JsonSchema) -> list[str]:
     """An if/then/else rule of conditional.py as bullet points."""
     (key, test), = _leaves(rule.get("if", {}))
-    value = _code(test.get("const"))
+    value = _code(test["const"]) if "const" in test else " or ".join(_code(v) for v in test["enum"])
     lines = []
     for branch, verb in (("then", "is"), ("else", "is not")):
         if branch not in rule:

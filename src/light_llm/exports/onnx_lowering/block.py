@@ -2,9 +2,11 @@
 
     sequential: x = post(x + out(attn(in(x)))), then the same around the FFN
     parallel:   h = in(x); x = post(x + out_a(attn(h)) + out_f(ffn(h)))
+    parallel, separate norms: x = x + out_a(attn(in_a(x))) + out_f(ffn(in_f(x)))
 
-pre: `in` is a norm; post: `post`; sandwich: `in` and `out`. With pre-norm, each
-residual add and the next norm are one Skip*Normalization node.
+pre: `in` is a norm; post: `post`; sandwich: `in` and `out`; output: `out`. With
+pre-norm, each residual add and the next norm are one Skip*Normalization node (with
+separate parallel norms, the FFN's input norm is a plain norm of that sum).
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ def _sequential(stream: ResidualStream, ir, attend: Attend) -> None:
 
 def _parallel(stream: ResidualStream, ir, attend: Attend) -> None:
     prefix = f"blocks.{ir.index}"
-    h = _input(stream, ir, f"{prefix}.norm_in")
+    separate = ir.parallel_norms == "separate"
+    h = _input(stream, ir, f"{prefix}.attention_norm_in" if separate else f"{prefix}.norm_in")
+    h_ffn = _input(stream, ir, f"{prefix}.ffn_norm_in") if separate else h
     attended = _output(stream, ir, f"{prefix}.attention_norm_out", attend(h))
-    fed = _output(stream, ir, f"{prefix}.ffn_norm_out", ffn(stream.g, stream.weights, f"{prefix}.ffn", ir.ffn, h))
+    fed = _output(stream, ir, f"{prefix}.ffn_norm_out", ffn(stream.g, stream.weights, f"{prefix}.ffn", ir.ffn, h_ffn))
     stream.add(attended)
     stream.add(fed)
     if ir.placement == "post":
@@ -49,4 +53,4 @@ def _input(stream: ResidualStream, ir, name: str) -> str:
 
 
 def _output(stream: ResidualStream, ir, name: str, x: str) -> str:
-    return norm(stream.g, stream.weights, name, ir.norm, x) if ir.placement == "sandwich" else x
+    return norm(stream.g, stream.weights, name, ir.norm, x) if ir.placement in ("sandwich", "output") else x

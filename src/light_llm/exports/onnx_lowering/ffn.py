@@ -13,6 +13,8 @@ from light_llm.models.transformer.options import FFN_VARIANTS, entry
 def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
     if name == "relu":
         return g.op("Relu", x, scope=scope)
+    if name == "gelu_tanh":
+        return gelu_tanh(g, x, scope)
     if g.contrib:  # SiLU x·σ(x) is QuickGelu with alpha 1; Gelu is the exact (erf) GELU
         return (g.op("QuickGelu", x, scope=scope, domain=MS_DOMAIN, alpha=1.0) if name == "silu"
                 else g.op("Gelu", x, scope=scope, domain=MS_DOMAIN))
@@ -21,6 +23,20 @@ def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
     erf = g.op("Erf", g.op("Mul", x, g.constant(1 / np.sqrt(2), np.float32), scope=scope), scope=scope)
     half_x = g.op("Mul", x, g.constant(0.5, np.float32), scope=scope)
     return g.op("Mul", half_x, g.op("Add", erf, g.constant(1.0, np.float32), scope=scope), scope=scope)
+
+
+def gelu_tanh(g: GraphBuilder, x: str, scope: str) -> str:
+    """FastGelu (onnxruntime's tanh GELU) in the fused form; portable: 0.5·x·(1 + tanh(√(2/π)·
+    (x + 0.044715·x³))) in standard ops (opset 20's Gelu(approximate="tanh") is not in every
+    opset light_llm exports)."""
+    if g.contrib:
+        return g.op("FastGelu", x, scope=scope, domain=MS_DOMAIN)
+    f32 = lambda value: g.constant(value, np.float32)  # noqa: E731
+    cube = g.op("Mul", g.op("Mul", x, x, scope=scope), x, scope=scope)
+    inner = g.op("Add", x, g.op("Mul", cube, f32(0.044715), scope=scope), scope=scope)
+    tanh = g.op("Tanh", g.op("Mul", inner, f32(np.sqrt(2 / np.pi)), scope=scope), scope=scope)
+    half_x = g.op("Mul", x, f32(0.5), scope=scope)
+    return g.op("Mul", half_x, g.op("Add", tanh, f32(1.0), scope=scope), scope=scope)
 
 
 def ffn(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:

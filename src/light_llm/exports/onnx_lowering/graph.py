@@ -110,9 +110,13 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    if ir.final_logit_softcap is None:
+    if not ir.lm_head_bias and ir.final_logit_softcap is None:
         g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
         return
     logits = g.op("MatMul", x, weight, scope="/lm_head")
-    capped = soft_capped(g, logits, ir.final_logit_softcap, "/logit_cap")
-    g.node("Identity", [capped], scope="/logit_cap", outputs=["logits"])
+    if ir.lm_head_bias:
+        logits = g.op("Add", logits, g.initializer("lm_head.bias", weights.tensor("lm_head.bias")),
+                      scope="/lm_head")
+    if ir.final_logit_softcap is not None:
+        logits = soft_capped(g, logits, ir.final_logit_softcap, "/logit_cap")
+    g.node("Identity", [logits], scope="/lm_head", outputs=["logits"])

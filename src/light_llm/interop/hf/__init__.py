@@ -3,13 +3,14 @@
 torch at import time; works on the IR (`lower_spec(spec)` or `model.ir`), dicts, tensors.
 
 Each architecture is one object (a `base.HFArchitecture` in its own file of this
-package: llama.py, mistral.py, gpt2.py), found by `architectures()`; adding one is adding
+package: llama.py, mistral.py, gpt2.py, phi3.py), found by `architectures()`; adding one is adding
 a file.
 
     hf_model_type(ir) -> str | None           the architecture that reproduces the model
     unmappable_options(ir) -> {arch: [...]}   per architecture, each blocking spec option
     hf_config(ir, **extra) -> dict            config.json (raises UnmappableSpec)
-    to_hf_state_dict / from_hf_state_dict     our tensor names ↔ the *ForCausalLM names;
+    to_hf_state_dict / from_hf_state_dict     our tensor names ↔ the *ForCausalLM names
+                                              (of hf_model_type(ir), or of model_type=);
                                               with tied embeddings both sides carry
                                               "lm_head.weight" (drop it before saving)
     model_section_from_hf_config(config)      the spec's model section for a config.json,
@@ -94,15 +95,23 @@ def _with_tied_head(ir: TransformerIR, state: dict, embedding: str) -> dict:
     return state
 
 
-def to_hf_state_dict(ir: TransformerIR, state: dict) -> dict:
-    """Our state dict → the HF *ForCausalLM state dict of `hf_config(ir)`."""
-    entry = _mapped(ir)
+def _chosen(ir: TransformerIR, model_type: str | None) -> HFArchitecture:
+    """`model_type`'s architecture where given (an import knows its source's), else the
+    first that reproduces `ir`."""
+    return _mapped(ir) if model_type is None else architecture(model_type)
+
+
+def to_hf_state_dict(ir: TransformerIR, state: dict, model_type: str | None = None) -> dict:
+    """Our state dict → the HF *ForCausalLM state dict of `hf_config(ir)` (or of the
+    architecture `model_type`)."""
+    entry = _chosen(ir, model_type)
     return entry.to_hf(ir, _with_tied_head(ir, state, "embed_tokens.weight"))
 
 
-def from_hf_state_dict(ir: TransformerIR, hf_state: dict) -> dict:
-    """The HF *ForCausalLM state dict of `hf_config(ir)` → our state dict."""
-    entry = _mapped(ir)
+def from_hf_state_dict(ir: TransformerIR, hf_state: dict, model_type: str | None = None) -> dict:
+    """The HF *ForCausalLM state dict of `hf_config(ir)` (or of the architecture
+    `model_type`) → our state dict."""
+    entry = _chosen(ir, model_type)
     return entry.from_hf(ir, _with_tied_head(ir, hf_state, entry.embedding))
 
 

@@ -53,6 +53,7 @@ MASK = lambda ir: block(ir).attention.mask_type  # noqa: E731
 FFN = lambda ir: block(ir).ffn.variant  # noqa: E731
 ATTENTION_BIAS = lambda ir: block(ir).attention.bias  # noqa: E731
 FFN_BIAS = lambda ir: block(ir).ffn.bias  # noqa: E731
+LM_HEAD_BIAS = lambda ir: ir.lm_head_bias  # noqa: E731
 
 
 class HFConfigFields(BaseModel):
@@ -155,13 +156,19 @@ def expansion(hidden: int, d_model: int) -> float:
     return factor
 
 
-ACTIVATIONS = {"silu": "silu", "swish": "silu", "gelu": "gelu", "relu": "relu"}
+ACTIVATIONS = {"silu": "silu", "swish": "silu", "gelu": "gelu", "relu": "relu",
+               "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
 
 
 def activation(hf_name: str) -> str:
     if hf_name not in ACTIVATIONS:
         raise HFConfigError(
-            f"activation {hf_name!r} has no light_llm equivalent (gelu_new/gelu_pytorch_tanh are "
-            f"the tanh approximation; light_llm's gelu is exact); supported: {sorted(ACTIVATIONS)}"
+            f"activation {hf_name!r} has no light_llm equivalent; supported: {sorted(ACTIVATIONS)}"
         )
     return ACTIVATIONS[hf_name]
+
+
+def hf_activation(name: str, tanh_gelu: str = "gelu_pytorch_tanh") -> str:
+    """light_llm's activation name → the Hugging Face one (`tanh_gelu`: the family's name
+    for the tanh approximation, gelu_new in GPT-2)."""
+    return tanh_gelu if name == "gelu_tanh" else name

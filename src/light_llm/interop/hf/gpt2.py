@@ -1,4 +1,4 @@
-"""GPT-2: LayerNorm, pre-norm, learned positions, MLP (exact gelu, relu or silu), MHA with
+"""GPT-2: LayerNorm, pre-norm, learned positions, MLP (gelu_new = gelu_tanh, exact gelu, relu or silu), MHA with
 num_heads·head_dim = d_model, biases on attention and FFN, causal mask. GPT-2 stores
 Q, K and V fused into one c_attn tensor and its projections as Conv1D weights
 ([in, out], the transpose of nn.Linear): converted both ways here."""
@@ -13,6 +13,7 @@ from light_llm.interop.hf.base import (
     ENCODING,
     FFN,
     FFN_BIAS,
+    LM_HEAD_BIAS,
     MASK,
     NORM_TYPE,
     PARALLEL,
@@ -24,6 +25,7 @@ from light_llm.interop.hf.base import (
     activation,
     block,
     expansion,
+    hf_activation,
     take,
 )
 from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
@@ -67,6 +69,7 @@ class GPT2(HFArchitecture):
         QK_NORM_OFF,
         *PLAIN_ATTENTION,
         Need("model.ffn.bias", FFN_BIAS, (True,)),
+        Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
     ) + SAME_LAYERS_NEEDS
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
@@ -86,7 +89,7 @@ class GPT2(HFArchitecture):
             "n_head": attention.num_heads,
             "n_inner": ffn.hidden_dim,
             "n_positions": ir.max_seq_len,
-            "activation_function": ffn.activation,
+            "activation_function": hf_activation(ffn.activation, tanh_gelu="gelu_new"),
             "layer_norm_epsilon": block(ir).norm.eps,
             "attn_pdrop": attention.dropout,
             "resid_pdrop": block(ir).residual_dropout,

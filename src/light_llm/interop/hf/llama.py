@@ -14,6 +14,7 @@ from light_llm.interop.hf.base import (
     ATTENTION_BIAS,
     ENCODING,
     FFN,
+    LM_HEAD_BIAS,
     MASK,
     NORM_TYPE,
     PARALLEL,
@@ -26,6 +27,7 @@ from light_llm.interop.hf.base import (
     activation,
     block,
     expansion,
+    hf_activation,
 )
 from light_llm.interop.attention_needs import PLAIN_ATTENTION, QK_NORM_OFF, bias_need
 from light_llm.interop.hf_rope import (
@@ -43,6 +45,7 @@ LLAMA_NEEDS = PLAIN_ATTENTION + (
     Need("model.positional.encoding", ENCODING, ("rope",)),
     Need("model.attention.variant", VARIANT, ("mha", "gqa", "mqa")),
     Need("model.ffn.variant", FFN, ("swiglu", "geglu")),
+    Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
 ) + WHOLE_HEAD_ROPE_NEEDS + SAME_LAYERS_NEEDS
 
 
@@ -86,7 +89,7 @@ class Llama(HFArchitecture):
             "num_attention_heads": attention.num_heads,
             "num_key_value_heads": attention.num_kv_heads,
             "head_dim": attention.head_dim,
-            "hidden_act": ffn.activation,
+            "hidden_act": hf_activation(ffn.activation),
             "max_position_embeddings": ir.max_seq_len,
             "rms_norm_eps": block(ir).norm.eps,
             "attention_dropout": attention.dropout,
@@ -121,9 +124,9 @@ class Llama(HFArchitecture):
         rope = fields.rope_parameters or fields.rope_scaling or {}
         positional = positional_section(rope, fields.rope_theta)
         gate = activation(fields.hidden_act)
-        if gate not in ("silu", "gelu"):
+        if gate not in ("silu", "gelu", "gelu_tanh"):
             raise HFConfigError(
-                f"hidden_act {fields.hidden_act!r}: light_llm gates with silu or gelu only"
+                f"hidden_act {fields.hidden_act!r}: light_llm gates with silu, gelu or gelu_tanh only"
             )
         return {
             "name": "transformer",
@@ -140,6 +143,7 @@ class Llama(HFArchitecture):
             } | self.mask_from(fields),
             "positional": positional,
             "ffn": {"variant": "swiglu" if gate == "silu" else "geglu",
+                    **({"activation": gate} if gate == "gelu_tanh" else {}),
                     "expansion_factor": expansion(fields.intermediate_size, d_model),
                     "bias": fields.mlp_bias},
             "norm": {"type": "rmsnorm", "eps": fields.rms_norm_eps, "placement": "pre"},

@@ -15,6 +15,7 @@ from light_llm.models.transformer.options import (
     FFN_VARIANTS,
     NORMS,
     POSITIONAL_ENCODINGS,
+    activation_choices,
     free_activation_variants,
     readers,
 )
@@ -311,15 +312,28 @@ class FFNConfig(CheckedSection):
     bias: bool = Field(False, description="Add biases to the FFN projections.")
 
     def problems(self) -> list[Problem]:
-        if FFN_VARIANTS[self.variant].activation and self.explicitly_set("activation"):
-            return [
-                (
-                    "activation",
-                    f"only allowed with variant {_one_of(free_activation_variants())}; "
-                    f"{self.variant!r} fixes its own gate activation",
-                )
-            ]
-        return []
+        if not FFN_VARIANTS[self.variant].activation or not self.explicitly_set("activation"):
+            return []
+        choices = activation_choices(self.variant)
+        if choices and self.activation in choices:
+            return []
+        if choices:
+            return [("activation", f"variant {self.variant!r} takes activation {_one_of(list(choices))}, "
+                     f"got {self.activation!r}")]
+        return [
+            (
+                "activation",
+                f"only allowed with variant {_one_of(free_activation_variants())}; "
+                f"{self.variant!r} fixes its own gate activation",
+            )
+        ]
+
+    def resolved_activation(self) -> str:
+        """The activation used: the variant's own unless ffn.activation picks an allowed one."""
+        fixed = FFN_VARIANTS[self.variant].activation
+        if fixed is None or (self.explicitly_set("activation") and self.activation in activation_choices(self.variant)):
+            return self.activation
+        return fixed
 
 
 class NormConfig(CheckedSection):
@@ -330,10 +344,11 @@ class NormConfig(CheckedSection):
         1e-5,
         description=f"Epsilon added to the variance. {LIMIT}below 1e-12 fp32 rounding loses it.",
     )
-    placement: Literal["pre", "post", "sandwich"] = Field(
+    placement: Literal["pre", "post", "sandwich", "output"] = Field(
         "pre",
         description="pre: norm before each sub-layer; post: norm after the residual add; "
-        "sandwich: norm before and after each sub-layer.",
+        "sandwich: norm before and after each sub-layer; output: norm on each sub-layer's "
+        "output only, before the residual add (OLMo 2; the final norm is kept).",
     )
 
 
@@ -383,6 +398,17 @@ class TransformerConfig(CheckedSection):
         True,
         description="Scale the init of residual output projections by 1/√(2·num_layers) "
         "(GPT-2).",
+    )
+    parallel_norms: Literal["shared", "separate"] = Field(
+        "shared",
+        description="With parallel_layers: shared: attention and FFN read one normalised input "
+        "(PaLM, Phi); separate: each has its own input norm (GPT-NeoX). Needs norm.placement "
+        "'pre' or 'sandwich' when separate.",
+    )
+    lm_head_bias: bool = Field(
+        False,
+        description="Add a bias to the LM head (Phi). With tie_embeddings the weight is the "
+        "token embedding and the bias is the head's own.",
     )
     final_logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
         None, description="Soft-cap the logits: cap·tanh(logits/cap) (Gemma 2)."
@@ -473,9 +499,20 @@ class TransformerConfig(CheckedSection):
                 )
             )
         found += self._rope_problems(head_dim) + self._pattern_problems()
+        found += self._parallel_norm_problems()
         window = self.attention.window_size
         if window is not None and window > self.max_seq_len:
             found.append(
                 ("attention.window_size", f"window_size={window} exceeds max_seq_len={self.max_seq_len}")
             )
         return found
+
+    def _parallel_norm_problems(self) -> list[Problem]:
+        if self.parallel_norms != "separate":
+            return []
+        if not self.parallel_layers:
+            return [("parallel_norms", "'separate' is only allowed with parallel_layers: true")]
+        if self.norm.placement not in ("pre", "sandwich"):
+            return [("parallel_norms", f"'separate' input norms need norm.placement 'pre' or "
+                     f"'sandwich', not {self.norm.placement!r} (it has no input norm)")]
+        return []

@@ -55,12 +55,16 @@ def norm_parameters(ir: NormIR) -> int:
 
 
 def norms_per_block(ir: BlockIR) -> int:
-    """pre / post: one per sub-layer; sandwich: two per sub-layer. A parallel block
-    shares its input norm between attention and FFN."""
-    per_sublayer = 2 if ir.placement == "sandwich" else 1
-    if not ir.parallel:
-        return 2 * per_sublayer
-    return 1 + (2 if ir.placement == "sandwich" else 0)
+    """Input norms (pre, sandwich): one per sub-layer, one shared by a parallel block's
+    two unless parallel_norms is 'separate'; output norms (sandwich, output): one per
+    sub-layer; post: one per residual add (one in a parallel block)."""
+    two_sublayers = 2
+    inputs = 0
+    if ir.placement in ("pre", "sandwich"):
+        inputs = 1 if ir.parallel and ir.parallel_norms == "shared" else two_sublayers
+    outputs = two_sublayers if ir.placement in ("sandwich", "output") else 0
+    post = (1 if ir.parallel else two_sublayers) if ir.placement == "post" else 0
+    return inputs + outputs + post
 
 
 def block_parameters(ir: BlockIR) -> int:
@@ -95,7 +99,7 @@ class ModelCost:
     embedding_parameters: int  # token (and learned position) embeddings
     layers: tuple[LayerCost, ...]
     final_norm_parameters: int
-    lm_head_parameters: int  # 0 when tied to the token embedding
+    lm_head_parameters: int  # 0 when tied to the token embedding (plus its bias, if any)
     forward_flops_per_token: int
     kv_cache_bytes_per_token: int
 
@@ -141,7 +145,8 @@ def model_cost(
         embedding_parameters=embeddings,
         layers=layers,
         final_norm_parameters=norm_parameters(ir.final_norm) if ir.final_norm else 0,
-        lm_head_parameters=0 if ir.tie_embeddings else ir.d_model * ir.vocab_size,
+        lm_head_parameters=(0 if ir.tie_embeddings else ir.d_model * ir.vocab_size)
+        + (ir.vocab_size if ir.lm_head_bias else 0),
         forward_flops_per_token=sum(layer.forward_flops_per_token for layer in layers)
         + lm_head_flops,
         kv_cache_bytes_per_token=kv_cache_bytes_per_token(ir, bytes_per_element),

@@ -118,9 +118,10 @@ class BlockIR:
     attention: AttentionIR
     ffn: FFNIR
     norm: NormIR
-    placement: Literal["pre", "post", "sandwich"]
+    placement: Literal["pre", "post", "sandwich", "output"]
     parallel: bool
     residual_dropout: float
+    parallel_norms: Literal["shared", "separate"] = "shared"  # parallel blocks' input norms
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class TransformerIR:
     target: Target
 
     family: str = "transformer"
+    lm_head_bias: bool = False
     final_logit_softcap: float | None = None  # logits = cap·tanh(logits/cap)
     embedding_scale: float = 1.0  # token embeddings × this, in the model dtype
 

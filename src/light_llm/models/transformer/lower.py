@@ -22,7 +22,7 @@ from light_llm.models.transformer.config import (
 )
 from light_llm.models.transformer.errors import LoweringError
 from light_llm.models.transformer.rope_scaling import linear_rope_factor, lower_rope_scaling
-from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
+from light_llm.models.transformer.options import POSITIONAL_ENCODINGS
 
 FFN_HIDDEN_MULTIPLE = 8
 
@@ -104,7 +104,7 @@ def layer_attention(config: TransformerConfig, positional: PositionalIR, target:
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
-    activation = FFN_VARIANTS[ffn.variant].activation or ffn.activation
+    activation = ffn.resolved_activation()
     return FFNIR(
         variant=ffn.variant,
         d_model=d_model,
@@ -152,6 +152,7 @@ def lower(
             placement=config.norm.placement,
             parallel=config.parallel_layers,
             residual_dropout=config.dropout,
+            parallel_norms=config.parallel_norms if config.parallel_layers else "shared",
         )
         for i in range(config.num_layers)
     )
@@ -168,6 +169,7 @@ def lower(
         init_std=config.init_std,
         residual_scaled_init=config.residual_scaled_init,
         target=target,
+        lm_head_bias=config.lm_head_bias,
         final_logit_softcap=config.final_logit_softcap,
         embedding_scale=resolved_embedding_scale(config),
     )

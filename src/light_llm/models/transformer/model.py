@@ -44,7 +44,7 @@ class Transformer(nn.Module):
         self.bias_of_block = [kinds.index(block.attention.mask_kind) for block in config.blocks]
         self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
         self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
-        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=config.lm_head_bias)
         self.logit_cap = build_logit_cap(config.final_logit_softcap)
         self.reset_parameters()
         if config.tie_embeddings:
@@ -152,6 +152,7 @@ class Transformer(nn.Module):
             f"kernel {attention.kernel}) | positional {ir.positional.encoding} | "
             f"ffn {block.ffn.variant} ({block.ffn.hidden_dim}) | "
             f"norm {block.norm.type} {block.placement}"
-            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}\n"
+            f"{' parallel' if block.parallel else ''} | tied {ir.tie_embeddings}"
+            f"{' | lm_head bias' if ir.lm_head_bias else ''}\n"
         )
         return summary + super().__repr__()

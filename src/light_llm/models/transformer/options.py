@@ -58,6 +58,7 @@ class FFNVariant:
     module: str  # Class(FFNIR), with an `output_projection` property
     projections: int  # d_model × hidden matrices (parameters and FLOPs)
     activation: str | None = None  # a fixed activation; None: model.ffn.activation chooses
+    activation_choices: tuple[str, ...] = ()  # with a fixed one: others ffn.activation may pick
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,14 @@ def readers(option: str) -> list[str]:
     return [name for name, encoding in POSITIONAL_ENCODINGS.items() if option in encoding.options]
 
 
+def activation_choices(variant: str) -> tuple[str, ...]:
+    """The activations model.ffn.activation may name for `variant` (empty: it fixes its own)."""
+    entry_ = FFN_VARIANTS[variant]
+    if entry_.activation is None:
+        return tuple(ACTIVATIONS)
+    return (entry_.activation, *entry_.activation_choices) if entry_.activation_choices else ()
+
+
 def free_activation_variants() -> list[str]:
     """The FFN variants whose activation model.ffn.activation chooses."""
     return [name for name, variant in FFN_VARIANTS.items() if variant.activation is None]
@@ -145,7 +154,8 @@ for _entry in (
 
 for _entry in (
     FFNVariant("swiglu", "SiLU(gate)·up then down", f"{_FFN}:GatedFFN", 3, activation="silu"),
-    FFNVariant("geglu", "GELU(gate)·up then down", f"{_FFN}:GatedFFN", 3, activation="gelu"),
+    FFNVariant("geglu", "GELU(gate)·up then down (ffn.activation: gelu or gelu_tanh)",
+               f"{_FFN}:GatedFFN", 3, activation="gelu", activation_choices=("gelu_tanh",)),
     FFNVariant("mlp", "Linear → activation → Linear", f"{_FFN}:MLP", 2),
 ):
     register(FFN_VARIANTS, _entry)
@@ -154,6 +164,10 @@ for _entry in (
     Activation("silu", "x·sigmoid(x)", "torch.nn.functional:silu"),
     Activation("gelu", "exact (erf) GELU", "torch.nn.functional:gelu"),
     Activation("relu", "max(x, 0)", "torch.nn.functional:relu"),
+    Activation(
+        "gelu_tanh", "tanh-approximated GELU (HF gelu_new, gelu_pytorch_tanh)",
+        "light_llm.models.transformer.activations:gelu_tanh",
+    ),
 ):
     register(ACTIVATIONS, _entry)
 

@@ -22,6 +22,10 @@ def resolve(config: TransformerConfig, vocab_size: int | None) -> dict[str, Any]
     positional = data["positional"]
     for key in POSITIONAL_ENCODINGS[config.positional.encoding].options_not_read(positional):
         positional.pop(key, None)
-    if FFN_VARIANTS[config.ffn.variant].activation:
-        data["ffn"].pop("activation")
+    fixed = FFN_VARIANTS[config.ffn.variant].activation
+    if fixed:
+        if config.ffn.resolved_activation() == fixed:
+            data["ffn"].pop("activation")
+        else:
+            data["ffn"]["activation"] = config.ffn.resolved_activation()
     return data

@@ -57,13 +57,15 @@ def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
             describe_attention(block),
             block.attention.kernel,
             f"{block.ffn.variant} {block.ffn.hidden_dim} ({block.ffn.activation})",
-            f"{block.norm.type} {block.placement}{' parallel' if block.parallel else ''}",
+            f"{block.norm.type} {block.placement}{' parallel' if block.parallel else ''}"
+            f"{' (2 norms)' if block.parallel and block.parallel_norms == 'separate' else ''}",
             human(layer.parameters),
             human(layer.forward_flops_per_token),
         )
     if ir.final_norm:
         table.add_row("final", "", "", "", ir.final_norm.type, human(norm_parameters(ir.final_norm)), "")
     head = "tied to embed" if ir.tie_embeddings else f"{ir.d_model}×{ir.vocab_size}"
+    head += " + bias" if ir.lm_head_bias else ""
     table.add_row("lm_head", head, "", "", "", human(cost.lm_head_parameters),
                   human(2 * ir.d_model * ir.vocab_size))
     return table

@@ -1,0 +1,55 @@
+"""The Hugging Face families that `lightllm import-hf` reads, one row each: the
+transformers config class and the config of a tiny model of an unusual size (odd head
+counts, one KV head, tied and untied heads where the family allows).
+
+Adding a family is adding a row here (and its mapping object in interop/hf/); every test
+of test_families.py then runs on it. Rows stay tiny: the whole file runs in CI on 2 cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+VOCAB = 258  # the byte-level tokenizer saved beside every model (light_llm.tokenizer.byte_tokenizer)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # the row's test id
+    config_class: str  # the transformers *Config class
+    config: dict[str, Any]  # its arguments (vocab_size and the init range are added)
+    sharded: bool = False  # saved in several safetensors shards with an index
+    dtype: torch.dtype = torch.float32  # saved in this dtype (compared in fp32 after both load it)
+    cli: bool = False  # imported by a real `lightllm import-hf` subprocess (else the library call)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+LLAMA = dict(hidden_size=48, intermediate_size=136, num_hidden_layers=2, num_attention_heads=3,
+             num_key_value_heads=1, max_position_embeddings=64, rope_theta=500.0)
+
+FAMILIES = [
+    Family("llama-untied", "LlamaConfig", dict(LLAMA, tie_word_embeddings=False)),
+    Family("llama-tied-sharded-bf16", "LlamaConfig",
+           dict(LLAMA, num_attention_heads=5, hidden_size=40, intermediate_size=104, tie_word_embeddings=True),
+           sharded=True, dtype=torch.bfloat16, cli=True),
+    Family("mistral-window", "MistralConfig",
+           dict(LLAMA, sliding_window=5, num_attention_heads=3, num_key_value_heads=3, tie_word_embeddings=False)),
+    Family("gpt2-gelu-tied", "GPT2Config",
+           dict(n_embd=36, n_layer=2, n_head=3, n_positions=64, activation_function="gelu")),
+    Family("gpt2-gelu-new", "GPT2Config", dict(n_embd=36, n_layer=1, n_head=3, n_positions=64)),  # GPT-2's default
+    Family("gpt2-relu-untied", "GPT2Config",
+           dict(n_embd=40, n_layer=1, n_head=5, n_inner=72, n_positions=64, activation_function="relu",
+                tie_word_embeddings=False)),
+    Family("phi3-untied", "Phi3Config", dict(LLAMA, tie_word_embeddings=False)),
+    Family("phi3-tied-window", "Phi3Config",
+           dict(LLAMA, num_attention_heads=5, hidden_size=40, intermediate_size=104, sliding_window=6,
+                tie_word_embeddings=True)),
+    Family("qwen2-untied", "Qwen2Config",
+           dict(LLAMA, hidden_size=60, intermediate_size=152, num_attention_heads=5, tie_word_embeddings=False)),
+    Family("qwen3-tied", "Qwen3Config", dict(LLAMA, intermediate_size=96, head_dim=16, tie_word_embeddings=True)),
+]

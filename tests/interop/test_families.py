@@ -1,0 +1,170 @@
+"""Every Hugging Face family of families.py, end to end (random weights, nothing
+downloaded): a transformers model saved with save_pretrained → `lightllm import-hf` →
+logits equal to transformers (fp32, 1e-4) in eager and in the ONNX export, the family's
+own tensors back (transformers loads them), `export --hf` loads in transformers with
+equal logits, and the imported model trains a few steps and exports again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from families import FAMILIES, VOCAB, Family
+
+from light_llm.exports.hf import export_hf
+from light_llm.exports.onnx import export_onnx
+from light_llm.import_hf import import_hf
+from light_llm.interop.hf import architectures
+from light_llm.model_folder import ModelFolder, load_model_folder, save_model_folder
+from light_llm.runtime.feeds import step_feeds
+from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.session import OnnxSession
+from light_llm.tokenizer import byte_tokenizer
+
+transformers = pytest.importorskip("transformers")
+
+ATOL = 1e-4
+
+
+@dataclass
+class Imported:
+    family: Family
+    root: Path
+    reference: torch.nn.Module  # transformers' model of the saved folder, in fp32
+    folder: ModelFolder
+    report: str  # what the import said (CLI output or the library's notes)
+
+
+def save_family(family: Family, path: Path) -> None:
+    special = dict(bos_token_id=256, eos_token_id=256, pad_token_id=257)  # the byte tokenizer's
+    config = getattr(transformers, family.config_class)(vocab_size=VOCAB, initializer_range=0.2,
+                                                        **special | family.config)
+    torch.manual_seed(0)  # an init range far from zero, so that a wrong import shows
+    model = transformers.AutoModelForCausalLM.from_config(config).to(family.dtype)
+    model.save_pretrained(path, max_shard_size="20KB" if family.sharded else "1GB")
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=byte_tokenizer(), eos_token="<|endoftext|>", pad_token="<|pad|>")
+    tokenizer.save_pretrained(path)
+
+
+def run_import(family: Family, source: Path, out: Path) -> str:
+    if not family.cli:
+        result = import_hf(source, out)
+        return "\n".join([result.parity.summary(), *result.notes])
+    command = [sys.executable, "-c", "from light_llm.cli.app import main; main()", "import-hf", str(source),
+               "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module", params=FAMILIES, ids=str)
+def imported(request, tmp_path_factory) -> Imported:
+    family: Family = request.param
+    root = tmp_path_factory.mktemp(family.name)
+    save_family(family, root / "hf")
+    report = run_import(family, root / "hf", root / "run")
+    reference = transformers.AutoModelForCausalLM.from_pretrained(root / "hf", dtype=torch.float32).eval()
+    return Imported(family, root, reference, load_model_folder(root / "run"), report)
+
+
+def prompts(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two rows of 11 tokens, the second left-padded: longer than every sliding window."""
+    ids = np.random.default_rng(seed).integers(0, VOCAB, (2, 11))
+    mask = np.ones_like(ids)
+    mask[1, :3] = 0
+    return ids, mask
+
+
+def hf_logits(model: torch.nn.Module, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                     position_ids=torch.from_numpy(positions)).logits.numpy()
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
+    assert np.abs(expected).max() > 0.1  # not a trivially small model
+    np.testing.assert_allclose(actual, expected, atol=ATOL, rtol=ATOL)
+
+
+def test_import_reads_what_the_folder_ships(imported):
+    family, run = imported.family, imported.root / "run"
+    assert "parity passed" in imported.report
+    assert (run / "tokenizer.json").is_file() and (run / "tokenizer_config.json").is_file()
+    assert imported.folder.spec.model.tie_embeddings == imported.reference.config.tie_word_embeddings
+    if family.sharded:
+        assert (imported.root / "hf" / "model.safetensors.index.json").is_file()
+        assert "shards" in imported.report
+    if family.dtype != torch.float32:
+        assert f"{str(family.dtype).removeprefix('torch.')} weights converted to float32" in imported.report
+
+
+def test_eager_logits_equal_transformers(imported):
+    tokens = torch.from_numpy(prompts()[0])
+    with torch.no_grad():
+        ours = imported.folder.build()(tokens).numpy()
+    assert_close(ours, hf_logits(imported.reference, tokens.numpy(), np.ones_like(tokens.numpy()),
+                                 np.broadcast_to(np.arange(tokens.shape[1]), tokens.shape).copy()))
+
+
+def test_onnx_export_equals_transformers(imported):
+    export_onnx(imported.folder, imported.root / "onnx")
+    geometry = Geometry.from_ir(imported.folder.build().ir)
+    ids, mask = prompts(1)
+    feeds = step_feeds(geometry, ids, mask, None)
+    logits = OnnxSession(imported.root / "onnx" / "model.onnx")(feeds)["logits"]
+    expected = hf_logits(imported.reference, ids, mask, feeds["position_ids"])
+    valid = mask.astype(bool)
+    assert_close(logits[valid], expected[valid])
+    carried = json.loads((imported.root / "hf" / "tokenizer_config.json").read_text())
+    assert json.loads((imported.root / "onnx" / "tokenizer_config.json").read_text()) == carried
+
+
+def test_family_tensors_go_back_unchanged(imported):
+    """The family's own mapping (fused QKV, Conv1D...) written back gives transformers
+    exactly the tensors it loaded."""
+    model = imported.folder.build()
+    entry = architectures()[imported.reference.config.model_type]
+    state = dict(model.state_dict())
+    back = entry.to_hf(model.ir, state)
+    theirs = imported.reference.state_dict()
+    assert set(back) == set(theirs)
+    for name, tensor in theirs.items():
+        assert torch.equal(back[name], tensor), name
+
+
+def test_hf_export_loads_in_transformers_with_equal_logits(imported):
+    result = export_hf(imported.folder, imported.root / "hf-out")
+    assert result.parity.passed
+    again = transformers.AutoModelForCausalLM.from_pretrained(imported.root / "hf-out", dtype=torch.float32).eval()
+    ids, mask = prompts(2)
+    positions = step_feeds(Geometry.from_ir(imported.folder.build().ir), ids, mask, None)["position_ids"]
+    valid = mask.astype(bool)
+    assert_close(hf_logits(again, ids, mask, positions)[valid],
+                 hf_logits(imported.reference, ids, mask, positions)[valid])
+
+
+def test_imported_model_trains_and_exports(imported):
+    model = imported.folder.build().train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    tokens = torch.from_numpy(prompts(3)[0])
+    losses = []
+    for _ in range(4):
+        logits = model(tokens[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), tokens[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    trained = imported.root / "trained"
+    save_model_folder(trained, imported.folder.spec, model.eval(), imported.folder.tokenizer_path)
+    result = export_hf(load_model_folder(trained), imported.root / "trained-hf")
+    assert result.parity.passed

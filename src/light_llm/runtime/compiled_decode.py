@@ -59,7 +59,9 @@ def check_compile_mode(compile: str) -> None:
 
 def compile_step(module: nn.Module) -> Callable[..., tuple[torch.Tensor, ...]]:
     """torch.compile of a decode step (a seam the tests replace to make compiling fail)."""
-    return torch.compile(module, fullgraph=True, dynamic=False)
+    # dynamic=None: static shapes first; a dimension that changes later (a batch size in a
+    # server, a grown cache) recompiles once as a dynamic dimension, not once per size.
+    return torch.compile(module, fullgraph=True, dynamic=None)
 
 
 class CompiledDecode:
@@ -104,8 +106,9 @@ class CompiledDecode:
 
 class BoundDecode:
     """One generation's state: the plain past (torch tensors) until the compiled step takes
-    over, then a StaticCache. The presents it returns are only for this object's next call
-    (the generator hands them back as the past); the state they belong to is kept here."""
+    over, then a StaticCache. The presents it returns have the contract's shapes (views of
+    the cache); when the next call's past is not those very views (a server that stacked or
+    dropped rows), the cache is rebuilt from the past it was given."""
 
     def __init__(self, decode: CompiledDecode):
         self.decode = decode
@@ -113,10 +116,13 @@ class BoundDecode:
         self.past_names = [name for name in self.names if name.startswith("past_key_values.")]
         self.outputs = decode.geometry.output_names()
         self.cache: StaticCache | None = None
+        self.handed: list[torch.Tensor] = []  # the presents of the last compiled step
 
     def __call__(self, feeds: dict) -> dict:
         with torch.no_grad():
             past = [torch.as_tensor(feeds[name]) for name in self.past_names]
+            if self.cache is not None and not self._handed_back(feeds):
+                self.cache = None  # the caller changed the rows: start from its past
             decoding = past[0].shape[2] > 0 or self.cache is not None
             if decoding and self.decode.wants_compiled():
                 results = self._compiled(feeds, past)
@@ -149,7 +155,12 @@ class BoundDecode:
             logger.info("compiled the decode step in %.1f s (batch %d, cache capacity %d)",
                         self.decode.compile_seconds, inputs[0].shape[0], self.cache.capacity)
         self.cache = self.cache.advanced(results[1:])
-        return self._named(results)
+        self.handed = self.cache.plain_past()
+        return self._named([results[0], *self.handed])
+
+    def _handed_back(self, feeds: dict) -> bool:
+        return len(self.handed) == len(self.past_names) and all(
+            feeds[name] is handed for name, handed in zip(self.past_names, self.handed))
 
     def _inputs(self, feeds: dict, past: Sequence[torch.Tensor], mask: torch.Tensor | None = None) -> list[torch.Tensor]:
         inputs = []

@@ -7,7 +7,11 @@ graphs (fp32 and int4, and the portable form where the export has one), `export_
 Hugging Face folder that `python -m onnxruntime_genai.models.builder -p fp32|int4 -e cpu`
 builds from. Every graph is driven by
   - one plain onnxruntime loop (session.run: past in, present out, numpy between steps),
-  - light_llm.runtime (generate_ids: IO binding, the cache stays in onnxruntime),
+  - light_llm.runtime (generate_ids: IO binding, the cache stays in onnxruntime; a graph
+    that writes its present into its past's buffer, GroupQueryAttention in every layer,
+    decodes into preallocated buffers in place: runtime/kv_buffers.py),
+  - light_llm.runtime (IO binding only): the same without the in-place buffers: the
+    baseline of the in-place row,
   - og.Generator (onnxruntime-genai's own driver, with the folder's genai_config.json),
 at batch 1, 4 and 8. prefill = time to the first token; decode tok/s = the other tokens of
 all rows / their time; medians of --runs runs after a warm-up. Ratios are against the
@@ -17,6 +21,7 @@ memory-bandwidth bound is the measured read bandwidth (a numpy sum over 512 MB s
 weight is read once per token, the tied embedding as the LM head).
 
     .venv/bin/python benchmarks/inference.py [--runs 3] [--threads 2] [--batches 1,4,8] [--quick]
+        [--drivers "light_llm.runtime,light_llm.runtime (IO binding only)"] [--graphs "light_llm fp32,light_llm int4"]
 """
 
 from __future__ import annotations
@@ -178,8 +183,10 @@ def plain_loop(graph: Graph, threads: int, shape: dict) -> Generate:
     return generate
 
 
-def runtime_loop(graph: Graph, threads: int, shape: dict) -> Generate:
-    """light_llm.runtime.generate_ids on an OnnxSession (IO binding), any graph of the contract."""
+def runtime_loop(graph: Graph, threads: int, shape: dict, in_place: bool = True) -> Generate:
+    """light_llm.runtime.generate_ids on an OnnxSession (IO binding), any graph of the contract;
+    in place where the graph writes its present into its past's buffer (light_llm.json's
+    lowering, or genai_config's past_present_share_buffer for the builder's graphs)."""
     from light_llm.runtime.generator import generate_ids
     from light_llm.runtime.geometry import Geometry
     from light_llm.runtime.session import OnnxSession
@@ -188,7 +195,24 @@ def runtime_loop(graph: Graph, threads: int, shape: dict) -> Generate:
     geometry = Geometry(shape["layers"], shape["kv_heads"], shape["d_model"] // shape["heads"], shape["vocab"],
                         2 * (shape["prompt"] + shape["new"]), cached=True,
                         uses_position_ids="position_ids" in run.input_names)
-    return lambda prompts, new: np.array(generate_ids(run, geometry, prompts.tolist(), max_new_tokens=new))
+    shares = in_place and _shares_kv_buffer(graph)
+    return lambda prompts, new: np.array(generate_ids(run, geometry, prompts.tolist(), max_new_tokens=new,
+                                                      **({"shares_kv_buffer": True} if shares else {})))
+
+
+def runtime_io_binding_loop(graph: Graph, threads: int, shape: dict) -> Generate:
+    return runtime_loop(graph, threads, shape, in_place=False)
+
+
+def _shares_kv_buffer(graph: Graph) -> bool:
+    manifest = graph.folder / "light_llm.json"
+    if not manifest.is_file():
+        return graph_facts(graph)[2]
+    try:
+        from light_llm.runtime.kv_buffers import shares_kv_buffer
+    except ImportError:  # a tree from before in-place buffers
+        return False
+    return shares_kv_buffer(json.loads(manifest.read_text()).get("lowering"))
 
 
 def genai_loop(graph: Graph, threads: int, shape: dict) -> Generate:
@@ -210,7 +234,8 @@ def genai_loop(graph: Graph, threads: int, shape: dict) -> Generate:
     return generate
 
 
-DRIVERS = {"plain onnxruntime loop": plain_loop, "light_llm.runtime": runtime_loop, "og.Generator": genai_loop}
+DRIVERS = {"plain onnxruntime loop": plain_loop, "light_llm.runtime": runtime_loop,
+           "light_llm.runtime (IO binding only)": runtime_io_binding_loop, "og.Generator": genai_loop}
 
 
 def measure(generate: Generate, prompts: np.ndarray, new: int, runs: int) -> tuple[float, float, np.ndarray]:
@@ -234,7 +259,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", default="1,4,8", help="comma-separated batch sizes")
     parser.add_argument("--quick", action="store_true", help="a 2-layer d_model 128 model, 16 + 16 tokens (smoke test)")
+    parser.add_argument("--drivers", default=",".join(DRIVERS), help=f"comma-separated, of: {', '.join(DRIVERS)} "
+                        "(light_llm.runtime in place vs IO binding only: "
+                        "'light_llm.runtime,light_llm.runtime (IO binding only)')")
+    parser.add_argument("--graphs", default="", help="comma-separated graph names to drive (default: all), "
+                        "e.g. 'light_llm fp32,builder fp32'")
     args = parser.parse_args()
+    drivers = _chosen(args.drivers, DRIVERS)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -260,14 +291,25 @@ def main() -> None:
     rows: dict[tuple[str, str, int], tuple[float, float, np.ndarray]] = {}
     for batch in batches:
         prompts = rng.integers(0, shape["vocab"], (batch, shape["prompt"]))
-        for driver, make in DRIVERS.items():
+        for driver, make in drivers.items():
             for graph in graphs:
+                if args.graphs and graph.name not in args.graphs.split(","):
+                    continue
                 try:
                     rows[graph.name, driver, batch] = measure(make(graph, args.threads, shape), prompts,
                                                               shape["new"], args.runs)
                 except Exception as error:  # a driver that cannot run a graph is reported, not fatal
                     print(f"{graph.name} / {driver} / batch {batch}: failed: {str(error).splitlines()[0][:200]}")
         _table(rows, graphs, batch, bandwidth, facts)
+
+
+def _chosen(names: str, drivers: dict) -> dict:
+    """The drivers named in `names` (comma-separated)."""
+    wanted = [item.strip() for item in names.split(",")]
+    chosen = {name: make for name, make in drivers.items() if name in wanted}
+    if len(chosen) != len(wanted):
+        sys.exit(f"--drivers {names!r}: allowed: {', '.join(drivers)}")
+    return chosen
 
 
 def _table(rows, graphs: list[Graph], batch: int, bandwidth: float, facts: dict) -> None:
@@ -286,6 +328,12 @@ def _table(rows, graphs: list[Graph], batch: int, bandwidth: float, facts: dict)
             plain = rows.get((graph.name, "plain onnxruntime loop", batch))
             same = f"{int((plain[2] == tokens).sum())}/{tokens.size}" if plain is not None and plain[2].shape == tokens.shape else "—"
             print(f"| {driver} | {graph.name} | {prefill:.0f} | {rate:.0f} | {ratio} | {bound:.0f} % | {same} |")
+    for graph in graphs:  # the in-place KV buffers against IO binding alone, same graph, same run
+        in_place = rows.get((graph.name, "light_llm.runtime", batch))
+        bound_only = rows.get((graph.name, "light_llm.runtime (IO binding only)", batch))
+        if in_place and bound_only:
+            print(f"{graph.name}: light_llm.runtime decode {in_place[1] / bound_only[1]:.2f}× its IO-binding-only "
+                  f"row (in place: {_shares_kv_buffer(graph)}; tokens equal: {bool((in_place[2] == bound_only[2]).all())})")
 
 
 if __name__ == "__main__":

@@ -50,5 +50,5 @@ def test_rows_joining_and_leaving_decode_like_the_runtime(request, monkeypatch, 
     for shared in {shares, False}:
         assert _engine_tokens(model, prompts, max_tokens, shared) == expected
     if shares:  # buffers with room for 3 more steps: copied into larger ones again and again
-        monkeypatch.setattr("light_llm.serve.engine.KV_ROOM", 3)
+        monkeypatch.setattr("light_llm.runtime.kv_buffers.KV_ROOM", 3)
         assert _engine_tokens(model, prompts, max_tokens, True) == expected

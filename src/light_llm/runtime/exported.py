@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from light_llm.errors import ExportError
+from light_llm.runtime.kv_buffers import shares_kv_buffer
 from light_llm.runtime.manifest import read_manifest
 from light_llm.runtime.session import OnnxSession
 from light_llm.runtime.text import TextGenerator
@@ -43,4 +44,5 @@ def load_export(folder: str | Path, threads: int | None = None) -> TextGenerator
         tokenizer=tokenizer,
         eos_id=manifest.special_tokens.eos_id,
         pad_id=manifest.special_tokens.pad_id,
+        shares_kv_buffer=shares_kv_buffer(getattr(manifest, "lowering", None)),
     )

@@ -6,6 +6,12 @@ nothing. Cached graphs prefill once and then decode one token per call; graphs w
 a cache (bidirectional) re-run the whole sequence for every token. A row stops at the
 end-of-text token; the batch stops when every row has, at max_new_tokens, or at the
 model's max_seq_len.
+
+No decode step copies the KV cache: on onnxruntime the presents stay onnxruntime values
+that the next step binds as its past (IO binding), and a graph that writes its present
+into its past's buffer (`shares_kv_buffer`: GroupQueryAttention in every layer, the
+fused export) decodes into preallocated buffers (runtime/kv_buffers.py), so a step
+writes only the new keys and values.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import numpy as np
 
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.kv_buffers import InPlaceCache
 from light_llm.runtime.sampling import Sampling, next_tokens
+from light_llm.runtime.session import as_numpy, decoding_run
 
 Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -43,11 +51,15 @@ def generate_steps(
     sampling: Sampling = Sampling(),
     eos_id: int | None = None,
     pad_id: int = 0,
+    shares_kv_buffer: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yields the next token of every row, one step at a time ([B] ids; finished rows
     repeat pad_id). A `run` with a `bound()` method (OnnxSession) decodes through what it
-    returns, which keeps the KV cache inside onnxruntime between steps."""
-    run = run.bound() if hasattr(run, "bound") else run
+    returns, which keeps the KV cache inside onnxruntime between steps; with
+    `shares_kv_buffer` (its graph writes each present into its past's buffer) it decodes
+    into preallocated buffers in place."""
+    in_place = shares_kv_buffer and geometry.cached and hasattr(run, "bound")
+    run = decoding_run(run)
     rng = np.random.default_rng(sampling.seed)
     ids, mask = left_pad(prompts, pad_id)
     steps = min(max_new_tokens, geometry.max_seq_len - ids.shape[1])
@@ -55,6 +67,10 @@ def generate_steps(
         raise ValueError(f"the prompt has {ids.shape[1]} tokens: no room left in max_seq_len={geometry.max_seq_len}")
     done = np.zeros(len(prompts), dtype=bool)
     outputs = run(step_feeds(geometry, ids, mask, None))
+    cache = None
+    if in_place:
+        presents = past_from_presents(outputs, geometry)
+        cache = InPlaceCache.of({name: as_numpy(value) for name, value in presents.items()}, geometry.max_seq_len)
     for _ in range(steps):
         tokens = np.where(done, pad_id, next_tokens(outputs["logits"][:, -1], sampling, rng))
         yield tokens
@@ -63,7 +79,11 @@ def generate_steps(
         if done.all():
             return
         mask = np.concatenate([mask, np.ones((len(prompts), 1), dtype=np.int64)], axis=1)
-        if geometry.cached:
+        if cache is not None:
+            cache = cache.with_room(mask.shape[1] - 1, geometry.max_seq_len)
+            past, into = cache.step_bindings()
+            outputs = run(step_feeds(geometry, tokens[:, None], mask, past), into=into)
+        elif geometry.cached:
             outputs = run(step_feeds(geometry, tokens[:, None], mask, past_from_presents(outputs, geometry)))
         else:
             ids = np.concatenate([ids, tokens[:, None]], axis=1)

@@ -7,8 +7,8 @@ onnxruntime's IO binding: the presents stay onnxruntime values (OrtValue) that t
 step binds as its past, so the KV cache is never copied into numpy and back; only the
 logits come out as numpy. A graph whose attention is GroupQueryAttention (the fused
 export: `past_present_share_buffer` in its genai_config.json) can also write each
-present into its past's own buffer (`into`, see `kv_buffers`): then a step copies only
-the new keys and values, not the past.
+present into its past's own buffer (`into`, see runtime/kv_buffers.py): then a step
+copies only the new keys and values, not the past.
 """
 
 from __future__ import annotations
@@ -80,12 +80,3 @@ def as_numpy(value) -> np.ndarray:
     of BoundSession (copied out of onnxruntime only here)."""
     return value if isinstance(value, np.ndarray) else value.numpy()
 
-
-def kv_buffers(pasts: dict[str, np.ndarray]) -> dict:
-    """OrtValues over numpy KV buffers `[batch, kv_heads, max_seq_len, head_dim]` (no copy):
-    bind one as a past input and, through BoundSession's `into`, as its present output, and
-    a GroupQueryAttention graph writes the step's keys and values into the buffer in place
-    (at slot attention_mask width - 1; the slots before it are the past)."""
-    from onnxruntime import OrtValue
-
-    return {name: OrtValue.ortvalue_from_numpy(buffer) for name, buffer in pasts.items()}

@@ -17,6 +17,7 @@ class TextGenerator:
     tokenizer: object  # tokenizers.Tokenizer
     eos_id: int | None = None
     pad_id: int | None = None
+    shares_kv_buffer: bool = False  # the graph writes each present into its past's buffer (kv_buffers.py)
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
@@ -26,7 +27,8 @@ class TextGenerator:
 
     def _options(self, max_new_tokens: int, sampling: Sampling) -> dict:
         pad = self.pad_id if self.pad_id is not None else (self.eos_id or 0)
-        return dict(max_new_tokens=max_new_tokens, sampling=sampling, eos_id=self.eos_id, pad_id=pad)
+        return dict(max_new_tokens=max_new_tokens, sampling=sampling, eos_id=self.eos_id, pad_id=pad,
+                    shares_kv_buffer=self.shares_kv_buffer)
 
     def generate(self, prompts: str | list[str], max_new_tokens: int = 64,
                  sampling: Sampling = Sampling()) -> list[str]:

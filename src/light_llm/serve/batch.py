@@ -8,7 +8,7 @@ Two ways to hold the cache between steps, neither copying it on a step where no 
 joins or leaves:
 - `capacity` set (graphs whose attention writes in place: GroupQueryAttention): one
   buffer of `capacity` slots per layer, the first `width` of them in use; the graph
-  writes each step's keys and values into it (runtime.session.kv_buffers);
+  writes each step's keys and values into it (runtime/kv_buffers.py);
 - `capacity` None: the cache is exactly `width` slots wide, the presents the model
   returned (onnxruntime values stay in onnxruntime; the next step reads them as they are).
 Only a join or a leave copies the cache, once. Torch-free: numpy (and onnxruntime's
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from light_llm.runtime.session import as_numpy, kv_buffers
+from light_llm.runtime.kv_buffers import kv_buffers, stacked_buffer
+from light_llm.runtime.session import as_numpy
 
 
 def _left_pad(array: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -74,16 +75,7 @@ class Rows:
             past = {name: np.concatenate([_left_pad(_used(part, name), width, 2) for part in parts])
                     for name in names}
         else:
-            past = {}
-            for name in names:
-                caches = [_used(part, name) for part in parts]
-                heads, dim = caches[0].shape[1], caches[0].shape[3]
-                buffer = np.zeros((len(ids), heads, capacity, dim), dtype=caches[0].dtype)
-                row = 0
-                for cache in caches:
-                    buffer[row:row + len(cache), :, width - cache.shape[2]:width] = cache
-                    row += len(cache)
-                past[name] = buffer
+            past = {name: stacked_buffer([_used(part, name) for part in parts], width, capacity) for name in names}
         return Rows(ids=ids, mask=mask, past=past, capacity=capacity)
 
     def joined(self, other: "Rows") -> "Rows":

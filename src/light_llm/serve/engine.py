@@ -10,7 +10,7 @@ little more per step than one.
 No step copies the KV cache: a graph that writes its present into its past's buffer
 (`shares_kv_buffer`: GroupQueryAttention, the fused export) decodes into preallocated
 buffers with room for KV_ROOM more steps (copied into larger ones when full, up to
-max_seq_len); any other graph's presents stay inside onnxruntime for the next step (IO
+max_seq_len; runtime/kv_buffers.py, as light_llm.runtime decodes); any other graph's presents stay inside onnxruntime for the next step (IO
 binding, as light_llm.runtime decodes). Only a join or a leave copies the cache, once
 (serve/batch.py). Past `max_batch + max_queue` requests in flight, `submit` refuses
 with QueueFull (HTTP 429)."""
@@ -29,11 +29,11 @@ from light_llm.errors import LightLLMError
 from light_llm.runtime import Geometry, Sampling, left_pad, next_tokens
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.generator import Run
+from light_llm.runtime.kv_buffers import buffer_slots, is_full, presents_into
 from light_llm.runtime.session import decoding_run
 from light_llm.serve.batch import Rows
 
 log = logging.getLogger("light_llm.serve")
-KV_ROOM = 256  # steps a shared KV buffer holds beyond its rows' width before it is copied into a larger one
 
 # A job's end: "stop" (end-of-text or a stop string), "length" (max_tokens or the
 # context), "cancelled" (the client went away), "error".
@@ -202,11 +202,10 @@ class Engine:
             outputs = self.run(step_feeds(self.geometry, ids, mask, None))
             stepped = rows.stepped(ids, mask, {})
         elif rows.capacity is not None:  # the graph writes the new keys and values in place
-            if rows.width >= rows.capacity:
+            if is_full(rows.width, rows.capacity):
                 rows = Rows.stacked([rows], self._room(rows.width))
             buffers = rows.buffers()
-            presents = {name.replace("past_key_values.", "present.", 1): value for name, value in buffers.items()}
-            outputs = self.run(step_feeds(self.geometry, tokens, mask, buffers), into=presents)
+            outputs = self.run(step_feeds(self.geometry, tokens, mask, buffers), into=presents_into(buffers))
             stepped = rows.stepped(ids, mask)
         else:
             outputs = self.run(step_feeds(self.geometry, tokens, mask, rows.past))
@@ -217,7 +216,7 @@ class Engine:
 
     def _room(self, width: int) -> int | None:
         """Slots of the shared KV buffers for rows `width` wide (None: not shared)."""
-        return min(self.geometry.max_seq_len, width + KV_ROOM) if self._shares_kv_buffer else None
+        return buffer_slots(width, self.geometry.max_seq_len) if self._shares_kv_buffer else None
 
     def _advance(self, jobs: list[Job], rows: Rows, tokens: np.ndarray, joining: bool) -> None:
         """Hands each row its new token, then keeps the rows that go on."""

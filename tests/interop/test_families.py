@@ -148,6 +148,8 @@ def test_family_tensors_go_back_unchanged(imported):
 def test_hf_export_loads_in_transformers_with_equal_logits(imported):
     result = export_hf(imported.folder, imported.root / "hf-out")
     assert result.parity.passed
+    written = json.loads((imported.root / "hf-out" / "config.json").read_text())
+    assert written["architectures"] == imported.reference.config.architectures  # the imported one, kept
     again = transformers.AutoModelForCausalLM.from_pretrained(imported.root / "hf-out", dtype=torch.float32).eval()
     ids, mask = prompts(2)
     positions = step_feeds(Geometry.from_ir(imported.folder.build().ir), ids, mask, None)["position_ids"]
@@ -181,3 +183,5 @@ def test_imported_model_trains_and_exports(imported):
     assert trained.hf_model_type == imported.reference.config.model_type
     result = export_hf(trained, imported.root / "trained-hf")
     assert result.parity.passed
+    written = json.loads((imported.root / "trained-hf" / "config.json").read_text())
+    assert written["model_type"] == imported.reference.config.model_type

@@ -7,11 +7,14 @@ generate_ids, same prompt length, same new tokens, same threads).
 
 Every client sends --rounds requests one after the other: a prompt of --prompt distinct
 token ids, --new greedy tokens (no end-of-text in the vocabulary, so every request makes
-them all). The ratio column is aggregate tokens/s ÷ the single-stream figure; goals:
-≥ 0.9 at 1 client, ≥ 3 at 16 (the server batches concurrent requests into one decode).
-The clients run in this process and share the CPU with the server.
+them all). Each level runs --repeats times, each time right after one single-stream run
+(the server idle), so both see the same machine load; the table shows medians over the
+repeats (latency percentiles over every request). The ratio column is the median
+aggregate tokens/s ÷ the median single-stream figure; goals: ≥ 0.9 at 1 client, ≥ 3 at 16
+(the server batches concurrent requests into one decode). The clients run in this
+process and share the CPU with the server.
 
-    .venv/bin/python benchmarks/serve.py [--threads 2] [--rounds 3] [--runs 3] [--quick]
+    .venv/bin/python benchmarks/serve.py [--threads 2] [--rounds 3] [--repeats 3] [--folder DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -64,18 +67,19 @@ def make_export(root: Path) -> Path:
     return root / "onnx"
 
 
-def single_stream(folder: Path, prompts: list[list[int]], new: int, threads: int, runs: int) -> float:
-    """light_llm.runtime batch 1: generated tokens/s, prefill included (median of runs)."""
-    from light_llm.runtime import generate_ids, load_export
+class SingleStream:
+    """light_llm.runtime batch 1 (generate_ids, IO binding): generated tokens/s of one
+    request, prefill included."""
 
-    model = load_export(folder, threads=threads)
-    generate_ids(model.run, model.geometry, prompts[:1], max_new_tokens=new)  # warm-up
-    times = []
-    for run in range(runs):
+    def __init__(self, folder: Path, threads: int, new: int):
+        from light_llm.runtime import generate_ids, load_export
+
+        self.generate_ids, self.model, self.new = generate_ids, load_export(folder, threads=threads), new
+
+    def __call__(self, prompt: list[int]) -> float:
         start = time.perf_counter()
-        generate_ids(model.run, model.geometry, [prompts[run % len(prompts)]], max_new_tokens=new)
-        times.append(time.perf_counter() - start)
-    return new / statistics.median(times)
+        self.generate_ids(self.model.run, self.model.geometry, [prompt], max_new_tokens=self.new)
+        return self.new / (time.perf_counter() - start)
 
 
 def start_server(folder: Path, threads: int, port: int) -> subprocess.Popen:
@@ -120,51 +124,62 @@ def load(url: str, clients: int, rounds: int, prompts: list[list[int]], new: int
     wall = time.perf_counter() - start
     first = [r[0] for r in results]
     whole = [r[1] for r in results]
-    return {"requests/s": len(results) / wall, "tok/s": sum(r[2] for r in results) / wall,
-            "ttft": np.percentile(first, [50, 95]) * 1e3, "latency": np.percentile(whole, [50, 95]) * 1e3,
-            "tokens": sum(r[2] for r in results), "expected": len(results) * new}
+    tokens = sum(r[2] for r in results)
+    assert tokens == len(results) * new, f"{tokens} tokens, expected {len(results) * new}"
+    return {"requests/s": len(results) / wall, "tok/s": tokens / wall, "first": first, "whole": whole}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (server and baseline)")
     parser.add_argument("--rounds", type=int, default=3, help="requests per client")
-    parser.add_argument("--runs", type=int, default=3, help="runs of the single-stream baseline (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each level, each after a single-stream run")
     parser.add_argument("--prompt", type=int, default=128, help="prompt tokens")
     parser.add_argument("--new", type=int, default=128, help="new tokens per request")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 32+32 tokens, 1 round, 1 run")
+    parser.add_argument("--folder", type=Path, help="export here, or reuse the export an earlier run left here")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 32+32 tokens, 1 round, 1 repeat")
     args = parser.parse_args()
     if args.quick:
-        args.prompt, args.new, args.rounds, args.runs = 32, 32, 1, 1
+        args.prompt, args.new, args.rounds, args.repeats = 32, 32, 1, 1
     import torch
 
-    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores, torch CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}), {args.threads} onnxruntime threads")
-    root = Path(tempfile.mkdtemp(prefix="lightllm-bench-serve-"))
-    folder = make_export(root)
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores, {len(os.sched_getaffinity(0))} usable, torch CPU "
+          f"capability {torch.backends.cpu.get_cpu_capability()}), {args.threads} onnxruntime threads")
+    root = args.folder or Path(tempfile.mkdtemp(prefix="lightllm-bench-serve-"))
+    folder = root / "onnx" if (root / "onnx" / "light_llm.json").is_file() else make_export(root)
     rng = np.random.default_rng(0)
     prompts = [rng.integers(1, 8192, args.prompt).tolist() for _ in range(64)]
-    baseline = single_stream(folder, prompts, args.new, args.threads, args.runs)
+    single = SingleStream(folder, args.threads, args.new)
+    single(prompts[-1])  # warm-up
     print(f"model: ~25M parameters (benchmarks/eager_decode.py's spec), prompt {args.prompt} tokens, "
-          f"{args.new} new tokens (greedy), {args.rounds} request(s) per client")
-    print(f"light_llm.runtime single stream: {baseline:.1f} tok/s (median of {args.runs})\n")
+          f"{args.new} new tokens (greedy), {args.rounds} request(s) per client, {args.repeats} repeat(s)")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = start_server(folder, args.threads, port)
+    baseline: list[float] = []
+    rows: dict[int, list[dict]] = {clients: [] for clients in LEVELS}
     try:
         url = f"http://127.0.0.1:{port}/v1/completions"
         one_request(url, prompts[0], 4)  # warm-up
-        print("| clients | requests/s | tok/s (aggregate) | vs single stream | TTFT p50 / p95 ms | request p50 / p95 ms |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for clients in LEVELS:
-            row = load(url, clients, args.rounds, prompts, args.new)
-            assert row["tokens"] == row["expected"], f"{row['tokens']} tokens, expected {row['expected']}"
-            print(f"| {clients} | {row['requests/s']:.2f} | {row['tok/s']:.1f} | {row['tok/s'] / baseline:.2f}× | "
-                  f"{row['ttft'][0]:.0f} / {row['ttft'][1]:.0f} | {row['latency'][0]:.0f} / {row['latency'][1]:.0f} |")
+        for repeat in range(args.repeats):
+            for clients in LEVELS:
+                baseline.append(single(prompts[(repeat * len(LEVELS) + clients) % len(prompts)]))
+                rows[clients].append(load(url, clients, args.rounds, prompts, args.new))
     finally:
         server.terminate()
         server.wait(timeout=30)
+    reference = statistics.median(baseline)
+    print(f"light_llm.runtime single stream: {reference:.1f} tok/s (median of {len(baseline)} runs, "
+          f"{min(baseline):.1f}..{max(baseline):.1f})\n")
+    print("| clients | requests/s | tok/s (aggregate) | vs single stream | TTFT p50 / p95 ms | request p50 / p95 ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for clients, runs in rows.items():
+        speed = statistics.median(run["tok/s"] for run in runs)
+        first = np.percentile([t for run in runs for t in run["first"]], [50, 95]) * 1e3
+        whole = np.percentile([t for run in runs for t in run["whole"]], [50, 95]) * 1e3
+        print(f"| {clients} | {statistics.median(run['requests/s'] for run in runs):.2f} | {speed:.1f} | "
+              f"{speed / reference:.2f}× | {first[0]:.0f} / {first[1]:.0f} | {whole[0]:.0f} / {whole[1]:.0f} |")
 
 
 if __name__ == "__main__":

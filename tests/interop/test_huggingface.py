@@ -166,12 +166,12 @@ def test_attention_options_without_a_family_are_blockers(options, blocker):
     assert all(reasons[name] for name in ("llama", "mistral", "gpt2"))
 
 
-def test_qwen2_mixed_sliding_layers_are_refused_naming_the_fields():
+def test_qwen2_mixed_sliding_layers_become_a_layer_pattern():
     config = {"model_type": "qwen2", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 88,
               "num_hidden_layers": 4, "num_attention_heads": 4, "max_position_embeddings": 16,
               "use_sliding_window": True, "sliding_window": 8, "max_window_layers": 2}
-    with pytest.raises(ValueError, match="max_window_layers=2 .* 2 windowed and 2 global layers"):
-        model_section_from_hf_config(config)
+    assert model_section_from_hf_config(config)["attention"]["layer_pattern"] == [
+        "causal", "causal", "sliding_window", "sliding_window"]
     assert model_section_from_hf_config({**config, "max_window_layers": 4})["attention"]["mask_type"] == "causal"
     assert model_section_from_hf_config({**config, "max_window_layers": 0})["attention"]["window_size"] == 8
 

@@ -52,3 +52,15 @@ def web_packages() -> Path:
                                   cwd=WEB, capture_output=True, text=True, timeout=600)
             assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
     return WEB
+
+
+@pytest.fixture(scope="session")
+def fused_export(tmp_path_factory) -> Path:
+    """A tiny export whose every layer is GroupQueryAttention (head_dim 16), which writes its
+    present into the past's buffer: the engine's shared-KV-buffer path."""
+    from light_llm.exports.onnx import export_onnx
+
+    root = tmp_path_factory.mktemp("fused")
+    model = merged(ROWS["mha-rope-scaled-swiglu-rms-pre-tied"], {"max_seq_len": 96, "attention": {"num_heads": 2}})
+    export_onnx(model_folder(root / "run", model), root / "onnx")
+    return root / "onnx"

@@ -67,3 +67,17 @@ def running_server(folder: Path, tmp_path: Path, *options: str, torch: bool = Fa
 
 
 WEB = Path(__file__).parents[2] / "examples" / "web"
+
+
+def post_and_keep_open(url: str, path: str, body: dict) -> socket.socket:
+    """POSTs `body` to url + path as a plain HTTP/1.1 client and returns the socket unread:
+    a client that may leave (close) at any moment, even before the answer's first byte."""
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url + path)
+    payload = json.dumps(body).encode()
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+    return sock

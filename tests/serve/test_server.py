@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
-from serve_helpers import CONTEXT, running_server
+from serve_helpers import CONTEXT, post_and_keep_open, running_server
 
 from light_llm.runtime import generate_ids, load_export
 
@@ -139,6 +139,63 @@ def test_disconnect_mid_stream_stops_generation(server) -> None:
     after = stats(server)
     assert after["generated_tokens"] - before["generated_tokens"] < max_tokens
     assert after["in_flight"] == 0
+
+
+def wait_for(url: str, condition, what: str) -> dict:
+    deadline = time.monotonic() + 20
+    while not condition(now := stats(url)):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+    return now
+
+
+def assert_ended_early(url: str, before: dict, max_tokens: int) -> None:
+    """The one request since `before` was cancelled with fewer than max_tokens generated."""
+    after = wait_for(url, lambda now: now["cancelled"] > before["cancelled"], "the server did not notice the client leave")
+    assert after["generated_tokens"] - before["generated_tokens"] < max_tokens
+    after = wait_for(url, lambda now: now["in_flight"] == 0, "a row stayed in flight")
+    assert after["completed"] == before["completed"]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/completions", {"prompt": "Hello"}),
+    ("/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),  # no end-of-text for long
+])
+def test_non_streamed_client_that_leaves_stops_generation(server, path, body) -> None:
+    before = stats(server)
+    max_tokens = CONTEXT - 40  # the chat template's tokens fit beside it
+    sock = post_and_keep_open(server, path, {**body, "max_tokens": max_tokens, "temperature": 0})
+    wait_for(server, lambda now: now["generated_tokens"] > before["generated_tokens"], "no token generated")
+    sock.close()
+    assert_ended_early(server, before, max_tokens)
+
+
+def test_queued_client_that_leaves_before_the_first_byte_leaves_the_queue(serve_export, tmp_path) -> None:
+    """With one batch row busy for a while, a streamed request that waits in the queue and
+    whose client leaves before any byte is dropped from the queue at once, never prefilled."""
+    with running_server(serve_export, tmp_path, "--max-batch", "1") as url:
+        busy = [post_and_keep_open(url, "/completions", {"prompt": prompt, "max_tokens": CONTEXT - 60, "temperature": 0})
+                for prompt in PROMPTS[1:]]  # greedy: a few hundred steps each, one request at a time
+        wait_for(url, lambda now: now["submitted"] == len(busy), "the busy requests did not arrive")
+        body = {"prompt": "Hello", "max_tokens": 8, "temperature": 0, "stream": True}
+        leaving = post_and_keep_open(url, "/completions", body)
+        wait_for(url, lambda now: now["submitted"] == len(busy) + 1, "the streamed request did not arrive")
+        leaving.close()
+        now = wait_for(url, lambda now: now["cancelled"] == 1, "the queued request was not cancelled")
+        assert now["completed"] < len(busy) and now["in_flight"] >= 1  # before the busy ones were done
+        for sock in busy:
+            sock.close()
+        wait_for(url, lambda now: now["in_flight"] == 0, "rows stayed in flight")
+
+
+def test_streamed_client_that_leaves_before_reading_stops_generation(server) -> None:
+    before = stats(server)
+    max_tokens = CONTEXT - 20
+    body = {"prompt": "Hello", "max_tokens": max_tokens, "temperature": 0, "stream": True}
+    sock = post_and_keep_open(server, "/completions", body)
+    wait_for(server, lambda now: now["submitted"] > before["submitted"], "the request did not arrive")
+    sock.close()
+    assert_ended_early(server, before, max_tokens)
 
 
 def test_full_queue_answers_429(serve_export, model, tmp_path) -> None:

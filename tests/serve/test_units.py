@@ -4,9 +4,10 @@ join and leave a batch keeping each row's tokens, mask and cache aligned."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from light_llm.serve.batch import Rows
-from light_llm.serve.text import StopText
+from light_llm.serve.text import IncrementalDecode, StopText
 
 
 def _stream(text: str, stops: list[str]) -> tuple[list[str], str]:
@@ -33,6 +34,35 @@ def test_partial_character_is_held_back() -> None:
     stream = StopText(lambda ids: bytes(ids).decode("utf-8", errors="replace"), [])
     assert stream.push(0xC3) == ""
     assert stream.push(0xA9) == "é"
+
+
+def _tokenizer(kind: str):
+    from tokenizers import Tokenizer, decoders, models
+
+    if kind == "metaspace":  # sentencepiece-like: the decoder drops the text's leading space
+        words = ["▁hello", "▁wor", "ld", "▁¿", "qué", "?", "▁a", "b"]
+        tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="b"))
+        tokenizer.decoder = decoders.Metaspace()
+        return tokenizer
+    from light_llm.tokenizer import byte_tokenizer
+
+    return byte_tokenizer()  # one token per byte: a character may span several tokens
+
+
+@pytest.mark.parametrize("kind, text", [("metaspace", None), ("bytes", "¿qué? 😀 naïve\ndef f(): ∑")])
+def test_incremental_pieces_add_up_to_the_whole_decoded_text(kind, text) -> None:
+    tokenizer = _tokenizer(kind)
+    ids = list(range(8)) * 3 if text is None else tokenizer.encode(text).ids
+    decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731
+    stream = IncrementalDecode(decode)
+    pieces = [stream.push(token) for token in ids]
+    assert "".join(pieces) + stream.rest() == decode(ids)
+    assert text is None or "" in pieces  # a character split over tokens waited for its last byte
+    calls = []
+    counted = IncrementalDecode(lambda window: calls.append(len(window)) or decode(window))
+    for token in ids:
+        counted.push(token)
+    assert max(calls) <= 8  # a short window per token, not the whole answer
 
 
 def _rows(lengths: list[int], width: int, base: int) -> Rows:
@@ -66,3 +96,14 @@ def test_chat_template_of_the_tokenizer_folder_is_used(tmp_path) -> None:
     (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": template, "eos_token": "</s>"}))
     rendered = load_chat_template(tmp_path).render([{"role": "user", "content": "hi"}])
     assert rendered == "<|user|>hi</s><|assistant|>"
+
+
+def test_rows_that_all_stay_are_not_copied_and_onnxruntime_caches_join() -> None:
+    import onnxruntime as ort
+
+    rows = _rows([2, 3], 3, 100)
+    assert rows.kept(np.array([True, True])) is rows
+    as_ort = Rows(ids=rows.ids, mask=rows.mask, past={"k": ort.OrtValue.ortvalue_from_numpy(rows.past["k"])})
+    joined = as_ort.joined(_rows([5], 5, 200)).kept(np.array([True, False, True]))
+    assert joined.ids.tolist() == [[0, 0, 0, 0, 101, 102][1:], [200, 201, 202, 203, 204]]
+    assert joined.past["k"][:, 0, :, 0].tolist() == joined.ids.tolist()

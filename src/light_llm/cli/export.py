@@ -52,6 +52,9 @@ def export(
                              dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed,
                                   portable=portable or None, architecture=hf_architecture))
         typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
+        if result.phases:
+            typer.echo("  phases: " + ", ".join(f"{p['name']} {p['seconds']:.1f} s" for p in result.phases)
+                       + f"; peak memory {max(p['peak_memory_mb'] for p in result.phases) * 2**20 / 1e9:.2f} GB")
         if result.parity is not None:
             typer.echo(f"  {result.parity.summary()}")
         for note in result.notes:
@@ -70,7 +73,18 @@ def _export_one(target: str, folder, out_dir: Path, options: dict):
         options = {k: v for k, v in options.items() if k not in ("opset", "quantize", "portable")}
     elif options["quantize"] not in (None, "none", "int8", "int4"):
         _fail(f"--quantize {options['quantize']}: allowed: int8, int4")
+    else:
+        options["display"] = _phase_display(target)
     return exporter(folder, out_dir, **{k: v for k, v in options.items() if v is not None}, **fixed)
+
+
+def _phase_display(target: str):
+    """Each phase's progress and time on stderr (stdout keeps the export's summary)."""
+    from rich.console import Console
+
+    from light_llm.exports.phase_display import RichPhaseDisplay
+
+    return RichPhaseDisplay(Console(stderr=True), target)
 
 
 def _out_dir(source: Path, out: Path | None, target: str, count: int) -> Path:

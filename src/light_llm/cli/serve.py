@@ -47,7 +47,7 @@ def serve(
         model = load_served_model(folder, threads=threads, name=model_name)
         generator = model.generator
         engine = Engine(generator.run, generator.geometry, eos_id=generator.eos_id, pad_id=model.pad_id,
-                        max_batch=max_batch, max_queue=max_queue)
+                        max_batch=max_batch, max_queue=max_queue, shares_kv_buffer=model.shares_kv_buffer)
         app = create_app(model, engine, api_key=api_key, web_dir=web_dir)
     except (LightLLMError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)

@@ -4,6 +4,13 @@ The graph follows DESIGN.md's export contract. It is verified with onnxruntime a
 eager PyTorch (the parity gate of exports/verify.py) before the folder appears; quantized
 graphs are verified too, with their top-1 agreement and largest logit error reported in
 light_llm.json (written by exports/core.py, like every target's).
+
+Memory (docs/export-contract.md): the written graph keeps its weights in external data
+while it is quantized and verified, so onnxruntime memory-maps them and the quantizer
+reads one tensor at a time; the onnxruntime session runs its side of the checks and is
+closed before the eager reference is built with one copy of the weights (verify_in_turn); graphs under 2 GB
+then get their weights inline, one tensor at a time. Each phase's time and peak memory
+go to light_llm.json ("phases") and to the display the caller passes.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from pathlib import Path
 
 from light_llm.exports.core import manifest, tolerances
 from light_llm.exports.folder import MANIFEST, staged_folder, write_json
+from light_llm.exports.phases import PhaseDisplay, Phases
 from light_llm.exports.result import ExportError, ExportResult
 from light_llm.runtime.geometry import Geometry
 
@@ -29,13 +37,14 @@ def export_onnx(
     rtol: float | None = None,
     seed: int = 0,
     portable: bool = False,
+    display: PhaseDisplay | None = None,
 ) -> ExportResult:
     """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`.
 
     The graph is written from the IR and the weights (exports/onnx_lowering): by default
     the fused form for onnxruntime; `portable` asks for standard ONNX ops only. A layer
     whose attention the fused op cannot express gets standard-ops attention; light_llm.json
-    records the lowering of every layer."""
+    records the lowering of every layer. `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
@@ -46,6 +55,8 @@ def export_onnx(
         shares_kv_buffer,
     )
     from light_llm.exports.transformers_js import write_transformers_js_files
+    from light_llm.exports.weights_file import open_weights
+    from light_llm.model_folder import WEIGHTS_FILE
 
     defaults = folder.spec.export
     opset = opset or defaults.opset
@@ -53,27 +64,35 @@ def export_onnx(
     quantize = None if quantize == "none" else quantize
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
-    ir = lower_spec(folder.spec, target="export")
-    geometry = Geometry.from_ir(ir)
-    reference = folder.build(target="eager")
-    plan = lowering_plan(ir, portable) if ir.family in LOWERED_FAMILIES else None
+    phases = Phases(display)
+    with phases.phase("lower"):
+        open_weights(Path(folder.path) / WEIGHTS_FILE)  # a damaged file is named before anything is written
+        ir = lower_spec(folder.spec, target="export")
+        geometry = Geometry.from_ir(ir)
+        plan = lowering_plan(ir, portable) if ir.family in LOWERED_FAMILIES else None
     with staged_folder(out_dir) as staging:
-        _write_graph(folder, ir, staging / MODEL_FILE, opset, quantize, plan, portable)
-        report = _verify(reference, staging / MODEL_FILE, ir, atol, rtol, quantize, seed)
-        interop = write_interop_files(staging, folder, ir, geometry,
-                                      shares_kv_buffer=plan is not None and shares_kv_buffer(plan))
-        write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
-                                    eos_id=interop.eos_id, pad_id=interop.pad_id)
-        written = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
-        written["lowering"] = lowering_summary(plan, portable) if plan else {"form": "traced", "reason": _traced(ir)}
+        path = staging / MODEL_FILE
+        _write_graph(folder, ir, path, opset, quantize, plan, portable, phases)
+        report = _verify(folder, path, ir, atol, rtol, quantize, seed, phases)
+        if plan is not None and not quantize:
+            _inline_weights(path, phases)
+        with phases.phase("side files and checksums"):
+            interop = write_interop_files(staging, folder, ir, geometry,
+                                          shares_kv_buffer=plan is not None and shares_kv_buffer(plan))
+            write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
+                                        eos_id=interop.eos_id, pad_id=interop.pad_id)
+            written = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
+            written["lowering"] = lowering_summary(plan, portable) if plan else {"form": "traced", "reason": _traced(ir)}
+        written["phases"] = phases.to_list()
         write_json(staging / MANIFEST, written)
         files = sorted(item.name for item in staging.iterdir())
     notes = interop.notes + _position_note(geometry)
     notes += lowering_notes(plan, portable) if plan else [f"lowering: {_traced(ir)}"]
-    return ExportResult("onnx", Path(out_dir), files, report, notes)
+    return ExportResult("onnx", Path(out_dir), files, report, notes, phases=phases.to_list())
 
 
-def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan, portable: bool) -> None:
+def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan, portable: bool,
+                 phases: Phases) -> None:
     from light_llm import __version__
     from light_llm.exports.onnx_graph import export_graph
     from light_llm.exports.onnx_lowering.graph import write_graph
@@ -86,13 +105,27 @@ def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan,
     }
     try:
         if plan is None:
-            export_graph(folder.build(target="export"), Geometry.from_ir(ir), path, opset, metadata)
+            with phases.phase("trace graph"):
+                export_graph(folder.build(target="export"), Geometry.from_ir(ir), path, opset, metadata)
         else:
-            write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable)
+            with phases.phase("write graph", total=ir.num_layers) as advance:
+                write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable,
+                            external=True, on_layer=advance)
     except Exception as error:  # safetensors, onnx and protobuf raise many types
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
-        quantize_in_place(path, quantize)
+        with phases.phase(f"quantize {quantize}") as advance:
+            quantize_in_place(path, quantize, on_weight=advance)
+
+
+def _inline_weights(path: Path, phases: Phases) -> None:
+    """The fp32 weights into model.onnx itself where they fit (under 2 GB)."""
+    from light_llm.exports.onnx_lowering.tensors import external_data_bytes, inline_external_data, needs_external_data
+
+    if needs_external_data(external_data_bytes(path)):
+        return
+    with phases.phase("inline weights") as advance:
+        inline_external_data(path, on_tensor=advance)
 
 
 def _cause(error: Exception) -> str:
@@ -102,12 +135,16 @@ def _cause(error: Exception) -> str:
     return (summary or lines or [type(error).__name__])[0]
 
 
-def _verify(reference, path: Path, ir, atol, rtol, quantize, seed):
-    from light_llm.exports.verify import require_parity, verify
-    from light_llm.runtime.session import OnnxSession
+def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
+    """onnxruntime's side first (then closed), then eager PyTorch's (built from the weights file)."""
+    from light_llm.exports.reference import load_reference
+    from light_llm.exports.verify import require_parity, verify_in_turn
+    from light_llm.exports.verify_session import verification_session
 
-    report = verify(reference, OnnxSession(path), ir, atol=atol, rtol=rtol,
-                    quantized=quantize is not None, seed=seed)
+    report = verify_in_turn(lambda: load_reference(folder), lambda: verification_session(path, quantize is not None), ir,
+                            atol=atol, rtol=rtol, quantized=quantize is not None, seed=seed,
+                            on_side=lambda side: phases.start(f"verify: {side}"))
+    phases.stop()
     return require_parity(report, "ONNX")
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows
+from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
@@ -46,9 +46,10 @@ class QuantizeSummary:
     shared: int = 0  # of those gathers, reading a MatMul's quantized weight (tied)
 
 
-def quantize(source: Path, target: Path, method: str) -> QuantizeSummary:
+def quantize(source: Path, target: Path, method: str, on_weight=None) -> QuantizeSummary:
     """Writes the quantized graph of `source` to `target` (both model.onnx files; the
-    target keeps its weights inline up to 2 GB, beside it as `<target>.data` above)."""
+    target keeps its weights inline up to 2 GB, beside it as `<target>.data` above).
+    `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
     import onnx
 
     if method not in QUANTIZATIONS:
@@ -56,12 +57,12 @@ def quantize(source: Path, target: Path, method: str) -> QuantizeSummary:
 
         raise ExportError(f"quantize={method!r}: allowed: {', '.join(QUANTIZATIONS)}")
     model = onnx.load(str(source), load_external_data=False)
-    summary = _Pass(model, Path(source).parent, BITS[method]).run()
+    summary = _Pass(model, Path(source).parent, BITS[method], on_weight).run()
     _save(model, Path(target))
     return summary
 
 
-def quantize_in_place(path: Path, method: str) -> QuantizeSummary:
+def quantize_in_place(path: Path, method: str, on_weight=None) -> QuantizeSummary:
     """Replaces `path` (a model.onnx) by its quantized graph; the fp32 external data
     files it read are removed once the quantized graph is in place. A quantized graph
     over 2 GB keeps its weights in `<path>.quantized.data`."""
@@ -76,7 +77,7 @@ def quantize_in_place(path: Path, method: str) -> QuantizeSummary:
                   if uses_external_data(tensor)}
     del proto
     staged = path.with_name(f"{path.name}.quantized")
-    summary = quantize(path, staged, method)
+    summary = quantize(path, staged, method, on_weight)
     os.replace(staged, path)
     for name in data_files - {f"{staged.name}.data"}:
         (path.parent / name).unlink(missing_ok=True)
@@ -84,8 +85,9 @@ def quantize_in_place(path: Path, method: str) -> QuantizeSummary:
 
 
 class _Pass:
-    def __init__(self, model, base_dir: Path, bits: int):
+    def __init__(self, model, base_dir: Path, bits: int, on_weight=None):
         self.model, self.graph, self.base_dir, self.bits = model, model.graph, base_dir, bits
+        self.on_weight = on_weight or (lambda done, total: None)
         self.initializers = {tensor.name: tensor for tensor in self.graph.initializer}
         self.producers = {output: node for node in self.graph.node for output in node.output}
         self.quantized: dict[str, _Written] = {}  # by source initializer name
@@ -99,12 +101,13 @@ class _Pass:
         embeddings = {self._gather_rows_source(node) for node in self.graph.node if node.op_type == "Gather"}
         shapes = {tuple(self.initializers[name].dims) for name in embeddings if name}
         replaced: dict[int, list] = {}
-        for index, node in enumerate(self.graph.node):  # MatMuls first: a tied Gather reuses their codes
-            if node.op_type == "MatMul" and node.domain in ("", "ai.onnx"):
-                replaced[index] = self._matmul(node, shapes)
-        for index, node in enumerate(self.graph.node):
-            if node.op_type == "Gather":
-                replaced[index] = self._gather(node)
+        matmuls = [index for index, node in enumerate(self.graph.node)
+                   if node.op_type == "MatMul" and node.domain in ("", "ai.onnx")]
+        gathers = [index for index, node in enumerate(self.graph.node) if node.op_type == "Gather"]
+        for done, index in enumerate(matmuls + gathers, 1):  # MatMuls first: a tied Gather reuses their codes
+            node = self.graph.node[index]
+            replaced[index] = self._matmul(node, shapes) if node.op_type == "MatMul" else self._gather(node)
+            self.on_weight(done, len(matmuls) + len(gathers))
         nodes = []
         for index, node in enumerate(self.graph.node):
             nodes.extend(replaced.get(index) or [node])
@@ -156,7 +159,7 @@ class _Pass:
         matrix = self._array(source)
         rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
-        written = self._write(f"{source}_Q{self.bits}", quantize_rows(rows, self.bits, BLOCK_SIZE, SYMMETRIC))
+        written = self._write(f"{source}_Q{self.bits}", quantize_rows_in_chunks(rows, self.bits, BLOCK_SIZE, SYMMETRIC))
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written
@@ -183,7 +186,7 @@ class _Pass:
             written = self.by_content.get(_content_key(self._array(source)))
         shared = written is not None
         if not shared:
-            weight = quantize_rows(self._array(source), self.bits, BLOCK_SIZE, SYMMETRIC)
+            weight = quantize_rows_in_chunks(self._array(source), self.bits, BLOCK_SIZE, SYMMETRIC)
             written = self._write(f"{source}_Q{self.bits}", weight, flat=True)
             self.quantized[f"{source}:rows"] = written
         data = self._flat_data(written)

@@ -73,6 +73,23 @@ def quantize_rows(rows: np.ndarray, bits: int, block_size: int, symmetric: bool)
     return BlockQuantized(data, scales, zero_points, bits, block_size, columns)
 
 
+CHUNK_ROWS = 4096  # rows quantized together: the search's temporaries stay a few MB, not several matrices
+
+
+def quantize_rows_in_chunks(rows: np.ndarray, bits: int, block_size: int, symmetric: bool,
+                            chunk: int = CHUNK_ROWS) -> BlockQuantized:
+    """`quantize_rows`, `chunk` rows at a time (rows are quantized independently, so the
+    result is the same); the scale search holds several float copies of what it quantizes,
+    which for a whole embedding would be several times its size."""
+    parts = [quantize_rows(rows[start:start + chunk], bits, block_size, symmetric)
+             for start in range(0, rows.shape[0], chunk)]
+    if len(parts) == 1:
+        return parts[0]
+    zero_points = None if parts[0].zero_points is None else np.concatenate([p.zero_points for p in parts])
+    return BlockQuantized(np.concatenate([p.data for p in parts]), np.concatenate([p.scales for p in parts]),
+                          zero_points, bits, block_size, rows.shape[1])
+
+
 SCALE_SHRINKS = (1.0, 1.1, 1.05, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)  # candidate scalings of the plain scale
 
 

@@ -16,6 +16,7 @@ class ExportResult:
     files: list[str]  # names of the files written into out_dir
     parity: ParityReport | None  # None only where a target has nothing to compare
     notes: list[str] = field(default_factory=list)  # what a user should know (skipped files, ...)
+    phases: list[dict] = field(default_factory=list)  # exports/phases.py: name, seconds, peak_memory_mb
 
     def __post_init__(self) -> None:
         from light_llm.staging import MARKER

@@ -23,9 +23,17 @@ forward checks close that gap: `model(tokens)` on unpadded full sequences agains
 eager wrapper and against the export, and the KV-cache path (the model's own
 `forward_with_cache`, and the export's decode steps) against `model(tokens)`. The eager
 sides are always held to atol/rtol; the export's sides like steps 1-4.
+
+The prompts are drawn first and each side runs all of them in turn (`verify_in_turn`),
+so a caller can close the backend before it builds the eager model: an export then
+never holds two copies of the weights.
 """
 
 from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -53,102 +61,209 @@ def verify(
     seed: int = 0,
 ) -> ParityReport:
     """`reference_module`: the eager model (its IR `ir`); `run`: the backend."""
-    from light_llm.runtime.eager_signature import run_module, signature_module
+    return verify_in_turn(lambda: reference_module, lambda: run, ir, atol=atol, rtol=rtol,
+                          quantized=quantized, seed=seed)
 
+
+def verify_in_turn(
+    load_reference: Callable[[], object],
+    open_run: Callable[[], Run],
+    ir,
+    *,
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    quantized: bool = False,
+    seed: int = 0,
+    on_side: Callable[[str], Callable | None] | None = None,
+) -> ParityReport:
+    """The same checks, one side at a time: every prompt is drawn first, then the backend
+    (`open_run()`) runs all of them and is dropped before `load_reference()` builds the
+    eager model, so the two never hold their weights at once (the backend first: it
+    starts from the smaller process). Each side's calls depend only on the prompts and
+    its own outputs, so the checks are those of running both sides step by step.
+    `on_side("export" | "eager")` is called as each side starts; it may return an
+    `advance(done, total)` that follows the side's calls."""
     geometry = Geometry.from_ir(ir)
-    reference = run_module(signature_module(reference_module.eval(), geometry), geometry)
-    check = _Checker(reference, run, geometry, atol, rtol, quantized, np.random.default_rng(seed))
-    report = ParityReport("quantized" if quantized else "fp32", atol, rtol, geometry.cached, seed=seed)
-    for length in _fit(PREFILL_LENGTHS, geometry.max_seq_len):
-        report.checks.append(check.prefill(length, padding=length // 2))
-    report.checks.append(check.prefill(1, padding=0, name="past length 0, sequence length 1"))
-    if geometry.cached and geometry.max_seq_len >= 2:
-        steps = min(DECODE_STEPS, geometry.max_seq_len - 1)
-        report.checks += check.decode(min(7, geometry.max_seq_len - steps), steps)
-        report.checks.append(check.greedy(report))
-    report.plain_checks = check.plain_forward(reference_module)  # last: checks 1-4 keep their prompts
-    return report
+    prompts = _Prompts.draw(geometry, np.random.default_rng(seed))
+    advance = (on_side or _quiet)("export")
+    actual = _transcript(_counted(open_run(), prompts, advance), geometry, prompts)
+    gc.collect()  # the backend's weights go before the eager ones come
+    advance = (on_side or _quiet)("eager")
+    expected = _eager_transcript(load_reference(), geometry, prompts, advance)
+    return _Checker(geometry, atol, rtol, quantized).report(prompts, expected, actual, seed)
+
+
+def _quiet(side: str) -> None:
+    return None
+
+
+def _counted(run: Run, prompts: "_Prompts", advance) -> Run:
+    """`run`, calling `advance(calls so far, calls in all)` after each call."""
+    if advance is None:
+        return run
+    total = prompts.calls()
+    done = [0]
+
+    def counted(feeds):
+        outputs = run(feeds)
+        done[0] += 1
+        advance(min(done[0], total), total)
+        return outputs
+
+    return counted
 
 
 def _fit(lengths: tuple[int, ...], max_seq_len: int) -> list[int]:
     return sorted({min(length, max_seq_len) for length in lengths})
 
 
+@dataclass
+class _Prompts:
+    """Every token the checks feed, drawn in one order from the seeded generator."""
+
+    prefills: list[tuple[str, np.ndarray, np.ndarray]]  # (name, tokens [2, S], mask [2, S])
+    decode_prompt: np.ndarray | None  # [2, P], its mask's row 2 left-padded by P // 2
+    decode_steps: list[np.ndarray]  # one [2, 1] token pair per decode step
+    greedy_prompt: np.ndarray | None  # [1, P]
+    greedy_tokens: int
+    plain: np.ndarray  # [2, PLAIN_LENGTH] unpadded
+
+    @classmethod
+    def draw(cls, geometry: Geometry, rng) -> "_Prompts":
+        tokens = lambda batch, length: rng.integers(0, geometry.vocab_size, (batch, length), dtype=np.int64)  # noqa: E731
+        prefills = []
+        shapes = [(length, length // 2, None) for length in _fit(PREFILL_LENGTHS, geometry.max_seq_len)]
+        for length, padding, name in shapes + [(1, 0, "past length 0, sequence length 1")]:
+            mask = np.ones((2, length), dtype=np.int64)
+            mask[1, :padding] = 0
+            name = name or f"prefill batch 2 length {length} (row 2 left-padded by {padding})"
+            prefills.append((name, tokens(2, length), mask))
+        decode_prompt, steps, greedy_prompt, new = None, [], None, 0
+        if geometry.cached and geometry.max_seq_len >= 2:
+            count = min(DECODE_STEPS, geometry.max_seq_len - 1)
+            decode_prompt = tokens(2, min(7, geometry.max_seq_len - count))
+            steps = [tokens(2, 1) for _ in range(count)]
+            prompt_length = max(1, min(GREEDY_PROMPT, geometry.max_seq_len // 2))
+            greedy_prompt = tokens(1, prompt_length)
+            new = max(0, min(GREEDY_TOKENS, geometry.max_seq_len - prompt_length))
+        plain = tokens(2, min(PLAIN_LENGTH, geometry.max_seq_len))
+        return cls(prefills, decode_prompt, steps, greedy_prompt, new, plain)
+
+    def calls(self) -> int:
+        """How many calls `_transcript` makes on one side."""
+        decode = 1 + len(self.decode_steps) + self.greedy_tokens if self.decode_prompt is not None else 0
+        length = self.plain.shape[1]
+        return len(self.prefills) + decode + 1 + (1 + length - length // 2 if self.decode_prompt is not None and length >= 2 else 0)
+
+    def decode_masks(self) -> list[np.ndarray]:
+        """The masks of the decode prompt, then of each step (one slot more each)."""
+        mask = np.ones(self.decode_prompt.shape, dtype=np.int64)
+        mask[1, : mask.shape[1] // 2] = 0
+        masks = [mask]
+        for _ in self.decode_steps:
+            masks.append(np.concatenate([masks[-1], np.ones((2, 1), dtype=np.int64)], axis=1))
+        return masks
+
+
+@dataclass
+class _Transcript:
+    """One side's outputs for every prompt."""
+
+    prefills: list[dict] = field(default_factory=list)
+    decode: list[dict] = field(default_factory=list)  # the prompt's outputs, then each step's
+    greedy: tuple[list[int], list[np.ndarray]] = ([], [])
+    plain: np.ndarray | None = None  # logits of the plain tokens through the contract
+    plain_cached: np.ndarray | None = None  # the same through the KV cache, after a prefill
+    model_plain: np.ndarray | None = None  # eager only: model(tokens)
+    model_cached: np.ndarray | None = None  # eager only: the model's own forward_with_cache
+
+
+def _transcript(run: Run, geometry: Geometry, prompts: _Prompts) -> _Transcript:
+    out = _Transcript()
+    out.prefills = [run(step_feeds(geometry, tokens, mask, None)) for _, tokens, mask in prompts.prefills]
+    if prompts.decode_prompt is not None:
+        masks = prompts.decode_masks()
+        out.decode = [run(step_feeds(geometry, prompts.decode_prompt, masks[0], None))]
+        for tokens, mask in zip(prompts.decode_steps, masks[1:]):
+            out.decode.append(run(step_feeds(geometry, tokens, mask, past_from_presents(out.decode[-1], geometry))))
+        out.greedy = greedy_generate(run, geometry, prompts.greedy_prompt, prompts.greedy_tokens)
+    tokens = prompts.plain
+    out.plain = run(step_feeds(geometry, tokens, np.ones_like(tokens), None))["logits"]
+    if geometry.cached and tokens.shape[1] >= 2:
+        out.plain_cached = _run_cached_logits(run, geometry, tokens, tokens.shape[1] // 2)
+    return out
+
+
+def _eager_transcript(model, geometry: Geometry, prompts: _Prompts, advance=None) -> _Transcript:
+    """The eager side: the contract's signature wrapper on every prompt, and the model's
+    own forward and forward_with_cache on the plain tokens."""
+    import torch
+
+    from light_llm.runtime.eager_signature import run_module, signature_module
+
+    model = model.eval()
+    out = _transcript(_counted(run_module(signature_module(model, geometry), geometry), prompts, advance),
+                      geometry, prompts)
+    tokens = prompts.plain
+    with torch.no_grad():
+        out.model_plain = model(torch.from_numpy(tokens)).float().numpy()
+    if geometry.cached and tokens.shape[1] >= 2:
+        out.model_cached = _eager_cached_logits(model, tokens, tokens.shape[1] // 2)
+    return out
+
+
 class _Checker:
-    def __init__(self, reference: Run, run: Run, geometry: Geometry, atol, rtol, quantized, rng):
-        self.reference, self.run, self.geometry = reference, run, geometry
-        self.atol, self.rtol, self.quantized, self.rng = atol, rtol, quantized, rng
+    def __init__(self, geometry: Geometry, atol, rtol, quantized):
+        self.geometry, self.atol, self.rtol, self.quantized = geometry, atol, rtol, quantized
 
-    def _tokens(self, batch: int, length: int) -> np.ndarray:
-        return self.rng.integers(0, self.geometry.vocab_size, (batch, length), dtype=np.int64)
+    def report(self, prompts: _Prompts, expected: _Transcript, actual: _Transcript, seed: int) -> ParityReport:
+        report = ParityReport("quantized" if self.quantized else "fp32", self.atol, self.rtol,
+                              self.geometry.cached, seed=seed)
+        for (name, _, mask), ref, out in zip(prompts.prefills, expected.prefills, actual.prefills):
+            report.checks.append(self._compare(name, ref, out, mask.astype(bool), mask))
+        if prompts.decode_prompt is not None:
+            masks = prompts.decode_masks()
+            for step, (ref, out, mask) in enumerate(zip(expected.decode[1:], actual.decode[1:], masks[1:])):
+                name = f"decode step {step + 1} (past length {mask.shape[1] - 1})"
+                report.checks.append(self._compare(name, ref, out, np.ones((2, 1), bool), mask))
+            report.checks.append(self.greedy(report, expected.greedy, actual.greedy, prompts.greedy_tokens))
+        report.plain_checks = self.plain_forward(expected, actual, prompts.plain)
+        return report
 
-    def _compare(self, name, feeds, valid, run_feeds=None) -> tuple[CheckResult, dict, dict]:
-        expected, actual = self.reference(feeds), self.run(run_feeds or feeds)
+    def _compare(self, name, expected, actual, valid, attended) -> CheckResult:
         result = compare_logits(name, expected["logits"], actual["logits"], valid,
                                 atol=self.atol, rtol=self.rtol, quantized=self.quantized)
         if result.passed and not self.quantized:
             result = compare_cache(result, expected, actual, self.geometry.output_names()[1:],
-                                   atol=self.atol, rtol=self.rtol, attended=feeds["attention_mask"])
-        return result, expected, actual
+                                   atol=self.atol, rtol=self.rtol, attended=attended)
+        return result
 
-    def plain_forward(self, model) -> list[CheckResult]:
+    def plain_forward(self, expected: _Transcript, actual: _Transcript, tokens: np.ndarray) -> list[CheckResult]:
         """`model(tokens)` against the eager wrapper, the export, and both KV-cache paths."""
-        import torch
-
-        length = min(PLAIN_LENGTH, self.geometry.max_seq_len)
-        tokens = self._tokens(2, length)
-        with torch.no_grad():
-            expected = model(torch.from_numpy(tokens)).float().numpy()
-        feeds = step_feeds(self.geometry, tokens, np.ones_like(tokens), None)
+        length = tokens.shape[1]
         every = np.ones(tokens.shape, dtype=bool)
         where = f"batch 2 length {length}"
+        model = expected.model_plain
         checks = [
-            self._plain(f"plain forward vs eager signature, {where}", expected, self.reference(feeds)["logits"], every, False),
-            self._plain(f"plain forward vs export, {where}", expected, self.run(feeds)["logits"], every, self.quantized),
+            self._plain(f"plain forward vs eager signature, {where}", model, expected.plain, every, False),
+            self._plain(f"plain forward vs export, {where}", model, actual.plain, every, self.quantized),
         ]
-        if self.geometry.cached and length >= 2:
+        if expected.model_cached is not None:
             prompt = length // 2
             later = every[:, prompt:]
             checks += [
-                self._plain(f"forward_with_cache vs plain forward, prefill {prompt} then decode", expected[:, prompt:],
-                            _eager_cached_logits(model, tokens, prompt), later, False),
-                self._plain(f"export KV-cache decode vs plain forward, prefill {prompt} then decode", expected[:, prompt:],
-                            _run_cached_logits(self.run, self.geometry, tokens, prompt), later, self.quantized),
+                self._plain(f"forward_with_cache vs plain forward, prefill {prompt} then decode", model[:, prompt:],
+                            expected.model_cached, later, False),
+                self._plain(f"export KV-cache decode vs plain forward, prefill {prompt} then decode", model[:, prompt:],
+                            actual.plain_cached, later, self.quantized),
             ]
         return checks
 
     def _plain(self, name, expected, actual, valid, quantized) -> CheckResult:
         return compare_logits(name, expected, actual, valid, atol=self.atol, rtol=self.rtol, quantized=quantized)
 
-    def prefill(self, length: int, padding: int, name: str | None = None) -> CheckResult:
-        mask = np.ones((2, length), dtype=np.int64)
-        mask[1, :padding] = 0
-        feeds = step_feeds(self.geometry, self._tokens(2, length), mask, None)
-        name = name or f"prefill batch 2 length {length} (row 2 left-padded by {padding})"
-        return self._compare(name, feeds, mask.astype(bool))[0]
-
-    def decode(self, prompt: int, steps: int = DECODE_STEPS) -> list[CheckResult]:
-        mask = np.ones((2, prompt), dtype=np.int64)
-        mask[1, : prompt // 2] = 0
-        feeds = step_feeds(self.geometry, self._tokens(2, prompt), mask, None)
-        expected, actual = self.reference(feeds), self.run(feeds)
-        results = []
-        for step in range(steps):
-            mask = np.concatenate([mask, np.ones((2, 1), dtype=np.int64)], axis=1)
-            tokens = self._tokens(2, 1)
-            ref_feeds = step_feeds(self.geometry, tokens, mask, past_from_presents(expected, self.geometry))
-            run_feeds = dict(ref_feeds, **past_from_presents(actual, self.geometry))
-            name = f"decode step {step + 1} (past length {mask.shape[1] - 1})"
-            result, expected, actual = self._compare(name, ref_feeds, np.ones((2, 1), bool), run_feeds)
-            results.append(result)
-        return results
-
-    def greedy(self, report: ParityReport) -> CheckResult:
-        prompt_length = max(1, min(GREEDY_PROMPT, self.geometry.max_seq_len // 2))
-        prompt = self._tokens(1, prompt_length)
-        new = max(0, min(GREEDY_TOKENS, self.geometry.max_seq_len - prompt_length))
-        ref_tokens, ref_logits = greedy_generate(self.reference, self.geometry, prompt, new)
-        run_tokens, run_logits = greedy_generate(self.run, self.geometry, prompt, new)
+    def greedy(self, report: ParityReport, expected, actual, new: int) -> CheckResult:
+        (ref_tokens, ref_logits), (run_tokens, run_logits) = expected, actual
         common = _common_prefix(ref_tokens, run_tokens)
         report.greedy_tokens, report.greedy_matching_tokens = new, common
         errors = [np.abs(a - b).max() for a, b in zip(ref_logits[: common + 1], run_logits)]

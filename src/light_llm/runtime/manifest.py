@@ -44,6 +44,15 @@ class SpecialTokens(_Record):
     pad_id: int | None = None
 
 
+class PhaseEntry(_Record):
+    """One phase of the export (exports/phases.py): its wall time and peak memory."""
+
+    name: str
+    seconds: float = Field(ge=0)
+    peak_memory_mb: float = Field(ge=0)
+    process_peak_mb: float | None = Field(None, ge=0)
+
+
 class ExportManifest(_Record):
     format: Literal["light_llm export"]
     format_version: int
@@ -57,6 +66,7 @@ class ExportManifest(_Record):
     sha256: dict[FileName, str]
     parity: ParityRecord
     special_tokens: SpecialTokens = SpecialTokens()
+    phases: list[PhaseEntry] = []  # absent from exports written before phases were recorded
 
     def model_post_init(self, context: object) -> None:
         missing = [name for name in Geometry.__dataclass_fields__ if name not in self.geometry]

@@ -2,9 +2,13 @@
 extra inputs dropped (a graph without position_ids ignores them).
 
 `OnnxSession` returns every output as numpy (the parity checks read the presents).
-`BoundSession` (`OnnxSession.bound()`, what generate_steps runs on) decodes through onnxruntime's IO binding the presents
-stay onnxruntime values (OrtValue) that the next step binds as its past, so the KV cache
-is never copied into numpy and back; only the logits come out as numpy.
+`BoundSession` (`OnnxSession.bound()`, what generate_steps runs on) decodes through
+onnxruntime's IO binding: the presents stay onnxruntime values (OrtValue) that the next
+step binds as its past, so the KV cache is never copied into numpy and back; only the
+logits come out as numpy. A graph whose attention is GroupQueryAttention (the fused
+export: `past_present_share_buffer` in its genai_config.json) can also write each
+present into its past's own buffer (`into`, see `kv_buffers`): then a step copies only
+the new keys and values, not the past.
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ class BoundSession:
         self.session = onnx_session.session
         self.input_names, self.output_names = onnx_session.input_names, onnx_session.output_names
 
-    def __call__(self, feeds: dict) -> dict:
+    def __call__(self, feeds: dict, into: dict | None = None) -> dict:
+        """`into`: output name → the OrtValue to write that output into (a present into its
+        past's buffer, which the graph fills in place); those outputs are not returned anew."""
+        into = into or {}
         binding = self.session.io_binding()
         for name in self.input_names:
             value = feeds[name]
@@ -52,8 +59,33 @@ class BoundSession:
             else:
                 binding.bind_ortvalue_input(name, value)
         for name in self.output_names:
-            binding.bind_output(name, "cpu")
+            if name in into:
+                binding.bind_ortvalue_output(name, into[name])
+            else:
+                binding.bind_output(name, "cpu")
         self.session.run_with_iobinding(binding)
         outputs = dict(zip(self.output_names, binding.get_outputs()))
         outputs["logits"] = outputs["logits"].numpy()
         return outputs
+
+
+def decoding_run(run):
+    """What to decode with: `run.bound()` where the backend has one (OnnxSession: the KV
+    cache stays inside onnxruntime between steps), else `run` itself (eager torch)."""
+    return run.bound() if hasattr(run, "bound") else run
+
+
+def as_numpy(value) -> np.ndarray:
+    """A numpy array of a step's output, whether it came back as numpy or as an OrtValue
+    of BoundSession (copied out of onnxruntime only here)."""
+    return value if isinstance(value, np.ndarray) else value.numpy()
+
+
+def kv_buffers(pasts: dict[str, np.ndarray]) -> dict:
+    """OrtValues over numpy KV buffers `[batch, kv_heads, max_seq_len, head_dim]` (no copy):
+    bind one as a past input and, through BoundSession's `into`, as its present output, and
+    a GroupQueryAttention graph writes the step's keys and values into the buffer in place
+    (at slot attention_mask width - 1; the slots before it are the past)."""
+    from onnxruntime import OrtValue
+
+    return {name: OrtValue.ortvalue_from_numpy(buffer) for name, buffer in pasts.items()}

@@ -3,6 +3,7 @@ and (with --web) the browser page of examples/web with the export folder under /
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import time
@@ -77,8 +78,10 @@ class Routes:
         head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
                 "model": self.model.name}
         if opts.stream:
-            return _sse(self._completion_events(head, generation, opts))
-        text = await generation.text()
+            return _sse(self._completion_events(head, generation, opts), generation)
+        text = await _text_unless_client_leaves(request, generation)
+        if text is None:
+            return Response(status_code=499)  # nobody reads it: the client is gone
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": _reason(generation)}
         return JSONResponse({**head, "choices": [_ids(choice, generation, opts)], "usage": generation.usage()})
 
@@ -99,8 +102,10 @@ class Routes:
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.model.name}
         if opts.stream:
-            return _sse(self._chat_events({**head, "object": "chat.completion.chunk"}, generation, opts))
-        text = await generation.text()
+            return _sse(self._chat_events({**head, "object": "chat.completion.chunk"}, generation, opts), generation)
+        text = await _text_unless_client_leaves(request, generation)
+        if text is None:
+            return Response(status_code=499)
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
                   "finish_reason": _reason(generation)}
         return JSONResponse({**head, "choices": [_ids(choice, generation, opts)], "usage": generation.usage()})
@@ -137,6 +142,28 @@ def _reason(generation: Generation) -> str:
     return "stop" if generation.finish_reason in ("stop", "cancelled") else generation.finish_reason or "stop"
 
 
+async def _text_unless_client_leaves(request: Request, generation: Generation) -> str | None:
+    """The whole answer of a non-streamed request, or None when its client disconnects
+    first: then the generation ends (its row leaves the batch, or it leaves the queue).
+    A streamed answer needs no watch: Starlette cancels its stream when the client leaves."""
+    answer = asyncio.ensure_future(generation.text())
+    gone = asyncio.ensure_future(_client_gone(request))
+    await asyncio.wait((answer, gone), return_when=asyncio.FIRST_COMPLETED)
+    if answer.done():
+        gone.cancel()
+        return answer.result()
+    answer.cancel()
+    generation.cancel()
+    await asyncio.gather(answer, return_exceptions=True)
+    return None
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the server sees the client's connection close (the body is read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _json(request: Request) -> dict:
     try:
         body = json.loads(await request.body())
@@ -147,14 +174,31 @@ async def _json(request: Request) -> dict:
     return body
 
 
-def _sse(events: AsyncIterator[dict]) -> StreamingResponse:
+class GenerationStream(StreamingResponse):
+    """Server-sent events of one generation, which ends when the response does, however
+    it ends. (When the client leaves while a write waits for its socket, Starlette stops
+    the response but leaves the event generators suspended, unclosed until garbage
+    collection: without this the engine would go on generating for nobody.)"""
+
+    def __init__(self, lines: AsyncIterator[str], generation: Generation):
+        super().__init__(lines, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.generation = generation
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.generation.cancel()  # nothing when the generation has ended
+
+
+def _sse(events: AsyncIterator[dict], generation: Generation) -> StreamingResponse:
     async def lines() -> AsyncIterator[str]:
         async for event in events:
             yield f"data: {json.dumps(event)}\n\n"
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(lines(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return GenerationStream(lines(), generation)
 
 
 async def _bad_request(request: Request, error: BadRequest) -> Response:

@@ -3,13 +3,24 @@ per layer, its attention mask [rows, slots] and the ids fed so far, every row al
 the right. Rows join (their prefill cache is left-padded to the batch's width, or the
 batch to theirs) and leave at any step; slots no row attends are dropped, so the width
 stays the longest row's length. Positions come from the mask, so padding shifts nothing.
-Torch-free: numpy only."""
+
+Two ways to hold the cache between steps, neither copying it on a step where no row
+joins or leaves:
+- `capacity` set (graphs whose attention writes in place: GroupQueryAttention): one
+  buffer of `capacity` slots per layer, the first `width` of them in use; the graph
+  writes each step's keys and values into it (runtime.session.kv_buffers);
+- `capacity` None: the cache is exactly `width` slots wide, the presents the model
+  returned (onnxruntime values stay in onnxruntime; the next step reads them as they are).
+Only a join or a leave copies the cache, once. Torch-free: numpy (and onnxruntime's
+values) only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from light_llm.runtime.session import as_numpy, kv_buffers
 
 
 def _left_pad(array: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -25,7 +36,9 @@ def _left_pad(array: np.ndarray, width: int, axis: int) -> np.ndarray:
 class Rows:
     ids: np.ndarray  # [B, T] int64: every token fed (padding where the mask is 0)
     mask: np.ndarray  # [B, T] int64
-    past: dict[str, np.ndarray]  # name → [B, H, T, D]; empty for graphs without a cache
+    past: dict  # name → [B, H, T or capacity, D] numpy array or OrtValue; empty without a cache
+    capacity: int | None = None  # slots of each buffer, None: the cache is `width` slots wide
+    _bound: dict | None = field(default=None, repr=False)  # OrtValues over the buffers, made once
 
     @property
     def count(self) -> int:
@@ -38,19 +51,58 @@ class Rows:
     def lengths(self) -> np.ndarray:
         return self.mask.sum(axis=1)
 
+    def buffers(self) -> dict:
+        """OrtValues over the cache buffers (capacity set): each step's past and present."""
+        if self._bound is None:
+            self._bound = kv_buffers(self.past)
+        return self._bound
+
+    def stepped(self, ids: np.ndarray, mask: np.ndarray, past: dict | None = None) -> "Rows":
+        """The same rows one step on: `past` is the step's presents (None: written in place)."""
+        if past is None:
+            return Rows(ids, mask, self.past, self.capacity, self._bound)
+        return Rows(ids, mask, past)
+
+    @staticmethod
+    def stacked(parts: list["Rows"], capacity: int | None) -> "Rows":
+        """The rows of every part, one after the other, left-padded to the widest."""
+        width = max(part.width for part in parts)
+        ids = np.concatenate([_left_pad(part.ids, width, 1) for part in parts])
+        mask = np.concatenate([_left_pad(part.mask, width, 1) for part in parts])
+        names = parts[0].past.keys()
+        if capacity is None:
+            past = {name: np.concatenate([_left_pad(_used(part, name), width, 2) for part in parts])
+                    for name in names}
+        else:
+            past = {}
+            for name in names:
+                caches = [_used(part, name) for part in parts]
+                heads, dim = caches[0].shape[1], caches[0].shape[3]
+                buffer = np.zeros((len(ids), heads, capacity, dim), dtype=caches[0].dtype)
+                row = 0
+                for cache in caches:
+                    buffer[row:row + len(cache), :, width - cache.shape[2]:width] = cache
+                    row += len(cache)
+                past[name] = buffer
+        return Rows(ids=ids, mask=mask, past=past, capacity=capacity)
+
     def joined(self, other: "Rows") -> "Rows":
-        width = max(self.width, other.width)
-        return Rows(
-            ids=np.concatenate([_left_pad(self.ids, width, 1), _left_pad(other.ids, width, 1)]),
-            mask=np.concatenate([_left_pad(self.mask, width, 1), _left_pad(other.mask, width, 1)]),
-            past={name: np.concatenate([_left_pad(cache, width, 2), _left_pad(other.past[name], width, 2)])
-                  for name, cache in self.past.items()},
-        )
+        return Rows.stacked([self, other], self.capacity)
 
     def kept(self, keep: np.ndarray) -> "Rows":
-        """The rows where `keep` is True, without the leading slots none of them attends."""
+        """The rows where `keep` is True, without the leading slots none of them attends
+        (the same Rows, nothing copied, when every row stays)."""
+        if keep.all():
+            return self
         mask = self.mask[keep]
         attended = mask.any(axis=0)
         start = int(attended.argmax()) if attended.any() else mask.shape[1]
-        return Rows(ids=self.ids[keep, start:], mask=mask[:, start:],
-                    past={name: cache[keep][:, :, start:] for name, cache in self.past.items()})
+        rows = np.flatnonzero(keep)
+        kept = Rows(ids=self.ids[rows, start:], mask=mask[:, start:],
+                    past={name: _used(self, name)[:, :, start:][rows] for name in self.past})
+        return Rows.stacked([kept], self.capacity) if self.capacity is not None else kept
+
+
+def _used(rows: Rows, name: str) -> np.ndarray:
+    """The `width` slots in use of one cache (a view where it is numpy already)."""
+    return as_numpy(rows.past[name])[:, :, :rows.width]

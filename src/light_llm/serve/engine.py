@@ -5,8 +5,15 @@ together); each step the thread prefills the newcomers as one left-padded batch,
 them to the running rows, and decodes one token for every row in a single call. A row
 leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
 a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
-little more per step than one. Past `max_batch + max_queue` requests in flight,
-`submit` refuses with QueueFull (HTTP 429)."""
+little more per step than one.
+
+No step copies the KV cache: a graph that writes its present into its past's buffer
+(`shares_kv_buffer`: GroupQueryAttention, the fused export) decodes into preallocated
+buffers with room for KV_ROOM more steps (copied into larger ones when full, up to
+max_seq_len); any other graph's presents stay inside onnxruntime for the next step (IO
+binding, as light_llm.runtime decodes). Only a join or a leave copies the cache, once
+(serve/batch.py). Past `max_batch + max_queue` requests in flight, `submit` refuses
+with QueueFull (HTTP 429)."""
 
 from __future__ import annotations
 
@@ -22,9 +29,11 @@ from light_llm.errors import LightLLMError
 from light_llm.runtime import Geometry, Sampling, left_pad, next_tokens
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.generator import Run
+from light_llm.runtime.session import decoding_run
 from light_llm.serve.batch import Rows
 
 log = logging.getLogger("light_llm.serve")
+KV_ROOM = 256  # steps a shared KV buffer holds beyond its rows' width before it is copied into a larger one
 
 # A job's end: "stop" (end-of-text or a stop string), "length" (max_tokens or the
 # context), "cancelled" (the client went away), "error".
@@ -66,12 +75,15 @@ class Stats:
 
 class Engine:
     def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | None, pad_id: int,
-                 max_batch: int = 16, max_queue: int = 64):
+                 max_batch: int = 16, max_queue: int = 64, shares_kv_buffer: bool = False):
+        """`shares_kv_buffer`: `run` is an onnxruntime session whose graph writes each
+        present into its past's buffer (ServedModel.shares_kv_buffer)."""
         if max_batch < 1:
             raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
         if max_queue < 0:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
-        self.run, self.geometry = run, geometry
+        self.run, self.geometry = decoding_run(run), geometry
+        self._shares_kv_buffer = shares_kv_buffer and geometry.cached
         self.eos_id, self.pad_id = eos_id, pad_id
         self.max_batch, self.max_queue = max_batch, max_queue
         self.stats = Stats()
@@ -97,10 +109,16 @@ class Engine:
             self._wake.notify()
 
     def end(self, job: Job, reason: str) -> None:
-        """Ends `job` early ("stop" or "cancelled"); its row leaves at the next step."""
+        """Ends `job` early ("stop" or "cancelled"): at once while it waits in the queue,
+        else its row leaves at the next step."""
         job.ended_by_caller = job.ended_by_caller or reason
         with self._wake:
+            queued = job in self._waiting
+            if queued:
+                self._waiting.remove(job)
             self._wake.notify()
+        if queued:
+            self._finish(job, job.ended_by_caller)
 
     def in_flight(self) -> int:
         return self._in_flight
@@ -151,13 +169,14 @@ class Engine:
         if job.finished:
             return
         job.finished = True
-        with self._wake:
+        with self._wake:  # the engine thread, or the event loop for a job still queued
             self._in_flight -= 1
+            if reason == "cancelled":
+                self.stats.cancelled += 1
+            else:
+                self.stats.completed += 1
         if reason == "cancelled":
-            self.stats.cancelled += 1
             log.info("cancelled after %d tokens (client gone)", job.generated)
-        else:
-            self.stats.completed += 1
         job.deliver(None, reason)
 
     def _sample(self, jobs: list[Job], logits: np.ndarray) -> np.ndarray:
@@ -179,16 +198,26 @@ class Engine:
         tokens = self._pending[:, None]
         mask = np.concatenate([rows.mask, np.ones_like(tokens)], axis=1)
         ids = np.concatenate([rows.ids, tokens], axis=1)
-        if self.geometry.cached:
-            outputs = self.run(step_feeds(self.geometry, tokens, mask, rows.past))
-            past = past_from_presents(outputs, self.geometry)
-        else:
+        if not self.geometry.cached:
             outputs = self.run(step_feeds(self.geometry, ids, mask, None))
-            past = {}
+            stepped = rows.stepped(ids, mask, {})
+        elif rows.capacity is not None:  # the graph writes the new keys and values in place
+            if rows.width >= rows.capacity:
+                rows = Rows.stacked([rows], self._room(rows.width))
+            buffers = rows.buffers()
+            presents = {name.replace("past_key_values.", "present.", 1): value for name, value in buffers.items()}
+            outputs = self.run(step_feeds(self.geometry, tokens, mask, buffers), into=presents)
+            stepped = rows.stepped(ids, mask)
+        else:
+            outputs = self.run(step_feeds(self.geometry, tokens, mask, rows.past))
+            stepped = rows.stepped(ids, mask, past_from_presents(outputs, self.geometry))
         self.stats.decode_steps += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(self._jobs))
-        self._advance(self._jobs, Rows(ids=ids, mask=mask, past=past),
-                      self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
+        self._advance(self._jobs, stepped, self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
+
+    def _room(self, width: int) -> int | None:
+        """Slots of the shared KV buffers for rows `width` wide (None: not shared)."""
+        return min(self.geometry.max_seq_len, width + KV_ROOM) if self._shares_kv_buffer else None
 
     def _advance(self, jobs: list[Job], rows: Rows, tokens: np.ndarray, joining: bool) -> None:
         """Hands each row its new token, then keeps the rows that go on."""
@@ -211,7 +240,8 @@ class Engine:
         if not joining:
             self._jobs, self._rows, self._pending = kept_jobs, kept_rows, kept_tokens
         elif kept_jobs:
-            self._rows = kept_rows if self._rows is None else self._rows.joined(kept_rows)
+            parts = [kept_rows] if self._rows is None else [self._rows, kept_rows]
+            self._rows = Rows.stacked(parts, self._room(max(part.width for part in parts)))
             self._jobs = self._jobs + kept_jobs
             self._pending = np.concatenate([self._pending, kept_tokens])
 

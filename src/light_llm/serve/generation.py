@@ -44,9 +44,13 @@ class Generation:
                 if piece:
                     yield piece
         finally:
-            if self.finish_reason is None:
-                self.finish_reason = "cancelled"
-                self.engine.end(self.job, "cancelled")
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Ends the job unless it already ended (the client is gone)."""
+        if self.finish_reason is None:
+            self.finish_reason = "cancelled"
+            self.engine.end(self.job, "cancelled")
 
     async def text(self) -> str:
         return "".join([piece async for piece in self.pieces()])

@@ -3,6 +3,7 @@ imported) or a model/run folder through eager PyTorch, with its chat template.""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ class ServedModel:
     generator: TextGenerator
     chat: ChatTemplate
     exported: bool
+    shares_kv_buffer: bool = False  # the graph writes each present into its past's buffer
 
     @property
     def context(self) -> int:
@@ -38,10 +40,22 @@ def load_served_model(folder: Path, threads: int | None = None, name: str | None
 
         generator = load_export(folder, threads=threads)
         chat = load_chat_template(folder)
+        shares_kv_buffer = _fused_attention_only(folder / MANIFEST)
     else:
         from light_llm.runtime.eager import load_eager  # torch: model and run folders only
 
         generator = load_eager(folder)
+        shares_kv_buffer = False
         chat = load_chat_template(folder if (folder / "tokenizer_config.json").is_file() else folder / "model")
     return ServedModel(name=name or folder.resolve().name, folder=folder, generator=generator,
-                       chat=chat, exported=exported)
+                       chat=chat, exported=exported, shares_kv_buffer=shares_kv_buffer)
+
+
+def _fused_attention_only(manifest: Path) -> bool:
+    """Every layer's attention is GroupQueryAttention (light_llm.json → lowering), which
+    writes the present into the past's buffer in place (what onnxruntime-genai's
+    past_present_share_buffer relies on too); a standard-ops layer returns a new tensor."""
+    lowering = json.loads(manifest.read_text()).get("lowering") or {}
+    layers = lowering.get("layers") or []
+    return lowering.get("form") == "fused" and bool(layers) and all(
+        layer.get("lowering") == "fused" for layer in layers)

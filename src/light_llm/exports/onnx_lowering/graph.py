@@ -16,6 +16,7 @@ contract's names, dtypes and dynamic axes are those of Geometry.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from light_llm.exports.onnx_lowering.attention import fused_attention, standard_attention
 from light_llm.exports.onnx_lowering.block import write_block
@@ -39,18 +40,20 @@ BATCH, SEQUENCE, PAST, TOTAL = "batch_size", "sequence_length", "past_sequence_l
 
 
 def write_graph(ir, weights_path: Path, path: Path, opset: int, metadata: dict[str, str],
-                plan: list[LayerLowering], portable: bool) -> None:
-    """Writes `path` (external data beside it above 2 GB). `plan`: each layer's attention
-    lowering (plan.lowering_plan); `portable`: standard ONNX ops only."""
+                plan: list[LayerLowering], portable: bool, *, external: bool = False,
+                on_layer: Callable[[int], None] | None = None) -> None:
+    """Writes `path` (external data beside it above 2 GB, or when `external` asks).
+    `plan`: each layer's attention lowering (plan.lowering_plan); `portable`: standard
+    ONNX ops only; `on_layer(done)`: called as each layer is written."""
     if portable and any(layer.lowering == "fused" for layer in plan):
         raise ValueError("a portable graph has no fused layers")
     with TensorStore(path.parent) as tensors:
         g = GraphBuilder(tensors, contrib=not portable)
-        _write(g, Weights(weights_path), ir, plan)
-        tensors.save(g.model(opset, metadata), path)
+        _write(g, Weights(weights_path), ir, plan, on_layer or (lambda done: None))
+        tensors.save(g.model(opset, metadata), path, external=external)
 
 
-def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering]) -> None:
+def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering], on_layer) -> None:
     geometry = Geometry.from_ir(ir)
     input_ids = g.add_input("input_ids", INT64, [BATCH, SEQUENCE])
     attention_mask = g.add_input("attention_mask", INT64, [BATCH, TOTAL if geometry.cached else SEQUENCE])
@@ -97,6 +100,7 @@ def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering]) -> 
             attend = lambda h, b=block, c=cache, m=block_masks, r=rotations.get(positional): standard_attention(  # noqa: E731
                 g, weights, prefix, b.attention, h, m, r, c)
         write_block(stream, block, attend)
+        on_layer(i + 1)
     x = stream.normed("final_norm", ir.final_norm) if ir.final_norm else stream.value()
     _lm_head(g, weights, ir, x)
 

@@ -1,5 +1,6 @@
-"""The model folder's weights, read one tensor at a time (memory-mapped safetensors),
-laid out for MatMul: a Linear's `[out, in]` weight becomes `[in, out]`."""
+"""The model folder's weights, read one tensor at a time (exports/weights_file.py: plain
+reads, so the writer holds one tensor, not a mapped file), laid out for MatMul: a
+Linear's `[out, in]` weight becomes `[in, out]`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
+from light_llm.exports.weights_file import SafetensorsFile
+
 
 class Weights:
     def __init__(self, path: Path):
-        from safetensors import safe_open
-
-        self._file = safe_open(str(path), framework="np")
-        self._names = set(self._file.keys())
+        self._file = SafetensorsFile(path)
+        self._names = set(self._file.names())
 
     def has(self, name: str) -> bool:
         return name in self._names
 
     def tensor(self, name: str) -> np.ndarray:
-        return np.asarray(self._file.get_tensor(name), dtype=np.float32)
+        return self._file.read_float32(name)
 
     def matmul(self, *linears: str) -> np.ndarray:
         """The weights of `linears` (same input) side by side: `[in, sum(out)]`."""

@@ -1,8 +1,7 @@
 """Qwen2 / Qwen2.5: Llama with biases on Q, K and V only (`attention.bias: qkv`, fixed by
-the architecture), no FFN biases. Its sliding window is per layer (layers from
-`max_window_layers` on, when `use_sliding_window`); light_llm has one mask for every
-layer, so a config mixing windowed and global layers is refused naming those fields;
-all-global (the released checkpoints) and all-windowed configs map."""
+the architecture), no FFN biases. Its sliding window is per layer: `layer_types` where
+config.json lists them, else the layers from `max_window_layers` on, when
+`use_sliding_window`; a mix of windowed and full layers is `attention.layer_pattern`."""
 
 from __future__ import annotations
 
@@ -13,9 +12,10 @@ from pydantic import NonNegativeInt
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
 from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, block
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
+from light_llm.interop.hf_layers import FULL, SLIDING, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
 
-SLIDING = "sliding_attention"
+PER_LAYER_NEEDS = tuple(need for need in LLAMA_NEEDS if need.path != "model.attention.layer_pattern")
 
 
 class Qwen2Fields(LlamaFields):
@@ -28,7 +28,7 @@ class Qwen2(Llama):
     model_type = "qwen2"
     hf_class = "Qwen2ForCausalLM"
     fields = Qwen2Fields
-    needs = LLAMA_NEEDS + (
+    needs = PER_LAYER_NEEDS + (
         Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
         Need("model.ffn.bias", FFN_BIAS, (False,)),
         bias_need("qkv"),
@@ -36,11 +36,14 @@ class Qwen2(Llama):
     )
 
     def config_extra(self, ir: TransformerIR) -> dict[str, Any]:
-        window = block(ir).attention.window_size
-        if window is None:
+        types = layer_types(ir)
+        windows = {b.attention.window_size for b in ir.blocks} - {None}
+        if not windows:
             return {"use_sliding_window": False, "sliding_window": None,
-                    "max_window_layers": ir.num_layers}
-        return {"use_sliding_window": True, "sliding_window": window, "max_window_layers": 0}
+                    "max_window_layers": ir.num_layers, "layer_types": types}
+        full = types.index(SLIDING)  # max_window_layers: exact where full layers come first
+        return {"use_sliding_window": True, "sliding_window": windows.pop(),
+                "max_window_layers": full, "layer_types": types}
 
     def model_section(self, fields: Qwen2Fields) -> dict[str, Any]:
         section = super().model_section(fields)
@@ -48,24 +51,21 @@ class Qwen2(Llama):
         return section
 
     def mask_from(self, fields: Qwen2Fields) -> dict[str, Any]:
-        windowed = windowed_layers(fields)
-        if not any(windowed):
-            return {"mask_type": "causal"}
-        if all(windowed):
-            return {"mask_type": "sliding_window", "window_size": fields.sliding_window}
-        raise HFConfigError(
-            f"{self.model_type} config: use_sliding_window=true with max_window_layers="
-            f"{fields.max_window_layers} / layer_types gives {sum(windowed)} windowed and "
-            f"{len(windowed) - sum(windowed)} global layers; light_llm has one mask for every "
-            "layer (allowed: all layers windowed or none)"
-        )
+        if not fields.use_sliding_window or fields.sliding_window is None:
+            return {"mask_type": "causal"}  # transformers drops the window then
+        return mask_section(self.model_type, windowed_layers(self.model_type, fields), fields.sliding_window)
 
 
-def windowed_layers(fields: Qwen2Fields) -> list[bool]:
+def windowed_layers(model_type: str, fields: Qwen2Fields) -> list[bool]:
     """Per layer, whether transformers gives it the sliding window."""
-    if not fields.use_sliding_window or fields.sliding_window is None:
-        return [False] * fields.num_hidden_layers
     if fields.layer_types is not None:
+        if len(fields.layer_types) != fields.num_hidden_layers:
+            raise HFConfigError(f"{model_type} config: layer_types has {len(fields.layer_types)} entries "
+                                f"for num_hidden_layers={fields.num_hidden_layers}; allowed: one per layer")
+        unknown = sorted(set(fields.layer_types) - {SLIDING, FULL})
+        if unknown:
+            raise HFConfigError(f"{model_type} config: layer_types names {unknown[0]!r}; allowed: "
+                                f"{SLIDING!r}, {FULL!r}")
         return [kind == SLIDING for kind in fields.layer_types]
     return [i >= fields.max_window_layers for i in range(fields.num_hidden_layers)]
 

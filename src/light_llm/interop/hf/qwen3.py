@@ -11,8 +11,7 @@ from pydantic import PositiveInt
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
 from light_llm.interop.hf.base import FFN_BIAS, MASK, Need, block
-from light_llm.interop.hf.llama import LLAMA_NEEDS
-from light_llm.interop.hf.qwen2 import Qwen2, Qwen2Fields
+from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS, Qwen2, Qwen2Fields
 from light_llm.models.transformer.ir import TransformerIR
 
 QWEN3_HEAD_DIM = 128  # transformers' Qwen3Config default
@@ -26,7 +25,7 @@ class Qwen3(Qwen2):
     model_type = "qwen3"
     hf_class = "Qwen3ForCausalLM"
     fields = Qwen3Fields
-    needs = LLAMA_NEEDS + (
+    needs = PER_LAYER_NEEDS + (
         Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
         Need("model.ffn.bias", FFN_BIAS, (False,)),
         bias_need(False, True),

@@ -45,6 +45,22 @@ def expand_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
     )
 
 
+def attend(
+    scores: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None, is_causal: bool,
+    dropout: nn.Module,
+) -> torch.Tensor:
+    """softmax(scores + bias) · V for kernels that compute their scores explicitly; without
+    a bias, a causal kernel masks the future itself. scores: [B, H, S, T]; v: [B, H, T, D]."""
+    if bias is not None:
+        scores = scores + bias
+    elif is_causal:
+        seq, total = scores.shape[-2:]
+        future = torch.ones(seq, total, dtype=torch.bool, device=scores.device).triu(total - seq + 1)
+        scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+    weights = dropout(scores.softmax(dim=-1))
+    return (weights @ v.float()).to(v.dtype)
+
+
 class SDPAKernel(nn.Module):
     """torch scaled_dot_product_attention, with a real-valued (or complex-as-real) head."""
 
@@ -100,14 +116,7 @@ class ComplexKernel(nn.Module):
         q_c = as_complex(q)  # [B, H, S, D/2]
         k_c = as_complex(expand_kv_heads(k, self.groups))  # [B, H, T, D/2]
         scores = (q_c @ k_c.conj().transpose(-2, -1)).real * self.scale  # [B, H, S, T]
-        if bias is not None:
-            scores = scores + bias
-        elif self.is_causal:
-            seq, total = scores.shape[-2:]
-            future = torch.ones(seq, total, dtype=torch.bool, device=q.device).triu(total - seq + 1)
-            scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
-        weights = self.dropout(scores.softmax(dim=-1))
-        return (weights @ expand_kv_heads(v, self.groups).float()).to(v.dtype)
+        return attend(scores, expand_kv_heads(v, self.groups), bias, self.is_causal, self.dropout)
 
 
 class FlashAttentionKernel(nn.Module):

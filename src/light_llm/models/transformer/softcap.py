@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from light_llm.models.transformer.attention import expand_kv_heads
+from light_llm.models.transformer.attention import attend, expand_kv_heads
 from light_llm.models.transformer.ir import AttentionIR
 
 
@@ -50,11 +50,4 @@ class SoftcapKernel(nn.Module):
     ) -> torch.Tensor:
         k, v = expand_kv_heads(k, self.groups), expand_kv_heads(v, self.groups)
         scores = soft_cap((q @ k.transpose(-2, -1)).float() * self.scale, self.cap)  # [B, H, S, T]
-        if bias is not None:
-            scores = scores + bias
-        elif self.is_causal:
-            seq, total = scores.shape[-2:]
-            future = torch.ones(seq, total, dtype=torch.bool, device=q.device).triu(total - seq + 1)
-            scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
-        weights = self.dropout(scores.softmax(dim=-1))
-        return (weights @ v.float()).to(v.dtype)
+        return attend(scores, v, bias, self.is_causal, self.dropout)

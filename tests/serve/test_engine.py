@@ -1,0 +1,54 @@
+"""The engine without a server, on real onnxruntime sessions: rows that join and leave a
+running batch get the same greedy tokens as light_llm.runtime, whether the graph writes
+its KV cache into shared buffers in place (the fused export) or returns new presents."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from light_llm.runtime import generate_ids
+from light_llm.runtime.sampling import Sampling
+from light_llm.serve.engine import Engine, Job
+from light_llm.serve.model import load_served_model
+
+
+def _engine_tokens(model, prompts: list[list[int]], max_tokens: list[int], shares_kv_buffer: bool) -> list[list[int]]:
+    generator = model.generator
+    engine = Engine(generator.run, generator.geometry, eos_id=None, pad_id=0, max_batch=3,
+                    shares_kv_buffer=shares_kv_buffer)
+    tokens: list[list[int]] = [[] for _ in prompts]
+    finished = threading.Semaphore(0)
+
+    def deliver(row: int):
+        return lambda token, reason: tokens[row].append(token) if token is not None else finished.release()
+
+    engine.start()
+    try:
+        for row, (prompt, count) in enumerate(zip(prompts, max_tokens)):  # 3 rows at once: others queue, join later
+            engine.submit(Job(prompt=prompt, max_tokens=count, sampling=Sampling(), deliver=deliver(row)))
+        for _ in prompts:
+            assert finished.acquire(timeout=60)
+    finally:
+        engine.stop()
+    assert engine.stats.largest_batch == 3 and engine.stats.cancelled == 0
+    return tokens
+
+
+@pytest.mark.parametrize("export, shares", [("fused_export", True), ("serve_export", False)])
+def test_rows_joining_and_leaving_decode_like_the_runtime(request, monkeypatch, export, shares) -> None:
+    model = load_served_model(request.getfixturevalue(export))
+    assert model.shares_kv_buffer is shares  # head_dim 16: GroupQueryAttention; 8: standard ops
+    generator = model.generator
+    rng = np.random.default_rng(0)
+    prompts = [rng.integers(1, generator.geometry.vocab_size, int(rng.integers(2, 20))).tolist() for _ in range(7)]
+    max_tokens = [int(rng.integers(1, 30)) for _ in prompts]
+    expected = [generate_ids(generator.run, generator.geometry, [prompt], max_new_tokens=count)[0]
+                for prompt, count in zip(prompts, max_tokens)]
+    for shared in {shares, False}:
+        assert _engine_tokens(model, prompts, max_tokens, shared) == expected
+    if shares:  # buffers with room for 3 more steps: copied into larger ones again and again
+        monkeypatch.setattr("light_llm.serve.engine.KV_ROOM", 3)
+        assert _engine_tokens(model, prompts, max_tokens, True) == expected

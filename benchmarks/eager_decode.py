@@ -5,13 +5,19 @@ the same configuration, weights copied). Random init: speed does not depend on t
 
 light_llm eager runs three times: with the few-row Linear kernel chosen by calibration on
 this CPU (the default), and with each candidate forced (plain F.linear, blocked batched
-matmul); the chosen kernels and the calibration's time are printed at the end.
+matmul); the chosen kernels and the calibration's time are printed at the end. A fourth
+row is the compiled decode path of `lightllm generate --compile on` (a fixed-capacity KV
+cache and torch.compile of the decode step, through the generator); its compile time
+(paid once per process and shape, in the warm-up, not in the figures) is printed with it.
 
 prefill = time to the first new token; decode tok/s = the other 127 tokens / their time.
 Every figure is the median of --runs runs after a warm-up; ratios are against HF eager
 (decode) and onnxruntime fp32 (quantized decode), measured in this same process.
 
-    .venv/bin/python benchmarks/eager_decode.py [--runs 5] [--threads 2]
+    .venv/bin/python benchmarks/eager_decode.py [--runs 5] [--threads 2] [--quick]
+
+--quick: 2 runs, no forced-kernel rows, no int8/int4 exports (HF eager, light_llm eager,
+compiled, onnxruntime fp32 only).
 
 (benchmarks/inference.py compares the ONNX exports with onnxruntime-genai's model builder.)
 """
@@ -68,6 +74,15 @@ def eager_generate(model) -> Generate:
         return tokens
 
     return generate
+
+
+def compiled_generate(model) -> tuple[Generate, "CompiledDecode"]:
+    from light_llm.runtime.compiled_decode import CompiledDecode
+    from light_llm.runtime.eager_signature import signature_module
+
+    geometry = Geometry.from_ir(model.ir)
+    decode = CompiledDecode(signature_module(model, geometry), geometry, compile="on")
+    return (lambda prompt, new: generate_ids(decode, geometry, prompt.tolist(), max_new_tokens=new)[0]), decode
 
 
 def onnx_generate(folder: Path, threads: int) -> Generate:
@@ -128,7 +143,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="2 runs, the main rows only")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 2)
     torch.set_num_threads(args.threads)
     root = Path(tempfile.mkdtemp(prefix="lightllm-bench-"))
     spec = resolve_spec(Spec.model_validate(SPEC))
@@ -138,11 +156,14 @@ def main() -> None:
     print(f"model: {model.num_parameters() / 1e6:.1f}M parameters (llama-style, vocab 8192, d_model 512, "
           f"6 layers, GQA 8/2), batch 1, prompt {PROMPT}, {NEW} new tokens, {args.threads} threads, "
           f"median of {args.runs} runs\ncpu: {cpu_name()}")
+    compiled, decode = compiled_generate(model)
     backends: dict[str, Generate] = {"HF transformers eager": hf_generate(folder),
                                      "light_llm eager (KV cache)": eager_generate(model),
-                                     "light_llm eager, plain F.linear forced": forced("plain", eager_generate(model)),
-                                     "light_llm eager, blocked few-row forced": forced("blocked", eager_generate(model))}
-    for quantize in ("none", "int8", "int4"):
+                                     "light_llm compiled decode (static cache)": compiled}
+    if not args.quick:
+        backends["light_llm eager, plain F.linear forced"] = forced("plain", eager_generate(model))
+        backends["light_llm eager, blocked few-row forced"] = forced("blocked", eager_generate(model))
+    for quantize in ("none",) if args.quick else ("none", "int8", "int4"):
         result = export_onnx(folder, root / f"onnx-{quantize}", quantize=quantize)
         print(f"export {quantize}: {result.parity.summary()}")
         backends[f"onnxruntime {'fp32' if quantize == 'none' else quantize}"] = onnx_generate(result.out_dir, args.threads)
@@ -158,6 +179,14 @@ def main() -> None:
         print(f"| {name} | {prefill:.1f} | {rate:.0f} | {rate / hf_rate:.2f}× | {rate / ort_rate:.2f}× | {same}/{NEW} |")
     print(f"\nfew-row Linear kernels chosen by calibration ({calibration_seconds() * 1e3:.0f} ms in all):")
     print("\n".join(kernel_choices()))
+    print(f"\ncompiled decode: torch.compile (inductor) took {decode.compile_seconds:.1f} s in the warm-up "
+          f"(cache: {inductor_cache_dir()}; a cold cache adds code generation and the C++ compiler)")
+
+
+def inductor_cache_dir() -> str:
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    return cache_dir()
 
 
 if __name__ == "__main__":

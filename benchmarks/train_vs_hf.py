@@ -1,12 +1,23 @@
 """Training speed: a ~25M-parameter llama-style light_llm spec against Hugging Face
 `LlamaForCausalLM` with the same configuration, in the same process.
 
-Both take the same random batches, the same loss and the same AdamW; each timed window
-runs a few full optimizer steps (forward, loss, backward, step); windows of the two
-models alternate so background load hits both alike. Prints tokens/s (median of the
-windows) and the ratio light_llm / HF, in fp32 and in bf16 autocast.
+Four contestants, the same random batches, the same loss, the same AdamW (the Trainer's
+build_optimizer, whose kernel — fused where torch has one — is printed):
+- light_llm default: what the Trainer runs for a run of --run-steps steps (train.compile
+  auto times the first forwards eagerly and compiles when the steps left would take at
+  least AUTO_COMPILE_SECONDS; the decision is printed);
+- light_llm eager: the same model without compiling;
+- HF eager: LlamaForCausalLM (SDPA attention), the same configuration and shapes;
+- HF compiled: torch.compile(LlamaForCausalLM).
+Each timed window runs a few full optimizer steps (forward, loss, backward, clip, step);
+windows of the contestants alternate so background load hits them alike. Prints tokens/s
+(median of the windows), the ratios of light_llm default to HF eager and HF compiled
+(goals: ≥ 1.3× and ≥ 1.0× in fp32), and each compile's time (the warm-up pays it; it is
+not in the figures).
 
-    .venv/bin/python benchmarks/train_vs_hf.py [--batch 4] [--seq 128] [--windows 5] [--precision fp32 bf16]
+    .venv/bin/python benchmarks/train_vs_hf.py [--batch 4] [--seq 128] [--windows 5] [--precision fp32 bf16] [--quick]
+
+--quick: fp32 only, 3 windows of 2 steps.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +36,7 @@ from light_llm.compiler.resolve import resolve_spec
 from light_llm.schemas.load import load_spec
 from light_llm.schemas.train import TrainConfig
 from light_llm.train.optim import build_optimizer
+from light_llm.train.speed import TIMED_FORWARDS, AutoCompiled, training_forward
 
 SPEC = {
     "spec_version": 1,
@@ -87,20 +100,41 @@ def train_steps(model, optimizer, batches, precision: str) -> None:
         optimizer.zero_grad(set_to_none=True)
 
 
-def measure(models: dict, precision: str, batch: int, seq: int, windows: int, steps: int) -> dict[str, float]:
+def measure(contestants: dict, precision: str, batch: int, seq: int, windows: int, steps: int) -> dict[str, float]:
+    """contestants: name → (module with the parameters, the forward to train through)."""
     generator = torch.Generator().manual_seed(0)
     vocab = SPEC["model"]["vocab_size"]
     data = [torch.randint(0, vocab, (batch, seq + 1), generator=generator) for _ in range(steps)]
-    optimizers = {name: build_optimizer(model, TrainConfig()) for name, model in models.items()}
-    for name, model in models.items():  # warmup: allocator, kernels, optimizer state
-        train_steps(model, optimizers[name], data[:2], precision)
-    times: dict[str, list[float]] = {name: [] for name in models}
+    optimizers = {name: build_optimizer(model, TrainConfig()) for name, (model, _) in contestants.items()}
+    warmup = [data[i % len(data)] for i in range(TIMED_FORWARDS + 3)]  # auto decides, then compiles
+    for name, (_, forward) in contestants.items():  # warmup: compiles, allocator, optimizer state
+        start = time.perf_counter()
+        train_steps(forward, optimizers[name], warmup, precision)
+        print(f"  warm-up {name} ({precision}): {time.perf_counter() - start:.1f} s", flush=True)
+    times: dict[str, list[float]] = {name: [] for name in contestants}
     for _ in range(windows):
-        for name, model in models.items():
+        for name, (_, forward) in contestants.items():
             start = time.perf_counter()
-            train_steps(model, optimizers[name], data, precision)
+            train_steps(forward, optimizers[name], data, precision)
             times[name].append(time.perf_counter() - start)
     return {name: batch * seq * steps / statistics.median(values) for name, values in times.items()}
+
+
+def cpu_name() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"{names[0] if names else 'unknown CPU'} ({torch.backends.cpu.get_cpu_capability()})"
+
+
+def contestants(light: torch.nn.Module, hf: torch.nn.Module, run_steps: int) -> dict:
+    """The default configuration: the Trainer's forward for a run of `run_steps` steps."""
+    default = training_forward(light, TrainConfig().compile, run_steps, print)
+    return {
+        "light_llm default": (light, default),
+        "light_llm eager": (light, light),
+        "HF eager": (hf, hf),
+        "HF compiled": (hf, torch.compile(hf)),
+    }
 
 
 def main() -> None:
@@ -110,28 +144,40 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=5)
     parser.add_argument("--steps", type=int, default=2, help="optimizer steps per timed window")
     parser.add_argument("--precision", choices=["fp32", "bf16"], nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--quick", action="store_true", help="fp32 only, 3 windows")
+    parser.add_argument("--run-steps", type=int, default=5000, help="the length of the run whose default configuration is measured")
     args = parser.parse_args()
+    if args.quick:
+        args.precision, args.windows = ["fp32"], min(args.windows, 3)
     light = light_llm_model()
     hf = hf_model(light)
     count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
     assert count(light) == count(hf), (count(light), count(hf))
+    kernel = build_optimizer(light, TrainConfig()).defaults
+    kernel = "fused" if kernel.get("fused") else "foreach" if kernel.get("foreach") else "for-loop"
     print(
         f"llama-style, {count(light) / 1e6:.1f}M parameters, batch {args.batch} × seq {args.seq}, "
-        f"{torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-        f"torch {torch.__version__}; median of {args.windows} windows "
-        f"of {args.steps} optimizer steps"
+        f"{torch.get_num_threads()} threads, cpu: {cpu_name()}, torch {torch.__version__}; median of "
+        f"{args.windows} windows of {args.steps} optimizer steps\n"
+        f"kernels: AdamW {kernel}; light_llm default: train.compile {TrainConfig().compile!r} "
+        f"for a run of {args.run_steps} steps"
     )
     results = {}
     for precision in args.precision:
         light.train(), hf.train()
-        results[precision] = measure({"light_llm": light, "hf": hf}, precision, args.batch, args.seq, args.windows, args.steps)
-    print(f"\n{'precision':<10}{'light_llm tok/s':>17}{'HF tok/s':>12}{'light/HF':>10}")
+        runners = contestants(light, hf, args.run_steps)
+        results[precision] = measure(runners, precision, args.batch, args.seq, args.windows, args.steps)
+        default = runners["light_llm default"][1]
+        if isinstance(default, AutoCompiled):
+            print(f"  light_llm default ({precision}): {'compiled' if default.compiled is not None else 'eager'} "
+                  f"after timing {TIMED_FORWARDS + 1} eager forwards")
+    names = list(next(iter(results.values())))
+    print(f"\n| precision | {' | '.join(f'{name} tok/s' for name in names)} | default / HF eager | default / HF compiled |")
+    print(f"|---|{'---:|' * (len(names) + 2)}")
     for precision, speeds in results.items():
-        print(f"{precision:<10}{speeds['light_llm']:>17,.0f}{speeds['hf']:>12,.0f}{speeds['light_llm'] / speeds['hf']:>9.2f}×")
-    if len(results) < 2:
-        return
-    print(f"\nbf16 / fp32: light_llm {results['bf16']['light_llm'] / results['fp32']['light_llm']:.2f}×, "
-          f"HF {results['bf16']['hf'] / results['fp32']['hf']:.2f}×")
+        rates = " | ".join(f"{speeds[name]:,.0f}" for name in names)
+        print(f"| {precision} | {rates} | {speeds['light_llm default'] / speeds['HF eager']:.2f}× | "
+              f"{speeds['light_llm default'] / speeds['HF compiled']:.2f}× |")
 
 
 if __name__ == "__main__":

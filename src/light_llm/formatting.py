@@ -22,3 +22,16 @@ def shorten(text: str, limit: int) -> str:
         return text
     head = (limit - 1) // 2
     return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
+
+def error_line(error: BaseException) -> str:
+    """'Type: first line', with the innermost cause appended where there is one (a wrapped
+    compiler error): 'BackendCompilerFailed: … ← RuntimeError: no C++ compiler'."""
+    def line(raised: BaseException) -> str:
+        first = (str(raised).strip().splitlines() or [""])[0]
+        return f"{type(raised).__name__}: {first}"
+
+    cause = error
+    while cause.__cause__ is not None or getattr(cause, "inner_exception", None) is not None:
+        cause = cause.__cause__ or cause.inner_exception
+    return line(error) if cause is error else f"{line(error)} ← {line(cause)}"

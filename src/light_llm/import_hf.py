@@ -121,6 +121,8 @@ def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str
     names = {name: name for name in found if not name.endswith(IGNORED_SUFFIXES)}
     if not any(name.startswith(prefix) for name in names):
         names = {name: name if name == "lm_head.weight" else prefix + name for name in names}
+    aliases = architecture(model_type).checkpoint_aliases
+    names = {name: aliases.get(theirs, theirs) for name, theirs in names.items()}
     with torch.device("meta"):
         shaped = to_hf_state_dict(ir, build(ir).state_dict(), model_type)
     expected = {name: tuple(tensor.shape) for name, tensor in shaped.items()}

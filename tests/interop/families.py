@@ -63,4 +63,23 @@ FAMILIES = [
     Family("ministral-layer-types", "MinistralConfig",
            dict(LLAMA, num_hidden_layers=3, head_dim=16, sliding_window=4,
                 layer_types=["full_attention", "sliding_attention", "full_attention"])),
+    # Pythia's layout (parallel residual, two input norms, a quarter of each head rotated;
+    # save_pretrained writes its head as embed_out), and the sequential, tied, bias-free one
+    Family("gpt_neox-parallel-untied", "GPTNeoXConfig",
+           dict(hidden_size=40, intermediate_size=96, num_hidden_layers=2, num_attention_heads=5,
+                max_position_embeddings=64, rotary_pct=0.25, rotary_emb_base=500.0, tie_word_embeddings=False)),
+    Family("gpt_neox-sequential-tied-gelu-new", "GPTNeoXConfig",
+           dict(hidden_size=36, intermediate_size=72, num_hidden_layers=1, num_attention_heads=3,
+                max_position_embeddings=64, rotary_pct=0.5, hidden_act="gelu_new", use_parallel_residual=False,
+                attention_bias=False, tie_word_embeddings=True)),
+    Family("phi-untied", "PhiConfig",
+           dict(hidden_size=40, intermediate_size=104, num_hidden_layers=2, num_attention_heads=5,
+                max_position_embeddings=64, partial_rotary_factor=0.5, rope_theta=500.0, tie_word_embeddings=False)),
+    Family("phi-tied-one-kv-head-qk-layernorm", "PhiConfig",
+           dict(hidden_size=36, intermediate_size=72, num_hidden_layers=1, num_attention_heads=3,
+                num_key_value_heads=1, max_position_embeddings=64, qk_layernorm=True, tie_word_embeddings=True)),
+    Family("olmo2-untied", "Olmo2Config", dict(LLAMA, tie_word_embeddings=False)),
+    Family("olmo2-tied-bias", "Olmo2Config",
+           dict(LLAMA, num_attention_heads=5, num_key_value_heads=5, hidden_size=40, intermediate_size=104,
+                attention_bias=True, tie_word_embeddings=True)),
 ]

@@ -19,6 +19,7 @@ def generate(
     top_k: Annotated[int, typer.Option(help="Sample among the k most likely tokens (0: all).")] = 0,
     top_p: Annotated[float, typer.Option(help="Sample among the most likely tokens holding this probability mass.")] = 1.0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling (reproducible output).")] = None,
+    compile: Annotated[str, typer.Option(help="Model/run folders: torch.compile the decode step: auto (once it pays), on, off.")] = "auto",
 ) -> None:
     """Continue PROMPT, printing tokens as they come."""
     from light_llm.cli.errors import fail
@@ -35,13 +36,16 @@ def generate(
         else:
             from light_llm.runtime.eager import load_eager
 
-            generator = load_eager(folder)
+            generator = load_eager(folder, compile=compile)
         pieces = generator.stream(prompt, max_new_tokens, sampling)
         first = next(pieces, "")  # a prompt that cannot be continued fails here, before any output
         typer.echo(prompt + first, nl=False)
         for piece in pieces:
             typer.echo(piece, nl=False)
         typer.echo()
+        compiled_in = getattr(generator.run, "compile_seconds", None)
+        if compiled_in is not None:
+            typer.echo(f"compiled the decode step in {compiled_in:.1f} s", err=True)
     except ValueError as error:  # the project's errors, and the runtime's bad options
         fail(str(error))
 

@@ -1,6 +1,9 @@
 """The eager PyTorch backend of `lightllm generate` for model and run folders. With
-eager_signature.py, the only modules of light_llm.runtime that use torch; `import
-light_llm.runtime` never loads them."""
+eager_signature.py, compiled_decode.py and static_cache.py, the only modules of
+light_llm.runtime that use torch; `import light_llm.runtime` never loads them.
+
+Models with a KV cache decode through `CompiledDecode`: the plain eager path, and a
+compiled decode step once it pays (`compile`: "auto", "on" or "off"; compiled_decode.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.text import TextGenerator
 
 
-def load_eager(folder: str | Path) -> TextGenerator:
+def load_eager(folder: str | Path, compile: str = "auto") -> TextGenerator:
     from light_llm.model_folder import ModelFolderError, load_model_folder
+    from light_llm.runtime.compiled_decode import CompiledDecode, check_compile_mode
     from light_llm.runtime.eager_signature import run_module, signature_module
     from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file, special_tokens
 
+    check_compile_mode(compile)
     model_folder = load_model_folder(folder)
     model = model_folder.build(target="eager")
     geometry = Geometry.from_ir(model.ir)
@@ -25,5 +30,7 @@ def load_eager(folder: str | Path) -> TextGenerator:
     else:
         raise ModelFolderError(f"{folder}: no tokenizer.json to turn the prompt into tokens")
     specials = special_tokens(tokenizer)
-    return TextGenerator(run_module(signature_module(model, geometry), geometry), geometry,
-                         tokenizer, specials.eos_id, specials.pad_id)
+    signature = signature_module(model, geometry)
+    cached = geometry.cached and hasattr(model, "forward_with_cache")
+    run = CompiledDecode(signature, geometry, compile) if cached else run_module(signature, geometry)
+    return TextGenerator(run, geometry, tokenizer, specials.eos_id, specials.pad_id)

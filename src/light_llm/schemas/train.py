@@ -11,6 +11,7 @@ MAX_BATCH = 1_048_576
 MAX_SEQ_LEN = 1_048_576
 MAX_SEED = 2**32 - 1
 _COUNT = Integer(1, MAX_STEPS)
+AUTO_COMPILE_SECONDS = 600  # train.compile auto compiles when the eager steps left would take this long
 
 
 class TrainConfig(SpecModel):
@@ -39,7 +40,13 @@ class TrainConfig(SpecModel):
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="fp32, or bf16 autocast (AMX on recent CPUs, and GPUs)."
     )
-    compile: bool = Field(False, description="Wrap the model in torch.compile.")
+    compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="Train through torch.compile of the model (Inductor fuses norms, rotary, "
+        "activations). auto: after timing the first steps eagerly, compile when the steps left "
+        f"would take at least {AUTO_COMPILE_SECONDS // 60} minutes, so that the compile time (tens of "
+        "seconds to minutes on a CPU) pays.",
+    )
     eval_every: _COUNT = Field(50, description="Validation every N steps.")
     eval_batches: Integer(1, 1_000_000) = Field(
         8, description="Batches per validation, at fixed positions spread over the held-out text."

@@ -7,10 +7,12 @@ import math
 import torch
 
 from light_llm.schemas.train import TrainConfig
+from light_llm.train.speed import adamw_kernel
 
 
 def build_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.AdamW:
-    """Matrices and embeddings (ndim ≥ 2) decay; biases and norm weights do not."""
+    """Matrices and embeddings (ndim ≥ 2) decay; biases and norm weights do not. The
+    kernel is fused where torch has one for the parameters (train/speed.py)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in parameters if p.ndim >= 2], "weight_decay": train.weight_decay},
@@ -21,6 +23,7 @@ def build_optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.A
         lr=train.learning_rate,
         betas=(train.beta1, train.beta2),
         eps=1e-8,
+        **adamw_kernel(parameters),
     )
 
 

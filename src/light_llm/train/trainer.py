@@ -55,6 +55,7 @@ from light_llm.train.optim import build_optimizer, learning_rate, set_learning_r
 from light_llm.train.prepare import PreparedData, prepare_data
 from light_llm.train.progress import TrainingProgress
 from light_llm.train.sinks import MetricSinks, open_sinks
+from light_llm.train.speed import describe_forward, training_forward
 
 _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
@@ -137,7 +138,8 @@ class Trainer:
             torch.set_rng_state(decode_bytes(checkpoint.state["torch_rng"]))
             start_step, tokens_seen = checkpoint.step, checkpoint.state["tokens"]
             seconds = checkpoint.state.get("wall_s", 0.0)
-        forward = torch.compile(wrapped) if train.compile else wrapped
+        forwards = (train.steps - start_step) * train.grad_accum_steps
+        forward = training_forward(wrapped, train.compile, forwards, self._note)
         loop = _Loop(self, processes, model, wrapped, forward, optimizer, sampler, data, micro_batch)
         return loop.run(start_step, tokens_seen, seconds)
 
@@ -196,6 +198,9 @@ class Trainer:
         if not processes.is_main:
             data = prepare_data(self.spec, self.run, self.seq_len)
         return data
+
+    def _note(self, line: str) -> None:
+        self.console.print(line, highlight=False)
 
     # ------------------------------------------------------------- signals
 
@@ -381,8 +386,14 @@ class _Loop:
         return (
             f"{begin}: {parameters:,} parameters, {len(self.data.splits.train):,} training tokens "
             f"(validation unigram entropy {entropy:.3f} nats), "
-            f"batch {config.batch_size}×{self.seq_len}, {config.precision}, {where} on {processes.device}"
+            f"batch {config.batch_size}×{self.seq_len}, {config.precision}, {where} on {processes.device}, "
+            f"{describe_forward(self.forward, self.wrapped)}, AdamW {_kernel(self.optimizer)}"
         )
+
+
+def _kernel(optimizer: torch.optim.Optimizer) -> str:
+    defaults = optimizer.defaults
+    return "fused" if defaults.get("fused") else "foreach" if defaults.get("foreach") else "for-loop"
 
 
 def _plot_losses(run: Path) -> None:

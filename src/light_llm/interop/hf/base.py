@@ -70,6 +70,9 @@ class HFArchitecture:
     hf_class: ClassVar[str]  # the *ForCausalLM class named in config.json
     base_prefix: ClassVar[str]  # the base model's prefix in tensor names
     embedding: ClassVar[str]  # the HF name of the token embedding
+    # checkpoint name → the model's name, for tensors that checkpoints store under an older
+    # name which transformers renames on load (GPT-NeoX's embed_out → lm_head)
+    checkpoint_aliases: ClassVar[dict[str, str]] = {}
     fields: ClassVar[type[HFConfigFields]]
     needs: ClassVar[tuple[Need, ...]]
 

@@ -1,0 +1,75 @@
+"""The training step's speed choices (train/speed.py): the fused AdamW kernel, when
+train.compile auto compiles, and the eager fallback where compiling fails."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from light_llm.schemas.train import AUTO_COMPILE_SECONDS, TrainConfig
+from light_llm.train import speed
+from light_llm.train.optim import build_optimizer
+
+
+def test_adamw_is_fused_on_cpu_and_steps_like_the_loop_kernel():
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.LayerNorm(8)) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    fused = build_optimizer(models[0], TrainConfig())
+    assert fused.defaults["fused"] is True
+    loop = torch.optim.AdamW(
+        [{"params": [p for p in models[1].parameters() if p.ndim >= 2], "weight_decay": 0.1},
+         {"params": [p for p in models[1].parameters() if p.ndim < 2], "weight_decay": 0.0}],
+        lr=1e-3, betas=(0.9, 0.95), eps=1e-8, foreach=False)
+    batch = torch.randn(4, 8)
+    for model, optimizer in zip(models, (fused, loop)):
+        for _ in range(3):
+            model(batch).square().mean().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_parameters_without_a_fused_kernel_take_foreach():
+    assert speed.adamw_kernel([torch.zeros(2, dtype=torch.float64)]) == {"foreach": True}
+    assert speed.adamw_kernel([torch.zeros(2)]) == {"fused": True}
+
+
+def test_auto_compiles_when_the_timed_steps_left_take_long(monkeypatch):
+    """auto times TIMED_FORWARDS forwards after the first and compiles when the forwards
+    left, as whole steps, would take AUTO_COMPILE_SECONDS; no-grad forwards stay eager."""
+    assert TrainConfig().compile == "auto"
+    compiled = []
+    monkeypatch.setattr(speed.torch, "compile", lambda module: compiled.append(module) or module)
+    model, inputs, notes = torch.nn.Linear(3, 2), torch.randn(4, 3), []
+    clock = iter(range(10**6))
+    monkeypatch.setattr(speed.time, "perf_counter", lambda: next(clock))  # every forward: 1 s
+    short = speed.training_forward(model, "auto", AUTO_COMPILE_SECONDS // 3 - 1 + speed.TIMED_FORWARDS + 1, notes.append)
+    long = speed.training_forward(model, "auto", AUTO_COMPILE_SECONDS // 3 + speed.TIMED_FORWARDS + 1, notes.append)
+    for forward in (short, long):
+        with torch.no_grad():
+            forward(inputs)  # validation: neither timed nor counted
+        for _ in range(speed.TIMED_FORWARDS + 1):
+            assert torch.equal(forward(inputs), model(inputs))
+    assert short.compiled is None and long.compiled is model and compiled == [model]
+    assert notes == [f"compiling the training forward: the {AUTO_COMPILE_SECONDS // 3} forwards and backwards "
+                     f"left would take about {AUTO_COMPILE_SECONDS // 60} min eagerly"]
+    assert speed.training_forward(model, False, 10**6, notes.append) is model
+
+
+def test_auto_trains_eagerly_where_compiling_fails(monkeypatch):
+    def no_compiler(graph, example_inputs):
+        raise RuntimeError("no C++ compiler\nmore")
+
+    real_compile = torch.compile
+    monkeypatch.setattr(speed.torch, "compile", lambda module: real_compile(module, backend=no_compiler))
+    notes: list[str] = []
+    model = torch.nn.Linear(3, 2)
+    forward = speed.AutoCompiled(model, 10, notes.append)
+    forward._decide(eager_seconds_left=AUTO_COMPILE_SECONDS)
+    inputs = torch.randn(4, 3)
+    assert torch.equal(forward(inputs), model(inputs)) and torch.equal(forward(inputs), model(inputs))
+    assert len(notes) == 2 and "no C++ compiler" in notes[1] and "training eagerly" in notes[1]
+    with pytest.raises(Exception, match=r"no C\+\+ compiler"):  # an explicit true does not hide it
+        speed.training_forward(model, True, 1, notes.append)(inputs)

@@ -4,6 +4,9 @@ what every export reads.
     spec.resolved.json   the spec with every auto resolved
     model.safetensors    the weights (tied weights stored once)
     tokenizer.json       the tokenizer, where one is known
+    origin.json          where the weights came from, where known: {"hf_model_type": "phi3"}
+                         for `lightllm import-hf`, plus {"init_from": DIR} for a run that
+                         `lightllm train --init-from DIR` started from DIR's weights
 
 Writes are atomic: files are written to a staging folder (light_llm/staging.py), synced,
 then renamed into place.
@@ -15,7 +18,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from light_llm.errors import LightLLMError
@@ -24,6 +27,7 @@ from light_llm.staging import merge_into_folder, staged_folder
 SPEC_FILE = "spec.resolved.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
+ORIGIN_FILE = "origin.json"
 
 
 class ModelFolderError(LightLLMError):
@@ -35,15 +39,27 @@ class ModelFolder:
     path: Path
     spec: "Spec"  # noqa: F821
     tokenizer_path: Path | None
+    origin: dict = field(default_factory=dict)  # origin.json, {} where absent
+
+    @property
+    def hf_model_type(self) -> str | None:
+        """The Hugging Face model_type the weights were imported from, where known."""
+        found = self.origin.get("hf_model_type")
+        return found if isinstance(found, str) else None
 
     def build(self, target: str = "eager"):
         """The module with the folder's weights, lowered for `target`."""
-        from safetensors.torch import load_file
-
         from light_llm.compiler.build import build
         from light_llm.compiler.pipeline import lower_spec
 
         model = build(lower_spec(self.spec, target=target))
+        self.load_weights_into(model)
+        return model.eval()
+
+    def load_weights_into(self, model) -> None:
+        """The folder's weights (safetensors) into `model`, every tensor by name and shape."""
+        from safetensors.torch import load_file
+
         try:
             state = load_file(self.path / WEIGHTS_FILE)
         except Exception as error:  # safetensors raises several types for damaged files
@@ -59,7 +75,6 @@ class ModelFolder:
                 f"{self.path / WEIGHTS_FILE}: weights do not match the spec "
                 f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})"
             )
-        return model.eval()
 
 
 def _size_mismatches(report: str) -> str:
@@ -95,15 +110,29 @@ def load_model_folder(path: str | os.PathLike) -> ModelFolder:
     except Exception as error:
         raise ModelFolderError(f"{folder / SPEC_FILE}: invalid resolved spec: {error}") from None
     tokenizer = folder / TOKENIZER_FILE
-    return ModelFolder(folder, spec, tokenizer if tokenizer.is_file() else None)
+    return ModelFolder(folder, spec, tokenizer if tokenizer.is_file() else None, _read_origin(folder))
+
+
+def _read_origin(folder: Path) -> dict:
+    path = folder / ORIGIN_FILE
+    if not path.is_file():
+        return {}
+    try:
+        origin = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelFolderError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(origin, dict):
+        raise ModelFolderError(f"{path}: expected a JSON object")
+    return origin
 
 
 def save_model_folder(
     path: str | os.PathLike, spec, model, tokenizer_json: str | os.PathLike | None = None,
-    extra_files: list[Path] | tuple[Path, ...] = (),
+    extra_files: list[Path] | tuple[Path, ...] = (), origin: dict | None = None,
 ) -> Path:
-    """Write spec, weights, tokenizer and `extra_files` (copied under their names, e.g. an
-    imported tokenizer_config.json) into `path` atomically (replacing its files)."""
+    """Write spec, weights, tokenizer, `origin` (origin.json) and `extra_files` (copied
+    under their names, e.g. an imported tokenizer_config.json) into `path` atomically
+    (replacing its files)."""
     from safetensors.torch import save_model
 
     folder = Path(path)
@@ -114,4 +143,6 @@ def save_model_folder(
             shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
         for extra in extra_files:
             shutil.copyfile(extra, staging / Path(extra).name)
+        if origin:
+            (staging / ORIGIN_FILE).write_text(json.dumps(origin, indent=2) + "\n")
     return folder

@@ -2,7 +2,8 @@
 downloaded): a transformers model saved with save_pretrained → `lightllm import-hf` →
 logits equal to transformers (fp32, 1e-4) in eager and in the ONNX export, the family's
 own tensors back (transformers loads them), `export --hf` loads in transformers with
-equal logits, and the imported model trains a few steps and exports again."""
+equal logits, and the imported model trains a few steps (light_llm's Trainer,
+starting from the imported weights) and exports again."""
 
 from __future__ import annotations
 
@@ -16,17 +17,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from rich.console import Console
 from families import FAMILIES, VOCAB, Family
 
 from light_llm.exports.hf import export_hf
 from light_llm.exports.onnx import export_onnx
 from light_llm.import_hf import import_hf
 from light_llm.interop.hf import architectures
-from light_llm.model_folder import ModelFolder, load_model_folder, save_model_folder
+from light_llm.model_folder import ModelFolder, load_model_folder
 from light_llm.runtime.feeds import step_feeds
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.session import OnnxSession
 from light_llm.tokenizer import byte_tokenizer
+from light_llm.train.data import WindowSampler
+from light_llm.train.prepare import prepare_data
+from light_llm.train.trainer import Trainer
 
 transformers = pytest.importorskip("transformers")
 
@@ -143,6 +148,8 @@ def test_family_tensors_go_back_unchanged(imported):
 def test_hf_export_loads_in_transformers_with_equal_logits(imported):
     result = export_hf(imported.folder, imported.root / "hf-out")
     assert result.parity.passed
+    written = json.loads((imported.root / "hf-out" / "config.json").read_text())
+    assert written["architectures"] == imported.reference.config.architectures  # the imported one, kept
     again = transformers.AutoModelForCausalLM.from_pretrained(imported.root / "hf-out", dtype=torch.float32).eval()
     ids, mask = prompts(2)
     positions = step_feeds(Geometry.from_ir(imported.folder.build().ir), ids, mask, None)["position_ids"]
@@ -152,19 +159,29 @@ def test_hf_export_loads_in_transformers_with_equal_logits(imported):
 
 
 def test_imported_model_trains_and_exports(imported):
+    """light_llm's own Trainer starts from the imported weights (--init-from): its first
+    loss is the imported model's on that batch; the trained run exports to --hf again."""
+    corpus = imported.root / "corpus.txt"
+    corpus.write_text("".join(f"line {line}: the quick brown fox jumps over the lazy dog\n" for line in range(40)))
+    train = dict(steps=3, batch_size=2, seq_len=12, warmup_steps=1, eval_every=3, eval_batches=1)
+    spec = imported.folder.spec.model_copy(update=dict(
+        data=imported.folder.spec.data.model_copy(update=dict(corpus=str(corpus))),
+        train=imported.folder.spec.train.model_copy(update=train)))
+    run = imported.root / "trained"
+    summary = Trainer(spec, run, console=Console(quiet=True), tensorboard=False, init_from=imported.root / "run").train()
+    assert summary.steps == 3
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    sampler = WindowSampler(prepare_data(spec, run, 12).splits.train, 12, spec.train.seed)
+    windows = sampler.windows(sampler.offsets(2))
     model = imported.folder.build().train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    tokens = torch.from_numpy(prompts(3)[0])
-    losses = []
-    for _ in range(4):
-        logits = model(tokens[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), tokens[:, 1:].reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    assert losses[-1] < losses[0]
-    trained = imported.root / "trained"
-    save_model_folder(trained, imported.folder.spec, model.eval(), imported.folder.tokenizer_path)
-    result = export_hf(load_model_folder(trained), imported.root / "trained-hf")
+    torch.manual_seed(spec.train.seed)  # the Trainer's seed before its first step: equal dropout masks
+    with torch.no_grad():
+        logits = model(windows[:, :-1])
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), windows[:, 1:].flatten()).item()
+    assert records[0]["loss"] == pytest.approx(expected, abs=1e-4)
+    trained = load_model_folder(run)
+    assert trained.hf_model_type == imported.reference.config.model_type
+    result = export_hf(trained, imported.root / "trained-hf")
     assert result.parity.passed
+    written = json.loads((imported.root / "trained-hf" / "config.json").read_text())
+    assert written["model_type"] == imported.reference.config.model_type

@@ -1,5 +1,6 @@
-"""`lightllm train SPEC --out RUN [--steps N] [--resume]`: train the spec's model; RUN
-ends up a model folder that `lightllm export` reads. Under `torchrun --nproc_per_node N`
+"""`lightllm train SPEC --out RUN [--steps N] [--resume] [--init-from MODEL_DIR]`: train
+the spec's model (from MODEL_DIR's weights with --init-from; SPEC left out: MODEL_DIR's own
+spec); RUN ends up a model folder that `lightllm export` reads. Under `torchrun --nproc_per_node N`
 the same command trains on N processes."""
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ INTERRUPTED_EXIT_CODE = 130
 
 
 def train(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="Spec file (JSON or YAML).")],
+    spec_path: Annotated[
+        Path | None,
+        typer.Argument(metavar="[SPEC]", help="Spec file (JSON or YAML); optional with --init-from (the folder's own spec).", show_default=False),
+    ] = None,
+    *,
     out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, metrics, the trained model.")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint in RUN.")] = False,
     steps: Annotated[int | None, typer.Option(help="Override train.steps.")] = None,
@@ -32,6 +37,10 @@ def train(
         bool, typer.Option("--tensorboard/--no-tensorboard", help="Write TensorBoard event files to RUN/tensorboard.")
     ] = True,
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Train even when the spec needs more memory than the device has.")] = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option("--init-from", metavar="MODEL_DIR", help="Start from this model folder's weights (import-hf, compile --out or a run); its model must equal the spec's.", show_default=False),
+    ] = None,
 ) -> None:
     """Train a spec's model; Ctrl-C saves a checkpoint, --resume continues exactly."""
     from rich.console import Console
@@ -56,10 +65,12 @@ def train(
     made = missing_ancestors(out)  # removed again when a failure leaves them empty
     try:
         options = [Override(("train", key), value, _option_text(key, value)) for key, value in overrides.items() if value is not None]
-        spec = load_spec_with_overrides(spec_path, [*parse_overrides(set_values), *options])
+        source, implied = _spec_source(spec_path, init_from)
+        spec = load_spec_with_overrides(source, [*implied, *parse_overrides(set_values), *options])
         if not allow_large:
             _check_memory(spec)
-        summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard).train()
+        summary = Trainer(spec, out, resume=resume, console=console, tensorboard=tensorboard,
+                          init_from=init_from).train()
     except SpecError as error:
         remove_if_empty(made)
         typer.echo(str(error), err=True)
@@ -76,6 +87,24 @@ def train(
     _print_summary(console, summary)
     if summary.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
+
+
+def _spec_source(spec_path: Path | None, init_from: Path | None):
+    """The spec to load and the overrides it implies: SPEC, or without it the
+    --init-from folder's spec.resolved.json reading the folder's own tokenizer.json."""
+    from light_llm.cli.errors import fail
+    from light_llm.model_folder import SPEC_FILE, load_model_folder
+    from light_llm.schemas.overrides import Override
+
+    if spec_path is not None:
+        return spec_path, []
+    if init_from is None:
+        fail("give a SPEC, or --init-from MODEL_DIR to train a model folder with its own spec")
+    folder = load_model_folder(init_from)
+    if folder.tokenizer_path is None or folder.spec.data.tokenizer == "byte":
+        return folder.path / SPEC_FILE, []
+    tokenizer = str(folder.tokenizer_path.resolve())
+    return folder.path / SPEC_FILE, [Override(("data", "tokenizer"), tokenizer, f"--init-from {folder.path}")]
 
 
 def _option_text(key: str, value) -> str:

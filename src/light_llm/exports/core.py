@@ -65,10 +65,11 @@ def manifest(
     return data
 
 
-def write_side_files(staging: Path, folder, ir, geometry: Geometry, genai: bool = False):
+def write_side_files(staging: Path, folder, ir, geometry: Geometry, genai: bool = False,
+                     hf_architecture: str | None = None):
     """tokenizer.json, tokenizer_config.json, config.json (where the spec maps onto a
     Hugging Face architecture) and, with `genai`, genai_config.json (it describes an ONNX
     graph). Returns what was written (InteropFiles: files, notes, special tokens)."""
     from light_llm.exports.interop_files import write_interop_files
 
-    return write_interop_files(staging, folder, ir, geometry, genai=genai)
+    return write_interop_files(staging, folder, ir, geometry, genai=genai, hf_architecture=hf_architecture)

@@ -1,6 +1,8 @@
 """Hugging Face export: a folder `transformers.AutoModelForCausalLM.from_pretrained` loads
 (config.json, model.safetensors, tokenizer.json, tokenizer_config.json), for specs that
-map onto Llama, Mistral (sliding window) or GPT-2 (interop/hf/ decides).
+map onto a Hugging Face architecture (interop/hf/ decides): the one the model was imported
+from where it still fits (origin.json's hf_model_type, kept through `train --init-from`),
+else the first that fits, or the one `architecture` (--hf-architecture) names.
 
 The folder is verified like every other export: transformers loads it from the staging
 folder and runs the contract (prefill with padding, KV-cache decode, greedy generation)
@@ -20,21 +22,39 @@ from light_llm.exports.result import ExportResult
 WEIGHTS_FILE = "model.safetensors"
 
 
-def hf_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The HF state dict of `model`, each tensor stored once (a tied lm_head is left out:
-    transformers re-ties it from tie_word_embeddings)."""
+def hf_state_dict(model: torch.nn.Module, model_type: str | None = None) -> dict[str, torch.Tensor]:
+    """The HF state dict of `model` (as the architecture `model_type`, else the first that
+    fits), each tensor stored once (a tied lm_head is left out: transformers re-ties it from
+    tie_word_embeddings)."""
     from light_llm.interop.hf import to_hf_state_dict
 
-    state = to_hf_state_dict(model.ir, model.state_dict())
+    state = to_hf_state_dict(model.ir, model.state_dict(), model_type)
     if model.ir.tie_embeddings:
         state.pop("lm_head.weight")
     return {name: tensor.detach().contiguous() for name, tensor in state.items()}
 
 
-def save_hf_weights(model: torch.nn.Module, path: Path) -> None:
+def save_hf_weights(model: torch.nn.Module, path: Path, model_type: str | None = None) -> None:
     from safetensors.torch import save_file
 
-    save_file(hf_state_dict(model), str(path), metadata={"format": "pt"})
+    save_file(hf_state_dict(model, model_type), str(path), metadata={"format": "pt"})
+
+
+def chosen_architecture(folder, ir, required: str | None) -> tuple[str, str | None]:
+    """(model_type to write, a note where the imported one could not be kept); an
+    architecture that cannot be named or cannot express the model is an ExportError."""
+    from light_llm.interop.hf import HFConfigError, UnmappableSpec, choose_architecture, unmappable_options
+
+    try:
+        return choose_architecture(ir, folder.hf_model_type, required)
+    except HFConfigError as error:
+        raise ExportError(f"--hf-architecture {required}: {error}") from None
+    except UnmappableSpec as error:
+        fits = [name for name, found in unmappable_options(ir).items() if not found]
+        raise ExportError(
+            f"--hf-architecture {required}: {required} cannot express this model: "
+            f"{', '.join(error.reasons[required])}; architectures that fit: {', '.join(fits) or 'none'}"
+        ) from None
 
 
 def unmappable_error(ir) -> ExportError | None:
@@ -76,10 +96,12 @@ def load_hf_folder(path: Path) -> torch.nn.Module:
 
 
 def export_hf(
-    folder, out_dir: Path, *, atol: float | None = None, rtol: float | None = None, seed: int = 0
+    folder, out_dir: Path, *, atol: float | None = None, rtol: float | None = None, seed: int = 0,
+    architecture: str | None = None,
 ) -> ExportResult:
     """`folder`: a ModelFolder. Writes the Hugging Face folder into `out_dir` once
-    transformers, loading it, gives eager light_llm's logits."""
+    transformers, loading it, gives eager light_llm's logits. `architecture`: the
+    model_type to write (default: the imported one where it fits, else the first that fits)."""
     import importlib.util
 
     from light_llm.exports.core import manifest, tolerances, write_side_files
@@ -89,15 +111,15 @@ def export_hf(
 
     atol, rtol = tolerances(folder, atol, rtol)
     model = folder.build(target="eager")
-    error = unmappable_error(model.ir)
-    if error is not None:
+    if architecture is None and (error := unmappable_error(model.ir)) is not None:
         raise error
+    model_type, note = chosen_architecture(folder, model.ir, architecture)
     if importlib.util.find_spec("transformers") is None:
         raise ExportError("--hf: verifying the folder needs transformers: `pip install transformers`")
     geometry = Geometry.from_ir(model.ir)
     with staged_folder(out_dir) as staging:
-        save_hf_weights(model, staging / WEIGHTS_FILE)
-        side = write_side_files(staging, folder, model.ir, geometry)
+        save_hf_weights(model, staging / WEIGHTS_FILE, model_type)
+        side = write_side_files(staging, folder, model.ir, geometry, hf_architecture=model_type)
         from light_llm.interop.hf_run import hf_run
 
         run = hf_run(load_hf_folder(staging), geometry)
@@ -106,5 +128,5 @@ def export_hf(
         )
         write_json(staging / MANIFEST, manifest("hf", folder, geometry, report, staging, [WEIGHTS_FILE], side))
         files = sorted(item.name for item in staging.iterdir())
-    return ExportResult("hf", Path(out_dir), files, report, side.notes)
+    return ExportResult("hf", Path(out_dir), files, report, [note, *side.notes] if note else side.notes)
 

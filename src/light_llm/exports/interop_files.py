@@ -23,9 +23,11 @@ class InteropFiles:
 
 
 def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bool = True,
-                        shares_kv_buffer: bool = False) -> InteropFiles:
+                        shares_kv_buffer: bool = False, hf_architecture: str | None = None) -> InteropFiles:
     """`genai`: False for folders without model.onnx (the Hugging Face export);
-    `shares_kv_buffer`: the graph lets past and present share one KV buffer (GroupQueryAttention)."""
+    `shares_kv_buffer`: the graph lets past and present share one KV buffer (GroupQueryAttention);
+    `hf_architecture`: config.json's model_type (default: the folder's imported one where it
+    still fits, else the first that fits)."""
     written = InteropFiles()
     tokenizer = _write_tokenizer(staging, folder, written)
     if tokenizer is not None:
@@ -39,7 +41,7 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bo
         else:
             write_json(staging / "tokenizer_config.json", hf_tokenizer_config(tokenizer, ir.max_seq_len))
         written.files.append("tokenizer_config.json")
-    _write_hf_config(staging, ir, written)
+    _write_hf_config(staging, ir, written, hf_architecture or getattr(folder, "hf_model_type", None))
     if not genai:
         return written
     written.genai_skipped = genai_unsupported_reason(geometry)
@@ -69,10 +71,14 @@ def _write_tokenizer(staging: Path, folder, written: InteropFiles):
     return Tokenizer.from_file(str(target))
 
 
-def _write_hf_config(staging: Path, ir, written: InteropFiles) -> None:
-    from light_llm.interop.hf import hf_config, hf_model_type, unmappable_options
+def _write_hf_config(staging: Path, ir, written: InteropFiles, preferred: str | None) -> None:
+    from light_llm.interop.hf import choose_architecture, hf_config, hf_model_type, unmappable_options
 
     written.hf_model_type = hf_model_type(ir)
+    if written.hf_model_type is not None:
+        written.hf_model_type, note = choose_architecture(ir, preferred)
+        if note is not None:
+            written.notes.append(f"config.json: {note}")
     if written.hf_model_type is None:
         reasons = "; ".join(f"{name}: {', '.join(found)}" for name, found in unmappable_options(ir).items())
         written.notes.append(f"config.json left out: no Hugging Face architecture matches ({reasons})")
@@ -80,5 +86,5 @@ def _write_hf_config(staging: Path, ir, written: InteropFiles) -> None:
     extra = {key: value for key, value in (("eos_token_id", written.eos_id),
                                            ("bos_token_id", written.eos_id),
                                            ("pad_token_id", written.pad_id)) if value is not None}
-    write_json(staging / "config.json", hf_config(ir, **extra))
+    write_json(staging / "config.json", hf_config(ir, written.hf_model_type, **extra))
     written.files.append("config.json")

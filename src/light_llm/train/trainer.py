@@ -50,6 +50,7 @@ from light_llm.train.checkpoint import (
 )
 from light_llm.train.data import WindowSampler, unigram_entropy, validation_offsets
 from light_llm.train.errors import TrainingError
+from light_llm.train.init_from import open_init_folder, run_origin, write_origin
 from light_llm.train.optim import build_optimizer, learning_rate, set_learning_rate
 from light_llm.train.prepare import PreparedData, prepare_data
 from light_llm.train.progress import TrainingProgress
@@ -85,7 +86,10 @@ class Trainer:
         resume: bool = False,
         console: Console | None = None,
         tensorboard: bool = True,
+        init_from: str | Path | None = None,
     ):
+        """`init_from`: a model folder whose weights a new run starts from (a resumed run
+        continues from its checkpoint instead); its model must equal the spec's."""
         self.spec = resolve_spec(spec)
         self.run = Path(run)
         self.resume = resume
@@ -99,6 +103,7 @@ class Trainer:
                 f"allowed: at most {model.max_seq_len}"
             )
         self._stop_requested = False
+        self.init_folder = None if init_from is None else open_init_folder(init_from, self.spec.model)
 
     # ----------------------------------------------------------------- setup
 
@@ -117,6 +122,10 @@ class Trainer:
         model = build(lower_spec(self.spec), seed=train.seed)
         if checkpoint is not None:
             _load_weights(model, checkpoint)
+        elif self.init_folder is not None:
+            self.init_folder.load_weights_into(model)
+            if processes.is_main:
+                write_origin(self.run, run_origin(self.init_folder))
         model.to(processes.device)
         wrapped = dist_utils.wrap_model(model, train.distributed, processes)
         optimizer = build_optimizer(model, train)
@@ -369,6 +378,9 @@ class _Loop:
         config, processes = self.config, self.processes
         where = f"{processes.world_size} processes ({config.distributed})" if processes.distributed else "1 process"
         begin = f"resuming at step {start_step}" if start_step else "starting"
+        if self.trainer.init_folder is not None:
+            begin += (" (--init-from ignored: the checkpoint's weights continue)" if start_step
+                      else f" from the weights of {self.trainer.init_folder.path}")
         parameters = sum(p.numel() for p in self.model.parameters())
         entropy = unigram_entropy(self.data.splits.validation, self.spec.model.vocab_size)
         return (

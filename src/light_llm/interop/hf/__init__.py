@@ -7,6 +7,9 @@ package: llama.py, mistral.py, gpt2.py, phi3.py), found by `architectures()`; ad
 a file.
 
     hf_model_type(ir) -> str | None           the architecture that reproduces the model
+    choose_architecture(ir, preferred, required)
+                                              the one to write: `required` or else
+                                              `preferred` (an import's own) where it fits
     unmappable_options(ir) -> {arch: [...]}   per architecture, each blocking spec option
     hf_config(ir, **extra) -> dict            config.json (raises UnmappableSpec)
     to_hf_state_dict / from_hf_state_dict     our tensor names ↔ the *ForCausalLM names
@@ -28,7 +31,7 @@ from light_llm.interop.hf.base import HFArchitecture, HFConfigError, UnmappableS
 from light_llm.models.transformer.ir import TransformerIR
 
 __all__ = [
-    "HFConfigError", "UnmappableSpec", "architecture", "architectures", "from_hf_state_dict",
+    "HFConfigError", "UnmappableSpec", "architecture", "architectures", "choose_architecture", "from_hf_state_dict",
     "hf_config", "hf_model_type", "model_section_from_hf_config", "to_hf_state_dict",
     "unmappable_options",
 ]
@@ -68,6 +71,30 @@ def hf_model_type(ir: TransformerIR) -> str | None:
     return next((name for name, found in unmappable_options(ir).items() if not found), None)
 
 
+def choose_architecture(
+    ir: TransformerIR, preferred: str | None = None, required: str | None = None
+) -> tuple[str, str | None]:
+    """(model_type to write, a note where `preferred` could not be kept). `required`: that
+    architecture or UnmappableSpec naming its blockers; else `preferred` (the model_type an
+    import came from) where it still reproduces `ir`, else the first that does."""
+    if required is not None:
+        architecture(required)  # an unknown name: HFConfigError listing the known ones
+        blocked = unmappable_options(ir)[required]
+        if blocked:
+            raise UnmappableSpec({required: blocked})
+        return required, None
+    found = unmappable_options(ir)
+    if preferred in found and not found[preferred]:
+        return preferred, None
+    first = next((name for name, blockers in found.items() if not blockers), None)
+    if first is None:
+        raise UnmappableSpec(found)
+    if preferred is None:
+        return first, None
+    why = "; ".join(found.get(preferred, [f"no mapping for {preferred!r}"]))
+    return first, f"wrote {first}, not the imported {preferred}, which no longer fits ({why})"
+
+
 def _mapped(ir: TransformerIR) -> HFArchitecture:
     name = hf_model_type(ir)
     if name is None:
@@ -75,9 +102,10 @@ def _mapped(ir: TransformerIR) -> HFArchitecture:
     return architectures()[name]
 
 
-def hf_config(ir: TransformerIR, **extra: Any) -> dict[str, Any]:
-    """The HF `config.json` for this model; raises UnmappableSpec naming every blocker."""
-    entry = _mapped(ir)
+def hf_config(ir: TransformerIR, model_type: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The HF `config.json` for this model (as the architecture `model_type`, else the first
+    that fits); raises UnmappableSpec naming every blocker."""
+    entry = _chosen(ir, model_type)
     common = {
         "architectures": [entry.hf_class],
         "model_type": entry.model_type,

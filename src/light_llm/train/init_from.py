@@ -1,0 +1,60 @@
+"""Starting weights for `lightllm train --init-from MODEL_DIR`: a model folder (from
+`lightllm import-hf`, `compile --out` or a finished run) whose model must be the one the
+spec builds, key for key; its weights (safetensors) replace the random initialisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from light_llm.model_folder import ORIGIN_FILE, ModelFolder, load_model_folder
+from light_llm.train.errors import TrainingError
+
+
+def open_init_folder(path: str | Path, model_section) -> ModelFolder:
+    """The model folder at `path`, once its model equals `model_section` (resolved)."""
+    folder = load_model_folder(path)  # ModelFolderError names what is missing
+    differences = model_differences(model_section, folder.spec.model)
+    if differences:
+        raise TrainingError(
+            f"--init-from {folder.path}: the spec's model differs from the folder's "
+            f"({'; '.join(differences)}); train with the folder's model section, or leave SPEC out "
+            "to use the folder's own spec"
+        )
+    return folder
+
+
+def model_differences(ours, theirs) -> list[str]:
+    """'model.KEY: A in the spec, B in the folder' for each differing (nested) key."""
+    mine, folder = _flat(ours.model_dump(mode="json")), _flat(theirs.model_dump(mode="json"))
+    return [
+        f"model.{key}: {mine.get(key)!r} in the spec, {folder.get(key)!r} in the folder"
+        for key in sorted(set(mine) | set(folder))
+        if mine.get(key) != folder.get(key)
+    ]
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flat(item, f"{prefix}{key}."))
+        return flat
+    return {prefix.removesuffix("."): value}
+
+
+def run_origin(folder: ModelFolder) -> dict[str, Any]:
+    """origin.json of a run started from `folder`: the folder's own origin (an imported
+    model's hf_model_type) and the folder itself."""
+    return {**folder.origin, "init_from": str(folder.path.resolve())}
+
+
+def write_origin(run: Path, origin: dict[str, Any]) -> None:
+    """RUN/origin.json, written when the run starts (atomically), kept by every later save."""
+    import json
+    import os
+
+    run.mkdir(parents=True, exist_ok=True)
+    temporary = run / f".{ORIGIN_FILE}.tmp"
+    temporary.write_text(json.dumps(origin, indent=2) + "\n")
+    os.replace(temporary, run / ORIGIN_FILE)

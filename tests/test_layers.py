@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix 
     ("light_llm.models.*.lower", 2),
     ("light_llm.models.*.cost", 2),
     ("light_llm.models.*.resolve", 2),
+    ("light_llm.models.*.rope_scaling", 2),  # frequency math read by lowering; torch only inside functions
     ("light_llm.models", 3),
     ("light_llm.compiler", 4),
     ("light_llm.interop", 5),
@@ -54,7 +55,6 @@ KNOWN_UPWARD = {
     ("light_llm.runtime.eager", "light_llm.model_folder"),
     ("light_llm.import_hf", "light_llm.compiler.build"),
     ("light_llm.import_hf", "light_llm.model_folder"),
-    ("light_llm.import_hf", "light_llm.exports.hf"),
     ("light_llm.import_hf", "light_llm.exports.verify"),
 }
 

@@ -26,7 +26,8 @@ def load_reference(folder, target: str = "eager"):
     with _without_init():
         model = build(lower_spec(folder.spec, target=target))
     state = model.state_dict(keep_vars=True)
-    tied = {"lm_head.weight"} if model.ir.tie_embeddings else set()
+    first_name = {}  # a tied parameter is stored once, under the first of its names
+    tied = {name for name, tensor in state.items() if first_name.setdefault(id(tensor), name) != name}
     missing = [name for name in state if name not in weights.entries and name not in tied]
     unexpected = [name for name in weights.names() if name not in state]
     if missing or unexpected:

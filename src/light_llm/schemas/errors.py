@@ -58,7 +58,7 @@ class SpecError(LightLLMError):
             return shorten(f"{shorten(self.source, MAX_SOURCE)}: {self.issues[0].message}", MAX_LINE)
         count = len(self.issues)
         header = f"{shorten(self.source, MAX_SOURCE)}: {count} error{'s' if count != 1 else ''}"
-        return "\n".join([header, *(f"  {line}" for line in self.lines())])
+        return "\n".join([header, *(shorten(f"  {line}", MAX_LINE) for line in self.lines())])
 
 
 def unreadable(source: str, message: str) -> SpecError:

@@ -112,8 +112,8 @@ def test_a_model_that_differs_is_refused_naming_each_key(imported, text_corpus, 
     command = _train_command(imported, tmp_path / "run", text_corpus)[1:]
     result = CliRunner().invoke(cli.app, [*command, "--set", "model.num_layers=1", "--set", "model.d_model=24"])
     line = _one_line_error(result)
-    assert "model.num_layers: 1 in the spec, 2 in the folder" in line
-    assert "model.d_model: 24 in the spec, 48 in the folder" in line
+    assert "model.num_layers: spec 1, folder 2" in line
+    assert "model.d_model: spec 24, folder 48" in line
     assert not (tmp_path / "run").exists()
     missing = _one_line_error(CliRunner().invoke(cli.app, ["train", "--out", str(tmp_path / "run")]))
     assert "--init-from MODEL_DIR" in missing

@@ -18,17 +18,16 @@ def open_init_folder(path: str | Path, model_section) -> ModelFolder:
     if differences:
         raise TrainingError(
             f"--init-from {folder.path}: the spec's model differs from the folder's "
-            f"({'; '.join(differences)}); train with the folder's model section, or leave SPEC out "
-            "to use the folder's own spec"
+            f"({'; '.join(differences)}); use the folder's model section, or leave SPEC out"
         )
     return folder
 
 
 def model_differences(ours, theirs) -> list[str]:
-    """'model.KEY: A in the spec, B in the folder' for each differing (nested) key."""
+    """'model.KEY: spec A, folder B' for each differing (nested) key."""
     mine, folder = _flat(ours.model_dump(mode="json")), _flat(theirs.model_dump(mode="json"))
     return [
-        f"model.{key}: {mine.get(key)!r} in the spec, {folder.get(key)!r} in the folder"
+        f"model.{key}: spec {mine.get(key)!r}, folder {folder.get(key)!r}"
         for key in sorted(set(mine) | set(folder))
         if mine.get(key) != folder.get(key)
     ]

@@ -75,6 +75,7 @@ class HFArchitecture:
     checkpoint_aliases: ClassVar[dict[str, str]] = {}
     fields: ClassVar[type[HFConfigFields]]
     needs: ClassVar[tuple[Need, ...]]
+    heads_span_d_model: ClassVar[bool] = False  # num_heads·head_dim must equal d_model
 
     # --- light_llm → Hugging Face ---------------------------------------------------
 
@@ -90,6 +91,11 @@ class HFArchitecture:
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
         attention = block(ir).attention
+        if self.heads_span_d_model and attention.num_heads * attention.head_dim != ir.d_model:
+            return [
+                f"model.attention.head_dim={attention.head_dim} ({self.model_type} needs "
+                f"num_heads·head_dim = d_model = {ir.d_model})"
+            ]
         if attention.num_heads * attention.head_dim != ir.d_model and ir.d_model % attention.num_heads:
             return [
                 f"model.attention.num_heads={attention.num_heads} ({self.model_type} needs "

@@ -53,6 +53,7 @@ class GPT2Fields(HFConfigFields):
 
 class GPT2(HFArchitecture):
     model_type = "gpt2"
+    heads_span_d_model = True
     hf_class = "GPT2LMHeadModel"
     base_prefix = "transformer."
     embedding = "transformer.wte.weight"
@@ -71,15 +72,6 @@ class GPT2(HFArchitecture):
         Need("model.ffn.bias", FFN_BIAS, (True,)),
         Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
     ) + SAME_LAYERS_NEEDS
-
-    def shape_problems(self, ir: TransformerIR) -> list[str]:
-        attention = block(ir).attention
-        if attention.num_heads * attention.head_dim == ir.d_model:
-            return []
-        return [
-            f"model.attention.head_dim={attention.head_dim} (gpt2 needs num_heads·head_dim = "
-            f"d_model = {ir.d_model})"
-        ]
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn

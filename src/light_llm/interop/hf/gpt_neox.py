@@ -74,6 +74,7 @@ class GPTNeoXFields(HFConfigFields):
 
 class GPTNeoX(HFArchitecture):
     model_type = "gpt_neox"
+    heads_span_d_model = True
     hf_class = "GPTNeoXForCausalLM"
     base_prefix = "gpt_neox."
     embedding = "gpt_neox.embed_in.weight"
@@ -94,13 +95,6 @@ class GPTNeoX(HFArchitecture):
         *PLAIN_ATTENTION,
         Need("model.lm_head_bias", LM_HEAD_BIAS, (False,)),
     ) + SAME_LAYERS_NEEDS
-
-    def shape_problems(self, ir: TransformerIR) -> list[str]:
-        attention = block(ir).attention
-        if attention.num_heads * attention.head_dim == ir.d_model:
-            return []
-        return [f"model.attention.head_dim={attention.head_dim} (gpt_neox needs num_heads·head_dim = "
-                f"d_model = {ir.d_model})"]
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn

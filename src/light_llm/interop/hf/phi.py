@@ -64,6 +64,7 @@ class PhiFields(HFConfigFields):
 
 class Phi(HFArchitecture):
     model_type = "phi"
+    heads_span_d_model = True
     hf_class = "PhiForCausalLM"
     base_prefix = "model."
     embedding = "model.embed_tokens.weight"
@@ -84,13 +85,6 @@ class Phi(HFArchitecture):
         *PLAIN_ATTENTION,
         Need("model.lm_head_bias", LM_HEAD_BIAS, (True,)),
     ) + SAME_LAYERS_NEEDS
-
-    def shape_problems(self, ir: TransformerIR) -> list[str]:
-        attention = block(ir).attention
-        if attention.num_heads * attention.head_dim == ir.d_model:
-            return []
-        return [f"model.attention.head_dim={attention.head_dim} (phi needs num_heads·head_dim = "
-                f"d_model = {ir.d_model})"]
 
     def config(self, ir: TransformerIR) -> dict[str, Any]:
         attention, ffn = block(ir).attention, block(ir).ffn

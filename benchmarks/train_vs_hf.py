@@ -89,10 +89,12 @@ def logits_of(model: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     return output if isinstance(output, torch.Tensor) else output.logits
 
 
-def train_steps(model, optimizer, batches, precision: str) -> None:
+def train_steps(model: torch.nn.Module, forward, optimizer, batches, precision: str) -> None:
+    """`model` holds the parameters (clipped, stepped); `forward` gives the logits (the
+    module itself, its compiled form, or the Trainer's AutoCompiled, which is no module)."""
     for batch in batches:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            logits = logits_of(model, batch[:, :-1])
+            logits = logits_of(forward, batch[:, :-1])
         loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -107,15 +109,15 @@ def measure(contestants: dict, precision: str, batch: int, seq: int, windows: in
     data = [torch.randint(0, vocab, (batch, seq + 1), generator=generator) for _ in range(steps)]
     optimizers = {name: build_optimizer(model, TrainConfig()) for name, (model, _) in contestants.items()}
     warmup = [data[i % len(data)] for i in range(TIMED_FORWARDS + 3)]  # auto decides, then compiles
-    for name, (_, forward) in contestants.items():  # warmup: compiles, allocator, optimizer state
+    for name, (model, forward) in contestants.items():  # warmup: compiles, allocator, optimizer state
         start = time.perf_counter()
-        train_steps(forward, optimizers[name], warmup, precision)
+        train_steps(model, forward, optimizers[name], warmup, precision)
         print(f"  warm-up {name} ({precision}): {time.perf_counter() - start:.1f} s", flush=True)
     times: dict[str, list[float]] = {name: [] for name in contestants}
     for _ in range(windows):
-        for name, (_, forward) in contestants.items():
+        for name, (model, forward) in contestants.items():
             start = time.perf_counter()
-            train_steps(forward, optimizers[name], data, precision)
+            train_steps(model, forward, optimizers[name], data, precision)
             times[name].append(time.perf_counter() - start)
     return {name: batch * seq * steps / statistics.median(values) for name, values in times.items()}
 

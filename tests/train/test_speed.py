@@ -73,3 +73,48 @@ def test_auto_trains_eagerly_where_compiling_fails(monkeypatch):
     assert len(notes) == 2 and "no C++ compiler" in notes[1] and "training eagerly" in notes[1]
     with pytest.raises(Exception, match=r"no C\+\+ compiler"):  # an explicit true does not hide it
         speed.training_forward(model, True, 1, notes.append)(inputs)
+
+
+def _not_a_module(module):
+    """What compiling returns, as far as the training loops may assume: a callable without
+    .parameters() (AutoCompiled and compiled functions are no modules)."""
+    return lambda *inputs: module(*inputs)
+
+
+def _benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "train_vs_hf.py"
+    spec = importlib.util.spec_from_file_location("train_vs_hf", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_loop_trains_through_an_auto_compiled_forward(monkeypatch):
+    """benchmarks/train_vs_hf.py once clipped `forward.parameters()`, which the Trainer's
+    AutoCompiled forward does not have: the loop must clip and step the module."""
+    monkeypatch.setattr(speed, "AUTO_COMPILE_SECONDS", 0)
+    monkeypatch.setattr(speed.torch, "compile", _not_a_module)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(11, 8), torch.nn.Linear(8, 11))
+    forward = speed.training_forward(model, "auto", 100, print)
+    before = [p.detach().clone() for p in model.parameters()]
+    batches = [torch.randint(0, 11, (2, 6)) for _ in range(speed.TIMED_FORWARDS + 3)]
+    _benchmark().train_steps(model, forward, build_optimizer(model, TrainConfig()), batches, "fp32")
+    assert forward.compiled is not None  # the last steps ran through the "compiled" forward
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_the_trainer_clips_and_steps_once_auto_has_compiled(tmp_path, monkeypatch):
+    from train_helpers import metric_records, tiny_spec
+
+    from light_llm.train.trainer import Trainer
+
+    monkeypatch.setattr(speed, "AUTO_COMPILE_SECONDS", 0)
+    monkeypatch.setattr(speed.torch, "compile", _not_a_module)
+    steps = speed.TIMED_FORWARDS + 4
+    Trainer(tiny_spec(steps=steps, grad_clip=0.5), tmp_path / "run").train()
+    norms = metric_records(tmp_path / "run", "grad_norm")
+    assert len(norms) == steps and all(norm > 0 for norm in norms)

@@ -40,7 +40,7 @@ def fake_timings(monkeypatch, plain_s: float, blocked_s: float) -> list[int]:
         calls.append(len(candidates))
         return [plain_s, blocked_s]
 
-    monkeypatch.setattr(linear_calibration, "_median_seconds", medians)
+    monkeypatch.setattr(linear_calibration, "median_seconds", medians)
     return calls
 
 
@@ -95,7 +95,7 @@ def test_failed_measurement_keeps_plain_kernel(monkeypatch):
     def broken(*candidates):
         raise RuntimeError("no timer here")
 
-    monkeypatch.setattr(linear_calibration, "_median_seconds", broken)
+    monkeypatch.setattr(linear_calibration, "median_seconds", broken)
     layer = Linear(16, 16)
     x = torch.randn(1, 16)
     with torch.no_grad():

@@ -6,8 +6,9 @@ AVX2, for one) streams the weights at about half the bandwidth that a batched ma
 blocks of output rows reaches, while on others (Intel Xeon with AVX-512) that batched
 matmul halves decode instead. So the choice is measured, not assumed: the first few-row
 call of each weight shape, dtype, row count and thread count times both kernels
-(`linear_calibration`) and keeps the faster, for the process. Every other call (training
-batches, prefill, GPU, any tracing or export) is the plain `F.linear`.
+(`linear_calibration`) and keeps the faster, for the process. Training on CPU in fp32
+goes through `training_matmul` (each product's GEMM library measured the same way);
+every other call (prefill, GPU, any export) is the plain `F.linear`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from light_llm.models.transformer import training_matmul
 from light_llm.models.transformer.linear_calibration import BLOCKED, chosen_kernel
 from light_llm.models.tracing import is_tracing
 
@@ -37,6 +39,8 @@ class Linear(nn.Linear):
     """nn.Linear: the same parameters, state dict and results (up to fp32 summation order)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if training_matmul.applies(x, self.weight):
+            return training_matmul.linear(x, self.weight, self.bias)
         if is_tracing() or not self._blocked_applies(x):
             return F.linear(x, self.weight, self.bias)
         rows = x.numel() // self.in_features

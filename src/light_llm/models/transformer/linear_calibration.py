@@ -104,7 +104,7 @@ def _calibrate(
     start = time.perf_counter()
     try:
         with torch.no_grad():
-            plain_s, blocked_s = _median_seconds(
+            plain_s, blocked_s = median_seconds(
                 lambda: plain(x, weight, bias), lambda: blocked(x, weight, bias)
             )
     except RuntimeError as error:  # e.g. a backend refusing the blocked view: keep the plain kernel
@@ -114,7 +114,7 @@ def _calibrate(
     return KernelChoice(kernel, plain_s * 1e6, blocked_s * 1e6, time.perf_counter() - start)
 
 
-def _median_seconds(*candidates: Callable[[], torch.Tensor]) -> list[float]:
+def median_seconds(*candidates: Callable[[], torch.Tensor]) -> list[float]:
     """Median seconds per call of each candidate, samples interleaved so load hits all alike."""
     first = []
     for candidate in candidates:

@@ -9,6 +9,8 @@ build_optimizer, whose kernel — fused where torch has one — is printed):
 - light_llm eager: the same model without compiling;
 - HF eager: LlamaForCausalLM (SDPA attention), the same configuration and shapes;
 - HF compiled: torch.compile(LlamaForCausalLM).
+light_llm's fp32 CPU products go through the GEMM library measured fastest per shape
+(models/transformer/training_matmul.py; the choices are printed).
 Each timed window runs a few full optimizer steps (forward, loss, backward, clip, step);
 windows of the contestants alternate so background load hits them alike. Prints tokens/s
 (median of the windows), the ratios of light_llm default to HF eager and HF compiled
@@ -31,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from light_llm.compiler.build import build
+from light_llm.models.transformer.training_matmul import library_choices
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
 from light_llm.schemas.load import load_spec
@@ -173,6 +176,7 @@ def main() -> None:
         if isinstance(default, AutoCompiled):
             print(f"  light_llm default ({precision}): {'compiled' if default.compiled is not None else 'eager'} "
                   f"after timing {TIMED_FORWARDS + 1} eager forwards")
+    print("GEMM library per training product (light_llm, timed at first use):\n  " + "\n  ".join(library_choices()))
     names = list(next(iter(results.values())))
     print(f"\n| precision | {' | '.join(f'{name} tok/s' for name in names)} | default / HF eager | default / HF compiled |")
     print(f"|---|{'---:|' * (len(names) + 2)}")

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 
 import torch
+from torch.utils.flop_counter import register_flop_formula
 
 from light_llm.models.transformer.linear_calibration import median_seconds
 
@@ -96,6 +97,13 @@ def _backward(ctx, grad: torch.Tensor):
 
 
 matmul_nt.register_autograd(_backward, setup_context=_setup_context)
+
+
+@register_flop_formula(torch.ops.light_llm.matmul_nt)
+def _flops(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """What torch's FlopCounterMode counts for it, as for aten.mm: 2·M·K·N."""
+    (rows, inner), (columns, _) = a_shape, b_shape
+    return 2 * rows * inner * columns
 
 
 def library_choices() -> list[str]:

@@ -5,6 +5,8 @@ bf16 autocast and exports never take this path."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -79,11 +81,12 @@ def test_a_model_trains_alike_through_either_library(monkeypatch):
 def test_onednn_is_kept_only_when_clearly_faster(monkeypatch):
     timings = iter([[1.0, 0.97], [1.0, 0.5]])  # aten, oneDNN seconds per call
     monkeypatch.setattr(training_matmul, "median_seconds", lambda *candidates: next(timings))
-    a, b = torch.randn(8, 4), torch.randn(6, 4)
+    a, b = torch.randn(256, 128), torch.randn(128, 128)
     assert training_matmul._library(a, b) == ATEN
     assert training_matmul._library(a, b) == ATEN  # measured once per shape
     assert training_matmul._library(a, b.t().contiguous().t()) == ONEDNN  # another layout: measured anew
     assert len(library_choices()) == 2 and library_choices()[1].endswith("-> onednn")
+    assert training_matmul._library(a[:8], b) == ATEN and len(library_choices()) == 2  # too small to time
 
 
 def test_a_library_that_cannot_run_keeps_aten(monkeypatch):
@@ -91,7 +94,7 @@ def test_a_library_that_cannot_run_keeps_aten(monkeypatch):
         raise RuntimeError("oneDNN refused the layout")
 
     monkeypatch.setattr(training_matmul, "median_seconds", refused)
-    assert training_matmul._library(torch.randn(8, 4), torch.randn(6, 4)) == ATEN
+    assert training_matmul._library(torch.randn(256, 128), torch.randn(128, 128)) == ATEN
 
 
 def test_decode_autocast_and_exports_keep_f_linear(monkeypatch):
@@ -107,3 +110,14 @@ def test_decode_autocast_and_exports_keep_f_linear(monkeypatch):
     frozen = Linear(16, 8).requires_grad_(False)
     frozen(x)
     assert calls == []
+
+
+def test_a_checkpoints_choices_are_reused(monkeypatch):
+    monkeypatch.setattr(training_matmul, "median_seconds", lambda *candidates: [1.0, 0.5])
+    a, b = torch.randn(256, 128), torch.randn(128, 128)
+    assert training_matmul._library(a, b) == ONEDNN
+    state = json.loads(json.dumps(training_matmul.choices_state()))
+    clear_library_choices()
+    training_matmul.restore_choices(state)
+    monkeypatch.setattr(training_matmul, "median_seconds", lambda *candidates: [0.5, 1.0])
+    assert training_matmul._library(a, b) == ONEDNN and len(library_choices()) == 1

@@ -3,6 +3,8 @@ train.compile auto compiles, and the eager fallback where compiling fails."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -118,3 +120,5 @@ def test_the_trainer_clips_and_steps_once_auto_has_compiled(tmp_path, monkeypatc
     Trainer(tiny_spec(steps=steps, grad_clip=0.5), tmp_path / "run").train()
     norms = metric_records(tmp_path / "run", "grad_norm")
     assert len(norms) == steps and all(norm > 0 for norm in norms)
+    state = json.loads(next((tmp_path / "run/checkpoints").glob("step_*/trainer_state.json")).read_text())
+    assert "matmul_libraries" in state  # --resume multiplies with the same libraries

@@ -3,6 +3,7 @@
     model.safetensors       weights (tied weights once), loadable like a compiled folder
     optimizer.safetensors   AdamW moments and step counts, keyed `<parameter>/<name>`
     trainer_state.json      step, tokens seen, data sampler and torch RNG states,
+                            the GEMM library chosen per product shape (training_matmul),
                             optimizer hyper-parameters (plain JSON, no pickle)
     spec.resolved.json      the resolved spec
     tokenizer.json          the tokenizer

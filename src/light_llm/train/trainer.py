@@ -38,6 +38,7 @@ from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
 from light_llm.errors import LightLLMError
 from light_llm.model_folder import SPEC_FILE, save_model_folder
+from light_llm.models.transformer import training_matmul
 from light_llm.schemas.spec import Spec
 from light_llm.train import distributed as dist_utils
 from light_llm.train.checkpoint import (
@@ -138,6 +139,7 @@ class Trainer:
             torch.set_rng_state(decode_bytes(checkpoint.state["torch_rng"]))
             start_step, tokens_seen = checkpoint.step, checkpoint.state["tokens"]
             seconds = checkpoint.state.get("wall_s", 0.0)
+            training_matmul.restore_choices(checkpoint.state.get("matmul_libraries", []))
         forwards = (train.steps - start_step) * train.grad_accum_steps
         forward = training_forward(wrapped, train.compile, forwards, self._note)
         loop = _Loop(self, processes, model, wrapped, forward, optimizer, sampler, data, micro_batch)
@@ -355,6 +357,7 @@ class _Loop:
                 "sampler": self.sampler.state(),
                 "torch_rng": encode_bytes(torch.get_rng_state()),
                 "wall_s": self.wall_seconds(),
+                "matmul_libraries": training_matmul.choices_state(),
             },
             spec_json=self.spec.to_json(),
             tokenizer_json=self.data.tokenizer.to_str(),

@@ -12,7 +12,8 @@ Every product of a Linear, forward and backward, is one call of `light_llm::matm
 (a @ bᵀ), a custom op: eager calls it directly, and torch.compile keeps it as one opaque
 kernel (Inductor would otherwise lower it to its own `mm`). Results equal F.linear up to
 fp32 summation order; the choice is per process, so two processes may differ in the last
-bits. Only fp32 CPU training uses it (`applies`); decode, bf16 autocast, exports and other
+bits (a checkpoint records the choices and `--resume` reuses them, see `choices_state`).
+Only fp32 CPU training uses it (`applies`); decode, bf16 autocast, exports and other
 devices keep F.linear.
 """
 
@@ -29,6 +30,7 @@ from light_llm.models.transformer.linear_calibration import median_seconds
 ATEN = "aten"
 ONEDNN = "onednn"
 MIN_GAIN = 0.95  # oneDNN must take under 95% of aten's time
+MIN_MACS = 1 << 22  # smaller products (under ~50 us) keep aten untimed: nothing to gain, and no choice to vary
 ShapeKey = tuple[int, int, int, bool, bool, int]  # rows, inner, columns, a transposed, b transposed, threads
 
 logger = logging.getLogger(__name__)
@@ -115,6 +117,18 @@ def clear_library_choices() -> None:
     _choices.clear()
 
 
+def choices_state() -> list[list]:
+    """The choices as JSON-ready rows [rows, inner, columns, a transposed, b transposed,
+    threads, library, aten_us, onednn_us], for a checkpoint."""
+    return [[*key, choice.library, choice.aten_us, choice.onednn_us] for key, choice in _choices.items()]
+
+
+def restore_choices(state: list[list]) -> None:
+    """Reuse a checkpoint's choices, so a resumed run multiplies as it did before."""
+    for *key, library, aten_us, onednn_us in state:
+        _choices[tuple(key)] = LibraryChoice(library, aten_us, onednn_us)
+
+
 def _aten(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b.t()
 
@@ -124,6 +138,8 @@ def _onednn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _library(a: torch.Tensor, b: torch.Tensor) -> str:
+    if a.shape[0] * a.shape[1] * b.shape[0] < MIN_MACS:
+        return ATEN
     key: ShapeKey = (a.shape[0], a.shape[1], b.shape[0], a.stride(0) == 1 and a.shape[1] > 1,
                      b.stride(0) == 1 and b.shape[1] > 1, torch.get_num_threads())
     choice = _choices.get(key)

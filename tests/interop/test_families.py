@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
+from safetensors import safe_open
 from families import FAMILIES, VOCAB, Family
 from onnx_vs_transformers import (
     assert_close,
@@ -129,11 +130,20 @@ def test_family_tensors_go_back_unchanged(imported):
         assert torch.equal(back[name], tensor), name
 
 
+def tensor_names(folder: Path) -> set[str]:
+    names = set()
+    for shard in folder.glob("*.safetensors"):
+        with safe_open(shard, "pt") as weights:
+            names.update(weights.keys())
+    return names
+
+
 def test_hf_export_loads_in_transformers_with_equal_logits(imported):
     result = export_hf(imported.folder, imported.root / "hf-out")
     assert result.parity.passed
     written = json.loads((imported.root / "hf-out" / "config.json").read_text())
     assert written["architectures"] == imported.reference.config.architectures  # the imported one, kept
+    assert tensor_names(imported.root / "hf-out") == tensor_names(imported.root / "hf")  # save_pretrained's names
     again = transformers.AutoModelForCausalLM.from_pretrained(imported.root / "hf-out", dtype=torch.float32).eval()
     ids, mask = prompts(2)
     positions = step_feeds(Geometry.from_ir(imported.folder.build().ir), ids, mask, None)["position_ids"]

@@ -133,3 +133,33 @@ def test_both_kernels_give_the_same_greedy_tokens(attention):
     assert generated[PLAIN] == generated[BLOCKED] == generated["calibrated"]
     assert all(len(row) == 12 for row in generated[PLAIN])
     assert kernel_choices()  # the calibrated run measured its decode shapes
+
+
+def test_calibration_reads_the_weight_from_memory_as_decode_does():
+    """The candidates cycle through copies of the weight larger than the caches together:
+    timed on a cache-hot weight, plain F.linear wins where decode (weights read from
+    memory) runs faster blocked."""
+    weight = torch.randn(512, 256)  # 512 KiB: 128 copies would fill COLD_BYTES, capped
+    copies = linear_calibration._cold_copies(weight)
+    assert len(copies) == linear_calibration.MAX_COPIES
+    assert all(torch.equal(copy, weight) and copy.data_ptr() != weight.data_ptr() for copy in copies)
+    read: list[int] = []
+    call = linear_calibration._cycling(lambda x, w, bias: read.append(w.data_ptr()), torch.randn(1, 256), copies, None)
+    for _ in range(2 * len(copies)):
+        call()
+    assert len(set(read)) == len(copies)
+    assert len(linear_calibration._cold_copies(torch.empty(4096, 4096))) == 1  # 64 MiB already
+
+
+def test_a_compiled_decode_step_keeps_the_calibrated_kernel(monkeypatch):
+    from light_llm.models.transformer import linear as linear_module
+
+    calls: list[int] = []
+    blocked = linear_module.blocked_linear
+    monkeypatch.setattr(linear_module, "blocked_linear", lambda *args: calls.append(1) or blocked(*args))
+    layer = Linear(24, 16)
+    x = torch.randn(1, 1, 24)
+    with torch.no_grad(), forced_kernel(BLOCKED):
+        out = torch.compile(layer, fullgraph=True)(x)
+    torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias))
+    assert calls == [1]  # ran inside the compiled graph, not replaced by Inductor's mm

@@ -6,7 +6,8 @@ AVX2, for one) streams the weights at about half the bandwidth that a batched ma
 blocks of output rows reaches, while on others (Intel Xeon with AVX-512) that batched
 matmul halves decode instead. So the choice is measured, not assumed: the first few-row
 call of each weight shape, dtype, row count and thread count times both kernels
-(`linear_calibration`) and keeps the faster, for the process. Training on CPU in fp32
+(`linear_calibration`) and keeps the faster, for the process, in eager and in
+torch.compile'd decode steps alike (a custom op Inductor leaves alone). Training on CPU in fp32
 goes through `training_matmul` (each product's GEMM library measured the same way);
 every other call (prefill, GPU, any export) is the plain `F.linear`.
 """
@@ -19,10 +20,15 @@ from torch import nn
 
 from light_llm.models.transformer import training_matmul
 from light_llm.models.transformer.linear_calibration import BLOCKED, chosen_kernel
-from light_llm.models.tracing import is_tracing
 
 ROW_BLOCKS = 4  # blocks of output rows, one batched-matmul entry each
 MAX_ROWS = 4  # above this many input rows the plain matmul is as fast (measured)
+
+
+def _exporting() -> bool:
+    """TorchScript, torch.export and the exporters on it: graphs keep the portable F.linear
+    (torch.compile is not one: it runs the calibrated kernel as an opaque op)."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_exporting()
 
 
 def blocked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -35,20 +41,41 @@ def blocked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     return out if bias is None else out + bias
 
 
+def calibrated_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """F.linear through the kernel calibrated for this shape (calibrating on first use)."""
+    rows = x.numel() // weight.shape[1]
+    if chosen_kernel(F.linear, blocked_linear, x, weight, bias, rows) == BLOCKED:
+        return blocked_linear(x, weight, bias)
+    return F.linear(x, weight, bias)
+
+
+@torch.library.custom_op("light_llm::few_row_linear", mutates_args=())
+def few_row_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """calibrated_linear as one op torch.compile leaves alone: the choice is made when the
+    compiled graph runs, never while tracing."""
+    return calibrated_linear(x, weight, bias)
+
+
+@few_row_linear.register_fake
+def _(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return x.new_empty(*x.shape[:-1], weight.shape[0])
+
+
 class Linear(nn.Linear):
     """nn.Linear: the same parameters, state dict and results (up to fp32 summation order)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if training_matmul.applies(x, self.weight):
             return training_matmul.linear(x, self.weight, self.bias)
-        if is_tracing() or not self._blocked_applies(x):
+        if _exporting() or not self._blocked_applies(x):
             return F.linear(x, self.weight, self.bias)
-        rows = x.numel() // self.in_features
-        if chosen_kernel(F.linear, blocked_linear, x, self.weight, self.bias, rows) == BLOCKED:
-            return blocked_linear(x, self.weight, self.bias)
-        return F.linear(x, self.weight, self.bias)
+        if torch.compiler.is_compiling():
+            return few_row_linear(x, self.weight, self.bias)
+        return calibrated_linear(x, self.weight, self.bias)
 
     def _blocked_applies(self, x: torch.Tensor) -> bool:
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            return False  # the custom op has no backward: gradients go through F.linear
         return (
             x.device.type == "cpu"
             and 0 < x.numel() <= MAX_ROWS * self.in_features

@@ -2,7 +2,9 @@
 
 A choice is keyed by weight shape, bias, dtype, input row count and torch's thread count,
 timed once per process with a few alternating repetitions of both candidates, and kept
-in memory. It is not stored on disk: calibrating every few-row shape of a model costs
+in memory. The timing cycles through copies of the weight larger than the CPU's caches
+together, since a decode step reads every weight from memory: a weight timed hot in cache
+favours the kernel that is fastest on cached data, which in decode it never is. It is not stored on disk: calibrating every few-row shape of a model costs
 milliseconds to a few tenths of a second (`benchmarks/inference.py` prints it), less than
 loading the weights, while a stored choice would outlive what it depends on (the load on
 the machine, BLAS settings, thread affinity). The blocked kernel is kept only when it is
@@ -11,6 +13,7 @@ clearly faster; a failed measurement keeps the plain one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import statistics
@@ -28,6 +31,8 @@ REPETITIONS = 7  # alternating timed samples of each candidate; the median count
 MIN_SAMPLE_SECONDS = 1e-4  # short calls are repeated inside a sample up to this long
 MAX_INNER_CALLS = 64
 MIN_GAIN = 0.9  # blocked must take under 90% of plain's time: noise never picks a slower kernel
+COLD_BYTES = 64 << 20  # copies of the weight cycled while timing: decode reads each weight from memory, not cache
+MAX_COPIES = 64
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 ChoiceKey = tuple[int, int, bool, torch.dtype, int, int]  # out, in, bias, dtype, rows, threads
@@ -104,14 +109,25 @@ def _calibrate(
     start = time.perf_counter()
     try:
         with torch.no_grad():
-            plain_s, blocked_s = median_seconds(
-                lambda: plain(x, weight, bias), lambda: blocked(x, weight, bias)
-            )
+            copies = _cold_copies(weight)
+            plain_s, blocked_s = median_seconds(_cycling(plain, x, copies, bias), _cycling(blocked, x, copies, bias))
     except RuntimeError as error:  # e.g. a backend refusing the blocked view: keep the plain kernel
         logger.debug("linear calibration failed (%s): plain kernel kept", error)
         return KernelChoice(PLAIN, math.nan, math.nan, time.perf_counter() - start)
     kernel = BLOCKED if blocked_s < MIN_GAIN * plain_s else PLAIN
     return KernelChoice(kernel, plain_s * 1e6, blocked_s * 1e6, time.perf_counter() - start)
+
+
+def _cold_copies(weight: torch.Tensor) -> list[torch.Tensor]:
+    """Enough copies of `weight` that cycling through them reads it from memory, as a decode
+    step does (each weight is read once per token, after every other layer's)."""
+    count = min(MAX_COPIES, max(1, math.ceil(COLD_BYTES / (weight.numel() * weight.element_size()))))
+    return [weight.detach().clone() for _ in range(count)]
+
+
+def _cycling(kernel: Kernel, x: torch.Tensor, copies: list[torch.Tensor], bias: torch.Tensor | None):
+    turns = itertools.cycle(copies)
+    return lambda: kernel(x, next(turns), bias)
 
 
 def median_seconds(*candidates: Callable[[], torch.Tensor]) -> list[float]:

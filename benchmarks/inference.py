@@ -3,7 +3,9 @@ the same weights: a random-weight Llama (d_model 512, 8 layers, 8 heads / 2 KV h
 FFN 1376, vocab 8192, tied embeddings), 128-token prompt, 128 new tokens, greedy.
 
 The weights are written once as a light_llm model folder; `export_onnx` makes light_llm's
-graphs (fp32 and int4, and the portable form where the export has one), `export_hf` the
+graphs (fp32 and int4: the default fused form, which loads in onnxruntime 1.30; "ort-1.32",
+the fused form with rotary inside GroupQueryAttention, `min_onnxruntime="1.32"`; and the
+portable form, where the export has them), `export_hf` the
 Hugging Face folder that `python -m onnxruntime_genai.models.builder -p fp32|int4 -e cpu`
 builds from. Every graph is driven by
   - one plain onnxruntime loop (session.run: past in, present out, numpy between steps),
@@ -15,7 +17,8 @@ builds from. Every graph is driven by
   - og.Generator (onnxruntime-genai's own driver, with the folder's genai_config.json),
 at batch 1, 4 and 8. prefill = time to the first token; decode tok/s = the other tokens of
 all rows / their time; medians of --runs runs after a warm-up. Ratios are against the
-builder's graph of the same precision, with the same driver, measured in this run. The
+builder's graph of the same precision, with the same driver, measured in this run (the
+graphs of one driver take turns within each run). The
 memory-bandwidth bound is the measured read bandwidth (a numpy sum over 512 MB split over
 --threads threads) / the weight bytes a decode step reads (the graph's file size: every
 weight is read once per token, the tied embedding as the LM head).
@@ -105,7 +108,10 @@ def make_graphs(root: Path, shape: dict, threads: int) -> list[Graph]:
     folder = load_model_folder(root / "model")
     graphs = []
     forms = {"": {}}
-    if "portable" in inspect.signature(export_onnx).parameters:  # the standard-ops form, where it exists
+    parameters = inspect.signature(export_onnx).parameters
+    if "min_onnxruntime" in parameters:  # rotary inside GroupQueryAttention, where the export has it
+        forms["ort-1.32 "] = {"min_onnxruntime": "1.32"}
+    if "portable" in parameters:  # the standard-ops form, where it exists
         forms["portable "] = {"portable": True}
     for form, options in forms.items():
         for precision in ("fp32", "int4"):
@@ -238,19 +244,33 @@ DRIVERS = {"plain onnxruntime loop": plain_loop, "light_llm.runtime": runtime_lo
            "light_llm.runtime (IO binding only)": runtime_io_binding_loop, "og.Generator": genai_loop}
 
 
-def measure(generate: Generate, prompts: np.ndarray, new: int, runs: int) -> tuple[float, float, np.ndarray]:
-    """(prefill ms, decode tok/s over all rows, tokens), medians of `runs` after a warm-up."""
-    tokens = generate(prompts, new)
-    first, total = [], []
+def measure(generators: dict[str, Generate], prompts: np.ndarray, new: int,
+            runs: int) -> dict[str, tuple[float, float, np.ndarray]]:
+    """Per graph: (prefill ms, decode tok/s over all rows, tokens), medians of `runs` after a
+    warm-up. The graphs take turns within each run, so a machine that slows down or speeds
+    up during the benchmark moves every graph alike; a graph whose warm-up fails is
+    reported and left out."""
+    tokens, first, total = {}, {}, {}
+    for name, generate in list(generators.items()):
+        try:
+            tokens[name] = generate(prompts, new)
+        except Exception as error:  # a driver that cannot run a graph is reported, not fatal
+            print(f"{name}: failed: {str(error).splitlines()[0][:200]}")
+            del generators[name]
     for _ in range(runs):
-        start = time.perf_counter()
-        generate(prompts, 1)
-        first.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        generate(prompts, new)
-        total.append(time.perf_counter() - start)
-    prefill = statistics.median(first)
-    return prefill * 1e3, len(prompts) * (new - 1) / (statistics.median(total) - prefill), tokens
+        for name, generate in generators.items():
+            start = time.perf_counter()
+            generate(prompts, 1)
+            first.setdefault(name, []).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            generate(prompts, new)
+            total.setdefault(name, []).append(time.perf_counter() - start)
+    results = {}
+    for name in generators:
+        prefill = statistics.median(first[name])
+        rate = len(prompts) * (new - 1) / (statistics.median(total[name]) - prefill)
+        results[name] = (prefill * 1e3, rate, tokens[name])
+    return results
 
 
 def main() -> None:
@@ -292,14 +312,17 @@ def main() -> None:
     for batch in batches:
         prompts = rng.integers(0, shape["vocab"], (batch, shape["prompt"]))
         for driver, make in drivers.items():
+            generators = {}
             for graph in graphs:
                 if args.graphs and graph.name not in args.graphs.split(","):
                     continue
                 try:
-                    rows[graph.name, driver, batch] = measure(make(graph, args.threads, shape), prompts,
-                                                              shape["new"], args.runs)
+                    generators[graph.name] = make(graph, args.threads, shape)
                 except Exception as error:  # a driver that cannot run a graph is reported, not fatal
                     print(f"{graph.name} / {driver} / batch {batch}: failed: {str(error).splitlines()[0][:200]}")
+            for name, row in measure(generators, prompts, shape["new"], args.runs).items():
+                rows[name, driver, batch] = row
+            del generators
         _table(rows, graphs, batch, bandwidth, facts)
 
 

@@ -68,7 +68,8 @@ def make_export(root: Path) -> Path:
 
 
 class SingleStream:
-    """light_llm.runtime batch 1 (generate_ids, IO binding): generated tokens/s of one
+    """light_llm.runtime batch 1 as `lightllm generate` and TextGenerator decode (IO
+    binding, and in-place KV buffers on a fused export): generated tokens/s of one
     request, prefill included."""
 
     def __init__(self, folder: Path, threads: int, new: int):
@@ -77,8 +78,10 @@ class SingleStream:
         self.generate_ids, self.model, self.new = generate_ids, load_export(folder, threads=threads), new
 
     def __call__(self, prompt: list[int]) -> float:
+        model = self.model
         start = time.perf_counter()
-        self.generate_ids(self.model.run, self.model.geometry, [prompt], max_new_tokens=self.new)
+        self.generate_ids(model.run, model.geometry, [prompt], max_new_tokens=self.new,
+                          shares_kv_buffer=model.shares_kv_buffer)
         return self.new / (time.perf_counter() - start)
 
 
@@ -97,12 +100,13 @@ def start_server(folder: Path, threads: int, port: int) -> subprocess.Popen:
             time.sleep(0.3)
 
 
-def one_request(url: str, prompt: list[int], new: int) -> tuple[float, float, int]:
-    """(time to first token s, whole request s, tokens) of one streamed completion."""
+def one_request(client: httpx.Client, url: str, prompt: list[int], new: int) -> tuple[float, float, int]:
+    """(time to first token s, whole request s, tokens) of one streamed completion, on the
+    client's kept-alive connection (as the openai package does)."""
     body = {"prompt": prompt, "max_tokens": new, "temperature": 0, "stream": True, "return_token_ids": True}
     start = time.perf_counter()
     first, tokens = None, 0
-    with httpx.stream("POST", url, json=body, timeout=600) as response:
+    with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if not line.startswith("data: {"):
@@ -115,13 +119,22 @@ def one_request(url: str, prompt: list[int], new: int) -> tuple[float, float, in
 
 
 def load(url: str, clients: int, rounds: int, prompts: list[list[int]], new: int) -> dict:
-    def client(index: int) -> list[tuple[float, float, int]]:
-        return [one_request(url, prompts[(index * rounds + r) % len(prompts)], new) for r in range(rounds)]
+    """Every client (one thread, one connection, made before the clock starts) sends
+    `rounds` requests one after the other."""
+    connections = [httpx.Client(timeout=600) for _ in range(clients)]
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        results = [item for items in pool.map(client, range(clients)) for item in items]
-    wall = time.perf_counter() - start
+    def client(index: int) -> list[tuple[float, float, int]]:
+        return [one_request(connections[index], url, prompts[(index * rounds + r) % len(prompts)], new)
+                for r in range(rounds)]
+
+    try:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            results = [item for items in pool.map(client, range(clients)) for item in items]
+        wall = time.perf_counter() - start
+    finally:
+        for connection in connections:
+            connection.close()
     first = [r[0] for r in results]
     whole = [r[1] for r in results]
     tokens = sum(r[2] for r in results)
@@ -161,7 +174,8 @@ def main() -> None:
     rows: dict[int, list[dict]] = {clients: [] for clients in LEVELS}
     try:
         url = f"http://127.0.0.1:{port}/v1/completions"
-        one_request(url, prompts[0], 4)  # warm-up
+        with httpx.Client(timeout=600) as client:
+            one_request(client, url, prompts[0], 4)  # warm-up
         for repeat in range(args.repeats):
             for clients in LEVELS:
                 baseline.append(single(prompts[(repeat * len(LEVELS) + clients) % len(prompts)]))

@@ -18,7 +18,14 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
+from safetensors import safe_open
 from families import FAMILIES, VOCAB, Family
+from onnx_vs_transformers import (
+    assert_close,
+    assert_onnx_equals_transformers,
+    left_padded_prompts,
+    transformers_logits,
+)
 
 from light_llm.exports.hf import export_hf
 from light_llm.exports.onnx import export_onnx
@@ -27,15 +34,12 @@ from light_llm.interop.hf import architectures
 from light_llm.model_folder import ModelFolder, load_model_folder
 from light_llm.runtime.feeds import step_feeds
 from light_llm.runtime.geometry import Geometry
-from light_llm.runtime.session import OnnxSession
 from light_llm.tokenizer import byte_tokenizer
 from light_llm.train.data import WindowSampler
 from light_llm.train.prepare import prepare_data
 from light_llm.train.trainer import Trainer
 
 transformers = pytest.importorskip("transformers")
-
-ATOL = 1e-4
 
 
 @dataclass
@@ -82,21 +86,7 @@ def imported(request, tmp_path_factory) -> Imported:
 
 def prompts(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two rows of 11 tokens, the second left-padded: longer than every sliding window."""
-    ids = np.random.default_rng(seed).integers(0, VOCAB, (2, 11))
-    mask = np.ones_like(ids)
-    mask[1, :3] = 0
-    return ids, mask
-
-
-def hf_logits(model: torch.nn.Module, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                     position_ids=torch.from_numpy(positions)).logits.numpy()
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
-    assert np.abs(expected).max() > 0.1  # not a trivially small model
-    np.testing.assert_allclose(actual, expected, atol=ATOL, rtol=ATOL)
+    return left_padded_prompts(VOCAB, length=11, padding=3, seed=seed)
 
 
 def test_import_reads_what_the_folder_ships(imported):
@@ -115,19 +105,14 @@ def test_eager_logits_equal_transformers(imported):
     tokens = torch.from_numpy(prompts()[0])
     with torch.no_grad():
         ours = imported.folder.build()(tokens).numpy()
-    assert_close(ours, hf_logits(imported.reference, tokens.numpy(), np.ones_like(tokens.numpy()),
+    assert_close(ours, transformers_logits(imported.reference, tokens.numpy(), np.ones_like(tokens.numpy()),
                                  np.broadcast_to(np.arange(tokens.shape[1]), tokens.shape).copy()))
 
 
 def test_onnx_export_equals_transformers(imported):
     export_onnx(imported.folder, imported.root / "onnx")
-    geometry = Geometry.from_ir(imported.folder.build().ir)
-    ids, mask = prompts(1)
-    feeds = step_feeds(geometry, ids, mask, None)
-    logits = OnnxSession(imported.root / "onnx" / "model.onnx")(feeds)["logits"]
-    expected = hf_logits(imported.reference, ids, mask, feeds["position_ids"])
-    valid = mask.astype(bool)
-    assert_close(logits[valid], expected[valid])
+    assert_onnx_equals_transformers(imported.folder, imported.root / "onnx" / "model.onnx",
+                                    imported.reference, *prompts(1))
     carried = json.loads((imported.root / "hf" / "tokenizer_config.json").read_text())
     assert json.loads((imported.root / "onnx" / "tokenizer_config.json").read_text()) == carried
 
@@ -145,17 +130,26 @@ def test_family_tensors_go_back_unchanged(imported):
         assert torch.equal(back[name], tensor), name
 
 
+def tensor_names(folder: Path) -> set[str]:
+    names = set()
+    for shard in folder.glob("*.safetensors"):
+        with safe_open(shard, "pt") as weights:
+            names.update(weights.keys())
+    return names
+
+
 def test_hf_export_loads_in_transformers_with_equal_logits(imported):
     result = export_hf(imported.folder, imported.root / "hf-out")
     assert result.parity.passed
     written = json.loads((imported.root / "hf-out" / "config.json").read_text())
     assert written["architectures"] == imported.reference.config.architectures  # the imported one, kept
+    assert tensor_names(imported.root / "hf-out") == tensor_names(imported.root / "hf")  # save_pretrained's names
     again = transformers.AutoModelForCausalLM.from_pretrained(imported.root / "hf-out", dtype=torch.float32).eval()
     ids, mask = prompts(2)
     positions = step_feeds(Geometry.from_ir(imported.folder.build().ir), ids, mask, None)["position_ids"]
     valid = mask.astype(bool)
-    assert_close(hf_logits(again, ids, mask, positions)[valid],
-                 hf_logits(imported.reference, ids, mask, positions)[valid])
+    assert_close(transformers_logits(again, ids, mask, positions)[valid],
+                 transformers_logits(imported.reference, ids, mask, positions)[valid])
 
 
 def test_imported_model_trains_and_exports(imported):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
+
+from onnx_vs_transformers import assert_onnx_equals_transformers, left_padded_prompts
 
 from light_llm.compiler.build import build
 from light_llm.exports.hf import export_hf
@@ -30,9 +31,6 @@ from light_llm.interop.hf import (
 from light_llm.model_folder import load_model_folder
 from light_llm.models.transformer.config import TransformerConfig
 from light_llm.models.transformer.lower import lower
-from light_llm.runtime.feeds import step_feeds
-from light_llm.runtime.geometry import Geometry
-from light_llm.runtime.session import OnnxSession
 from light_llm.tokenizer import byte_tokenizer
 
 transformers = pytest.importorskip("transformers")
@@ -236,18 +234,8 @@ def test_import_hf_onnx_and_export_hf_round_trip(tmp_path, family):
     assert result.parity.passed and result.model_type == family
     folder = load_model_folder(tmp_path / "run")
     export_onnx(folder, tmp_path / "onnx")
-    geometry = Geometry.from_ir(folder.build().ir)
-    mask = np.ones((2, 9), dtype=np.int64)
-    mask[1, :3] = 0  # left padding
-    ids = np.random.default_rng(0).integers(0, 258, (2, 9))
-    feeds = step_feeds(geometry, ids, mask, None)
-    onnx_logits = OnnxSession(tmp_path / "onnx" / "model.onnx")(feeds)["logits"]
-    with torch.no_grad():
-        hf_logits = original(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                             position_ids=torch.from_numpy(feeds["position_ids"])).logits.numpy()
-    valid = mask.astype(bool)
-    assert np.abs(hf_logits[valid]).max() > 0.1
-    np.testing.assert_allclose(onnx_logits[valid], hf_logits[valid], atol=1e-4, rtol=1e-4)
+    assert_onnx_equals_transformers(folder, tmp_path / "onnx" / "model.onnx", original,
+                                    *left_padded_prompts(258, length=9, padding=3))
 
     assert export_hf(folder, tmp_path / "out").parity.passed
     assert json.loads((tmp_path / "out" / "config.json").read_text())["model_type"] == family

@@ -4,7 +4,6 @@ before use, so that a bad one is one clear line naming the field."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

@@ -71,6 +71,12 @@ CASES = {
             "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "beta_fast": 16.0}}},
         "llama",
     ),
+    "qwen2-yarn-rope": (
+        {**TINY, "d_model": 60, "attention": {"variant": "mqa", "num_heads": 5, "bias": "qkv"},
+         "positional": {"encoding": "rope", "rope_scaling": {
+             "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "beta_slow": 2.0}}},
+        "qwen2",
+    ),
     "mistral-yarn-rope": (
         {**MISTRAL, "positional": {"encoding": "rope", "rope_scaling": {
             "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "attention_factor": 1.5}}},

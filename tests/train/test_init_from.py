@@ -1,7 +1,8 @@
 """`lightllm train --init-from MODEL_DIR`: a random-weight transformers Llama imported with
 import-hf trains from its own weights (the first step's loss is the imported model's loss
 on that batch, not a fresh initialisation's) and the run exports; a spec whose model
-differs is refused naming each differing key."""
+differs is refused naming each differing key. The run keeps the imported
+tokenizer_config.json (it tokenizes with the imported tokenizer.json)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,9 @@ def test_imported_model_trains_from_its_weights_and_exports(imported, text_corpu
                               capture_output=True, text=True)
     assert exported.returncode == 0, exported.stderr[-2000:]
     assert "parity passed" in exported.stdout
+    imported_tokenizer_config = (imported / "tokenizer_config.json").read_text()  # pad token, template
+    assert (run / "tokenizer_config.json").read_text() == imported_tokenizer_config
+    assert (tmp_path / "onnx" / "tokenizer_config.json").read_text() == imported_tokenizer_config
 
 
 def test_resume_continues_the_checkpoint_not_the_init_folder(imported, text_corpus, tmp_path) -> None:

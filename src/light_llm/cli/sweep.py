@@ -4,7 +4,7 @@ combination, then the comparison table (see light_llm.experiments.sweep)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

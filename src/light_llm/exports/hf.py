@@ -23,14 +23,11 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 def hf_state_dict(model: torch.nn.Module, model_type: str | None = None) -> dict[str, torch.Tensor]:
-    """The HF state dict of `model` (as the architecture `model_type`, else the first that
-    fits), each tensor stored once (a tied lm_head is left out: transformers re-ties it from
-    tie_word_embeddings)."""
-    from light_llm.interop.hf import to_hf_state_dict
+    """The HF checkpoint tensors of `model` (as the architecture `model_type`, else the
+    first that fits), contiguous, each stored once (interop.hf.to_hf_checkpoint)."""
+    from light_llm.interop.hf import to_hf_checkpoint
 
-    state = to_hf_state_dict(model.ir, model.state_dict(), model_type)
-    if model.ir.tie_embeddings:
-        state.pop("lm_head.weight")
+    state = to_hf_checkpoint(model.ir, model.state_dict(), model_type)
     return {name: tensor.detach().contiguous() for name, tensor in state.items()}
 
 

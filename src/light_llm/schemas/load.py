@@ -2,8 +2,9 @@
 
 Validation runs in two layers and reports every problem at once: the JSON Schema
 (structure, types, options, unknown keys, the if/then rules) and then pydantic (the
-cross-field rules). A pydantic issue at or below a path the schema already flagged is
-the same mistake seen twice, and is dropped. Pydantic checks a section's cross-field
+cross-field rules). A pydantic issue at or below a path the schema already flagged, or
+about a list one of whose entries it flagged, is the same mistake seen twice, and is
+dropped. Pydantic checks a section's cross-field
 rules only once that section's own values are valid, so a rule can surface after the
 first round of fixes.
 """
@@ -52,7 +53,15 @@ def validate_spec(data: Any, source: str = DICT_SOURCE) -> Spec:
 
 
 def _covered(path: Path, flagged: list[SpecIssue]) -> bool:
-    return any(path[: len(issue.path)] == issue.path for issue in flagged)
+    """At or below a flagged path, or a list whose entry is flagged."""
+    return any(
+        path[: len(issue.path)] == issue.path or _entry_of(issue.path, path) for issue in flagged
+    )
+
+
+def _entry_of(entry: Path, container: Path) -> bool:
+    depth = len(container)
+    return len(entry) > depth and entry[:depth] == container and isinstance(entry[depth], int)
 
 
 def _first_per_path(issues: list[SpecIssue]) -> list[SpecIssue]:

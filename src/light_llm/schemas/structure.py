@@ -34,9 +34,9 @@ def _render(error: ValidationError) -> list[SpecIssue]:
     rule = _rule_description(error)
     if error.validator == "additionalProperties":
         return [_unknown_key(path, key, error) for key in _unexpected_keys(error)]
-    mapping_branch = _mapping_branch_errors(error)
-    if mapping_branch:
-        return [issue for sub in mapping_branch for issue in _render(sub)]
+    container_branch = _container_branch_errors(error)
+    if container_branch:
+        return [issue for sub in container_branch for issue in _render(sub)]
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]
         reason = rule or "this key is required"
@@ -53,10 +53,11 @@ def _render(error: ValidationError) -> list[SpecIssue]:
     return [SpecIssue(path, message + _did_you_mean(error.instance, options))]
 
 
-def _mapping_branch_errors(error: ValidationError) -> list[ValidationError]:
-    """For a mapping given to a value-or-mapping field (anyOf: number | object | null,
-    e.g. rope_scaling): the mistakes inside the mapping, not "none of the options"."""
-    if error.validator != "anyOf" or not isinstance(error.instance, dict):
+def _container_branch_errors(error: ValidationError) -> list[ValidationError]:
+    """For a mapping or list given to a field that also takes a plain value (anyOf: number |
+    object | null, e.g. rope_scaling; list | null, e.g. layer_pattern): the mistakes inside
+    the mapping or at the list's entries, not "none of the options"."""
+    if error.validator != "anyOf" or not isinstance(error.instance, (dict, list)):
         return []
     return [sub for sub in error.context or []
             if not (sub.validator == "type" and sub.instance is error.instance)]

@@ -48,6 +48,18 @@ def run_origin(folder: ModelFolder) -> dict[str, Any]:
     return {**folder.origin, "init_from": str(folder.path.resolve())}
 
 
+def carried_tokenizer_files(folder: ModelFolder, tokenizer_path: Path) -> list[Path]:
+    """The folder's tokenizer_config.json (an imported chat template, special tokens) when
+    the run tokenizes with the folder's own tokenizer.json."""
+    from tokenizers import Tokenizer
+
+    config = folder.path / "tokenizer_config.json"
+    if not config.is_file() or folder.tokenizer_path is None:
+        return []
+    same = Tokenizer.from_file(str(tokenizer_path)).to_str() == Tokenizer.from_file(str(folder.tokenizer_path)).to_str()
+    return [config] if same else []
+
+
 def write_origin(run: Path, origin: dict[str, Any]) -> None:
     """RUN/origin.json, written when the run starts (atomically), kept by every later save."""
     import json

@@ -50,7 +50,7 @@ from light_llm.train.checkpoint import (
 )
 from light_llm.train.data import WindowSampler, unigram_entropy, validation_offsets
 from light_llm.train.errors import TrainingError
-from light_llm.train.init_from import open_init_folder, run_origin, write_origin
+from light_llm.train.init_from import carried_tokenizer_files, open_init_folder, run_origin, write_origin
 from light_llm.train.optim import build_optimizer, learning_rate, set_learning_rate
 from light_llm.train.prepare import PreparedData, prepare_data
 from light_llm.train.progress import TrainingProgress
@@ -368,7 +368,9 @@ class _Loop:
             return
         plain = build(lower_spec(self.spec))
         plain.load_state_dict(state)
-        save_model_folder(self.trainer.run, self.spec, plain, self.data.tokenizer_path)
+        init_folder = self.trainer.init_folder
+        carried = [] if init_folder is None else carried_tokenizer_files(init_folder, self.data.tokenizer_path)
+        save_model_folder(self.trainer.run, self.spec, plain, self.data.tokenizer_path, extra_files=carried)
 
     def _record(self, metrics: MetricSinks | None, **record) -> None:
         if metrics is not None:

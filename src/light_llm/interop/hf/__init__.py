@@ -136,6 +136,17 @@ def to_hf_state_dict(ir: TransformerIR, state: dict, model_type: str | None = No
     return entry.to_hf(ir, _with_tied_head(ir, state, "embed_tokens.weight"))
 
 
+def to_hf_checkpoint(ir: TransformerIR, state: dict, model_type: str | None = None) -> dict:
+    """`to_hf_state_dict` as checkpoint files hold it: under the names transformers' own
+    save_pretrained writes (GPT-NeoX's `embed_out`), which every transformers version loads,
+    and a tied lm_head left out (transformers ties it again from tie_word_embeddings)."""
+    hf_state = to_hf_state_dict(ir, state, model_type)
+    if ir.tie_embeddings:
+        hf_state.pop("lm_head.weight")
+    file_names = {module: file for file, module in _chosen(ir, model_type).checkpoint_aliases.items()}
+    return {file_names.get(name, name): tensor for name, tensor in hf_state.items()}
+
+
 def from_hf_state_dict(ir: TransformerIR, hf_state: dict, model_type: str | None = None) -> dict:
     """The HF *ForCausalLM state dict of `hf_config(ir)` (or of the architecture
     `model_type`) → our state dict."""

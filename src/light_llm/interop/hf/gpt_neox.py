@@ -8,7 +8,8 @@ true is a parallel block with one input norm each for attention and MLP
 GPT-NeoX stores Q, K and V fused in one `query_key_value` tensor whose output rows are
 grouped per head ([heads, 3, head_dim]), converted both ways here. Its LM head is
 `lm_head` in transformers 5's model and `embed_out` in checkpoints (transformers renames
-it on load and back on save; the import reads either)."""
+it on load and back on save; the import reads either, and `export --hf` writes
+`embed_out`, which transformers 4.x loads too)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from light_llm.interop.hf.base import (
-    ATTENTION_BIAS,
     ENCODING,
     FFN,
     LM_HEAD_BIAS,

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import NonNegativeInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
-from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, block
+from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.interop.hf_layers import FULL, SLIDING, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
+from onnx_vs_transformers import assert_onnx_equals_transformers, left_padded_prompts
 from typer.testing import CliRunner
 
 from light_llm.cli.app import _register_commands, app
 from light_llm.exports.onnx import export_onnx
 from light_llm.import_hf import HFImportError, import_hf
 from light_llm.model_folder import load_model_folder
-from light_llm.runtime.feeds import step_feeds
-from light_llm.runtime.geometry import Geometry
-from light_llm.runtime.session import OnnxSession
 from light_llm.tokenizer import byte_tokenizer
 
 transformers = pytest.importorskip("transformers")
@@ -69,18 +66,8 @@ def test_imported_model_exports_to_onnx_with_the_original_logits(tmp_path, famil
 
     folder = load_model_folder(tmp_path / "run")
     export_onnx(folder, tmp_path / "onnx", portable=form == "portable")
-    geometry = Geometry.from_ir(folder.build().ir)
-    mask = np.ones((2, 9), dtype=np.int64)
-    mask[1, :4] = 0  # left padding
-    ids = np.random.default_rng(0).integers(0, 258, (2, 9))
-    feeds = step_feeds(geometry, ids, mask, None)
-    onnx_logits = OnnxSession(tmp_path / "onnx" / "model.onnx")(feeds)["logits"]
-    with torch.no_grad():
-        hf_logits = original(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
-                             position_ids=torch.from_numpy(feeds["position_ids"])).logits.numpy()
-    valid = mask.astype(bool)
-    assert np.abs(hf_logits[valid]).max() > 0.1
-    np.testing.assert_allclose(onnx_logits[valid], hf_logits[valid], atol=1e-4, rtol=1e-4)
+    assert_onnx_equals_transformers(folder, tmp_path / "onnx" / "model.onnx", original,
+                                    *left_padded_prompts(258, length=9, padding=4))
     assert (tmp_path / "onnx" / "tokenizer.json").is_file()
 
 

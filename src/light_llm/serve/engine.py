@@ -1,11 +1,13 @@
 """Continuous batching: one thread runs the model for every request at once.
 
 Requests wait in a queue until a batch slot is free (at most `max_batch` rows decode
-together); each step the thread prefills the newcomers as one left-padded batch, joins
-them to the running rows, and decodes one token for every row in a single call. A row
-leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
-a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
-little more per step than one.
+together); each step the thread prefills newcomers as one left-padded batch (at most
+`prefill_tokens` positions, at least one newcomer, so running rows wait for one bounded
+prefill at a time), joins them to the running rows, and decodes one token for every
+row in a single call. A row leaves as soon as it ends (end-of-text, max_tokens, a stop
+string or a client gone), so a short request never waits for a long one. One pass
+over the weights serves every row: sixteen rows cost far less per step than sixteen
+steps of one.
 
 No step copies the KV cache: a graph that writes its present into its past's buffer
 (`shares_kv_buffer`: GroupQueryAttention, the fused export) decodes into preallocated

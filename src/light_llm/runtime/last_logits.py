@@ -3,8 +3,9 @@
 The export's graph returns logits for every position it is fed, so a prefill of a
 128-token prompt multiplies 128 hidden states by the whole vocabulary, while generation
 samples from the last one only (decode steps feed one position anyway). Before the
-session is made, a Slice of the last position goes in front of the output projection: one graph serves prefill and decode, presents and the last position's
-logits are the same numbers, and logits come back as [batch, 1, vocab]. At the ~25M
+session is made, a Slice of the last position goes in front of the output projection:
+one graph serves prefill and decode, presents and the last position's logits are the
+same numbers, and logits come back as [batch, 1, vocab]. At the ~25M
 benchmark model (vocabulary 8192) this removes about a fifth of a prefill's time.
 
 The graph is left as exported (None) when its output projection is not where expected

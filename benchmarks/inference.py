@@ -3,7 +3,9 @@ the same weights: a random-weight Llama (d_model 512, 8 layers, 8 heads / 2 KV h
 FFN 1376, vocab 8192, tied embeddings), 128-token prompt, 128 new tokens, greedy.
 
 The weights are written once as a light_llm model folder; `export_onnx` makes light_llm's
-graphs (fp32 and int4, and the portable form where the export has one), `export_hf` the
+graphs (fp32 and int4: the default fused form, which loads in onnxruntime 1.30; "ort-1.32",
+the fused form with rotary inside GroupQueryAttention, `min_onnxruntime="1.32"`; and the
+portable form, where the export has them), `export_hf` the
 Hugging Face folder that `python -m onnxruntime_genai.models.builder -p fp32|int4 -e cpu`
 builds from. Every graph is driven by
   - one plain onnxruntime loop (session.run: past in, present out, numpy between steps),
@@ -13,9 +15,11 @@ builds from. Every graph is driven by
   - light_llm.runtime (IO binding only): the same without the in-place buffers: the
     baseline of the in-place row,
   - og.Generator (onnxruntime-genai's own driver, with the folder's genai_config.json),
-at batch 1, 4 and 8. prefill = time to the first token; decode tok/s = the other tokens of
-all rows / their time; medians of --runs runs after a warm-up. Ratios are against the
-builder's graph of the same precision, with the same driver, measured in this run. The
+at batch 1, 4 and 8. prefill = time to the first token (median of --runs runs after a
+warm-up); decode tok/s = rows / the median decode step of all --runs runs (each driver
+times its own steps, so a moment when the shared machine is slow moves the figure little). Ratios are against the
+builder's graph of the same precision, with the same driver, measured in this run (the
+graphs of one driver take turns within each run). The
 memory-bandwidth bound is the measured read bandwidth (a numpy sum over 512 MB split over
 --threads threads) / the weight bytes a decode step reads (the graph's file size: every
 weight is read once per token, the tied embedding as the LM head).
@@ -105,7 +109,10 @@ def make_graphs(root: Path, shape: dict, threads: int) -> list[Graph]:
     folder = load_model_folder(root / "model")
     graphs = []
     forms = {"": {}}
-    if "portable" in inspect.signature(export_onnx).parameters:  # the standard-ops form, where it exists
+    parameters = inspect.signature(export_onnx).parameters
+    if "min_onnxruntime" in parameters:  # rotary inside GroupQueryAttention, where the export has it
+        forms["ort-1.32 "] = {"min_onnxruntime": "1.32"}
+    if "portable" in parameters:  # the standard-ops form, where it exists
         forms["portable "] = {"portable": True}
     for form, options in forms.items():
         for precision in ("fp32", "int4"):
@@ -164,12 +171,15 @@ def plain_loop(graph: Graph, threads: int, shape: dict) -> Generate:
     outputs = [item.name for item in sess.get_outputs()]
     head_dim = shape["d_model"] // shape["heads"]
 
+    steps: list[float] = []
+
     def generate(prompts: np.ndarray, new: int) -> np.ndarray:
         batch, length = prompts.shape
         past = {name: np.zeros((batch, shape["kv_heads"], 0, head_dim), np.float32)
                 for name in inputs if name.startswith("past_key_values.")}
         ids, tokens = prompts.astype(np.int64), []
         for step in range(new):
+            start = time.perf_counter()
             total = length + step
             feeds = {"input_ids": ids, "attention_mask": np.ones((batch, total), np.int64), **past}
             if "position_ids" in inputs:
@@ -178,8 +188,11 @@ def plain_loop(graph: Graph, threads: int, shape: dict) -> Generate:
             ids = results["logits"][:, -1].argmax(-1)[:, None].astype(np.int64)
             tokens.append(ids[:, 0])
             past = {name: results[name.replace("past_key_values.", "present.")] for name in past}
+            if step:
+                steps.append(time.perf_counter() - start)
         return np.stack(tokens, axis=1)
 
+    generate.steps = steps
     return generate
 
 
@@ -196,8 +209,35 @@ def runtime_loop(graph: Graph, threads: int, shape: dict, in_place: bool = True)
                         2 * (shape["prompt"] + shape["new"]), cached=True,
                         uses_position_ids="position_ids" in run.input_names)
     shares = in_place and _shares_kv_buffer(graph)
-    return lambda prompts, new: np.array(generate_ids(run, geometry, prompts.tolist(), max_new_tokens=new,
-                                                      **({"shares_kv_buffer": True} if shares else {})))
+    timed = _TimedSteps(run)
+
+    def generate(prompts: np.ndarray, new: int) -> np.ndarray:
+        prefill = len(timed.steps)
+        tokens = generate_ids(timed, geometry, prompts.tolist(), max_new_tokens=new,
+                              **({"shares_kv_buffer": True} if shares else {}))
+        del timed.steps[prefill]  # the first call is the prefill
+        return np.array(tokens)
+
+    generate.steps = timed.steps
+    return generate
+
+
+class _TimedSteps:
+    """An OnnxSession whose bound() session records the seconds of every call."""
+
+    def __init__(self, run):
+        self.run, self.steps = run, []
+
+    def bound(self):
+        bound = self.run.bound()
+
+        def call(feeds: dict, into: dict | None = None) -> dict:
+            start = time.perf_counter()
+            outputs = bound(feeds, into=into)
+            self.steps.append(time.perf_counter() - start)
+            return outputs
+
+        return call
 
 
 def runtime_io_binding_loop(graph: Graph, threads: int, shape: dict) -> Generate:
@@ -220,6 +260,8 @@ def genai_loop(graph: Graph, threads: int, shape: dict) -> Generate:
 
     model = og.Model(str(graph.folder))
 
+    steps: list[float] = []
+
     def generate(prompts: np.ndarray, new: int) -> np.ndarray:
         params = og.GeneratorParams(model)
         params.set_search_options(max_length=prompts.shape[1] + new, do_sample=False, batch_size=len(prompts))
@@ -227,10 +269,14 @@ def genai_loop(graph: Graph, threads: int, shape: dict) -> Generate:
         generator.append_tokens(prompts.astype(np.int32))
         tokens = []
         while not generator.is_done():
+            start = time.perf_counter()
             generator.generate_next_token()
             tokens.append(np.array(generator.get_next_tokens()))
+            if len(tokens) > 1:  # the first picks from the prompt's logits; later ones run a decode step
+                steps.append(time.perf_counter() - start)
         return np.stack(tokens, axis=1)[:, :new]
 
+    generate.steps = steps
     return generate
 
 
@@ -238,19 +284,39 @@ DRIVERS = {"plain onnxruntime loop": plain_loop, "light_llm.runtime": runtime_lo
            "light_llm.runtime (IO binding only)": runtime_io_binding_loop, "og.Generator": genai_loop}
 
 
-def measure(generate: Generate, prompts: np.ndarray, new: int, runs: int) -> tuple[float, float, np.ndarray]:
-    """(prefill ms, decode tok/s over all rows, tokens), medians of `runs` after a warm-up."""
-    tokens = generate(prompts, new)
-    first, total = [], []
+def measure(generators: dict[str, Generate], prompts: np.ndarray, new: int,
+            runs: int) -> dict[str, tuple[float, float, np.ndarray]]:
+    """Per graph: (prefill ms, decode tok/s over all rows, tokens), medians of `runs` after a
+    warm-up. The graphs take turns within each run, so a machine that slows down or speeds
+    up during the benchmark moves every graph alike; a graph whose warm-up fails is
+    reported and left out."""
+    tokens, first, total = {}, {}, {}
+    for name, generate in list(generators.items()):
+        try:
+            tokens[name] = generate(prompts, new)
+        except Exception as error:  # a driver that cannot run a graph is reported, not fatal
+            print(f"{name}: failed: {str(error).splitlines()[0][:200]}")
+            del generators[name]
+        else:
+            getattr(generate, "steps", []).clear()  # the warm-up's steps do not count
     for _ in range(runs):
-        start = time.perf_counter()
-        generate(prompts, 1)
-        first.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        generate(prompts, new)
-        total.append(time.perf_counter() - start)
-    prefill = statistics.median(first)
-    return prefill * 1e3, len(prompts) * (new - 1) / (statistics.median(total) - prefill), tokens
+        for name, generate in generators.items():
+            start = time.perf_counter()
+            generate(prompts, 1)
+            first.setdefault(name, []).append(time.perf_counter() - start)
+            start = time.perf_counter()
+            generate(prompts, new)
+            total.setdefault(name, []).append(time.perf_counter() - start)
+    results = {}
+    for name, generate in generators.items():
+        prefill = statistics.median(first[name])
+        steps = getattr(generate, "steps", None)
+        if steps:  # the median decode step of every run: one slow moment moves it little
+            rate = len(prompts) / statistics.median(steps)
+        else:
+            rate = len(prompts) * (new - 1) / (statistics.median(total[name]) - prefill)
+        results[name] = (prefill * 1e3, rate, tokens[name])
+    return results
 
 
 def main() -> None:
@@ -292,14 +358,17 @@ def main() -> None:
     for batch in batches:
         prompts = rng.integers(0, shape["vocab"], (batch, shape["prompt"]))
         for driver, make in drivers.items():
+            generators = {}
             for graph in graphs:
                 if args.graphs and graph.name not in args.graphs.split(","):
                     continue
                 try:
-                    rows[graph.name, driver, batch] = measure(make(graph, args.threads, shape), prompts,
-                                                              shape["new"], args.runs)
+                    generators[graph.name] = make(graph, args.threads, shape)
                 except Exception as error:  # a driver that cannot run a graph is reported, not fatal
                     print(f"{graph.name} / {driver} / batch {batch}: failed: {str(error).splitlines()[0][:200]}")
+            for name, row in measure(generators, prompts, shape["new"], args.runs).items():
+                rows[name, driver, batch] = row
+            del generators
         _table(rows, graphs, batch, bandwidth, facts)
 
 

@@ -7,14 +7,16 @@ generate_ids, same prompt length, same new tokens, same threads).
 
 Every client sends --rounds requests one after the other: a prompt of --prompt distinct
 token ids, --new greedy tokens (no end-of-text in the vocabulary, so every request makes
-them all). Each level runs --repeats times, each time right after one single-stream run
-(the server idle), so both see the same machine load; the table shows medians over the
-repeats (latency percentiles over every request). The ratio column is the median
-aggregate tokens/s ÷ the median single-stream figure; goals: ≥ 0.9 at 1 client, ≥ 3 at 16
-(the server batches concurrent requests into one decode). The clients run in this
-process and share the CPU with the server.
+them all). Each level runs --repeats times, each time right after a single-stream figure
+(the median of SINGLE_RUNS runs, the server idle), so both see the same machine load;
+the table shows medians over the repeats (latency percentiles over every request). The
+ratio column is the median over the repeats of the level's aggregate tokens/s ÷ the
+single stream measured just before it (with the lowest and highest of them); goals:
+≥ 0.9 at 1 client, ≥ 3 at 16 (the server batches concurrent requests into one decode).
+The clients run in this process, one connection each (as the openai package keeps
+one), and share the CPU with the server.
 
-    .venv/bin/python benchmarks/serve.py [--threads 2] [--rounds 3] [--repeats 3] [--folder DIR] [--quick]
+    .venv/bin/python benchmarks/serve.py [--threads 2] [--rounds 3] [--repeats 5] [--folder DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import numpy as np
 from eager_decode import SPEC  # the ~25M-parameter benchmark model (benchmarks/ is on sys.path)
 
 LEVELS = (1, 4, 16)
+SINGLE_RUNS = 3  # single-stream runs right before each level: their median is that level's baseline
 
 
 def cpu_name() -> str:
@@ -68,7 +71,8 @@ def make_export(root: Path) -> Path:
 
 
 class SingleStream:
-    """light_llm.runtime batch 1 (generate_ids, IO binding): generated tokens/s of one
+    """light_llm.runtime batch 1 as `lightllm generate` and TextGenerator decode (IO
+    binding, and in-place KV buffers on a fused export): generated tokens/s of one
     request, prefill included."""
 
     def __init__(self, folder: Path, threads: int, new: int):
@@ -77,8 +81,10 @@ class SingleStream:
         self.generate_ids, self.model, self.new = generate_ids, load_export(folder, threads=threads), new
 
     def __call__(self, prompt: list[int]) -> float:
+        model = self.model
         start = time.perf_counter()
-        self.generate_ids(self.model.run, self.model.geometry, [prompt], max_new_tokens=self.new)
+        self.generate_ids(model.run, model.geometry, [prompt], max_new_tokens=self.new,
+                          shares_kv_buffer=model.shares_kv_buffer)
         return self.new / (time.perf_counter() - start)
 
 
@@ -97,12 +103,13 @@ def start_server(folder: Path, threads: int, port: int) -> subprocess.Popen:
             time.sleep(0.3)
 
 
-def one_request(url: str, prompt: list[int], new: int) -> tuple[float, float, int]:
-    """(time to first token s, whole request s, tokens) of one streamed completion."""
+def one_request(client: httpx.Client, url: str, prompt: list[int], new: int) -> tuple[float, float, int]:
+    """(time to first token s, whole request s, tokens) of one streamed completion, on the
+    client's kept-alive connection (as the openai package does)."""
     body = {"prompt": prompt, "max_tokens": new, "temperature": 0, "stream": True, "return_token_ids": True}
     start = time.perf_counter()
     first, tokens = None, 0
-    with httpx.stream("POST", url, json=body, timeout=600) as response:
+    with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
             if not line.startswith("data: {"):
@@ -115,13 +122,22 @@ def one_request(url: str, prompt: list[int], new: int) -> tuple[float, float, in
 
 
 def load(url: str, clients: int, rounds: int, prompts: list[list[int]], new: int) -> dict:
-    def client(index: int) -> list[tuple[float, float, int]]:
-        return [one_request(url, prompts[(index * rounds + r) % len(prompts)], new) for r in range(rounds)]
+    """Every client (one thread, one connection, made before the clock starts) sends
+    `rounds` requests one after the other."""
+    connections = [httpx.Client(timeout=600) for _ in range(clients)]
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        results = [item for items in pool.map(client, range(clients)) for item in items]
-    wall = time.perf_counter() - start
+    def client(index: int) -> list[tuple[float, float, int]]:
+        return [one_request(connections[index], url, prompts[(index * rounds + r) % len(prompts)], new)
+                for r in range(rounds)]
+
+    try:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            results = [item for items in pool.map(client, range(clients)) for item in items]
+        wall = time.perf_counter() - start
+    finally:
+        for connection in connections:
+            connection.close()
     first = [r[0] for r in results]
     whole = [r[1] for r in results]
     tokens = sum(r[2] for r in results)
@@ -133,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (server and baseline)")
     parser.add_argument("--rounds", type=int, default=3, help="requests per client")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each level, each after a single-stream run")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each level, each after a single-stream run")
     parser.add_argument("--prompt", type=int, default=128, help="prompt tokens")
     parser.add_argument("--new", type=int, default=128, help="new tokens per request")
     parser.add_argument("--folder", type=Path, help="export here, or reuse the export an earlier run left here")
@@ -161,25 +177,30 @@ def main() -> None:
     rows: dict[int, list[dict]] = {clients: [] for clients in LEVELS}
     try:
         url = f"http://127.0.0.1:{port}/v1/completions"
-        one_request(url, prompts[0], 4)  # warm-up
+        with httpx.Client(timeout=600) as client:
+            one_request(client, url, prompts[0], 4)  # warm-up
         for repeat in range(args.repeats):
             for clients in LEVELS:
-                baseline.append(single(prompts[(repeat * len(LEVELS) + clients) % len(prompts)]))
-                rows[clients].append(load(url, clients, args.rounds, prompts, args.new))
+                before = statistics.median(single(prompts[(repeat * 7 + clients + run) % len(prompts)])
+                                           for run in range(SINGLE_RUNS))
+                baseline.append(before)
+                rows[clients].append({**load(url, clients, args.rounds, prompts, args.new), "single": before})
     finally:
         server.terminate()
         server.wait(timeout=30)
     reference = statistics.median(baseline)
-    print(f"light_llm.runtime single stream: {reference:.1f} tok/s (median of {len(baseline)} runs, "
-          f"{min(baseline):.1f}..{max(baseline):.1f})\n")
-    print("| clients | requests/s | tok/s (aggregate) | vs single stream | TTFT p50 / p95 ms | request p50 / p95 ms |")
+    print(f"light_llm.runtime single stream: {reference:.1f} tok/s (median of {len(baseline)} measurements, "
+          f"{min(baseline):.1f}..{max(baseline):.1f}; each the median of {SINGLE_RUNS} runs)\n")
+    print("| clients | requests/s | tok/s (aggregate) | vs single stream (range) | TTFT p50 / p95 ms | request p50 / p95 ms |")
     print("|---:|---:|---:|---:|---:|---:|")
     for clients, runs in rows.items():
         speed = statistics.median(run["tok/s"] for run in runs)
+        ratios = [run["tok/s"] / run["single"] for run in runs]
         first = np.percentile([t for run in runs for t in run["first"]], [50, 95]) * 1e3
         whole = np.percentile([t for run in runs for t in run["whole"]], [50, 95]) * 1e3
         print(f"| {clients} | {statistics.median(run['requests/s'] for run in runs):.2f} | {speed:.1f} | "
-              f"{speed / reference:.2f}× | {first[0]:.0f} / {first[1]:.0f} | {whole[0]:.0f} / {whole[1]:.0f} |")
+              f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}..{max(ratios):.2f}) | {first[0]:.0f} / {first[1]:.0f} | "
+              f"{whole[0]:.0f} / {whole[1]:.0f} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Shared ONNX export folders for the ONNX and runtime tests, built once per session
 (per xdist worker): a llama-style causal model, a sliding-window one, a bidirectional one,
-each exported in the default (fused) form. LLAMA and SLIDING use 2 query heads, so that
+each exported in the default (fused) form, and the llama-style one with rotary inside
+GroupQueryAttention (min_onnxruntime 1.32). LLAMA and SLIDING use 2 query heads, so that
 head_dim is 16, a size onnxruntime's GroupQueryAttention takes: their graphs are fused.
 conftest.py files import the fixtures from here."""
 
@@ -29,6 +30,11 @@ def exported(root: Path, model: dict, **options) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def llama_export(tmp_path_factory) -> tuple[Path, Path]:
     return exported(tmp_path_factory.mktemp("llama"), LLAMA)
+
+
+@pytest.fixture(scope="session")
+def llama_rotary_inside_export(tmp_path_factory) -> tuple[Path, Path]:
+    return exported(tmp_path_factory.mktemp("llama-1.32"), LLAMA, min_onnxruntime="1.32")
 
 
 @pytest.fixture(scope="session")

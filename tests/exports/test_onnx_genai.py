@@ -28,7 +28,7 @@ def genai_greedy(folder, prompt: list[int], new_tokens: int) -> list[int]:
     return tokens
 
 
-@pytest.mark.parametrize("export", ["llama_export", "sliding_export"])
+@pytest.mark.parametrize("export", ["llama_export", "llama_rotary_inside_export", "sliding_export"])
 def test_genai_greedy_tokens_equal_eager(request, export):
     run, out = request.getfixturevalue(export)
     eager = load_eager(run)

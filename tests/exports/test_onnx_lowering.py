@@ -19,16 +19,19 @@ from light_llm.runtime.geometry import Geometry
 LLAMA_GQA = merged(LLAMA, {"num_layers": 3, "attention": {"variant": "gqa", "num_heads": 2, "num_kv_heads": 1}})
 
 
-def written(tmp_path, model: dict, portable: bool = False, metadata=None):
+def written(tmp_path, model: dict, portable: bool = False, metadata=None, min_onnxruntime: str = "1.30"):
     folder = model_folder(tmp_path / "run", model)
     ir = lower_spec(folder.spec, target="export")
     write_graph(ir, tmp_path / "run" / "model.safetensors", tmp_path / "model.onnx", 18, metadata or {},
-                lowering_plan(ir, portable), portable)
+                lowering_plan(ir, portable, min_onnxruntime), portable)
     return ir, onnx.load(tmp_path / "model.onnx")
 
 
-def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path):
-    ir, model = written(tmp_path, LLAMA_GQA, metadata={"k": "v"})
+@pytest.mark.parametrize("min_onnxruntime", ["1.30", "1.32"])
+def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path, min_onnxruntime):
+    """1.30: Q and K rotated by RotaryEmbedding nodes after a Split of the packed QKV; 1.32:
+    the packed QKV straight into GroupQueryAttention, which rotates by position_ids."""
+    ir, model = written(tmp_path, LLAMA_GQA, metadata={"k": "v"}, min_onnxruntime=min_onnxruntime)
     ops = Counter(node.op_type for node in model.graph.node)
     layers = ir.num_layers
     assert ops["GroupQueryAttention"] == layers
@@ -36,7 +39,16 @@ def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path):
     assert ops["SkipSimplifiedLayerNormalization"] == 2 * layers  # every residual add + norm
     assert ops["SimplifiedLayerNormalization"] == 1  # the first norm has no residual yet
     assert ops["MatMul"] == 4 * layers + 1  # packed QKV, o_proj, packed gate|up, down; LM head
-    assert ops["RotaryEmbedding"] == 2 * layers and ops["Where"] == 1  # the mask: once per graph
+    assert ops["Where"] == 1  # the mask: once per graph
+    attention = next(node for node in model.graph.node if node.op_type == "GroupQueryAttention")
+    if min_onnxruntime == "1.30":
+        assert ops["RotaryEmbedding"] == 2 * layers and ops["Split"] == 2 * layers  # QKV and gate|up
+        assert len(attention.input) == 11 and "do_rotary" not in {a.name for a in attention.attribute}
+    else:
+        assert ops["RotaryEmbedding"] == 0 and ops["Split"] == layers  # gate|up only
+        assert attention.input[0].endswith("qkv_proj/MatMul/output_0") and attention.input[1:3] == ["", ""]
+        assert attention.input[9] == "position_ids" and attention.input[16]  # per-row positions (query_seqlens)
+        assert {a.name: a.i for a in attention.attribute}["do_rotary"] == 1
     tables = {t.name: list(t.dims) for t in model.graph.initializer}
     assert tables["blocks.0.attention.qkv_proj.weight"] == [ir.d_model, (2 + 2 * 1) * ir.head_dim]
     assert "lm_head.weight" not in tables  # tied: the LM head reads the embedding
@@ -75,6 +87,28 @@ def test_layer_the_fused_op_cannot_express_gets_standard_attention(tmp_path):
     assert ops["SkipSimplifiedLayerNormalization"] == 2 * ir.num_layers  # the rest stays fused
 
 
+@pytest.mark.parametrize(("rope_fraction", "inside"), [(0.5, True), (0.25, False)])
+def test_rotary_is_inside_the_attention_node_where_its_tables_fit(tmp_path, rope_fraction, inside):
+    """min_onnxruntime 1.32, head_dim 32: half of it is 8 rotated pairs (GroupQueryAttention's
+    do_rotary takes multiples of 8), a quarter 4 pairs (RotaryEmbedding nodes before it); both
+    pass the gate, whose padded prefill and decode checks compare logits and presents."""
+    from light_llm.exports.onnx import export_onnx
+
+    partial = merged(LLAMA, {"d_model": 64, "positional": {"rope_fraction": rope_fraction}})
+    folder = model_folder(tmp_path / "run", partial)
+    result = export_onnx(folder, tmp_path / "onnx", min_onnxruntime="1.32")
+    assert result.parity.passed
+    lowering = json.loads((tmp_path / "onnx" / "light_llm.json").read_text())["lowering"]
+    assert lowering["min_onnxruntime"] == "1.32"
+    assert {layer["rotary"] for layer in lowering["layers"]} == {"attention" if inside else "RotaryEmbedding"}
+    graph = onnx.load(tmp_path / "onnx" / "model.onnx").graph
+    ops = Counter(node.op_type for node in graph.node)
+    layers = ops["GroupQueryAttention"]
+    assert layers == 2 and ops["RotaryEmbedding"] == (0 if inside else 2 * layers)
+    attention = next(node for node in graph.node if node.op_type == "GroupQueryAttention")
+    assert {a.name: a.i for a in attention.attribute}.get("do_rotary", 0) == int(inside)
+
+
 @pytest.fixture(scope="module")
 def cli():
     from typer.testing import CliRunner
@@ -99,6 +133,13 @@ def test_cli_portable_writes_standard_ops_and_no_shared_buffer(cli, tmp_path):
     assert {layer["lowering"] for layer in manifest["lowering"]["layers"]} == {"standard"}
     genai = json.loads((tmp_path / "out" / "genai_config.json").read_text())
     assert genai["search"]["past_present_share_buffer"] is False
+
+
+def test_cli_min_onnxruntime_is_checked(cli, tmp_path):
+    model_folder(tmp_path / "run", LLAMA)
+    result = cli("export", tmp_path / "run", "--onnx", "--min-onnxruntime", "1.31", "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "min_onnxruntime='1.31': allowed: 1.30, 1.32" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
 def test_cli_portable_needs_onnx(cli, tmp_path):

@@ -26,6 +26,11 @@ ONNX_ROWS = dict(ROWS) | {
         "positional": {"encoding": "learned"}, "ffn": {"variant": "geglu", "dropout": 0.1},
         "dropout": 0.1, "residual_scaled_init": False,
     },
+    # Interleaved pairs over the whole head: rotated inside GroupQueryAttention in the fused form.
+    "gqa-rope-interleaved-full": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
+        "positional": {"encoding": "rope", "rope_pairing": "interleaved"},
+    },
 }
 
 
@@ -34,14 +39,18 @@ def dims(value) -> list:
 
 
 FUSED_HEAD_DIM = {"attention": {"head_dim": 16}}
+ROPE_ROWS = [row for row, model in ONNX_ROWS.items() if model.get("positional", {}).get("encoding") == "rope"]
+FORM_ROWS = [(form, row) for form in ("fused", "portable") for row in ONNX_ROWS] + [
+    ("fused-1.32", row) for row in ROPE_ROWS]  # rotary inside GroupQueryAttention (min_onnxruntime 1.32)
 
 
-@pytest.mark.parametrize("form", ["fused", "portable"])
-@pytest.mark.parametrize("row", ONNX_ROWS)
-def test_onnx_export_matches_eager(tmp_path, row, form):
-    model = merged(ONNX_ROWS[row], FUSED_HEAD_DIM) if form == "fused" else ONNX_ROWS[row]
+@pytest.mark.parametrize(("variant", "row"), FORM_ROWS, ids=[f"{row}-{variant}" for variant, row in FORM_ROWS])
+def test_onnx_export_matches_eager(tmp_path, row, variant):
+    form, _, min_onnxruntime = variant.partition("-")
+    model = ONNX_ROWS[row] if form == "portable" else merged(ONNX_ROWS[row], FUSED_HEAD_DIM)
     folder = model_folder(tmp_path / "run", model)
-    result = export_onnx(folder, tmp_path / "onnx", portable=form == "portable")
+    result = export_onnx(folder, tmp_path / "onnx", portable=form == "portable",
+                         min_onnxruntime=min_onnxruntime or None)
     report = result.parity
     assert report.passed and report.mode == "fp32" and report.max_abs_error <= 1e-4
     geometry = Geometry.from_dict(json.loads((tmp_path / "onnx" / "light_llm.json").read_text())["geometry"])

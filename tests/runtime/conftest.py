@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "exports"))
 
-from onnx_fixtures import llama_export, bidirectional_export  # noqa: E402, F401
+from onnx_fixtures import llama_export, llama_rotary_inside_export, bidirectional_export  # noqa: E402, F401

@@ -29,9 +29,11 @@ def _genai_shares(folder) -> bool:
     return json.loads((folder / "genai_config.json").read_text())["search"]["past_present_share_buffer"]
 
 
-def test_in_place_buffers_decode_the_tokens_of_plain_io_binding(llama_export, monkeypatch):
-    model = load_export(llama_export[1])
-    assert model.shares_kv_buffer and _genai_shares(llama_export[1])  # fused: GroupQueryAttention everywhere
+@pytest.mark.parametrize("export", ["llama_export", "llama_rotary_inside_export"])
+def test_in_place_buffers_decode_the_tokens_of_plain_io_binding(request, export, monkeypatch):
+    folder = request.getfixturevalue(export)[1]
+    model = load_export(folder)
+    assert model.shares_kv_buffer and _genai_shares(folder)  # fused: GroupQueryAttention everywhere
     run, geometry = model.run, model.geometry
     made = []
     of = InPlaceCache.of.__func__
@@ -54,11 +56,12 @@ def test_in_place_buffers_decode_the_tokens_of_plain_io_binding(llama_export, mo
         model.generate(text, max_new_tokens=12)[0] for text in ["x", "def main():"]]
 
 
-def test_the_graph_writes_the_new_keys_into_the_past_buffer(llama_export):
+@pytest.mark.parametrize("export", ["llama_export", "llama_rotary_inside_export"])
+def test_the_graph_writes_the_new_keys_into_the_past_buffer(request, export):
     """The present bound through `into` is the past's own buffer: after a step, the numpy
     buffer under both holds the step's keys at slot `width` (what the new-present path
     returns there), and the slots before it are untouched."""
-    model = load_export(llama_export[1])
+    model = load_export(request.getfixturevalue(export)[1])
     session, geometry = model.run, model.geometry
     bound = session.bound()
     ids = np.array([PROMPTS[1]])

@@ -11,30 +11,31 @@ import pytest
 
 from light_llm.runtime import generate_ids
 from light_llm.runtime.sampling import Sampling
-from light_llm.serve.engine import Engine, Job
+from light_llm.serve.engine import Engine, Job, Stats
 from light_llm.serve.model import load_served_model
 
 
-def _engine_tokens(model, prompts: list[list[int]], max_tokens: list[int], shares_kv_buffer: bool) -> list[list[int]]:
+def _engine_tokens(model, prompts: list[list[int]], max_tokens: list[int], shares_kv_buffer: bool,
+                   **options) -> tuple[list[list[int]], Stats]:
     generator = model.generator
     engine = Engine(generator.run, generator.geometry, eos_id=None, pad_id=0, max_batch=3,
-                    shares_kv_buffer=shares_kv_buffer)
+                    shares_kv_buffer=shares_kv_buffer, **options)
     tokens: list[list[int]] = [[] for _ in prompts]
     finished = threading.Semaphore(0)
 
     def deliver(row: int):
         return lambda token, reason: tokens[row].append(token) if token is not None else finished.release()
 
-    engine.start()
+    for row, (prompt, count) in enumerate(zip(prompts, max_tokens)):  # 3 rows at once: others queue, join later
+        engine.submit(Job(prompt=prompt, max_tokens=count, sampling=Sampling(), deliver=deliver(row)))
+    engine.start()  # every job queued first: the same steps every run
     try:
-        for row, (prompt, count) in enumerate(zip(prompts, max_tokens)):  # 3 rows at once: others queue, join later
-            engine.submit(Job(prompt=prompt, max_tokens=count, sampling=Sampling(), deliver=deliver(row)))
         for _ in prompts:
             assert finished.acquire(timeout=60)
     finally:
         engine.stop()
     assert engine.stats.largest_batch == 3 and engine.stats.cancelled == 0
-    return tokens
+    return tokens, engine.stats
 
 
 @pytest.mark.parametrize("export, shares", [("fused_export", True), ("serve_export", False)])
@@ -48,7 +49,23 @@ def test_rows_joining_and_leaving_decode_like_the_runtime(request, monkeypatch, 
     expected = [generate_ids(generator.run, generator.geometry, [prompt], max_new_tokens=count)[0]
                 for prompt, count in zip(prompts, max_tokens)]
     for shared in {shares, False}:
-        assert _engine_tokens(model, prompts, max_tokens, shared) == expected
+        assert _engine_tokens(model, prompts, max_tokens, shared)[0] == expected
     if shares:  # buffers with room for 3 more steps: copied into larger ones again and again
         monkeypatch.setattr("light_llm.runtime.kv_buffers.KV_ROOM", 3)
-        assert _engine_tokens(model, prompts, max_tokens, True) == expected
+        assert _engine_tokens(model, prompts, max_tokens, True)[0] == expected
+
+
+def test_a_prefill_budget_splits_newcomers_and_keeps_the_tokens(fused_export) -> None:
+    """Prompts of 5 tokens: with prefill_tokens 12 at most two newcomers per prefill call
+    (3 × 5 > 12), with 1 one; the rows already running decode between the calls."""
+    model = load_served_model(fused_export)
+    generator = model.generator
+    rng = np.random.default_rng(1)
+    prompts = [rng.integers(1, generator.geometry.vocab_size, 5).tolist() for _ in range(6)]
+    max_tokens = [4, 9, 3, 12, 6, 8]
+    expected = [generate_ids(generator.run, generator.geometry, [prompt], max_new_tokens=count)[0]
+                for prompt, count in zip(prompts, max_tokens)]
+    for budget, calls in ((512, 2), (12, 3), (1, 6)):  # 512: 3 rows, then 3 more one after the other
+        tokens, stats = _engine_tokens(model, prompts, max_tokens, True, prefill_tokens=budget)
+        assert tokens == expected and stats.prefills >= calls
+    assert stats.prefills == 6  # one newcomer always goes, alone

@@ -236,6 +236,7 @@ def test_run_folder_is_served_eagerly(serve_export, model, tmp_path) -> None:
 @pytest.mark.parametrize("options, message", [
     (["--max-batch", "0"], "--max-batch 0: allowed: an integer >= 1"),
     (["--max-queue", "-1"], "--max-queue -1: allowed: an integer >= 0"),
+    (["--prefill-tokens", "0"], "--prefill-tokens 0: allowed: an integer >= 1"),
     (["--port", "70000"], "--port 70000: allowed: 0..65535"),
 ])
 def test_cli_refuses_bad_options(serve_export, options, message) -> None:

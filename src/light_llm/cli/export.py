@@ -33,6 +33,7 @@ def export(
     rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
     portable: Annotated[bool, typer.Option("--portable", help="ONNX with standard ops only (onnxruntime-web wasm, other ONNX runtimes) instead of the fused onnxruntime graph.")] = False,
+    min_onnxruntime: Annotated[Optional[str], typer.Option("--min-onnxruntime", metavar="VERSION", help="The oldest onnxruntime the fused ONNX graph must load in: 1.30 (default; onnxruntime-node's latest release) or 1.32 (rotary inside GroupQueryAttention: one node per layer, faster).", show_default=False)] = None,
     hf_architecture: Annotated[Optional[str], typer.Option("--hf-architecture", metavar="MODEL_TYPE", help="--hf as this Hugging Face model_type (llama, phi3, ...; default: the imported one where it fits, else the first that fits).", show_default=False)] = None,
 ) -> None:
     """Export, verify against eager PyTorch (failure: non-zero exit, no folder left), and
@@ -44,13 +45,16 @@ def export(
         _fail("choose at least one target: --onnx, --torchscript, --pt2, --aoti or --hf")
     if portable and not onnx:
         _fail("--portable applies to --onnx only (the standard-ops ONNX graph)")
+    if min_onnxruntime is not None and not onnx:
+        _fail("--min-onnxruntime applies to --onnx only")
     if hf_architecture is not None and not hf:
         _fail("--hf-architecture applies to --hf only (the Hugging Face folder's model_type)")
     folder = load_model_folder(source)  # errors: the one path of cli/errors.py
     for target in chosen:
         result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
                              dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed,
-                                  portable=portable or None, architecture=hf_architecture))
+                                  portable=portable or None, min_onnxruntime=min_onnxruntime,
+                                  architecture=hf_architecture))
         typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
         if result.phases:
             typer.echo("  phases: " + ", ".join(f"{p['name']} {p['seconds']:.1f} s" for p in result.phases)
@@ -70,7 +74,7 @@ def _export_one(target: str, folder, out_dir: Path, options: dict):
     if target != "hf":
         options = {k: v for k, v in options.items() if k != "architecture"}
     if target != "onnx":
-        options = {k: v for k, v in options.items() if k not in ("opset", "quantize", "portable")}
+        options = {k: v for k, v in options.items() if k not in ("opset", "quantize", "portable", "min_onnxruntime")}
     elif options["quantize"] not in (None, "none", "int8", "int4"):
         _fail(f"--quantize {options['quantize']}: allowed: int8, int4")
     else:

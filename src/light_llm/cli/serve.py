@@ -19,6 +19,7 @@ def serve(
     web: Annotated[bool, typer.Option("--web", help="Also serve the browser page of examples/web at / and the export folder at /model/.")] = False,
     max_batch: Annotated[int, typer.Option(help="Requests decoded together at most.")] = 16,
     max_queue: Annotated[int, typer.Option(help="Requests waiting for a batch slot at most; past it: HTTP 429.")] = 64,
+    prefill_tokens: Annotated[int, typer.Option(help="Prompt positions one prefill call holds at most (newcomers × their longest prompt; one newcomer always goes): running rows get a token between prefills.")] = 512,
     threads: Annotated[Optional[int], typer.Option(help="onnxruntime intra-op threads (default: all cores).", show_default=False)] = None,
     model_name: Annotated[Optional[str], typer.Option(help="The model id clients see (default: the folder's name).", show_default=False)] = None,
 ) -> None:
@@ -33,7 +34,7 @@ def serve(
         if not 0 <= port <= 65535:
             raise LightLLMError(f"--port {port}: allowed: 0..65535")
         for option, value, low in (("--max-batch", max_batch, 1), ("--max-queue", max_queue, 0),
-                                   ("--threads", threads, 1)):
+                                   ("--prefill-tokens", prefill_tokens, 1), ("--threads", threads, 1)):
             if value is not None and value < low:
                 raise LightLLMError(f"{option} {value}: allowed: an integer >= {low}")
         web_dir = _web_dir(folder) if web else None
@@ -47,7 +48,8 @@ def serve(
         model = load_served_model(folder, threads=threads, name=model_name)
         generator = model.generator
         engine = Engine(generator.run, generator.geometry, eos_id=generator.eos_id, pad_id=model.pad_id,
-                        max_batch=max_batch, max_queue=max_queue, shares_kv_buffer=model.shares_kv_buffer)
+                        max_batch=max_batch, max_queue=max_queue, prefill_tokens=prefill_tokens,
+                        shares_kv_buffer=model.shares_kv_buffer)
         app = create_app(model, engine, api_key=api_key, web_dir=web_dir)
     except (LightLLMError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)

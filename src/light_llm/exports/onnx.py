@@ -37,6 +37,7 @@ def export_onnx(
     rtol: float | None = None,
     seed: int = 0,
     portable: bool = False,
+    min_onnxruntime: str | None = None,
     display: PhaseDisplay | None = None,
 ) -> ExportResult:
     """`folder`: a ModelFolder (load_model_folder). Options default to the spec's `export`.
@@ -44,11 +45,15 @@ def export_onnx(
     The graph is written from the IR and the weights (exports/onnx_lowering): by default
     the fused form for onnxruntime; `portable` asks for standard ONNX ops only. A layer
     whose attention the fused op cannot express gets standard-ops attention; light_llm.json
-    records the lowering of every layer. `display` shows the phases as they run."""
+    records the lowering of every layer. `min_onnxruntime` (onnx_lowering/plan.py's
+    ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
+    ("1.32": rotary inside GroupQueryAttention). `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
     from light_llm.exports.onnx_lowering.plan import (
+        ONNXRUNTIME_VERSIONS,
+        check_min_onnxruntime,
         lowering_notes,
         lowering_plan,
         lowering_summary,
@@ -64,12 +69,17 @@ def export_onnx(
     quantize = None if quantize == "none" else quantize
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
+    min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
+    try:
+        check_min_onnxruntime(min_onnxruntime)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
     phases = Phases(display)
     with phases.phase("lower"):
         open_weights(Path(folder.path) / WEIGHTS_FILE)  # a damaged file is named before anything is written
         ir = lower_spec(folder.spec, target="export")
         geometry = Geometry.from_ir(ir)
-        plan = lowering_plan(ir, portable) if ir.family in LOWERED_FAMILIES else None
+        plan = lowering_plan(ir, portable, min_onnxruntime) if ir.family in LOWERED_FAMILIES else None
     with staged_folder(out_dir) as staging:
         path = staging / MODEL_FILE
         _write_graph(folder, ir, path, opset, quantize, plan, portable, phases)
@@ -82,7 +92,8 @@ def export_onnx(
             write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
                                         eos_id=interop.eos_id, pad_id=interop.pad_id)
             written = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
-            written["lowering"] = lowering_summary(plan, portable) if plan else {"form": "traced", "reason": _traced(ir)}
+            written["lowering"] = (lowering_summary(plan, portable, min_onnxruntime) if plan
+                                   else {"form": "traced", "reason": _traced(ir)})
         written["phases"] = phases.to_list()
         write_json(staging / MANIFEST, written)
         files = sorted(item.name for item in staging.iterdir())

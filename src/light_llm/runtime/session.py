@@ -19,14 +19,16 @@ import numpy as np
 
 
 class OnnxSession:
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path | bytes, threads: int | None = None):
+        """`path`: a model file, or a serialized graph (e.g. runtime/last_logits.py's)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        model = path if isinstance(path, bytes) else str(path)
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.output_names = [node.name for node in self.session.get_outputs()]
 

@@ -1,11 +1,13 @@
 """Continuous batching: one thread runs the model for every request at once.
 
 Requests wait in a queue until a batch slot is free (at most `max_batch` rows decode
-together); each step the thread prefills the newcomers as one left-padded batch, joins
-them to the running rows, and decodes one token for every row in a single call. A row
-leaves as soon as it ends (end-of-text, max_tokens, a stop string or a client gone), so
-a short request never waits for a long one. Decoding is memory-bound: sixteen rows cost
-little more per step than one.
+together); each step the thread prefills newcomers as one left-padded batch (at most
+`prefill_tokens` positions, at least one newcomer, so running rows wait for one bounded
+prefill at a time), joins them to the running rows, and decodes one token for every
+row in a single call. A row leaves as soon as it ends (end-of-text, max_tokens, a stop
+string or a client gone), so a short request never waits for a long one. One pass
+over the weights serves every row: sixteen rows cost far less per step than sixteen
+steps of one.
 
 No step copies the KV cache: a graph that writes its present into its past's buffer
 (`shares_kv_buffer`: GroupQueryAttention, the fused export) decodes into preallocated
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -38,6 +41,9 @@ log = logging.getLogger("light_llm.serve")
 # A job's end: "stop" (end-of-text or a stop string), "length" (max_tokens or the
 # context), "cancelled" (the client went away), "error".
 Deliver = Callable[[int | None, str | None], None]  # (token, None) per token; (None, reason) once at the end
+
+
+PREFILL_TOKENS = 512  # positions one prefill call holds at most (see Engine)
 
 
 class QueueFull(LightLLMError):
@@ -68,6 +74,9 @@ class Stats:
     generated_tokens: int = 0
     decode_steps: int = 0
     largest_batch: int = 0
+    prefills: int = 0  # prefill calls (each for one or more newcomers)
+    prefill_seconds: float = 0.0  # engine time in prefill calls, joins included
+    decode_seconds: float = 0.0  # engine time in decode steps
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -75,17 +84,22 @@ class Stats:
 
 class Engine:
     def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | None, pad_id: int,
-                 max_batch: int = 16, max_queue: int = 64, shares_kv_buffer: bool = False):
-        """`shares_kv_buffer`: `run` is an onnxruntime session whose graph writes each
-        present into its past's buffer (ServedModel.shares_kv_buffer)."""
+                 max_batch: int = 16, max_queue: int = 64, prefill_tokens: int = PREFILL_TOKENS,
+                 shares_kv_buffer: bool = False):
+        """`prefill_tokens`: positions one prefill call holds at most (newcomers × the
+        longest prompt among them; one newcomer always goes). `shares_kv_buffer`: `run` is
+        an onnxruntime session whose graph writes each present into its past's buffer
+        (ServedModel.shares_kv_buffer)."""
         if max_batch < 1:
             raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
+        if prefill_tokens < 1:
+            raise LightLLMError(f"prefill_tokens={prefill_tokens}: allowed: 1 or more")
         if max_queue < 0:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
         self.run, self.geometry = decoding_run(run), geometry
         self._shares_kv_buffer = shares_kv_buffer and geometry.cached
         self.eos_id, self.pad_id = eos_id, pad_id
-        self.max_batch, self.max_queue = max_batch, max_queue
+        self.max_batch, self.max_queue, self.prefill_tokens = max_batch, max_queue, prefill_tokens
         self.stats = Stats()
         self._waiting: deque[Job] = deque()
         self._in_flight = 0
@@ -143,8 +157,7 @@ class Engine:
                     self._wake.wait()
                 if not self._running:
                     return
-                room = self.max_batch - len(self._jobs)
-                newcomers = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+                newcomers = self._newcomers()
             try:
                 self._drop_ended()
                 newcomers = [job for job in newcomers if not self._ended_early(job)]
@@ -158,6 +171,19 @@ class Engine:
                     self._finish(job, "error")
                 self._jobs, self._rows = [], None
                 self._pending = np.zeros(0, dtype=np.int64)
+
+    def _newcomers(self) -> list[Job]:
+        """The waiting jobs to prefill now, first come first: as many as free rows and the
+        prefill budget allow (the padded batch: count × longest prompt), at least one, so
+        running rows get their next token between two prefills."""
+        taken: list[Job] = []
+        longest = 0
+        while self._waiting and len(self._jobs) + len(taken) < self.max_batch:
+            longest = max(longest, len(self._waiting[0].prompt))
+            if taken and (len(taken) + 1) * longest > self.prefill_tokens:
+                break
+            taken.append(self._waiting.popleft())
+        return taken
 
     def _ended_early(self, job: Job) -> bool:
         if job.ended_by_caller is None:
@@ -187,13 +213,17 @@ class Engine:
         return tokens
 
     def _prefill(self, jobs: list[Job]) -> None:
+        start = time.perf_counter()
         ids, mask = left_pad([job.prompt for job in jobs], self.pad_id)
         outputs = self.run(step_feeds(self.geometry, ids, mask, None))
         past = past_from_presents(outputs, self.geometry) if self.geometry.cached else {}
         rows = Rows(ids=ids, mask=mask, past=past)
         self._advance(jobs, rows, self._sample(jobs, outputs["logits"][:, -1]), joining=True)
+        self.stats.prefills += 1
+        self.stats.prefill_seconds += time.perf_counter() - start
 
     def _decode(self) -> None:
+        start = time.perf_counter()
         rows = self._rows
         tokens = self._pending[:, None]
         mask = np.concatenate([rows.mask, np.ones_like(tokens)], axis=1)
@@ -213,6 +243,7 @@ class Engine:
         self.stats.decode_steps += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(self._jobs))
         self._advance(self._jobs, stepped, self._sample(self._jobs, outputs["logits"][:, -1]), joining=False)
+        self.stats.decode_seconds += time.perf_counter() - start
 
     def _room(self, width: int) -> int | None:
         """Slots of the shared KV buffers for rows `width` wide (None: not shared)."""

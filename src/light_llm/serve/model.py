@@ -37,7 +37,7 @@ def load_served_model(folder: Path, threads: int | None = None, name: str | None
     if exported:
         from light_llm.runtime import load_export
 
-        generator = load_export(folder, threads=threads)
+        generator = load_export(folder, threads=threads, last_position_logits=True)
         chat = load_chat_template(folder)
     else:
         from light_llm.runtime.eager import load_eager  # torch: model and run folders only

@@ -1,11 +1,16 @@
-"""Attention sub-layers. Fused: one GroupQueryAttention node (com.microsoft): a packed QKV
-MatMul in, the KV cache in `[batch, kv_heads, seq, head_dim]`, then the output MatMul.
+"""Attention sub-layers. Fused: one GroupQueryAttention node (com.microsoft): the packed QKV
+MatMul in as its query, the KV cache in `[batch, kv_heads, seq, head_dim]`, then the output
+MatMul.
 
-Rotary: onnxruntime's CPU GroupQueryAttention (1.32) rotates by the slot index it derives
-from seqlens_k and ignores its position_ids input, which is wrong for left-padded rows
-(the contract's positions count attended slots only). So with RoPE, Q and K are rotated
-before the node by two RotaryEmbedding nodes (com.microsoft, half-split pairs:
-interleaved 0) that read position_ids; without RoPE the packed QKV goes in as it is.
+Rotary is inside the node (do_rotary, its cos/sin tables, the graph's position_ids). On its
+own, onnxruntime's CPU kernel (1.32) rotates a first prompt by position_ids[0, 0] + slot for
+every row, which is wrong for left-padded rows (the contract's positions count attended
+slots only); given query_seqlens (every row's whole chunk: masks.py), it rotates each token
+by its own position_ids entry in every call (prefill, decode, chunks after a past).
+With QK norms the packed projection is split first, normed, and Q, K, V go in separately.
+query_seqlens needs onnxruntime 1.32, and the node's tables must be a multiple of 8 pairs
+wide; otherwise (plan.py: the layer's `rotary`) Q and K are rotated before the node by two
+RotaryEmbedding nodes (com.microsoft) that read position_ids.
 
 Standard ops (the portable form, and the fallback of a layer the fused op cannot express):
 the same packed QKV MatMul, rotary as q·cos + rotate_half(q)·sin, the cache as Concat,
@@ -31,30 +36,34 @@ def fused_attention(
     rotary: tuple[str, str] | None,
     position_ids: str | None,
     cache: tuple[str, str, str, str],
+    rotary_inside: bool = False,
 ) -> str:
-    """`cache`: (past key, past value, present key, present value) names."""
+    """`rotary`: the cos and sin tables (None without RoPE); `rotary_inside`: rotated by the
+    node itself (else by RotaryEmbedding nodes); `cache`: (past key, past value, present
+    key, present value) names."""
     scope = f"/{prefix}"
     qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
                  packed_name=f"{prefix}.qkv_proj")
     q, k, v = qkv, "", ""
-    if rotary is not None or attention_ir.qk_norm != "none":
+    rotates_before = rotary is not None and not rotary_inside
+    if attention_ir.qk_norm != "none" or rotates_before:
         sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
         q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
         q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
-    if rotary is not None:
-        positional = attention_ir.positional
-        q, k = (g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
-                     interleaved=int(positional.rope_pairing == "interleaved"), num_heads=heads,
-                     rotary_embedding_dim=positional.rotary_dim(attention_ir.head_dim))
-                for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
+    if rotates_before:
+        q, k = _rotary_embedding(g, attention_ir, q, k, rotary, position_ids, scope)
+        rotary = None
     past_key, past_value, present_key, present_value = cache
+    inputs = [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length]
+    if rotary is None:
+        inputs += ["", "", "", masks.bias]
+    else:
+        inputs += [*rotary, position_ids, masks.bias, "", "", "", "", "", masks.query_seqlens]
     out = g.node(
-        "GroupQueryAttention",
-        [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length,
-         "", "", "", masks.bias],
+        "GroupQueryAttention", inputs,
         scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
         num_heads=attention_ir.num_heads, kv_num_heads=attention_ir.num_kv_heads,
-        scale=attention_ir.score_scale, **_softcap_attribute(attention_ir),
+        scale=attention_ir.score_scale, **_softcap_attribute(attention_ir), **_rotary_attributes(attention_ir, rotary),
     )[0]  # the sliding window is in masks.bias (see masks.py)
     return linear(g, weights, out, f"{prefix}.o_proj")
 
@@ -103,6 +112,22 @@ def standard_attention(
 def _softcap_attribute(attention_ir) -> dict:
     """GroupQueryAttention caps the scaled scores before its attention_bias is added."""
     return {} if attention_ir.logit_softcap is None else {"softcap": attention_ir.logit_softcap}
+
+
+def _rotary_embedding(g: GraphBuilder, attention_ir, q: str, k: str, rotary: tuple[str, str],
+                      position_ids: str, scope: str) -> tuple[str, str]:
+    """Q and K `[batch, seq, heads·head_dim]` rotated by RotaryEmbedding nodes at position_ids."""
+    positional = attention_ir.positional
+    return tuple(g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
+                      interleaved=int(positional.rope_pairing == "interleaved"), num_heads=heads,
+                      rotary_embedding_dim=positional.rotary_dim(attention_ir.head_dim))
+                 for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
+
+
+def _rotary_attributes(attention_ir, rotary) -> dict:
+    if rotary is None:
+        return {}
+    return {"do_rotary": 1, "rotary_interleaved": int(attention_ir.positional.rope_pairing == "interleaved")}
 
 
 def _heads(g: GraphBuilder, x: str, heads: int, dim: int, scope: str) -> str:

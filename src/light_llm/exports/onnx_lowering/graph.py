@@ -2,7 +2,7 @@
 
 Fused (onnxruntime):
     input_ids → Gather(embed_tokens) [+ absolute positions]
-      → per layer: norm → packed QKV MatMul → GroupQueryAttention → o_proj MatMul
+      → per layer: norm → packed QKV MatMul [→ RotaryEmbedding ×2] → GroupQueryAttention → o_proj MatMul
                    → Skip*Norm (residual add + norm) → packed gate|up MatMul → down MatMul
       → final Skip*Norm → LM head MatMul (tied: the embedding, transposed once)
 Portable: the same graph in standard ONNX ops (attention.standard_attention, plain norms
@@ -70,12 +70,13 @@ def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering], on_
 
     # Each distinct mask (per lowering) and rotary table is computed once per graph; a layer
     # pattern (sliding-window and global layers, each its RoPE base) has two of each.
+    rotates_inside = any(layer.rotary == "attention" for layer in plan)
     masks = {}
     for block, layer in zip(ir.blocks, plan):
         key = (layer.lowering, block.attention.mask_kind)
         if key not in masks:
             masks[key] = attention_inputs(g, input_ids, attention_mask, block.attention,
-                                          fused=layer.lowering == "fused")
+                                          fused=layer.lowering == "fused", rotates=rotates_inside)
     rotates = positional_encoding(ir).rotation is not None
     lowerings = {layer.lowering for layer in plan}
     tables, rotations = {}, {}
@@ -94,8 +95,8 @@ def _write(g: GraphBuilder, weights: Weights, ir, plan: list[LayerLowering], on_
         block_masks = masks[(layer.lowering, block.attention.mask_kind)]
         positional = block.attention.positional
         if layer.lowering == "fused":
-            attend = lambda h, b=block, c=cache, m=block_masks, t=tables.get(positional): fused_attention(  # noqa: E731
-                g, weights, prefix, b.attention, h, m, t, position_ids, c)
+            attend = lambda h, b=block, c=cache, m=block_masks, t=tables.get(positional), r=layer.rotary: fused_attention(  # noqa: E731
+                g, weights, prefix, b.attention, h, m, t, position_ids, c, rotary_inside=r == "attention")
         else:
             attend = lambda h, b=block, c=cache, m=block_masks, r=rotations.get(positional): standard_attention(  # noqa: E731
                 g, weights, prefix, b.attention, h, m, r, c)

@@ -6,7 +6,9 @@ its cache is plain `present = concat(past, new)`. So every row is given the full
 (seqlens_k = total_sequence_length - 1: new keys go after the whole past, as in the
 contract), and the padded slots are masked by an additive attention_bias built from
 attention_mask (the dtype's finite minimum, never -inf). Rotary positions come from the
-position_ids input, not from seqlens_k, so left padding does not shift them.
+position_ids input, not from seqlens_k, so left padding does not shift them: the node reads
+each row's own positions only when it is also given query_seqlens (sequence_length for every
+row: the whole chunk is valid, nothing is right-padded).
 
 A sliding window is applied by the same bias (query slot - key slot < window_size), not by
 GroupQueryAttention's local_window_size: onnxruntime 1.32's CPU kernel gives wrong scores
@@ -34,11 +36,13 @@ class AttentionInputs:
     grouped_bias: str = ""  # standard ops: [batch, 1 | kv_heads, 1 | groups, sequence, total]
     seqlens_k: str = ""  # int32 [batch]: total_sequence_length - 1 for every row (fused only)
     total_sequence_length: str = ""  # int32 scalar (fused only)
+    query_seqlens: str = ""  # int32 [batch]: sequence_length for every row (fused, with rotary)
 
 
 def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, attention_ir, *,
-                     fused: bool) -> AttentionInputs:
-    """`fused`: for GroupQueryAttention (causal itself); else the bias holds the causal rule."""
+                     fused: bool, rotates: bool = False) -> AttentionInputs:
+    """`fused`: for GroupQueryAttention (causal itself); else the bias holds the causal rule.
+    `rotates`: GroupQueryAttention applies rotary (it then reads query_seqlens)."""
     mask_shape = g.op("Shape", attention_mask, scope=SCOPE)  # [B, T]
     total = g.op("Gather", mask_shape, g.constant(1), scope=SCOPE, axis=0)  # T (scalar)
     sequence = g.op("Gather", g.op("Shape", input_ids, scope=SCOPE), g.constant(1), scope=SCOPE, axis=0)
@@ -68,7 +72,8 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     last_slot = g.op("Sub", total, g.constant(1), scope=SCOPE)
     seqlens_k = g.op("Cast", g.op("Expand", last_slot, batch, scope=SCOPE), scope=SCOPE, to=INT32)
     total_int32 = g.op("Cast", total, scope=SCOPE, to=INT32)
-    return AttentionInputs(bias, seqlens_k=seqlens_k, total_sequence_length=total_int32)
+    query_seqlens = g.op("Cast", g.op("Expand", sequence, batch, scope=SCOPE), scope=SCOPE, to=INT32) if rotates else ""
+    return AttentionInputs(bias, seqlens_k=seqlens_k, total_sequence_length=total_int32, query_seqlens=query_seqlens)
 
 
 def _biases_scores(attention_ir) -> bool:

@@ -1,13 +1,21 @@
 """Which attention lowering each layer gets: "fused" (one GroupQueryAttention node) or
 "standard" (standard ONNX ops), and why a layer could not be fused. The graph's form is
 "fused" (onnxruntime's com.microsoft ops allowed: norms and activations are fused in
-every layer) or "portable" (standard ops only, every layer "standard")."""
+every layer) or "portable" (standard ops only, every layer "standard").
+
+A fused layer with RoPE rotates its Q and K either inside GroupQueryAttention ("attention":
+one node, its query_seqlens input needs onnxruntime 1.32) or by two RotaryEmbedding nodes
+before it ("RotaryEmbedding": loads in onnxruntime 1.30, e.g. onnxruntime-node's latest
+release). `min_onnxruntime` says which onnxruntime the graph may require."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 GQA_HEAD_DIM_MULTIPLE = 16  # onnxruntime's CPU GroupQueryAttention rejects other head sizes
+GQA_ROTARY_PAIRS_MULTIPLE = 8  # its do_rotary takes cos/sin tables this many pairs wide
+ONNXRUNTIME_VERSIONS = ("1.30", "1.32")  # min_onnxruntime choices; the first is the default
+ROTARY_IN_ATTENTION_SINCE = "1.32"  # GroupQueryAttention's query_seqlens input
 
 
 @dataclass(frozen=True)
@@ -15,11 +23,14 @@ class LayerLowering:
     index: int
     lowering: str  # "fused" | "standard"
     reason: str | None = None  # why "standard"
+    rotary: str | None = None  # fused with RoPE: "attention" | "RotaryEmbedding"
 
     def to_dict(self) -> dict:
         data = {"layer": self.index, "lowering": self.lowering}
         if self.reason:
             data["reason"] = self.reason
+        if self.rotary:
+            data["rotary"] = self.rotary
         return data
 
 
@@ -37,19 +48,46 @@ def attention_unfusable(attention) -> str | None:
     return None
 
 
-def lowering_plan(ir, portable: bool = False) -> list[LayerLowering]:
+def rotary_lowering(attention, min_onnxruntime: str) -> str | None:
+    """Where a fused layer rotates Q and K (None without RoPE): inside GroupQueryAttention
+    where `min_onnxruntime` allows it and its tables fit, else RotaryEmbedding nodes."""
+    from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, entry
+
+    if entry(POSITIONAL_ENCODINGS, attention.positional.encoding, "positional encoding").rotation is None:
+        return None
+    pairs = attention.positional.rotary_dim(attention.head_dim) // 2
+    if _version(min_onnxruntime) >= _version(ROTARY_IN_ATTENTION_SINCE) and pairs % GQA_ROTARY_PAIRS_MULTIPLE == 0:
+        return "attention"
+    return "RotaryEmbedding"
+
+
+def check_min_onnxruntime(version: str) -> None:
+    if version not in ONNXRUNTIME_VERSIONS:
+        raise ValueError(f"min_onnxruntime={version!r}: allowed: {', '.join(ONNXRUNTIME_VERSIONS)}")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def lowering_plan(ir, portable: bool = False, min_onnxruntime: str = ONNXRUNTIME_VERSIONS[0]) -> list[LayerLowering]:
     if portable:
         return [LayerLowering(block.index, "standard", "portable form requested") for block in ir.blocks]
     return [
         LayerLowering(block.index, "standard", reason) if (reason := attention_unfusable(block.attention))
-        else LayerLowering(block.index, "fused")
+        else LayerLowering(block.index, "fused", rotary=rotary_lowering(block.attention, min_onnxruntime))
         for block in ir.blocks
     ]
 
 
-def lowering_summary(plan: list[LayerLowering], portable: bool) -> dict:
-    """For light_llm.json: the form of the whole graph and the lowering of each layer."""
-    return {"form": "portable" if portable else "fused", "layers": [layer.to_dict() for layer in plan]}
+def lowering_summary(plan: list[LayerLowering], portable: bool,
+                     min_onnxruntime: str = ONNXRUNTIME_VERSIONS[0]) -> dict:
+    """For light_llm.json: the form of the whole graph, the onnxruntime it needs and the
+    lowering of each layer."""
+    form = {"form": "portable" if portable else "fused"}
+    if not portable:
+        form["min_onnxruntime"] = min_onnxruntime
+    return form | {"layers": [layer.to_dict() for layer in plan]}
 
 
 def shares_kv_buffer(plan: list[LayerLowering]) -> bool:
@@ -60,8 +98,10 @@ def shares_kv_buffer(plan: list[LayerLowering]) -> bool:
 def lowering_notes(plan: list[LayerLowering], portable: bool) -> list[str]:
     """One line for the export output: which form each layer got, and why not fused."""
     standard = [layer for layer in plan if layer.lowering == "standard"]
+    inside = sum(layer.rotary == "attention" for layer in plan)
+    rotary = f", rotary inside it in {inside} (onnxruntime >= {ROTARY_IN_ATTENTION_SINCE})" if inside else ""
     if not standard:
-        return [f"lowering: fused onnxruntime graph, GroupQueryAttention in all {len(plan)} layers"]
+        return [f"lowering: fused onnxruntime graph, GroupQueryAttention in all {len(plan)} layers{rotary}"]
     if portable:
         return [f"lowering: portable graph, standard ONNX ops in all {len(plan)} layers (--portable)"]
     reasons = "; ".join(sorted({layer.reason for layer in standard if layer.reason}))

@@ -163,3 +163,26 @@ def test_a_compiled_decode_step_keeps_the_calibrated_kernel(monkeypatch):
         out = torch.compile(layer, fullgraph=True)(x)
     torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias))
     assert calls == [1]  # ran inside the compiled graph, not replaced by Inductor's mm
+
+
+@pytest.mark.parametrize("calibrated_first, traced", [
+    (True, "inline"),  # the choice is known when tracing: its bmm or mm is in the graph
+    (False, "custom op"),  # not yet: the op calibrates and chooses when the graph runs
+])
+def test_a_compiled_step_inlines_a_kernel_calibrated_before_tracing(monkeypatch, calibrated_first, traced):
+    fake_timings(monkeypatch, plain_s=2.0, blocked_s=1.0)
+    torch._dynamo.reset()
+    layer, x = Linear(24, 16), torch.randn(1, 1, 24)
+    targets: list = []
+
+    def recording(graph_module, inputs):
+        targets.extend(node.target for node in graph_module.graph.nodes)
+        return graph_module.forward
+
+    with torch.no_grad():
+        if calibrated_first:
+            layer(x)
+        out = torch.compile(layer, backend=recording, fullgraph=True)(x)
+    torch.testing.assert_close(out, F.linear(x, layer.weight, layer.bias))
+    custom = torch.ops.light_llm.few_row_linear.default in targets or torch.ops.light_llm.few_row_linear in targets
+    assert custom == (traced == "custom op")

@@ -140,10 +140,12 @@ class BoundDecode:
         if self.cache is None or not self.cache.fits(mask_length):
             plain = past if self.cache is None else self.cache.plain_past()
             self.cache = StaticCache.from_past(plain, capacity_for(mask_length - 1, self.decode.geometry.max_seq_len))
+        inputs = self._inputs(feeds, self.cache.past(), self.cache.step_mask(feeds["attention_mask"]))
+        if self.decode.compile_seconds is None and self.decode.unavailable is None:
+            self.decode.signature(*inputs)  # calibrates the few-row Linears, so tracing inlines their kernels
         step = self.decode.compiled_step()
         if step is None:
             return None
-        inputs = self._inputs(feeds, self.cache.past(), self.cache.step_mask(feeds["attention_mask"]))
         started = time.perf_counter()
         try:
             results = step(*inputs)

@@ -7,7 +7,8 @@ blocks of output rows reaches, while on others (Intel Xeon with AVX-512) that ba
 matmul halves decode instead. So the choice is measured, not assumed: the first few-row
 call of each weight shape, dtype, row count and thread count times both kernels
 (`linear_calibration`) and keeps the faster, for the process, in eager and in
-torch.compile'd decode steps alike (a custom op Inductor leaves alone). Training on CPU in fp32
+torch.compile'd decode steps alike (traced inline when calibrated before tracing, else a
+custom op Inductor leaves alone). Training on CPU in fp32
 goes through `training_matmul` (each product's GEMM library measured the same way);
 every other call (prefill, GPU, any export) is the plain `F.linear`.
 """
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from light_llm.models.transformer import training_matmul
-from light_llm.models.transformer.linear_calibration import BLOCKED, chosen_kernel
+from light_llm.models.transformer.linear_calibration import BLOCKED, PLAIN, chosen_kernel, known_kernel
 
 ROW_BLOCKS = 4  # blocks of output rows, one batched-matmul entry each
 MAX_ROWS = 4  # above this many input rows the plain matmul is as fast (measured)
@@ -29,6 +30,12 @@ def _exporting() -> bool:
     """TorchScript, torch.export and the exporters on it: graphs keep the portable F.linear
     (torch.compile is not one: it runs the calibrated kernel as an opaque op)."""
     return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_exporting()
+
+
+@torch.compiler.assume_constant_result
+def _threads() -> int:
+    """torch's thread count, read once while tracing (Dynamo cannot trace the call itself)."""
+    return torch.get_num_threads()
 
 
 def blocked_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -70,8 +77,22 @@ class Linear(nn.Linear):
         if _exporting() or not self._blocked_applies(x):
             return F.linear(x, self.weight, self.bias)
         if torch.compiler.is_compiling():
-            return few_row_linear(x, self.weight, self.bias)
+            return self._compiled_linear(x)
         return calibrated_linear(x, self.weight, self.bias)
+
+    def _compiled_linear(self, x: torch.Tensor) -> torch.Tensor:
+        """A kernel calibrated before tracing is traced inline (Inductor calls its bmm or mm
+        directly, without the custom op's Python dispatch per call); otherwise the custom op."""
+        rows = x.numel() // self.in_features
+        if not isinstance(rows, int):  # a dynamic batch dimension: no single choice to inline
+            return few_row_linear(x, self.weight, self.bias)
+        kernel = known_kernel(self.out_features, self.in_features, self.bias is not None, self.weight.dtype,
+                              rows, _threads())
+        if kernel == BLOCKED:
+            return blocked_linear(x, self.weight, self.bias)
+        if kernel == PLAIN:
+            return F.linear(x, self.weight, self.bias)
+        return few_row_linear(x, self.weight, self.bias)
 
     def _blocked_applies(self, x: torch.Tensor) -> bool:
         if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):

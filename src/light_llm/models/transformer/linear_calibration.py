@@ -75,6 +75,15 @@ def chosen_kernel(
     return choice.kernel
 
 
+def known_kernel(out_features: int, in_features: int, bias: bool, dtype: torch.dtype, rows: int, threads: int) -> str | None:
+    """The kernel already chosen for this shape, or None before its calibration (never measures:
+    torch.compile's tracing asks it to inline the choice)."""
+    if _forced is not None:
+        return _forced
+    choice = _choices.get((out_features, in_features, bias, dtype, rows, threads))
+    return None if choice is None else choice.kernel
+
+
 def kernel_choices() -> list[str]:
     """One line per calibrated shape, in the order first seen (for reports and benchmarks)."""
     return [choice.describe(key) for key, choice in _choices.items()]

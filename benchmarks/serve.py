@@ -22,6 +22,7 @@ one), and share the CPU with the server.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -179,10 +180,10 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/v1/completions"
         with httpx.Client(timeout=600) as client:
             one_request(client, url, prompts[0], 4)  # warm-up
-        for repeat in range(args.repeats):
+        picks = itertools.count()  # the single stream's prompts, each a different one
+        for _ in range(args.repeats):
             for clients in LEVELS:
-                before = statistics.median(single(prompts[(repeat * 7 + clients + run) % len(prompts)])
-                                           for run in range(SINGLE_RUNS))
+                before = statistics.median(single(prompts[next(picks) % len(prompts)]) for _ in range(SINGLE_RUNS))
                 baseline.append(before)
                 rows[clients].append({**load(url, clients, args.rounds, prompts, args.new), "single": before})
     finally:

@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from light_llm.compiler.build import build
-from light_llm.models.transformer.training_matmul import library_choices
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.compiler.resolve import resolve_spec
+from light_llm.models.transformer.training_matmul import library_choices
 from light_llm.schemas.load import load_spec
 from light_llm.schemas.train import TrainConfig
 from light_llm.train.optim import build_optimizer

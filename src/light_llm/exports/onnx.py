@@ -70,10 +70,7 @@ def export_onnx(
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
-    try:
-        check_min_onnxruntime(min_onnxruntime)
-    except ValueError as error:
-        raise ExportError(str(error)) from None
+    check_min_onnxruntime(min_onnxruntime)
     phases = Phases(display)
     with phases.phase("lower"):
         open_weights(Path(folder.path) / WEIGHTS_FILE)  # a damaged file is named before anything is written

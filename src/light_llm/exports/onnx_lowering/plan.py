@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from light_llm.errors import ExportError
+
 GQA_HEAD_DIM_MULTIPLE = 16  # onnxruntime's CPU GroupQueryAttention rejects other head sizes
 GQA_ROTARY_PAIRS_MULTIPLE = 8  # its do_rotary takes cos/sin tables this many pairs wide
 ONNXRUNTIME_VERSIONS = ("1.30", "1.32")  # min_onnxruntime choices; the first is the default
@@ -63,7 +65,7 @@ def rotary_lowering(attention, min_onnxruntime: str) -> str | None:
 
 def check_min_onnxruntime(version: str) -> None:
     if version not in ONNXRUNTIME_VERSIONS:
-        raise ValueError(f"min_onnxruntime={version!r}: allowed: {', '.join(ONNXRUNTIME_VERSIONS)}")
+        raise ExportError(f"min_onnxruntime={version!r}: allowed: {', '.join(ONNXRUNTIME_VERSIONS)}")
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -8,9 +8,9 @@ matmul halves decode instead. So the choice is measured, not assumed: the first 
 call of each weight shape, dtype, row count and thread count times both kernels
 (`linear_calibration`) and keeps the faster, for the process, in eager and in
 torch.compile'd decode steps alike (traced inline when calibrated before tracing, else a
-custom op Inductor leaves alone). Training on CPU in fp32
-goes through `training_matmul` (each product's GEMM library measured the same way);
-every other call (prefill, GPU, any export) is the plain `F.linear`.
+custom op Inductor leaves alone). Training on CPU in fp32 goes through `training_matmul`
+(each product's GEMM library measured the same way); every other call (prefill, GPU, any
+export) is the plain `F.linear`.
 """
 
 from __future__ import annotations
@@ -19,17 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from light_llm.models.tracing import is_exporting
 from light_llm.models.transformer import training_matmul
 from light_llm.models.transformer.linear_calibration import BLOCKED, PLAIN, chosen_kernel, known_kernel
 
 ROW_BLOCKS = 4  # blocks of output rows, one batched-matmul entry each
 MAX_ROWS = 4  # above this many input rows the plain matmul is as fast (measured)
-
-
-def _exporting() -> bool:
-    """TorchScript, torch.export and the exporters on it: graphs keep the portable F.linear
-    (torch.compile is not one: it runs the calibrated kernel as an opaque op)."""
-    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_exporting()
 
 
 @torch.compiler.assume_constant_result
@@ -74,7 +69,7 @@ class Linear(nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if training_matmul.applies(x, self.weight):
             return training_matmul.linear(x, self.weight, self.bias)
-        if _exporting() or not self._blocked_applies(x):
+        if is_exporting() or not self._blocked_applies(x):
             return F.linear(x, self.weight, self.bias)
         if torch.compiler.is_compiling():
             return self._compiled_linear(x)
@@ -86,8 +81,7 @@ class Linear(nn.Linear):
         rows = x.numel() // self.in_features
         if not isinstance(rows, int):  # a dynamic batch dimension: no single choice to inline
             return few_row_linear(x, self.weight, self.bias)
-        kernel = known_kernel(self.out_features, self.in_features, self.bias is not None, self.weight.dtype,
-                              rows, _threads())
+        kernel = known_kernel(self.weight, self.bias, rows, _threads())
         if kernel == BLOCKED:
             return blocked_linear(x, self.weight, self.bias)
         if kernel == PLAIN:

@@ -4,7 +4,8 @@ A choice is keyed by weight shape, bias, dtype, input row count and torch's thre
 timed once per process with a few alternating repetitions of both candidates, and kept
 in memory. The timing cycles through copies of the weight larger than the CPU's caches
 together, since a decode step reads every weight from memory: a weight timed hot in cache
-favours the kernel that is fastest on cached data, which in decode it never is. It is not stored on disk: calibrating every few-row shape of a model costs
+favours the kernel that is fastest on cached data, which in decode it never is. It is not
+stored on disk: calibrating every few-row shape of a model costs
 milliseconds to a few tenths of a second (`benchmarks/inference.py` prints it), less than
 loading the weights, while a stored choice would outlive what it depends on (the load on
 the machine, BLAS settings, thread affinity). The blocked kernel is kept only when it is
@@ -66,7 +67,7 @@ def chosen_kernel(
     """PLAIN or BLOCKED for this call's shape, measuring both the first time it is seen."""
     if _forced is not None:
         return _forced
-    key: ChoiceKey = (weight.shape[0], weight.shape[1], bias is not None, weight.dtype, rows, torch.get_num_threads())
+    key = _key(weight, bias, rows, torch.get_num_threads())
     choice = _choices.get(key)
     if choice is None:
         choice = _calibrate(plain, blocked, x, weight, bias)
@@ -75,13 +76,17 @@ def chosen_kernel(
     return choice.kernel
 
 
-def known_kernel(out_features: int, in_features: int, bias: bool, dtype: torch.dtype, rows: int, threads: int) -> str | None:
-    """The kernel already chosen for this shape, or None before its calibration (never measures:
-    torch.compile's tracing asks it to inline the choice)."""
+def known_kernel(weight: torch.Tensor, bias: torch.Tensor | None, rows: int, threads: int) -> str | None:
+    """The kernel already chosen for this shape, or None before its calibration (never
+    measures: torch.compile's tracing asks it to inline the choice)."""
     if _forced is not None:
         return _forced
-    choice = _choices.get((out_features, in_features, bias, dtype, rows, threads))
+    choice = _choices.get(_key(weight, bias, rows, threads))
     return None if choice is None else choice.kernel
+
+
+def _key(weight: torch.Tensor, bias: torch.Tensor | None, rows: int, threads: int) -> ChoiceKey:
+    return (weight.shape[0], weight.shape[1], bias is not None, weight.dtype, rows, threads)
 
 
 def kernel_choices() -> list[str]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import register_flop_formula
 
+from light_llm.models.tracing import is_exporting
 from light_llm.models.transformer.linear_calibration import median_seconds
 
 ATEN = "aten"
@@ -61,9 +62,7 @@ def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and x.device.type == "cpu"
         and x.dtype == weight.dtype == torch.float32
         and not torch.is_autocast_enabled("cpu")
-        and not torch.jit.is_tracing()
-        and not torch.jit.is_scripting()
-        and not torch.compiler.is_exporting()
+        and not is_exporting()
         and _ONEDNN_BUILT
     )
 

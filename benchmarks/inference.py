@@ -155,18 +155,22 @@ def graph_facts(graph: Graph) -> tuple[int, int, bool]:
 
 # the drivers
 
-def session(graph: Graph, threads: int):
+def session(graph: Graph, threads: int, profile_prefix: str | None = None):
+    """`profile_prefix`: onnxruntime's profiler on, its JSON written there (end_profiling)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.log_severity_level = 3
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     return ort.InferenceSession(str(graph.folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
 
-def plain_loop(graph: Graph, threads: int, shape: dict) -> Generate:
-    """session.run with numpy past in, present out; positions only where the graph takes them."""
-    sess = session(graph, threads)
+def plain_loop(graph: Graph, threads: int, shape: dict, profile_prefix: str | None = None) -> Generate:
+    """session.run with numpy past in, present out; positions only where the graph takes them.
+    One run per new token, the first the prefill."""
+    sess = session(graph, threads, profile_prefix)
     inputs = {item.name for item in sess.get_inputs()}
     outputs = [item.name for item in sess.get_outputs()]
     head_dim = shape["d_model"] // shape["heads"]
@@ -192,7 +196,7 @@ def plain_loop(graph: Graph, threads: int, shape: dict) -> Generate:
                 steps.append(time.perf_counter() - start)
         return np.stack(tokens, axis=1)
 
-    generate.steps = steps
+    generate.steps, generate.session = steps, sess
     return generate
 
 

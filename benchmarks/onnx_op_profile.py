@@ -20,13 +20,12 @@ import json
 import statistics
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import inference  # noqa: E402  (benchmarks/inference.py: the graphs and the plain loop)
+import inference  # benchmarks/inference.py: the graphs and the plain loop
 
 KERNEL_SUFFIX = "_kernel_time"
 

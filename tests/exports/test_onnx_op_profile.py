@@ -45,8 +45,8 @@ def test_only_decode_runs_after_the_warm_up_count():
 def test_profile_of_a_fused_export(llama_export, tmp_path):
     _, folder = llama_export
     config = json.loads((folder / "config.json").read_text())
-    shape = dict(d_model=config["hidden_size"], heads=config["num_attention_heads"],
-                 kv_heads=config["num_key_value_heads"], vocab=config["vocab_size"], prompt=6)
+    shape = {"d_model": config["hidden_size"], "heads": config["num_attention_heads"],
+             "kv_heads": config["num_key_value_heads"], "vocab": config["vocab_size"], "prompt": 6}
     graph = op_profile.inference.Graph("fused", folder, "fp32", builder=False)
     table = op_profile.profile([graph], shape, threads=1, runs=2, new=4, by="op", root=tmp_path)
     row = table["fused"]

@@ -1,21 +1,23 @@
 """Where a decode step's time goes in each ONNX graph of benchmarks/inference.py: onnxruntime's
-profiler on, the graphs driven by that benchmark's plain onnxruntime loop (prompt 128, --new
-tokens, batch 1), taking turns within each run; the kernel time of the decode steps (every
-run of a generation but its first, the prefill; the warm-up generation left out) summed per
-op type (or per node with --by node) within each decode step, the median over the steps.
+profiler on, the graphs driven by that benchmark's plain onnxruntime loop or og.Generator
+(--driver; prompt 128, --new tokens, batch 1), taking turns within each run; the kernel time
+of the decode steps (every run of a generation but its first, the prefill; the warm-up
+generation left out) summed per op type (or per node with --by node) within each decode
+step, the median over the steps.
 
 The profiler adds a few µs to every node, so the sums are above the unprofiled step time and
 a graph with more nodes pays more; compare op types across graphs, and take speed from
 benchmarks/inference.py.
 
     .venv/bin/python benchmarks/onnx_op_profile.py [--graphs "light_llm ort-1.32 int4,builder int4"]
-        [--runs 3] [--new 64] [--by node] [--quick]
+        [--runs 3] [--new 64] [--by node] [--driver og.Generator] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import gc
 import json
 import statistics
 import sys
@@ -60,33 +62,67 @@ def per_step(events: list[dict], windows: list[tuple[int, int]], by: str = "op")
     return {key: statistics.median(values) for key, values in totals.items()}
 
 
-def profile(graphs: list, shape: dict, threads: int, runs: int, new: int, by: str, root: Path) -> dict[str, dict]:
+DRIVERS = ("plain onnxruntime loop", "og.Generator")
+
+
+def profile(graphs: list, shape: dict, threads: int, runs: int, new: int, by: str, root: Path,
+            driver: str = DRIVERS[0]) -> dict[str, dict]:
     """Per graph name: {op or node: µs per decode step} plus the median model_run and the
-    median decode step the loop timed (µs), and the kernels run per step."""
-    loops = {graph.name: inference.plain_loop(graph, threads, shape, profile_prefix=str(root / f"profile-{index}"))
-             for index, graph in enumerate(graphs)}  # one prefix each: the file names end in the second only
-    prompts = np.random.default_rng(0).integers(0, shape["vocab"], (1, shape["prompt"]))
+    median decode step the driver timed (µs), and the kernels run per step."""
+    prefixes = {graph.name: root / f"profile-{index}" for index, graph in enumerate(graphs)}  # file names end in the second
+    loops = {graph.name: _profiled_loop(graph, threads, shape, prefixes[graph.name], driver) for graph in graphs}
+    steps = _drive(loops, np.random.default_rng(0).integers(0, shape["vocab"], (1, shape["prompt"])), runs, new)
+    table = {}
+    for name, path in _end_profiling(loops, prefixes).items():
+        events = json.loads(path.read_text())
+        path.unlink()
+        if sum(1 for event in events if event.get("name") == "model_run") != (runs + 1) * new:
+            sys.exit(f"{name}: the profile's runs are not {runs + 1} generations of {new}: cannot tell the decode steps")
+        windows = decode_windows(events, new, skip_generations=1)
+        row = per_step(events, windows, by)
+        first_start, first_end = windows[0]
+        row["(kernels run per step)"] = sum(1 for event in events if event.get("name", "").endswith(KERNEL_SUFFIX)
+                                            and first_start <= event["ts"] <= first_end)
+        row["(sum of the medians)"] = sum(value for key, value in row.items() if not key.startswith("("))
+        row["(model_run, median)"] = statistics.median(end - start for start, end in windows)
+        row["(driver's decode step, median)"] = 1e6 * statistics.median(steps[name])
+        table[name] = row
+    return table
+
+
+def _drive(loops: dict, prompts: np.ndarray, runs: int, new: int) -> dict[str, list[float]]:
+    """A warm-up generation, then `runs` in which the graphs take turns; the decode steps
+    (seconds) each driver timed after the warm-up."""
     for generate in loops.values():
         generate(prompts, new)
         generate.steps.clear()
     for _ in range(runs):
         for generate in loops.values():
             generate(prompts, new)
-    table = {}
-    for name, generate in loops.items():
-        path = Path(generate.session.end_profiling())
-        events = json.loads(path.read_text())
-        path.unlink()
-        windows = decode_windows(events, new, skip_generations=1)
-        row = per_step(events, windows, by)
-        kernels = sum(1 for event in events if event.get("name", "").endswith(KERNEL_SUFFIX)
-                      and any(start <= event["ts"] <= end for start, end in windows[:1]))
-        row["(kernels run per step)"] = kernels
-        row["(sum of the medians)"] = sum(value for key, value in row.items() if not key.startswith("("))
-        row["(model_run, median)"] = statistics.median(end - start for start, end in windows)
-        row["(loop's decode step, median)"] = 1e6 * statistics.median(generate.steps)
-        table[name] = row
-    return table
+    return {name: list(generate.steps) for name, generate in loops.items()}
+
+
+def _profiled_loop(graph, threads: int, shape: dict, prefix: Path, driver: str):
+    """The driver of benchmarks/inference.py on `graph`, onnxruntime's profiler writing to `prefix`
+    (og.Generator: through genai_config.json's session_options)."""
+    if driver == "og.Generator":
+        path = graph.folder / "genai_config.json"
+        config = json.loads(path.read_text())
+        config["model"]["decoder"].setdefault("session_options", {})["enable_profiling"] = str(prefix)
+        path.write_text(json.dumps(config, indent=2))
+        return inference.genai_loop(graph, threads, shape)
+    return inference.plain_loop(graph, threads, shape, profile_prefix=str(prefix))
+
+
+def _end_profiling(loops: dict, prefixes: dict[str, Path]) -> dict[str, Path]:
+    """Per graph name, its profile's file: ended by the session (plain loop), or written when
+    og.Generator's model is freed."""
+    if all(hasattr(generate, "session") for generate in loops.values()):
+        return {name: Path(generate.session.end_profiling()) for name, generate in loops.items()}
+    loops.clear()
+    gc.collect()
+    return {name: max(prefix.parent.glob(f"{prefix.name}_*.json"), key=lambda path: path.stat().st_mtime)
+            for name, prefix in prefixes.items()}
 
 
 def print_table(table: dict[str, dict], top: int) -> None:
@@ -108,6 +144,7 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=64, help="new tokens per generation (runs: prefill + new - 1 decode)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--by", choices=("op", "node"), default="op")
+    parser.add_argument("--driver", choices=DRIVERS, default=DRIVERS[0])
     parser.add_argument("--top", type=int, default=40, help="rows shown (largest first)")
     parser.add_argument("--quick", action="store_true", help="benchmarks/inference.py's small model (smoke test)")
     args = parser.parse_args()
@@ -120,7 +157,8 @@ def main() -> None:
     missing = set(wanted) - {graph.name for graph in graphs}
     if missing:
         sys.exit(f"--graphs: no graph named {', '.join(sorted(missing))}")
-    print_table(profile(graphs, shape, args.threads, args.runs, args.new, args.by, root), args.top)
+    print(f"driver: {args.driver}")
+    print_table(profile(graphs, shape, args.threads, args.runs, args.new, args.by, root, args.driver), args.top)
 
 
 if __name__ == "__main__":

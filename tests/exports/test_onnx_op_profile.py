@@ -1,10 +1,12 @@
 """benchmarks/onnx_op_profile.py: the decode steps' kernel time per op type, the prefill and
-the warm-up generation left out, on synthetic profiler events and on a real export."""
+the warm-up generation left out, on synthetic profiler events and on a real export driven by
+the plain onnxruntime loop and by og.Generator."""
 
 from __future__ import annotations
 
 import json
 import runpy
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,13 +44,16 @@ def test_only_decode_runs_after_the_warm_up_count():
     assert op_profile.per_step(events, windows, by="node") == {"qkv": 15.0, "o": 3.0, "attention": 2.0}
 
 
-def test_profile_of_a_fused_export(llama_export, tmp_path):
-    _, folder = llama_export
+@pytest.mark.parametrize("driver", ["plain onnxruntime loop", "og.Generator"])
+def test_profile_of_a_fused_export(llama_export, tmp_path, driver):
+    if driver == "og.Generator":
+        pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
+    folder = shutil.copytree(llama_export[1], tmp_path / "onnx")  # og.Generator's profiler is set in its genai_config
     config = json.loads((folder / "config.json").read_text())
     shape = {"d_model": config["hidden_size"], "heads": config["num_attention_heads"],
              "kv_heads": config["num_key_value_heads"], "vocab": config["vocab_size"], "prompt": 6}
     graph = op_profile.inference.Graph("fused", folder, "fp32", builder=False)
-    table = op_profile.profile([graph], shape, threads=1, runs=2, new=4, by="op", root=tmp_path)
+    table = op_profile.profile([graph], shape, threads=1, runs=2, new=4, by="op", root=tmp_path, driver=driver)
     row = table["fused"]
     assert row["GroupQueryAttention"] > 0 and row["(kernels run per step)"] > config["num_hidden_layers"]
     assert row["(model_run, median)"] >= row["GroupQueryAttention"]

@@ -8,12 +8,14 @@ Parts, in ms per optimizer step:
   for Hugging Face), seen through a dispatch mode so compiled graphs count too;
 - attention (SDPA forward and backward), cross-entropy, gradient clipping and the
   optimizer (step and zero_grad), from the profiler's self time of their ops;
-- rest: the unprofiled step's median time less all of the above (norms, rotary,
-  activation, residual adds, embedding, Python and dispatch).
+- rest: the unprofiled step's time less all of the above (norms, rotary, activation,
+  residual adds, embedding, Python and dispatch).
+Each round runs three 2-step windows per contestant (unprofiled, products timed,
+profiled), the contestants' rounds interleaved; every part is the median over the rounds.
 It also times a large square product with both libraries, the fp32 GEMM rate this CPU
 reaches, and prints what the step would take with every product at that rate.
 
-    .venv/bin/python benchmarks/train_step_parts.py [--steps 3] [--contestants "light_llm default" "HF eager"]
+    .venv/bin/python benchmarks/train_step_parts.py [--rounds 3] [--contestants "light_llm default" "HF eager"]
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import train_vs_hf as bench
 from light_llm.models.transformer.linear_calibration import median_seconds
-from light_llm.models.transformer.training_matmul import _onednn
+from light_llm.models.transformer.training_matmul import _onednn, library_choices
 from light_llm.schemas.train import TrainConfig
 from light_llm.train.optim import build_optimizer
 
@@ -90,29 +92,30 @@ def profiled_part(event) -> str:
     return "rest"
 
 
-def step_parts(model, forward, optimizer, data, steps: int) -> tuple[dict[str, float], dict[str, float]]:
-    """ms per step of each part, and GFLOP/s of each product part."""
-    forward = InForward(forward)
-    step_seconds = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        bench.train_steps(model, forward, optimizer, data, "fp32")
-        step_seconds.append((time.perf_counter() - start) / len(data))
+def one_round(model, forward: InForward, optimizer, data) -> tuple[dict[str, float], Counter[str]]:
+    """ms per step of each part over three windows of `data`: one unprofiled (the step),
+    one with each product timed, one profiled; and the flop per step of each product part."""
+    start = time.perf_counter()
+    bench.train_steps(model, forward, optimizer, data, "fp32")
+    parts = {"step": (time.perf_counter() - start) * 1e3 / len(data)}
     timer = ProductTimer(forward)
     with timer:
         bench.train_steps(model, forward, optimizer, data, "fp32")
+    parts.update({part: timer.seconds[part] * 1e3 / len(data) for part in PRODUCT_PARTS})
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         bench.train_steps(model, forward, optimizer, data, "fp32")
-    parts = {part: timer.seconds[part] * 1e3 / len(data) for part in PRODUCT_PARTS}
     profiled: Counter[str] = Counter()
     for event in profiler.events():
         profiled[profiled_part(event)] += event.self_cpu_time_total / 1e3 / len(data)
     parts.update({part: profiled[part] for part in PROFILED_PARTS if part != "products"})
-    step = statistics.median(step_seconds) * 1e3
-    parts["rest"] = step - sum(parts.values())
-    parts["step"] = step
-    rates = {part: timer.flops[part] / max(timer.seconds[part], 1e-9) / 1e9 for part in PRODUCT_PARTS}
-    return parts, rates
+    return parts, Counter({part: timer.flops[part] // len(data) for part in PRODUCT_PARTS})
+
+
+def median_parts(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each part over the rounds; rest: the step's median less the others'."""
+    parts = {part: statistics.median(values[part] for values in rounds) for part in rounds[0]}
+    parts["rest"] = parts["step"] - sum(value for part, value in parts.items() if part != "step")
+    return parts
 
 
 def peak_gflops(size: int = 2048) -> float:
@@ -125,7 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=3, help="unprofiled windows of 2 steps timed per contestant")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of three 2-step windows per contestant, interleaved")
     parser.add_argument("--run-steps", type=int, default=5000)
     parser.add_argument("--contestants", nargs="+", default=["light_llm default", "HF eager", "HF compiled"])
     args = parser.parse_args()
@@ -138,13 +141,23 @@ def main() -> None:
             for _ in range(2)]
     print(f"cpu: {bench.cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"batch {args.batch} × seq {args.seq}, fp32")
-    results = {}
+    states = {}
     for name in args.contestants:
         model, forward = runners[name]
-        optimizer = build_optimizer(model, TrainConfig())
-        bench.train_steps(model, forward, optimizer, data * 4, "fp32")  # auto decides and compiles; warm-up
-        results[name] = step_parts(model, forward, optimizer, data, args.steps)
+        states[name] = (model, InForward(forward), build_optimizer(model, TrainConfig()))
+        bench.train_steps(*states[name], data * 4, "fp32")  # auto decides and compiles; warm-up
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in states}
+    flops: dict[str, Counter[str]] = {}
+    for _ in range(args.rounds):
+        for name, state in states.items():
+            parts, flops[name] = one_round(*state, data)
+            rounds[name].append(parts)
+    results = {}
+    for name in states:
+        parts = median_parts(rounds[name])
+        results[name] = parts, {part: flops[name][part] / parts[part] / 1e6 for part in PRODUCT_PARTS}
     peak = peak_gflops()
+    print("light_llm GEMM library per product shape:\n  " + "\n  ".join(library_choices()))
     print(f"\n| part | {' | '.join(f'{name} ms' for name in results)} |\n|---|{'---:|' * len(results)}")
     for part in (*PRODUCT_PARTS, *(p for p in PROFILED_PARTS if p != "products"), "rest", "step"):
         cells = [f"{parts[part]:.1f}" + (f" ({rates[part]:.0f} GFLOP/s)" if part in rates else "")

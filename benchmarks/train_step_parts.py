@@ -8,8 +8,10 @@ Parts, in ms per optimizer step:
   for Hugging Face), seen through a dispatch mode so compiled graphs count too;
 - attention (SDPA forward and backward), cross-entropy, gradient clipping and the
   optimizer (step and zero_grad), from the profiler's self time of their ops;
-- rest: the unprofiled step's time less all of the above (norms, rotary, activation,
-  residual adds, embedding, Python and dispatch).
+- rest: every other op's profiled self time (norms, rotary, activation, residual adds,
+  embedding, copies, the autograd engine);
+- unattributed: the unprofiled step's time less all of the above (Python between ops,
+  and the noise between windows).
 Each round runs three 2-step windows per contestant (unprofiled, products timed,
 profiled), the contestants' rounds interleaved; every part is the median over the rounds.
 It also times a large square product with both libraries, the fp32 GEMM rate this CPU
@@ -107,14 +109,14 @@ def one_round(model, forward: InForward, optimizer, data) -> tuple[dict[str, flo
     profiled: Counter[str] = Counter()
     for event in profiler.events():
         profiled[profiled_part(event)] += event.self_cpu_time_total / 1e3 / len(data)
-    parts.update({part: profiled[part] for part in PROFILED_PARTS if part != "products"})
+    parts.update({part: profiled[part] for part in (*PROFILED_PARTS, "rest") if part != "products"})
     return parts, Counter({part: timer.flops[part] // len(data) for part in PRODUCT_PARTS})
 
 
 def median_parts(rounds: list[dict[str, float]]) -> dict[str, float]:
-    """The median of each part over the rounds; rest: the step's median less the others'."""
+    """The median of each part over the rounds; unattributed: the step's median less the others'."""
     parts = {part: statistics.median(values[part] for values in rounds) for part in rounds[0]}
-    parts["rest"] = parts["step"] - sum(value for part, value in parts.items() if part != "step")
+    parts["unattributed"] = parts["step"] - sum(value for part, value in parts.items() if part != "step")
     return parts
 
 
@@ -159,7 +161,7 @@ def main() -> None:
     peak = peak_gflops()
     print("light_llm GEMM library per product shape:\n  " + "\n  ".join(library_choices()))
     print(f"\n| part | {' | '.join(f'{name} ms' for name in results)} |\n|---|{'---:|' * len(results)}")
-    for part in (*PRODUCT_PARTS, *(p for p in PROFILED_PARTS if p != "products"), "rest", "step"):
+    for part in (*PRODUCT_PARTS, *(p for p in PROFILED_PARTS if p != "products"), "rest", "unattributed", "step"):
         cells = [f"{parts[part]:.1f}" + (f" ({rates[part]:.0f} GFLOP/s)" if part in rates else "")
                  for parts, rates in results.values()]
         print(f"| {part} | {' | '.join(cells)} |")

@@ -38,3 +38,8 @@ def test_each_product_is_timed_once_in_its_part(parts, layer_class, compiled):
     macs = 10 * 16 * 24 + 10 * 24 * 8
     assert {part: timer.flops[part] for part in parts.PRODUCT_PARTS} == dict.fromkeys(parts.PRODUCT_PARTS, 2 * macs)
     assert all(timer.seconds[part] > 0 for part in parts.PRODUCT_PARTS)
+
+
+def test_parts_are_medians_and_the_step_keeps_what_no_part_explains(parts):
+    rounds = [{"step": 10.0, "attention": 3.0}, {"step": 14.0, "attention": 5.0}, {"step": 12.0, "attention": 1.0}]
+    assert parts.median_parts(rounds) == {"step": 12.0, "attention": 3.0, "unattributed": 9.0}

@@ -40,6 +40,8 @@ from light_llm.compiler.resolve import resolve_spec
 from light_llm.exports.onnx import export_onnx
 from light_llm.model_folder import load_model_folder, save_model_folder
 from light_llm.models.transformer.linear_calibration import calibration_seconds, forced_kernel, kernel_choices
+from light_llm.runtime.compiled_decode import CompiledDecode
+from light_llm.runtime.eager_signature import signature_module
 from light_llm.runtime.generator import generate_ids
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.session import OnnxSession
@@ -76,10 +78,7 @@ def eager_generate(model) -> Generate:
     return generate
 
 
-def compiled_generate(model) -> tuple[Generate, "CompiledDecode"]:
-    from light_llm.runtime.compiled_decode import CompiledDecode
-    from light_llm.runtime.eager_signature import signature_module
-
+def compiled_generate(model) -> tuple[Generate, CompiledDecode]:
     geometry = Geometry.from_ir(model.ir)
     decode = CompiledDecode(signature_module(model, geometry), geometry, compile="on")
     return (lambda prompt, new: generate_ids(decode, geometry, prompt.tolist(), max_new_tokens=new)[0]), decode
@@ -172,7 +171,7 @@ def main() -> None:
     rows = {name: measure(generate, prompt, args.runs) for name, generate in backends.items()}
     hf_rate, ort_rate = rows["HF transformers eager"][1], rows["onnxruntime fp32"][1]
     reference = rows["light_llm eager (KV cache)"][2]
-    print(f"\n| backend | prefill ms | decode tok/s | decode vs HF eager | decode vs ORT fp32 | greedy tokens = eager |")
+    print("\n| backend | prefill ms | decode tok/s | decode vs HF eager | decode vs ORT fp32 | greedy tokens = eager |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (prefill, rate, tokens) in rows.items():
         same = sum(a == b for a, b in zip(tokens, reference))

@@ -171,3 +171,18 @@ def test_a_caller_that_changes_the_rows_gets_the_plain_results(monkeypatch):
             outputs = {name: np.asarray(value)[:1] for name, value in outputs.items()}
             reference = {name: value[:1] for name, value in reference.items()}
             mask = mask[:1]
+
+
+@pytest.mark.slow  # a real compile of a tiny model
+def test_the_compiled_step_reads_the_weights_as_they_are_now():
+    """The step skips guards on the module (compile_step): values changed in place after
+    compiling must still be the ones it multiplies by."""
+    model = varied(tiny_model(attention={"variant": "gqa", "num_kv_heads": 2}))
+    geometry, plain, compiled = decoders(model, "on")
+    generate_ids(compiled, geometry, PROMPTS, max_new_tokens=4)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(-1.5)
+    steps = 8
+    assert generate_ids(compiled, geometry, PROMPTS, max_new_tokens=steps) == generate_ids(
+        plain, geometry, PROMPTS, max_new_tokens=steps)

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from light_llm.serve.limits import MAX_BATCH, MAX_QUEUE, PREFILL_TOKENS
+
 WEB_PAGE = Path(__file__).resolve().parents[3] / "examples" / "web"  # in a source checkout
 
 
@@ -17,9 +19,9 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     api_key: Annotated[Optional[str], typer.Option(help="Require `Authorization: Bearer KEY` on every request.", show_default=False)] = None,
     web: Annotated[bool, typer.Option("--web", help="Also serve the browser page of examples/web at / and the export folder at /model/.")] = False,
-    max_batch: Annotated[int, typer.Option(help="Requests decoded together at most.")] = 16,
-    max_queue: Annotated[int, typer.Option(help="Requests waiting for a batch slot at most; past it: HTTP 429.")] = 64,
-    prefill_tokens: Annotated[int, typer.Option(help="Prompt positions one prefill call holds at most (newcomers × their longest prompt; one newcomer always goes): running rows get a token between prefills.")] = 512,
+    max_batch: Annotated[int, typer.Option(help="Requests decoded together at most.")] = MAX_BATCH,
+    max_queue: Annotated[int, typer.Option(help="Requests waiting for a batch slot at most; past it: HTTP 429.")] = MAX_QUEUE,
+    prefill_tokens: Annotated[int, typer.Option(help="Prompt positions one prefill call holds at most (newcomers × their longest prompt; one newcomer always goes): running rows get a token between prefills.")] = PREFILL_TOKENS,
     threads: Annotated[Optional[int], typer.Option(help="onnxruntime intra-op threads (default: all cores).", show_default=False)] = None,
     model_name: Annotated[Optional[str], typer.Option(help="The model id clients see (default: the folder's name).", show_default=False)] = None,
 ) -> None:

@@ -61,7 +61,11 @@ def compile_step(module: nn.Module) -> Callable[..., tuple[torch.Tensor, ...]]:
     """torch.compile of a decode step (a seam the tests replace to make compiling fail)."""
     # dynamic=None: static shapes first; a dimension that changes later (a batch size in a
     # server, a grown cache) recompiles once as a dynamic dimension, not once per size.
-    return torch.compile(module, fullgraph=True, dynamic=None)
+    # No guards on the module's attributes: nothing replaces a loaded model's parameters or
+    # changes its configuration, and checking them cost ~0.5 ms of a ~3.5 ms step. The
+    # parameters are still read at every call, so in-place updates of their values count.
+    return torch.compile(module, fullgraph=True, dynamic=None,
+                         options={"guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe})
 
 
 class CompiledDecode:

@@ -35,15 +35,13 @@ from light_llm.runtime.generator import Run
 from light_llm.runtime.kv_buffers import buffer_slots, is_full, presents_into
 from light_llm.runtime.session import decoding_run
 from light_llm.serve.batch import Rows
+from light_llm.serve.limits import MAX_BATCH, MAX_QUEUE, PREFILL_TOKENS
 
 log = logging.getLogger("light_llm.serve")
 
 # A job's end: "stop" (end-of-text or a stop string), "length" (max_tokens or the
 # context), "cancelled" (the client went away), "error".
 Deliver = Callable[[int | None, str | None], None]  # (token, None) per token; (None, reason) once at the end
-
-
-PREFILL_TOKENS = 512  # positions one prefill call holds at most (see Engine)
 
 
 class QueueFull(LightLLMError):
@@ -84,7 +82,7 @@ class Stats:
 
 class Engine:
     def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | None, pad_id: int,
-                 max_batch: int = 16, max_queue: int = 64, prefill_tokens: int = PREFILL_TOKENS,
+                 max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE, prefill_tokens: int = PREFILL_TOKENS,
                  shares_kv_buffer: bool = False):
         """`prefill_tokens`: positions one prefill call holds at most (newcomers × the
         longest prompt among them; one newcomer always goes). `shares_kv_buffer`: `run` is

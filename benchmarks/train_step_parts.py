@@ -28,10 +28,10 @@ import time
 from collections import Counter
 
 import torch
+import train_vs_hf as bench
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import train_vs_hf as bench
 from light_llm.models.transformer.linear_calibration import median_seconds
 from light_llm.models.transformer.training_matmul import _onednn, library_choices
 from light_llm.schemas.train import TrainConfig

@@ -121,3 +121,10 @@ def test_a_checkpoints_choices_are_reused(monkeypatch):
     training_matmul.restore_choices(state)
     monkeypatch.setattr(training_matmul, "median_seconds", lambda *candidates: [0.5, 1.0])
     assert training_matmul._library(a, b) == ONEDNN and len(library_choices()) == 1
+
+
+def test_a_choice_line_shows_each_librarys_rate():
+    choice = training_matmul.LibraryChoice(ONEDNN, aten_us=2000.0, onednn_us=1000.0)
+    line = choice.describe((512, 512, 1000, True, True, 2))  # 2·512·512·1000 flop = 524 MFLOP
+    assert line == ("matmul 512x512x1000 (aᵀ·b) threads=2: aten 2000 us (262 GFLOP/s), "
+                    "onednn 1000 us (524 GFLOP/s) -> onednn")

@@ -47,8 +47,10 @@ class LibraryChoice:
     def describe(self, key: ShapeKey) -> str:
         rows, inner, columns, a_t, b_t, threads = key
         layout = f"{'aᵀ' if a_t else 'a'}·{'b' if b_t else 'bᵀ'}"
-        return (f"matmul {rows}x{inner}x{columns} ({layout}) threads={threads}: aten {self.aten_us:.0f} us, "
-                f"onednn {self.onednn_us:.0f} us -> {self.library}")
+        flop = 2 * rows * inner * columns
+        return (f"matmul {rows}x{inner}x{columns} ({layout}) threads={threads}: "
+                f"aten {self.aten_us:.0f} us ({flop / self.aten_us / 1e3:.0f} GFLOP/s), "
+                f"onednn {self.onednn_us:.0f} us ({flop / self.onednn_us / 1e3:.0f} GFLOP/s) -> {self.library}")
 
 
 _choices: dict[ShapeKey, LibraryChoice] = {}

@@ -33,7 +33,11 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from light_llm.models.transformer.linear_calibration import median_seconds
-from light_llm.models.transformer.training_matmul import _onednn, library_choices
+from light_llm.models.transformer.training_matmul import (
+    _onednn,
+    is_transposed,
+    library_choices,
+)
 from light_llm.schemas.train import TrainConfig
 from light_llm.train.optim import build_optimizer
 
@@ -77,7 +81,7 @@ class ProductTimer(TorchDispatchMode):
             return func(*args, **(kwargs or {}))
         a = args[0]
         part = ("matmul forward" if self.forward.running
-                else "matmul weight grad" if a.stride(0) == 1 and a.shape[1] > 1 else "matmul input grad")
+                else "matmul weight grad" if is_transposed(a) else "matmul input grad")
         start = time.perf_counter()
         out = func(*args, **(kwargs or {}))
         self.seconds[part] += time.perf_counter() - start
@@ -167,9 +171,9 @@ def main() -> None:
         print(f"| {part} | {' | '.join(cells)} |")
     for name, (parts, rates) in results.items():
         products = sum(parts[part] for part in PRODUCT_PARTS)
-        flops = sum(parts[part] * rates[part] for part in PRODUCT_PARTS) / 1e3  # GFLOP per step
-        at_peak = parts["step"] - products + flops / peak * 1e3
-        print(f"{name}: products {products:.0f} of {parts['step']:.0f} ms ({flops:.1f} GFLOP); "
+        gflop = sum(parts[part] * rates[part] for part in PRODUCT_PARTS) / 1e3  # per step
+        at_peak = parts["step"] - products + gflop / peak * 1e3
+        print(f"{name}: products {products:.0f} of {parts['step']:.0f} ms ({gflop:.1f} GFLOP); "
               f"every product at {peak:.0f} GFLOP/s (a 2048³ product here): step {at_peak:.0f} ms")
 
 

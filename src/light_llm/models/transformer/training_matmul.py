@@ -130,6 +130,12 @@ def restore_choices(state: list[list]) -> None:
         _choices[tuple(key)] = LibraryChoice(library, aten_us, onednn_us)
 
 
+def is_transposed(matrix: torch.Tensor) -> bool:
+    """A 2-D operand given as a transposed view (column-major): weight-gradient products
+    take both operands so."""
+    return matrix.stride(0) == 1 and matrix.shape[1] > 1
+
+
 def _aten(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b.t()
 
@@ -141,8 +147,7 @@ def _onednn(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _library(a: torch.Tensor, b: torch.Tensor) -> str:
     if a.shape[0] * a.shape[1] * b.shape[0] < MIN_MACS:
         return ATEN
-    key: ShapeKey = (a.shape[0], a.shape[1], b.shape[0], a.stride(0) == 1 and a.shape[1] > 1,
-                     b.stride(0) == 1 and b.shape[1] > 1, torch.get_num_threads())
+    key: ShapeKey = (a.shape[0], a.shape[1], b.shape[0], is_transposed(a), is_transposed(b), torch.get_num_threads())
     choice = _choices.get(key)
     if choice is None:
         choice = _choices[key] = _calibrate(a, b)

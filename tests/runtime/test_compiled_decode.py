@@ -186,3 +186,15 @@ def test_the_compiled_step_reads_the_weights_as_they_are_now():
     steps = 8
     assert generate_ids(compiled, geometry, PROMPTS, max_new_tokens=steps) == generate_ids(
         plain, geometry, PROMPTS, max_new_tokens=steps)
+
+
+@pytest.mark.slow  # two real compiles of a tiny model
+def test_a_second_model_of_the_same_shapes_gets_its_own_compiled_step():
+    """Models that differ only in a number the graph bakes in (the norm's eps) must not
+    share a compiled step: the module guards that would tell them apart are skipped."""
+    steps = 8
+    for eps in (1e-5, 0.9):
+        model = varied(tiny_model(attention={"variant": "gqa", "num_kv_heads": 2}, norm={"type": "rmsnorm", "eps": eps}))
+        geometry, plain, compiled = decoders(model, "on")
+        assert generate_ids(compiled, geometry, PROMPTS, max_new_tokens=steps) == generate_ids(
+            plain, geometry, PROMPTS, max_new_tokens=steps), f"eps={eps}"

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from light_llm.models.transformer.attention import SDPAKernel, expand_kv_heads
+from light_llm.models.transformer.attention import SDPAKernel, expand_kv_heads, single_query_attention
 from light_llm.models.transformer.linear import MAX_ROWS, ROW_BLOCKS, Linear
 from light_llm.models.transformer.linear_calibration import BLOCKED, forced_kernel
 from tiny_models import tiny_ir, tiny_model, tokens
@@ -89,6 +89,17 @@ def test_native_gqa_equals_expanded_heads(mask):
         q, expand_kv_heads(k, 2), expand_kv_heads(v, 2), attn_mask=bias, is_causal=bias is None
     )
     torch.testing.assert_close(kernel(q, k, v, bias), expanded, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bias_heads", [1, 4], ids=["shared bias", "a bias per query head"])
+def test_single_query_attention_equals_expanded_heads(bias_heads):
+    """The compiled decode step's attention (one query, query heads grouped per KV head)."""
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(shape, generator=generator) for shape in ((2, 4, 1, 8), (2, 2, 7, 8), (2, 2, 7, 8)))
+    bias = torch.randn(2, bias_heads, 1, 7, generator=generator)
+    bias[0, ..., :2] = torch.finfo(torch.float32).min
+    expanded = F.scaled_dot_product_attention(q, expand_kv_heads(k, 2), expand_kv_heads(v, 2), attn_mask=bias, scale=0.3)
+    torch.testing.assert_close(single_query_attention(q, k, v, bias, 0.3), expanded, atol=1e-6, rtol=1e-6)
 
 
 @forced_kernel(BLOCKED)

@@ -46,6 +46,8 @@ def decoders(model, compile: str) -> tuple:
                   "norm": {"type": "rmsnorm"}}, 8, PROMPTS, 2, id="llama, padded batch, cache growing 8 → 16 → 23"),
     pytest.param({"attention": {"mask_type": "sliding_window", "window_size": 4}}, 256, PROMPTS[:1], 1,
                  id="sliding-window, batch 1"),
+    pytest.param({"attention": {"variant": "gqa", "num_kv_heads": 2}, "positional": {"encoding": "alibi"}}, 256,
+                 PROMPTS, 1, id="alibi (a bias per query head), grouped KV heads, padded batch"),
 ])
 @pytest.mark.slow  # a real compile of a tiny model: about 15 s on 2 cores
 def test_compiled_decode_gives_the_plain_greedy_tokens(overrides, min_capacity, prompts, graphs, monkeypatch):

@@ -32,7 +32,7 @@ from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.options import ATTENTION_KERNELS, resolve_path
 from light_llm.models.transformer.qk_norm import build_qk_norms, norm_shapes
 from light_llm.models.transformer.positional import as_complex, build_rotation, build_score_bias
-from light_llm.models.tracing import is_tracing
+from light_llm.models.tracing import is_exporting, is_tracing
 
 
 def expand_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -61,6 +61,24 @@ def attend(
     return (weights @ v.float()).to(v.dtype)
 
 
+def single_query_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """softmax(q·Kᵀ·scale + bias)·V for one query per row (a decode step) with the query
+    heads of each KV head as rows of one product: no per-head copy of the cache, and
+    plain products and a softmax that Inductor fuses into its own kernels: a compiled
+    step 3-8 % faster than with the SDPA call and its expanded copies. q: [B, H, 1, D];
+    k, v: [B, Hkv, T, D]; bias: [B, 1 or H, 1, T]."""
+    batch, heads, _, dim = q.shape
+    kv_heads = k.shape[1]
+    grouped = q.reshape(batch, kv_heads, heads // kv_heads, dim)  # query head h = kv head h // groups
+    if bias.shape[1] != 1:  # a bias per query head (ALiBi), grouped the same way
+        bias = bias.reshape(bias.shape[0], kv_heads, heads // kv_heads, bias.shape[-1])
+    scores = (grouped.float() @ k.float().transpose(-1, -2)) * scale + bias.float()
+    out = scores.softmax(dim=-1) @ v.float()
+    return out.reshape(batch, heads, 1, dim).to(v.dtype)
+
+
 class SDPAKernel(nn.Module):
     """torch scaled_dot_product_attention, with a real-valued (or complex-as-real) head."""
 
@@ -80,6 +98,8 @@ class SDPAKernel(nn.Module):
                 "attention.use_flash_attn is set and the model runs on CUDA, but flash-attn is "
                 "not installed: `pip install flash-attn`, or set use_flash_attn: false"
             )
+        if q.shape[2] == 1 and bias is not None and torch.compiler.is_compiling() and not is_exporting():
+            return single_query_attention(q, k, v, bias, self.scale)
         # On CPU, torch's fused kernel reads each KV head for its whole group (enable_gqa)
         # instead of a copy expanded per query head; elsewhere (CUDA fp32 would fall back
         # to the math kernel) and in exported graphs (portable ops), the heads are expanded.

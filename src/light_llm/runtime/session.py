@@ -43,30 +43,42 @@ class OnnxSession:
 class BoundSession:
     """The same onnxruntime session with IO binding. Inputs: numpy arrays or the OrtValues
     of an earlier call's outputs. Outputs: logits as numpy, every other output as an
-    OrtValue (a `past` the next call binds as is)."""
+    OrtValue (a `past` the next call binds as is).
+
+    One binding serves every call: an OrtValue bound by the call before (an in-place KV
+    buffer, bound as input and as output) stays bound, so a decode step binds only its
+    new tokens, mask and positions; binding every buffer again at each step made an int4
+    decode step ~10 % slower."""
 
     def __init__(self, onnx_session: OnnxSession):
         self.session = onnx_session.session
         self.input_names, self.output_names = onnx_session.input_names, onnx_session.output_names
+        self.binding = self.session.io_binding()
+        self.bound_inputs: dict[str, object] = {}  # name → the OrtValue bound there (kept alive)
+        self.bound_outputs: dict[str, object] = {}
 
     def __call__(self, feeds: dict, into: dict | None = None) -> dict:
         """`into`: output name → the OrtValue to write that output into (a present into its
         past's buffer, which the graph fills in place); those outputs are not returned anew."""
         into = into or {}
-        binding = self.session.io_binding()
         for name in self.input_names:
             value = feeds[name]
             if isinstance(value, np.ndarray):
-                binding.bind_cpu_input(name, np.ascontiguousarray(value))
-            else:
-                binding.bind_ortvalue_input(name, value)
+                self.binding.bind_cpu_input(name, np.ascontiguousarray(value))
+                self.bound_inputs.pop(name, None)
+            elif self.bound_inputs.get(name) is not value:
+                self.binding.bind_ortvalue_input(name, value)
+                self.bound_inputs[name] = value
         for name in self.output_names:
-            if name in into:
-                binding.bind_ortvalue_output(name, into[name])
-            else:
-                binding.bind_output(name, "cpu")
-        self.session.run_with_iobinding(binding)
-        outputs = dict(zip(self.output_names, binding.get_outputs()))
+            if name not in into:
+                self.binding.bind_output(name, "cpu")
+                self.bound_outputs.pop(name, None)
+            elif self.bound_outputs.get(name) is not into[name]:
+                self.binding.bind_ortvalue_output(name, into[name])
+                self.bound_outputs[name] = into[name]
+        self.session.run_with_iobinding(self.binding)
+        results = self.binding.get_outputs()
+        outputs = {name: into[name] if name in into else results[index] for index, name in enumerate(self.output_names)}
         outputs["logits"] = outputs["logits"].numpy()
         return outputs
 

@@ -69,3 +69,23 @@ def test_a_prefill_budget_splits_newcomers_and_keeps_the_tokens(fused_export) ->
         tokens, stats = _engine_tokens(model, prompts, max_tokens, True, prefill_tokens=budget)
         assert tokens == expected and stats.prefills >= calls
     assert stats.prefills == 6  # one newcomer always goes, alone
+
+
+def test_an_idle_engine_holds_no_kv_buffers(fused_export) -> None:
+    """Between batches the session's binding lets go of the finished rows' buffers."""
+    import time
+
+    generator = load_served_model(fused_export).generator
+    engine = Engine(generator.run, generator.geometry, eos_id=None, pad_id=0, shares_kv_buffer=True)
+    finished = threading.Semaphore(0)
+    engine.submit(Job(prompt=[5, 6, 7], max_tokens=4, sampling=Sampling(),
+                      deliver=lambda token, reason: token is None and finished.release()))
+    engine.start()
+    try:
+        assert finished.acquire(timeout=60)
+        deadline = time.monotonic() + 10
+        while engine.run.bound_inputs and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.run.bound_inputs == {} and engine.run.bound_outputs == {}
+    finally:
+        engine.stop()

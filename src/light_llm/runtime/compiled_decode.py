@@ -156,6 +156,10 @@ class BoundDecode:
                 self.decode.decoded_tokens += 1
             return self._named(results)
 
+    def release(self) -> None:
+        """Lets go of the static cache (a finished batch's keys and values)."""
+        self.cache, self.handed = None, []
+
     def _compiled(self, feeds: dict, past: list[torch.Tensor]) -> dict | None:
         mask_length = feeds["attention_mask"].shape[1]
         if self.cache is None or not self.cache.fits(mask_length):

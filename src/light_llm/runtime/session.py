@@ -82,6 +82,13 @@ class BoundSession:
         outputs["logits"] = outputs["logits"].numpy()
         return outputs
 
+    def release(self) -> None:
+        """Lets go of the OrtValues the binding holds (a finished batch's KV buffers)."""
+        self.binding.clear_binding_inputs()
+        self.binding.clear_binding_outputs()
+        self.bound_inputs.clear()
+        self.bound_outputs.clear()
+
 
 def decoding_run(run):
     """What to decode with: `run.bound()` where the backend has one (OnnxSession: the KV

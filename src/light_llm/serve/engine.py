@@ -151,6 +151,8 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._wake:
+                if not self._waiting and not self._jobs and hasattr(self.run, "release"):
+                    self.run.release()  # idle: hold no finished batch's KV cache
                 while self._running and not self._waiting and not self._jobs:
                     self._wake.wait()
                 if not self._running:

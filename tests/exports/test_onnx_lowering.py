@@ -142,6 +142,16 @@ def test_cli_min_onnxruntime_is_checked(cli, tmp_path):
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
+def test_cli_quantize_block_size(cli, tmp_path):
+    model_folder(tmp_path / "run", LLAMA)
+    result = cli("export", tmp_path / "run", "--torchscript", "--quantize-block-size", "16")
+    assert result.exit_code == 1 and "--quantize-block-size applies to --onnx only" in result.output
+    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", "--quantize-block-size", "16",
+                 "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "light_llm.json").read_text())["quantize_block_size"] == 16
+
+
 def test_cli_portable_needs_onnx(cli, tmp_path):
     model_folder(tmp_path / "run", LLAMA)
     result = cli("export", tmp_path / "run", "--torchscript", "--portable")

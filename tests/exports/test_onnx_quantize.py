@@ -15,10 +15,12 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnx_fixtures import LLAMA, exported
-from torch_targets_matrix import merged
+from torch_targets_matrix import merged, model_folder
 
+from light_llm.exports.onnx import export_onnx
 from light_llm.exports.quantize import quantize, quantize_in_place
 from light_llm.exports.quantize_blocks import quantize_rows
+from light_llm.exports.result import ExportError
 
 # The default init (std 0.02) keeps logits at the scale of a trained small model; the
 # matrix's std 0.2 makes near-random logits whose argmax any rounding flips.
@@ -148,3 +150,34 @@ def test_unknown_method_is_refused(tmp_path):
     _tiny_graph(tmp_path / "model.onnx", "own")
     with pytest.raises(ValueError, match="int3.*allowed: int8, int4"):
         quantize(tmp_path / "model.onnx", tmp_path / "q.onnx", "int3")
+
+
+def _block_sizes(model: onnx.ModelProto) -> set[int]:
+    return {helper.get_node_attr_value(node, "block_size") for node in model.graph.node
+            if node.op_type in ("MatMulNBits", "GatherBlockQuantized")}
+
+
+def test_a_chosen_block_size_is_written_verified_and_recorded(tmp_path):
+    """Blocks of 16 (d_model 32: two scales per row where the default keeps one): every
+    quantized node takes them, the file grows by the extra scales, the parity gate passes
+    and light_llm.json says which size was used."""
+    sizes = {}
+    for block_size in (None, 16):
+        out = exported(tmp_path / str(block_size), MODEL, quantize="int4", quantize_block_size=block_size)[1]
+        model = onnx.load(out / "model.onnx")
+        manifest = json.loads((out / "light_llm.json").read_text())
+        assert _block_sizes(model) == {block_size or 32} and manifest["quantize_block_size"] == (block_size or 32)
+        assert manifest["parity"]["passed"] and manifest["parity"]["top1_agreement"] >= 0.9
+        sizes[block_size] = _weight_bytes(model)
+    assert sizes[16] > sizes[None]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"quantize": "int4", "quantize_block_size": 48}, "block size 48: allowed: 16, 32, 64, 128, 256"),
+    ({"quantize": "none", "quantize_block_size": 64}, "applies to int8 and int4 exports only"),
+])
+def test_a_bad_block_size_is_refused_before_anything_is_written(tmp_path, options, message):
+    folder = model_folder(tmp_path / "run", MODEL)
+    with pytest.raises(ExportError, match=message):
+        export_onnx(folder, tmp_path / "onnx", **options)
+    assert not (tmp_path / "onnx").exists()

@@ -29,6 +29,7 @@ def export(
     out: Annotated[Optional[Path], typer.Option(help="Export folder (default: SOURCE/exports/TARGET); with several targets, one subfolder each.")] = None,
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset (default: the spec's export.opset).")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="ONNX weight quantization: int8 or int4 (default: the spec's export.quantize).")] = None,
+    quantize_block_size: Annotated[Optional[int], typer.Option("--quantize-block-size", metavar="N", help="Weights per scale of int8/int4: 16, 32 (default), 64, 128 or 256; larger blocks decode faster and are less accurate (the parity summary reports by how much).", show_default=False)] = None,
     atol: Annotated[Optional[float], typer.Option(help="Largest absolute logit error accepted (default: the spec's export.atol).")] = None,
     rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
@@ -47,12 +48,15 @@ def export(
         _fail("--portable applies to --onnx only (the standard-ops ONNX graph)")
     if min_onnxruntime is not None and not onnx:
         _fail("--min-onnxruntime applies to --onnx only")
+    if quantize_block_size is not None and not onnx:
+        _fail("--quantize-block-size applies to --onnx only")
     if hf_architecture is not None and not hf:
         _fail("--hf-architecture applies to --hf only (the Hugging Face folder's model_type)")
     folder = load_model_folder(source)  # errors: the one path of cli/errors.py
     for target in chosen:
         result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
-                             dict(opset=opset, quantize=quantize, atol=atol, rtol=rtol, seed=seed,
+                             dict(opset=opset, quantize=quantize, quantize_block_size=quantize_block_size,
+                                  atol=atol, rtol=rtol, seed=seed,
                                   portable=portable or None, min_onnxruntime=min_onnxruntime,
                                   architecture=hf_architecture))
         typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
@@ -74,7 +78,8 @@ def _export_one(target: str, folder, out_dir: Path, options: dict):
     if target != "hf":
         options = {k: v for k, v in options.items() if k != "architecture"}
     if target != "onnx":
-        options = {k: v for k, v in options.items() if k not in ("opset", "quantize", "portable", "min_onnxruntime")}
+        options = {k: v for k, v in options.items()
+                   if k not in ("opset", "quantize", "quantize_block_size", "portable", "min_onnxruntime")}
     elif options["quantize"] not in (None, "none", "int8", "int4"):
         _fail(f"--quantize {options['quantize']}: allowed: int8, int4")
     else:

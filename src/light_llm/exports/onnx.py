@@ -33,6 +33,7 @@ def export_onnx(
     *,
     opset: int | None = None,
     quantize: str | None = None,
+    quantize_block_size: int | None = None,
     atol: float | None = None,
     rtol: float | None = None,
     seed: int = 0,
@@ -47,7 +48,9 @@ def export_onnx(
     whose attention the fused op cannot express gets standard-ops attention; light_llm.json
     records the lowering of every layer. `min_onnxruntime` (onnx_lowering/plan.py's
     ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
-    ("1.32": rotary inside GroupQueryAttention). `display` shows the phases as they run."""
+    ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
+    of int8/int4 (exports/quantize.py's BLOCK_SIZES, default 32). `display` shows the
+    phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
@@ -59,6 +62,7 @@ def export_onnx(
         lowering_summary,
         shares_kv_buffer,
     )
+    from light_llm.exports.quantize import DEFAULT_BLOCK_SIZE, check_quantization
     from light_llm.exports.transformers_js import write_transformers_js_files
     from light_llm.exports.weights_file import open_weights
     from light_llm.model_folder import WEIGHTS_FILE
@@ -67,6 +71,11 @@ def export_onnx(
     opset = opset or defaults.opset
     quantize = quantize or defaults.quantize
     quantize = None if quantize == "none" else quantize
+    if quantize:
+        quantize_block_size = quantize_block_size or DEFAULT_BLOCK_SIZE
+        check_quantization(quantize, quantize_block_size)
+    elif quantize_block_size is not None:
+        raise ExportError("a quantize block size applies to int8 and int4 exports only (quantize is none)")
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
@@ -79,7 +88,7 @@ def export_onnx(
         plan = lowering_plan(ir, portable, min_onnxruntime) if ir.family in LOWERED_FAMILIES else None
     with staged_folder(out_dir) as staging:
         path = staging / MODEL_FILE
-        _write_graph(folder, ir, path, opset, quantize, plan, portable, phases)
+        _write_graph(folder, ir, path, opset, quantize, quantize_block_size, plan, portable, phases)
         report = _verify(folder, path, ir, atol, rtol, quantize, seed, phases)
         if plan is not None and not quantize:
             _inline_weights(path, phases)
@@ -88,7 +97,7 @@ def export_onnx(
                                           shares_kv_buffer=plan is not None and shares_kv_buffer(plan))
             write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
                                         eos_id=interop.eos_id, pad_id=interop.pad_id)
-            written = _manifest(folder, ir, geometry, opset, quantize, interop, report, staging)
+            written = _manifest(folder, ir, geometry, opset, quantize, quantize_block_size, interop, report, staging)
             written["lowering"] = (lowering_summary(plan, portable, min_onnxruntime) if plan
                                    else {"form": "traced", "reason": _traced(ir)})
         written["phases"] = phases.to_list()
@@ -99,8 +108,8 @@ def export_onnx(
     return ExportResult("onnx", Path(out_dir), files, report, notes, phases=phases.to_list())
 
 
-def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan, portable: bool,
-                 phases: Phases) -> None:
+def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, block_size: int | None, plan,
+                 portable: bool, phases: Phases) -> None:
     from light_llm import __version__
     from light_llm.exports.onnx_graph import export_graph
     from light_llm.exports.onnx_lowering.graph import write_graph
@@ -123,7 +132,7 @@ def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, plan,
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
     if quantize:
         with phases.phase(f"quantize {quantize}") as advance:
-            quantize_in_place(path, quantize, on_weight=advance)
+            quantize_in_place(path, quantize, on_weight=advance, block_size=block_size)
 
 
 def _inline_weights(path: Path, phases: Phases) -> None:
@@ -156,7 +165,7 @@ def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
     return require_parity(report, "ONNX")
 
 
-def _manifest(folder, ir, geometry, opset, quantize, interop, report, staging: Path) -> dict:
+def _manifest(folder, ir, geometry, opset, quantize, block_size, interop, report, staging: Path) -> dict:
     import onnx
     import onnxruntime
 
@@ -168,6 +177,7 @@ def _manifest(folder, ir, geometry, opset, quantize, interop, report, staging: P
         extra={
             "opset": opset,
             "quantize": quantize or "none",
+            **({"quantize_block_size": block_size} if quantize else {}),
             "notes": {
                 "position_ids": _position_note(geometry)[0] if not geometry.uses_position_ids
                 else "input: positions from the attention mask (cumsum - 1), so left padding does not shift them",

@@ -5,8 +5,10 @@ LM head is traced) becomes a com.microsoft MatMulNBits, the LM head included; ev
 embedding Gather on an initializer becomes a com.microsoft GatherBlockQuantized. Where the
 embedding and a MatMul weight are the same matrix (tied weights: the same initializer, or
 equal contents), both read one quantized copy, as onnxruntime-genai's model builder does.
-Blocks of 32 along the input features (see quantize_blocks.py); activations are computed
-in int8 (accuracy_level 4), onnxruntime's fast path on CPU.
+Blocks of 32 along the input features by default (see quantize_blocks.py), or
+`block_size` (16 to 256, as onnxruntime-genai's builder offers): larger blocks store fewer
+scales and decode faster, at some cost in accuracy; activations are computed in int8
+(accuracy_level 4), onnxruntime's fast path on CPU.
 
 - int4: 4-bit codes, symmetric with searched scales (measured on the demo model:
   asymmetric codes gave no better logits and need zero points, so a larger file);
@@ -32,7 +34,8 @@ from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_c
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
-BLOCK_SIZE = 32
+BLOCK_SIZES = (16, 32, 64, 128, 256)  # what MatMulNBits and GatherBlockQuantized take
+DEFAULT_BLOCK_SIZE = 32  # the builder's default too
 ACCURACY_LEVEL = 4  # int8 compute of the int4/int8 weights
 SYMMETRIC = True
 MS_DOMAIN = "com.microsoft"
@@ -46,23 +49,30 @@ class QuantizeSummary:
     shared: int = 0  # of those gathers, reading a MatMul's quantized weight (tied)
 
 
-def quantize(source: Path, target: Path, method: str, on_weight=None) -> QuantizeSummary:
+def quantize(source: Path, target: Path, method: str, on_weight=None,
+             block_size: int = DEFAULT_BLOCK_SIZE) -> QuantizeSummary:
     """Writes the quantized graph of `source` to `target` (both model.onnx files; the
     target keeps its weights inline up to 2 GB, beside it as `<target>.data` above).
     `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
     import onnx
 
-    if method not in QUANTIZATIONS:
-        from light_llm.exports.result import ExportError
-
-        raise ExportError(f"quantize={method!r}: allowed: {', '.join(QUANTIZATIONS)}")
+    check_quantization(method, block_size)
     model = onnx.load(str(source), load_external_data=False)
-    summary = _Pass(model, Path(source).parent, BITS[method], on_weight).run()
+    summary = _Pass(model, Path(source).parent, BITS[method], block_size, on_weight).run()
     _save(model, Path(target))
     return summary
 
 
-def quantize_in_place(path: Path, method: str, on_weight=None) -> QuantizeSummary:
+def check_quantization(method: str, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+    from light_llm.exports.result import ExportError
+
+    if method not in QUANTIZATIONS:
+        raise ExportError(f"quantize={method!r}: allowed: {', '.join(QUANTIZATIONS)}")
+    if block_size not in BLOCK_SIZES:
+        raise ExportError(f"quantize block size {block_size}: allowed: {', '.join(map(str, BLOCK_SIZES))}")
+
+
+def quantize_in_place(path: Path, method: str, on_weight=None, block_size: int = DEFAULT_BLOCK_SIZE) -> QuantizeSummary:
     """Replaces `path` (a model.onnx) by its quantized graph; the fp32 external data
     files it read are removed once the quantized graph is in place. A quantized graph
     over 2 GB keeps its weights in `<path>.quantized.data`."""
@@ -77,7 +87,7 @@ def quantize_in_place(path: Path, method: str, on_weight=None) -> QuantizeSummar
                   if uses_external_data(tensor)}
     del proto
     staged = path.with_name(f"{path.name}.quantized")
-    summary = quantize(path, staged, method, on_weight)
+    summary = quantize(path, staged, method, on_weight, block_size)
     os.replace(staged, path)
     for name in data_files - {f"{staged.name}.data"}:
         (path.parent / name).unlink(missing_ok=True)
@@ -85,8 +95,9 @@ def quantize_in_place(path: Path, method: str, on_weight=None) -> QuantizeSummar
 
 
 class _Pass:
-    def __init__(self, model, base_dir: Path, bits: int, on_weight=None):
-        self.model, self.graph, self.base_dir, self.bits = model, model.graph, base_dir, bits
+    def __init__(self, model, base_dir: Path, bits: int, block_size: int, on_weight=None):
+        self.model, self.graph, self.base_dir = model, model.graph, base_dir
+        self.bits, self.block_size = bits, block_size
         self.on_weight = on_weight or (lambda done, total: None)
         self.initializers = {tensor.name: tensor for tensor in self.graph.initializer}
         self.producers = {output: node for node in self.graph.node for output in node.output}
@@ -137,7 +148,7 @@ class _Pass:
         self.summary.matmuls += 1
         return [onnx.helper.make_node(
             "MatMulNBits", inputs, list(node.output), name=f"{node.name or node.output[0]}_Q{self.bits}",
-            domain=MS_DOMAIN, K=columns, N=rows, bits=self.bits, block_size=BLOCK_SIZE,
+            domain=MS_DOMAIN, K=columns, N=rows, bits=self.bits, block_size=self.block_size,
             accuracy_level=ACCURACY_LEVEL,
         )]
 
@@ -159,7 +170,7 @@ class _Pass:
         matrix = self._array(source)
         rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
-        written = self._write(f"{source}_Q{self.bits}", quantize_rows_in_chunks(rows, self.bits, BLOCK_SIZE, SYMMETRIC))
+        written = self._write(f"{source}_Q{self.bits}", quantize_rows_in_chunks(rows, self.bits, self.block_size, SYMMETRIC))
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written
@@ -186,17 +197,17 @@ class _Pass:
             written = self.by_content.get(_content_key(self._array(source)))
         shared = written is not None
         if not shared:
-            weight = quantize_rows_in_chunks(self._array(source), self.bits, BLOCK_SIZE, SYMMETRIC)
+            weight = quantize_rows_in_chunks(self._array(source), self.bits, self.block_size, SYMMETRIC)
             written = self._write(f"{source}_Q{self.bits}", weight, flat=True)
             self.quantized[f"{source}:rows"] = written
         data = self._flat_data(written)
         weight = written.weight
-        padded = weight.blocks * BLOCK_SIZE
+        padded = weight.blocks * self.block_size
         gathered = node.output[0] if padded == weight.columns else f"{node.output[0]}_padded"
         inputs = [data, node.input[1], written.scales] + ([written.zero_points] if written.zero_points else [])
         nodes = [onnx.helper.make_node(
             "GatherBlockQuantized", inputs, [gathered], name=f"{node.name or node.output[0]}_Q{self.bits}",
-            domain=MS_DOMAIN, bits=self.bits, block_size=BLOCK_SIZE, gather_axis=0, quantize_axis=1,
+            domain=MS_DOMAIN, bits=self.bits, block_size=self.block_size, gather_axis=0, quantize_axis=1,
         )]
         if gathered != node.output[0]:  # rows padded to whole blocks: drop the padding
             nodes.append(onnx.helper.make_node(

@@ -5,6 +5,7 @@ quantize_blocks.py says; the pass works on any graph whose weights are initializ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -181,3 +182,11 @@ def test_a_bad_block_size_is_refused_before_anything_is_written(tmp_path, option
     with pytest.raises(ExportError, match=message):
         export_onnx(folder, tmp_path / "onnx", **options)
     assert not (tmp_path / "onnx").exists()
+
+
+def test_the_spec_sets_the_default_block_size(tmp_path):
+    folder = model_folder(tmp_path / "run", MODEL)
+    export = folder.spec.export.model_copy(update={"quantize": "int4", "quantize_block_size": 16})
+    folder = dataclasses.replace(folder, spec=folder.spec.model_copy(update={"export": export}))
+    export_onnx(folder, tmp_path / "onnx")
+    assert _block_sizes(onnx.load(tmp_path / "onnx" / "model.onnx")) == {16}

@@ -29,7 +29,7 @@ def export(
     out: Annotated[Optional[Path], typer.Option(help="Export folder (default: SOURCE/exports/TARGET); with several targets, one subfolder each.")] = None,
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset (default: the spec's export.opset).")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="ONNX weight quantization: int8 or int4 (default: the spec's export.quantize).")] = None,
-    quantize_block_size: Annotated[Optional[int], typer.Option("--quantize-block-size", metavar="N", help="Weights per scale of int8/int4: 16, 32 (default), 64, 128 or 256; larger blocks decode faster and are less accurate (the parity summary reports by how much).", show_default=False)] = None,
+    quantize_block_size: Annotated[Optional[int], typer.Option("--quantize-block-size", metavar="N", help="Weights per scale of int8/int4: 16, 32, 64, 128 or 256 (default: the spec's export.quantize_block_size, 32); larger blocks decode faster and are less accurate (the parity summary reports by how much).", show_default=False)] = None,
     atol: Annotated[Optional[float], typer.Option(help="Largest absolute logit error accepted (default: the spec's export.atol).")] = None,
     rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,

@@ -49,7 +49,7 @@ def export_onnx(
     records the lowering of every layer. `min_onnxruntime` (onnx_lowering/plan.py's
     ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
     ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
-    of int8/int4 (exports/quantize.py's BLOCK_SIZES, default 32). `display` shows the
+    of int8/int4 (16 to 256). `display` shows the
     phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
@@ -62,7 +62,7 @@ def export_onnx(
         lowering_summary,
         shares_kv_buffer,
     )
-    from light_llm.exports.quantize import DEFAULT_BLOCK_SIZE, check_quantization
+    from light_llm.exports.quantize import check_quantization
     from light_llm.exports.transformers_js import write_transformers_js_files
     from light_llm.exports.weights_file import open_weights
     from light_llm.model_folder import WEIGHTS_FILE
@@ -72,7 +72,7 @@ def export_onnx(
     quantize = quantize or defaults.quantize
     quantize = None if quantize == "none" else quantize
     if quantize:
-        quantize_block_size = quantize_block_size or DEFAULT_BLOCK_SIZE
+        quantize_block_size = quantize_block_size or defaults.quantize_block_size
         check_quantization(quantize, quantize_block_size)
     elif quantize_block_size is not None:
         raise ExportError("a quantize block size applies to int8 and int4 exports only (quantize is none)")

@@ -31,11 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
+from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, QUANTIZE_BLOCK_SIZES
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
-BLOCK_SIZES = (16, 32, 64, 128, 256)  # what MatMulNBits and GatherBlockQuantized take
-DEFAULT_BLOCK_SIZE = 32  # the builder's default too
 ACCURACY_LEVEL = 4  # int8 compute of the int4/int8 weights
 SYMMETRIC = True
 MS_DOMAIN = "com.microsoft"
@@ -50,7 +49,7 @@ class QuantizeSummary:
 
 
 def quantize(source: Path, target: Path, method: str, on_weight=None,
-             block_size: int = DEFAULT_BLOCK_SIZE) -> QuantizeSummary:
+             block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> QuantizeSummary:
     """Writes the quantized graph of `source` to `target` (both model.onnx files; the
     target keeps its weights inline up to 2 GB, beside it as `<target>.data` above).
     `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
@@ -63,16 +62,16 @@ def quantize(source: Path, target: Path, method: str, on_weight=None,
     return summary
 
 
-def check_quantization(method: str, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+def check_quantization(method: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> None:
     from light_llm.exports.result import ExportError
 
     if method not in QUANTIZATIONS:
         raise ExportError(f"quantize={method!r}: allowed: {', '.join(QUANTIZATIONS)}")
-    if block_size not in BLOCK_SIZES:
-        raise ExportError(f"quantize block size {block_size}: allowed: {', '.join(map(str, BLOCK_SIZES))}")
+    if block_size not in QUANTIZE_BLOCK_SIZES:
+        raise ExportError(f"quantize block size {block_size}: allowed: {', '.join(map(str, QUANTIZE_BLOCK_SIZES))}")
 
 
-def quantize_in_place(path: Path, method: str, on_weight=None, block_size: int = DEFAULT_BLOCK_SIZE) -> QuantizeSummary:
+def quantize_in_place(path: Path, method: str, on_weight=None, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> QuantizeSummary:
     """Replaces `path` (a model.onnx) by its quantized graph; the fp32 external data
     files it read are removed once the quantized graph is in place. A quantized graph
     over 2 GB keeps its weights in `<path>.quantized.data`."""

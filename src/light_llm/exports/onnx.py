@@ -49,8 +49,7 @@ def export_onnx(
     records the lowering of every layer. `min_onnxruntime` (onnx_lowering/plan.py's
     ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
     ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
-    of int8/int4 (16 to 256). `display` shows the
-    phases as they run."""
+    of int8/int4 (16 to 256). `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset

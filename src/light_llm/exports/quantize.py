@@ -71,7 +71,8 @@ def check_quantization(method: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZ
         raise ExportError(f"quantize block size {block_size}: allowed: {', '.join(map(str, QUANTIZE_BLOCK_SIZES))}")
 
 
-def quantize_in_place(path: Path, method: str, on_weight=None, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> QuantizeSummary:
+def quantize_in_place(path: Path, method: str, on_weight=None,
+                      block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> QuantizeSummary:
     """Replaces `path` (a model.onnx) by its quantized graph; the fp32 external data
     files it read are removed once the quantized graph is in place. A quantized graph
     over 2 GB keeps its weights in `<path>.quantized.data`."""
@@ -169,7 +170,8 @@ class _Pass:
         matrix = self._array(source)
         rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
-        written = self._write(f"{source}_Q{self.bits}", quantize_rows_in_chunks(rows, self.bits, self.block_size, SYMMETRIC))
+        weight = quantize_rows_in_chunks(rows, self.bits, self.block_size, SYMMETRIC)
+        written = self._write(f"{source}_Q{self.bits}", weight)
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written

@@ -71,9 +71,10 @@ def single_query_attention(
     k, v: [B, Hkv, T, D]; bias: [B, 1 or H, 1, T]."""
     batch, heads, _, dim = q.shape
     kv_heads = k.shape[1]
-    grouped = q.reshape(batch, kv_heads, heads // kv_heads, dim)  # query head h = kv head h // groups
+    groups = heads // kv_heads
+    grouped = q.reshape(batch, kv_heads, groups, dim)  # query head h = kv head h // groups
     if bias.shape[1] != 1:  # a bias per query head (ALiBi), grouped the same way
-        bias = bias.reshape(bias.shape[0], kv_heads, heads // kv_heads, bias.shape[-1])
+        bias = bias.reshape(bias.shape[0], kv_heads, groups, bias.shape[-1])
     scores = (grouped.float() @ k.float().transpose(-1, -2)) * scale + bias.float()
     out = scores.softmax(dim=-1) @ v.float()
     return out.reshape(batch, heads, 1, dim).to(v.dtype)

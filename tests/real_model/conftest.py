@@ -11,6 +11,7 @@ lock), since each costs tens of seconds on 2 cores.
 from __future__ import annotations
 
 import fcntl
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -23,7 +24,9 @@ from smollm2 import hf_folder  # noqa: E402
 
 def made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
     """`root/name`, made by `make(path)` by the first worker that asks; the others wait."""
-    root = tmp_path_factory.getbasetemp().parent  # common to the workers of one run
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent  # common to the workers of one run
     target = root / name
     with open(root / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

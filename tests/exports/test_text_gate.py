@@ -131,3 +131,23 @@ def test_the_report_reads_back_and_older_reports_still_read(tmp_path):
     assert ParityReport.from_dict(data).to_dict() == report.to_dict()
     older = {key: value for key, value in data.items() if key not in ("text_checks", "cache_checks", "thresholds", "notes")}
     assert ParityReport.from_dict(older).text_checks == [] and ParityReport.from_dict(older).passed
+
+
+def test_lightllm_verify_judges_a_quantized_export_with_its_recorded_thresholds(tmp_path):
+    from light_llm.exports.onnx import export_onnx
+    from light_llm.exports.reverify import reverify
+
+    folder = model_folder(tmp_path / "run", MODEL)
+    export_onnx(folder, tmp_path / "onnx", quantize="int4")
+    manifest_path = tmp_path / "onnx" / "light_llm.json"
+    written = json.loads(manifest_path.read_text())
+    report = reverify(tmp_path / "onnx")
+    assert report.passed and report.text_checks[0].perplexity == pytest.approx(
+        written["parity"]["text_checks"][0]["perplexity"], rel=1e-6)
+    written["parity"]["thresholds"]["min_top1_agreement"] = 1.01  # the recorded thresholds are the ones applied
+    manifest_path.write_text(json.dumps(written))
+    strict = reverify(tmp_path / "onnx")
+    assert not strict.passed and "top-1 agreement 100.0% < 101.0%" in describe_failure(strict)
+    del written["parity"]["thresholds"]  # an export written before the gate: the source spec's
+    manifest_path.write_text(json.dumps(written))
+    assert reverify(tmp_path / "onnx").thresholds == GateThresholds.of(folder.spec.export, "int4").to_dict()

@@ -40,7 +40,9 @@ def transformers_logits(folder: Path) -> Logits:
 
     try:
         from transformers import AutoModelForCausalLM
+        from transformers.utils import logging
 
+        logging.disable_progress_bar()  # stdout and stderr keep the figures only
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     except Exception as error:  # transformers raises many types; its first line says what
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]

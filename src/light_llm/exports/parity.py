@@ -86,7 +86,7 @@ class TextCheck:
 
 @dataclass
 class ParityReport:
-    mode: str  # "fp32" (judged by atol/rtol) or "quantized" (agreement reported)
+    mode: str  # "fp32" (judged by the tolerance) or "quantized" (judged on real text: exports/text_gate.py)
     atol: float
     rtol: float
     cached: bool  # False: verified without a KV cache (bidirectional)
@@ -155,6 +155,8 @@ class ParityReport:
         for check in self.cache_checks:
             text += (f"; KV-cache decode vs own prefill{'' if check.passed else ' FAILED'}: top-1 agreement "
                      f"{check.top1_agreement:.1%} over {check.positions} tokens")
+        for note in self.notes:
+            text += f"; {note}"
         return text
 
     def to_dict(self) -> dict:

@@ -28,7 +28,8 @@ MODEL = merged(LLAMA, {"init_std": 0.02})  # logits at the scale of a trained sm
 def _gate(folder, run):
     geometry = Geometry.from_ir(lower_spec(folder.spec, target="export"))
     report = ParityReport("quantized", 1e-4, 1e-4, True)
-    return apply_gate(report, folder, lambda: run, folder.build, geometry, GateThresholds.of(folder.spec.export, "int4"))
+    thresholds = GateThresholds.of(folder.spec.export, "int4")
+    return apply_gate(report, folder, lambda: run, folder.build, geometry, thresholds)
 
 
 def _exact(folder):
@@ -129,7 +130,8 @@ def test_the_report_reads_back_and_older_reports_still_read(tmp_path):
     data = json.loads(json.dumps(report.to_dict()))
     assert data["text_checks"][0]["perplexity_ratio"] == report.text_checks[0].perplexity_ratio
     assert ParityReport.from_dict(data).to_dict() == report.to_dict()
-    older = {key: value for key, value in data.items() if key not in ("text_checks", "cache_checks", "thresholds", "notes")}
+    added = ("text_checks", "cache_checks", "thresholds", "notes")
+    older = {key: value for key, value in data.items() if key not in added}
     assert ParityReport.from_dict(older).text_checks == [] and ParityReport.from_dict(older).passed
 
 

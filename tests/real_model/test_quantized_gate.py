@@ -44,8 +44,9 @@ def test_smollm2_int4_with_one_layer_zeroed_is_refused(smollm2_model, smollm2_on
         scales.CopyFrom(numpy_helper.from_array(np.zeros_like(numpy_helper.to_array(scales)), scales.name))
     onnx.save(graph, str(tmp_path / "model.onnx"))
     folder = load_model_folder(smollm2_model)
+    thresholds = GateThresholds.of(folder.spec.export, "int4")
     report = apply_gate(ParityReport("quantized", 0.0, 0.0, True), folder, lambda: OnnxSession(tmp_path / "model.onnx"),
-                        lambda: load_reference(folder), manifest.graph_geometry, GateThresholds.of(folder.spec.export, "int4"))
+                        lambda: load_reference(folder), manifest.graph_geometry, thresholds)
     assert not report.passed
     (text,) = report.text_checks
     assert text.perplexity_ratio > 1.7  # measured: 1.87
@@ -67,7 +68,8 @@ def cli_output(*args) -> str:
 def test_lightllm_eval_matches_transformers_and_shows_the_int4_cost(smollm2_model, smollm2_onnx_int4):
     fp32 = cli_output("eval", smollm2_model, "--perplexity", "--windows", "1", "--window-length", "256")
     ours, theirs = [line for line in fp32.splitlines() if "perplexity" in line]
-    assert ours.startswith("  light_llm eager fp32: perplexity ") and theirs.startswith("  transformers fp32: perplexity ")
+    assert ours.startswith("  light_llm eager fp32: perplexity ")
+    assert theirs.startswith("  transformers fp32: perplexity ")
     figure = lambda line: float(line.split("perplexity ")[1].split()[0])  # noqa: E731
     assert abs(figure(ours) - figure(theirs)) <= 1e-3 * figure(theirs)
     int4 = cli_output("eval", smollm2_onnx_int4, "--perplexity", "--windows", "1", "--window-length", "256")

@@ -6,8 +6,9 @@ torch). The text is split into windows (windows.py) and each window is scored fr
 context; the perplexity is exp of the mean negative log-likelihood over every predicted
 token. Beside it, where known, the same windows through transformers' own model of the
 Hugging Face folder the model was imported from (origin.json's `hf_source`, written by
-`lightllm import-hf`; not for a run trained from it, whose weights differ) or of `reference`. The seconds are those of the forward passes and
-the scoring, loading excluded.
+`lightllm import-hf`; not for a run trained from it, whose weights differ) or of
+`reference`. The seconds are those of the forward passes and the scoring, loading
+excluded.
 """
 
 from __future__ import annotations

@@ -127,10 +127,13 @@ def judge_on_text(
     geometry: Geometry,
     thresholds: GateThresholds,
 ) -> tuple[list[TextCheck], list[CheckResult]]:
-    """(text checks, cache checks): the export's side first (its scores and its decode check), then the eager model's."""
+    """(text checks, cache checks): the export's side first (its scores and its decode
+    check), then the eager model's."""
     run = open_run()
     exported = [score(export_logits(run, geometry), windows) for _, windows in texts]
-    cache_checks = [decode_check(run, geometry, texts[0][0], texts[0][1][0], thresholds)] if texts and geometry.cached else []
+    cache_checks = []
+    if texts and geometry.cached:
+        cache_checks.append(decode_check(run, geometry, texts[0][0], texts[0][1][0], thresholds))
     del run
     model = load_reference()
     checks = []

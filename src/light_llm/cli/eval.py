@@ -31,6 +31,6 @@ def evaluate(
     typer.echo(f"{path}: {result.text}, {result.windows} window{plural} × {result.window_length} tokens")
     for entry in result.results:
         typer.echo(f"  {entry.backend}: perplexity {entry.perplexity:.3f} over {entry.tokens} tokens, "
-                   f"{entry.seconds:.1f} s")
+                   f"{entry.seconds:.2f} s")
     for note in result.notes:
         typer.echo(f"  note: {note}")

@@ -3,8 +3,12 @@ tokenizer.json), which `lightllm train` can continue and `lightllm export` expor
 
 Reads config.json and the weights without pickle (interop/hf_checkpoint.py: safetensors,
 one file or shards with an index, in any float dtype, converted to fp32; or a
-pytorch_model.bin only where torch.load(weights_only=True) accepts it). tokenizer.json and
-tokenizer_config.json are carried into the model folder. The spec comes from the mapping objects of interop/hf/; every
+pytorch_model.bin only where torch.load(weights_only=True) accepts it). tokenizer.json is
+carried into the model folder, with tokenizer_config.json (the chat template inside, from
+chat_template.jinja where transformers saved it there) and generation_config.json (every
+end-of-turn token: generation_config.json's, config.json's, the tokenizer's eos_token); a
+chat template that does not compile or raises on a plain conversation refuses the import
+(light_llm/chat_template.py). The spec comes from the mapping objects of interop/hf/; every
 tensor the spec needs must be present and no unknown tensor may be left over, so an
 import either reproduces the checkpoint or says what is wrong. Where transformers is
 installed the result is verified against the Hugging Face model itself (through the
@@ -25,7 +29,6 @@ from light_llm.errors import LightLLMError
 # Buffers some checkpoints carry that are not weights (GPT-2's causal mask, old RoPE caches).
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
 SHOWN = 8  # names listed per problem
-TOKENIZER_CONFIG = "tokenizer_config.json"  # copied beside tokenizer.json (chat template, special tokens)
 
 
 class HFImportError(LightLLMError):
@@ -169,8 +172,10 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
     tokenizer = tokenizer if tokenizer.is_file() else None
     spec = spec_from_hf_config(source, config, (out / "tokenizer.json").resolve() if tokenizer else None)
     ir = lower_spec(spec)
+    chat = None
     if tokenizer is not None:
         _check_tokenizer(tokenizer, ir.vocab_size)
+        chat = _chat_files(source, tokenizer)
     checkpoint = open_weights(source)
     try:
         found = checkpoint.shapes()
@@ -184,15 +189,16 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
         raise HFImportError(f"{source}: the {config['model_type']} mapping left {missing or unexpected} unset")
     model.eval()
     notes = _notes(source, checkpoint, found, tokenizer)
+    if chat is not None and chat.template is not None and importlib.util.find_spec("jinja2") is None:
+        notes.append("chat template not checked (jinja2 is not installed: pip install light_llm[serve])")
     parity = None
     if verify and importlib.util.find_spec("transformers") is not None:
         parity = _verify_against_transformers(source, model, hf_state, seed)
     elif verify:
         notes.append("not verified against transformers (not installed)")
     del hf_state
-    tokenizer_config = source / TOKENIZER_CONFIG
-    extra = [tokenizer_config] if tokenizer is not None and tokenizer_config.is_file() else []
-    save_model_folder(out, spec, model, tokenizer, extra_files=extra, origin={"hf_model_type": config["model_type"]})
+    save_model_folder(out, spec, model, tokenizer, origin={"hf_model_type": config["model_type"]},
+                      write_extra=None if chat is None else lambda staging: _write_chat_files(staging, chat))
     return ImportResult(out, config["model_type"], model.num_parameters(), parity, notes)
 
 
@@ -209,6 +215,27 @@ def _notes(source: Path, checkpoint, found: dict, tokenizer: Path | None) -> lis
     if tokenizer is None:
         notes.append(f"{source} has no tokenizer.json: the model folder has no tokenizer")
     return notes
+
+
+def _chat_files(source: Path, tokenizer: Path):
+    """The chat files of `source` (ChatFiles), its template checked where jinja2 is installed."""
+    from light_llm.chat_template import ChatTemplateError, check_chat_template, read_chat_files
+    from light_llm.tokenizer import load_tokenizer_file
+
+    try:
+        chat = read_chat_files(source, load_tokenizer_file(tokenizer))
+        if importlib.util.find_spec("jinja2") is not None:
+            check_chat_template(chat)
+    except ChatTemplateError as error:
+        raise HFImportError(f"{source}: {error}; nothing imported") from None
+    return chat
+
+
+def _write_chat_files(staging: Path, chat) -> None:
+    from light_llm.chat_template import generation_config_with, write_chat_files
+
+    generation = generation_config_with(chat, chat.end_ids) if chat.end_ids or chat.generation_config else None
+    write_chat_files(staging, chat, generation, template_file=False)
 
 
 def _check_tokenizer(path: Path, vocab_size: int) -> None:

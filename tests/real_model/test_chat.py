@@ -2,11 +2,13 @@
 end-of-turn token `<|im_end|>` (id 2) go from the Hugging Face folder through
 `lightllm import-hf` into the fp32 ONNX export, and every consumer uses them: `lightllm
 serve` (a real subprocess without torch, asked by the official openai client), `lightllm
-generate --chat` (a real subprocess), and onnxruntime-genai reading genai_config.json.
+generate --chat` (a real subprocess), onnxruntime-genai reading genai_config.json, and the
+Node apps (examples/node with onnxruntime-node, examples/web's transformers.js script).
 A chat template that raises is refused at import with one line and no folder."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,9 +17,22 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "exports"))
+TESTS = Path(__file__).parents[1]
+sys.path.insert(0, str(TESTS / "serve"))
+sys.path.insert(0, str(TESTS / "exports"))
+sys.path.insert(0, str(TESTS / "examples"))
 from serve_helpers import running_server  # noqa: E402
+from test_node_app import node_app  # noqa: E402, F401 (a fixture)
+
+
+def _serve_fixtures():
+    spec = importlib.util.spec_from_file_location("serve_fixtures", TESTS / "serve" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+web_packages = _serve_fixtures().web_packages  # examples/web's npm packages, installed once
 
 QUESTION = "What is the capital of France?"
 IM_END = 2
@@ -70,6 +85,32 @@ def test_generate_chat_prints_the_reply_only(smollm2_onnx):
 
     tokenizer = Tokenizer.from_file(str(smollm2_onnx / "tokenizer.json"))
     assert len(tokenizer.encode(reply, add_special_tokens=False).ids) < MAX_TOKENS - 8  # stopped at <|im_end|>
+
+
+def runtime_chat_ids(export: Path) -> tuple[list[int], list[int]]:
+    """The prompt ids of QUESTION as a chat, and light_llm.runtime's greedy reply (its end token included)."""
+    from light_llm.chat_template import load_chat_template
+    from light_llm.runtime import generate_ids, load_export
+
+    model = load_export(export)
+    prompt = model.encode(load_chat_template(export).render([{"role": "user", "content": QUESTION}]))
+    reply = generate_ids(model.run, model.geometry, [prompt], max_new_tokens=MAX_TOKENS, eos_id=model.stop_ids,
+                         pad_id=model.pad_id)[0]
+    return prompt, reply
+
+
+def test_node_apps_format_the_chat_and_stop_at_the_end_token(smollm2_onnx, node_app, web_packages):
+    prompt, reply = runtime_chat_ids(smollm2_onnx)
+    assert reply[-1] == IM_END and len(reply) < MAX_TOKENS
+    for app, script in ((node_app, "generate.mjs"), (web_packages, "transformers-node.mjs")):
+        done = subprocess.run(["node", script, str(smollm2_onnx), "--chat", QUESTION, "--max-new-tokens",
+                               str(MAX_TOKENS), "--json"], cwd=app, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["ids"] == reply, script
+        assert "Paris" in result["text"]
+        if "prompt_ids" in result:
+            assert result["prompt_ids"] == prompt
 
 
 def test_onnxruntime_genai_stops_at_the_end_token(smollm2_onnx):

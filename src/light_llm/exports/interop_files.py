@@ -54,7 +54,7 @@ def write_interop_files(staging: Path, folder, ir, geometry: Geometry, genai: bo
     if written.genai_skipped is None:
         eos = list(written.end_ids) if len(written.end_ids) > 1 else written.eos_id
         write_json(staging / "genai_config.json", genai_config(ir, geometry, eos, written.pad_id,
-                                                                     shares_kv_buffer=shares_kv_buffer))
+                                                                     shares_kv_buffer=shares_kv_buffer, bos_id=bos_id))
         written.files.append("genai_config.json")
     else:
         written.notes.append(f"genai_config.json left out: {written.genai_skipped}")

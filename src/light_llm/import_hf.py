@@ -217,8 +217,8 @@ def _notes(source: Path, checkpoint, found: dict, tokenizer: Path | None) -> lis
     return notes
 
 
-def _chat_files(source: Path, tokenizer: Path):
-    """The chat files of `source` (ChatFiles), its template checked where jinja2 is installed."""
+def _chat_files(source: Path, tokenizer: Path) -> "ChatFiles":  # noqa: F821
+    """The chat files of `source`, its template checked where jinja2 is installed."""
     from light_llm.chat_template import ChatTemplateError, check_chat_template, read_chat_files
     from light_llm.tokenizer import load_tokenizer_file
 
@@ -231,7 +231,7 @@ def _chat_files(source: Path, tokenizer: Path):
     return chat
 
 
-def _write_chat_files(staging: Path, chat) -> None:
+def _write_chat_files(staging: Path, chat: "ChatFiles") -> None:  # noqa: F821
     from light_llm.chat_template import generation_config_with, write_chat_files
 
     generation = generation_config_with(chat, chat.end_ids) if chat.end_ids or chat.generation_config else None

@@ -14,10 +14,10 @@ from light_llm.runtime.text import TextGenerator
 
 
 def load_eager(folder: str | Path, compile: str = "auto") -> TextGenerator:
+    from light_llm.chat_template import read_chat_files, token_ids
     from light_llm.model_folder import ModelFolderError, load_model_folder
     from light_llm.runtime.compiled_decode import CompiledDecode, check_compile_mode
     from light_llm.runtime.eager_signature import run_module, signature_module
-    from light_llm.chat_template import read_chat_files, token_ids
     from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file
 
     check_compile_mode(compile)

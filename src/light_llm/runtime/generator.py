@@ -62,9 +62,9 @@ def generate_steps(
 ) -> Iterator[np.ndarray]:
     """Yields the next token of every row, one step at a time ([B] ids; finished rows
     repeat pad_id); a row ends at `eos_id` (one id, or any of several). A `run` with a
-    `bound()` method (OnnxSession) decodes through what it returns, which keeps the KV cache inside onnxruntime between steps; with
-    `shares_kv_buffer` (its graph writes each present into its past's buffer) it decodes
-    into preallocated buffers in place."""
+    `bound()` method (OnnxSession) decodes through what it returns, which keeps the KV
+    cache inside onnxruntime between steps; with `shares_kv_buffer` (its graph writes each
+    present into its past's buffer) it decodes into preallocated buffers in place."""
     stops = np.array(sorted(end_ids(eos_id)), dtype=np.int64)
     in_place = shares_kv_buffer and geometry.cached and hasattr(run, "bound")
     run = decoding_run(run)

@@ -1,0 +1,112 @@
+"""The tokenizer a GGUF file describes in its metadata (`tokenizer.ggml.*`) → a
+`tokenizers` Tokenizer, saved as the model folder's tokenizer.json.
+
+Byte-level BPE (`tokenizer.ggml.model` "gpt2"): the vocabulary in file order (ids are
+positions), the merges in rank order, the pre-tokenizer `tokenizer.ggml.pre` names
+(pre_tokenizers.py). Tokens marked CONTROL become special added tokens and USER_DEFINED
+ones plain added tokens, so both are matched whole in text as llama.cpp matches them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from light_llm.interop.gguf import pre_tokenizers
+from light_llm.interop.gguf.file import GGUFError, GGUFFile
+
+SUPPORTED_MODELS = ("gpt2",)
+CONTROL, USER_DEFINED = 3, 4  # llama.cpp's token types (1 normal, 2 unknown, 5 unused, 6 byte)
+
+
+@dataclass
+class GGUFTokenizer:
+    tokenizer: object  # tokenizers.Tokenizer
+    tokens: list[str]  # as the file spells them: the special tokens' contents
+    special_ids: list[int]  # CONTROL tokens
+    note: str | None  # what the import should tell the user about it
+
+
+def unsupported_reason(file: GGUFFile) -> str | None:
+    """Why the file's tokenizer cannot be converted, or None where it can."""
+    model = file.get("tokenizer.ggml.model")
+    if model is None or file.get("tokenizer.ggml.tokens") is None:
+        return f"{file.path.name} has no tokenizer metadata"
+    if model not in SUPPORTED_MODELS:
+        return (f"tokenizer.ggml.model {model!r} is not converted (supported: {', '.join(SUPPORTED_MODELS)}, "
+                f"byte-level BPE)")
+    if file.get("tokenizer.ggml.merges") is None:
+        return "the byte-level BPE tokenizer has no tokenizer.ggml.merges"
+    return None
+
+
+def gguf_tokenizer(file: GGUFFile) -> GGUFTokenizer:
+    """The file's byte-level BPE tokenizer (call only where `unsupported_reason` is None)."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models
+
+    tokens = list(file.get("tokenizer.ggml.tokens"))
+    types = list(file.get("tokenizer.ggml.token_type") or [1] * len(tokens))
+    if len(types) != len(tokens):
+        raise GGUFError(f"{file.path}: tokenizer.ggml.token_type has {len(types)} entries for {len(tokens)} tokens")
+    merges = [_merge(file, line) for line in file.get("tokenizer.ggml.merges")]
+    vocab = _byte_level_vocab(tokens, types)
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
+    pre = file.get("tokenizer.ggml.pre")
+    tokenizer.pre_tokenizer = pre_tokenizers.pre_tokenizer(pre)
+    if (normalizer := pre_tokenizers.normalizer(pre)) is not None:
+        tokenizer.normalizer = normalizer
+    tokenizer.decoder = decoders.ByteLevel()
+    special = [index for index, kind in enumerate(types) if kind == CONTROL]
+    tokenizer.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False) for i in special])
+    tokenizer.add_tokens([AddedToken(tokens[i], special=False, normalized=False)
+                          for i, kind in enumerate(types) if kind == USER_DEFINED])
+    tokenizer.post_processor = _post_processor(file, tokens)
+    note = None if pre_tokenizers.known(pre) else (
+        f"tokenizer.ggml.pre {pre!r} is not a pre-tokenizer light_llm knows: text is split as GPT-2 splits it, "
+        f"which may differ from llama.cpp on some text")
+    return GGUFTokenizer(tokenizer, tokens, special, note)
+
+
+def _merge(file: GGUFFile, line: str) -> tuple[str, str]:
+    left, space, right = line.partition(" ")
+    if not space or not left or not right:
+        raise GGUFError(f"{file.path}: tokenizer.ggml.merges holds {line!r}, not two tokens separated by a space")
+    return left, right
+
+
+def _byte_level_vocab(tokens: list[str], types: list[int]) -> dict[str, int]:
+    """token → id. A normal token spelled with characters outside the byte-level alphabet
+    (some converters store raw text) is respelled byte by byte; added tokens keep their
+    spelling (they are matched before the byte-level step)."""
+    from light_llm.tokenizer import byte_to_unicode
+
+    spelling = byte_to_unicode()
+    alphabet = set(spelling.values())
+    vocab: dict[str, int] = {}
+    for index, (token, kind) in enumerate(zip(tokens, types)):
+        if kind not in (CONTROL, USER_DEFINED) and not set(token) <= alphabet:
+            token = "".join(spelling[byte] for byte in token.encode("utf-8"))
+        vocab.setdefault(token, index)
+    return vocab
+
+
+def _post_processor(file: GGUFFile, tokens: list[str]):
+    """ByteLevel offsets, and the BOS/EOS the file asks to add around every text."""
+    from tokenizers import processors
+
+    steps = [processors.ByteLevel(trim_offsets=False)]
+    bos = _special(file, tokens, "bos") if file.get("tokenizer.ggml.add_bos_token", False) else None
+    eos = _special(file, tokens, "eos") if file.get("tokenizer.ggml.add_eos_token", False) else None
+    if bos is not None or eos is not None:
+        ends = [(tokens[i], i) for i in (bos, eos) if i is not None]
+        before = f"{tokens[bos]} " if bos is not None else ""
+        after = f" {tokens[eos]}" if eos is not None else ""
+        steps.append(processors.TemplateProcessing(
+            single=f"{before}$A{after}", pair=f"{before}$A{after} {before}$B:1{after}", special_tokens=ends))
+    return processors.Sequence(steps)
+
+
+def _special(file: GGUFFile, tokens: list[str], name: str) -> int | None:
+    index = file.get(f"tokenizer.ggml.{name}_token_id")
+    if index is not None and not 0 <= index < len(tokens):
+        raise GGUFError(f"{file.path}: tokenizer.ggml.{name}_token_id={index} is outside the "
+                        f"vocabulary of {len(tokens)} tokens")
+    return index

@@ -40,7 +40,12 @@ class GGUFFile:
             raise GGUFError(f"{self.path}: not a GGUF file (it does not start with the GGUF magic)")
         try:
             self._reader = GGUFReader(self.path, "r")
-        except Exception as error:  # the reader raises ValueError, IndexError, KeyError, UnicodeError…
+        except ValueError as error:
+            if "cannot reshape" not in str(error):  # numpy's words for a memory-mapped slice cut short
+                raise GGUFError(f"{self.path}: unreadable GGUF file (truncated or corrupt): {error_line(error)}") from None
+            raise GGUFError(f"{self.path}: truncated GGUF file: its tensor data ends past the end of the file "
+                            f"({self.path.stat().st_size:,} bytes)") from None
+        except Exception as error:  # the reader raises IndexError, KeyError, UnicodeError… on a bad header
             raise GGUFError(f"{self.path}: unreadable GGUF file (truncated or corrupt): {error_line(error)}") from None
         self.tensors = {tensor.name: tensor for tensor in self._reader.tensors}
         cut = [name for name, tensor in self.tensors.items() if tensor.data.nbytes != tensor.n_bytes]

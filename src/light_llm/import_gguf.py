@@ -66,7 +66,8 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, 
             raise HFImportError(f"{source}: the {arch.model_type} mapping left {missing or unexpected} unset")
         del hf_state
         model.eval()
-        notes.insert(0, "dequantized to float32: " + ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items()))
+        counts = ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items())
+        notes.insert(0, f"dequantized to float32: {counts}")
         parity = None
         if verify and importlib.util.find_spec("transformers") is not None:
             with phases.phase("verify"):

@@ -177,7 +177,8 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, di
     config = read_hf_config(source)
     tokenizer = source / "tokenizer.json"
     tokenizer = tokenizer if tokenizer.is_file() else None
-    spec = spec_from_hf_config(source / "config.json", config, (out / "tokenizer.json").resolve() if tokenizer else None)
+    spec = spec_from_hf_config(source / "config.json", config,
+                               (out / "tokenizer.json").resolve() if tokenizer else None)
     ir = lower_spec(spec)
     if tokenizer is not None:
         check_tokenizer(tokenizer, ir.vocab_size)

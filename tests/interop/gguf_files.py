@@ -15,7 +15,8 @@ from light_llm.tokenizer import byte_to_unicode
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r"]
 CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] "
-                 "+ '<|im_end|>\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+                 "+ '<|im_end|>\n'}}{% endfor %}"
+                 "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 LAYER_PARTS = {  # Hugging Face module → llama.cpp name, per layer
     "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
     "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
@@ -32,7 +33,8 @@ def tokens() -> list[str]:
 def llama_cpp_permute(weight: torch.Tensor, heads: int) -> torch.Tensor:
     """llama.cpp's converter on a Llama q/k tensor: within each head, the rows of the two
     halves interleaved (row j of the first half, then row j of the second)."""
-    return weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).transpose(1, 2).reshape(weight.shape)
+    halves = weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:])
+    return halves.transpose(1, 2).reshape(weight.shape)
 
 
 def gguf_tensors(model, architecture: str) -> dict[str, np.ndarray]:

@@ -81,7 +81,8 @@ def test_model_folder_carries_tokenizer_chat_template_and_stop_ids(tmp_path):
     run = tmp_path / "run"
     settings = json.loads((run / "tokenizer_config.json").read_text())
     assert settings["chat_template"] == CHAT_TEMPLATE
-    assert (settings["bos_token"], settings["eos_token"], settings["pad_token"]) == (SPECIALS[1], SPECIALS[0], SPECIALS[0])
+    roles = (settings["bos_token"], settings["eos_token"], settings["pad_token"])
+    assert roles == (SPECIALS[1], SPECIALS[0], SPECIALS[0])
     assert {entry["content"] for entry in settings["added_tokens_decoder"].values()} == set(SPECIALS)
     generation = json.loads((run / "generation_config.json").read_text())
     assert generation == {"bos_token_id": 1, "eos_token_id": [0, 2], "pad_token_id": 0}  # eos, then eot
@@ -122,11 +123,12 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     wrong = dict(tensors, **{"blk.1.ffn_up.weight": tensors["blk.1.ffn_up.weight"][:96]})
     missing = {name: array for name, array in tensors.items() if name != "blk.0.attn_k.weight"}
     return {
-        "truncated data": (tmp_path / "cut.gguf", r"truncated GGUF file: its tensor data ends past the end of the file"),
+        "truncated data": (tmp_path / "cut.gguf", r"truncated GGUF file: its tensor data ends past the end"),
         "truncated header": (tmp_path / "header.gguf", r"unreadable GGUF file \(truncated or corrupt\)"),
         "not gguf": (tmp_path / "text.gguf", r"neither a Hugging Face folder nor a GGUF file"),
         "unknown architecture": (write_gguf(tmp_path / "mamba.gguf", model, "mamba"),
-                                 r"GGUF architecture 'mamba' cannot be imported .*supported: llama, qwen2, qwen3"),
+                                 r"GGUF architecture 'mamba' cannot be imported \(not a decoder-only "
+                                 r"Transformer \(a recurrent or state-space model\)\); supported: llama, qwen2, qwen3"),
         "wrong shape": (write_gguf(tmp_path / "shape.gguf", model, tensors=wrong),
                         r"blk.1.ffn_up.weight is \[96, 64\] in the file, \[128, 64\] for the llama metadata"),
         "missing tensor": (write_gguf(tmp_path / "missing.gguf", model, tensors=missing),

@@ -13,8 +13,9 @@ import typer
 
 def import_hf(
     source: Annotated[
-        Path, typer.Argument(metavar="SOURCE", help="Hugging Face folder (config.json, model.safetensors or shards, "
-                             "tokenizer.json) or a GGUF file (llama, qwen2, qwen3; any tensor type the gguf package reads).")
+        Path, typer.Argument(metavar="SOURCE", help="Hugging Face folder (config.json, model.safetensors or "
+                             "shards, tokenizer.json) or a GGUF file (llama, qwen2, qwen3; any tensor type the "
+                             "gguf package reads).")
     ],
     out: Annotated[Path, typer.Option("--out", help="The light_llm model folder to write.")],
     verify: Annotated[

@@ -27,10 +27,22 @@ ARCHITECTURES = {
 }
 
 
+NOT_A_DECODER = "not a decoder-only Transformer"
+HF_ONLY = "light_llm maps this family from Hugging Face folders, not yet from llama.cpp's tensor layout"
+MIXTURE = "a mixture of experts has no light_llm equivalent"
+BLOCKERS = {  # why a known architecture is refused; others: not a layout light_llm maps from GGUF
+    **{name: f"{NOT_A_DECODER} (a recurrent or state-space model)" for name in ("mamba", "mamba2", "rwkv6", "rwkv7")},
+    **{name: f"{NOT_A_DECODER} (an encoder)" for name in ("bert", "nomic-bert", "jina-bert-v2", "t5", "t5encoder")},
+    **{name: HF_ONLY for name in ("gemma", "gemma2", "gpt2", "gptneox", "phi2", "phi3", "olmo2", "starcoder2")},
+    **{name: MIXTURE for name in ("qwen2moe", "qwen3moe", "deepseek2", "olmoe", "granitemoe")},
+}
+
+
 def gguf_architecture(name: str, where: str) -> GGUFArchitecture:
     """The entry of `name`; an architecture outside the table is one GGUFError line naming
-    it and the supported ones."""
+    it, what blocks it and the supported ones."""
     if name not in ARCHITECTURES:
-        raise GGUFError(f"{where}: GGUF architecture {name!r} cannot be imported (light_llm maps only "
-                        f"decoder-only models of Llama's layout from GGUF); supported: {', '.join(ARCHITECTURES)}")
+        why = BLOCKERS.get(name, "not a layout light_llm maps from GGUF")
+        raise GGUFError(f"{where}: GGUF architecture {name!r} cannot be imported ({why}); "
+                        f"supported: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]

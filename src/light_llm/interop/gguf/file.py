@@ -42,7 +42,8 @@ class GGUFFile:
             self._reader = GGUFReader(self.path, "r")
         except ValueError as error:
             if "cannot reshape" not in str(error):  # numpy's words for a memory-mapped slice cut short
-                raise GGUFError(f"{self.path}: unreadable GGUF file (truncated or corrupt): {error_line(error)}") from None
+                raise GGUFError(f"{self.path}: unreadable GGUF file (truncated or corrupt): "
+                                f"{error_line(error)}") from None
             raise GGUFError(f"{self.path}: truncated GGUF file: its tensor data ends past the end of the file "
                             f"({self.path.stat().st_size:,} bytes)") from None
         except Exception as error:  # the reader raises IndexError, KeyError, UnicodeError… on a bad header

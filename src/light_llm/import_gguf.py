@@ -52,7 +52,10 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, 
         spec = spec_from_hf_config(source, config, (out / "tokenizer.json").resolve() if tokenizer else None)
         ir = lower_spec(spec)
         if tokenizer is not None:
-            check_tokenizer(tokenizer, ir.vocab_size)
+            try:
+                check_tokenizer(tokenizer, ir.vocab_size)
+            except HFImportError as error:  # it names the scratch copy: name the file's metadata instead
+                raise HFImportError(str(error).replace(str(tokenizer), f"{source} (tokenizer.ggml.tokens)")) from None
         names = checkpoint_names(source, ir, hf_shapes(file), arch.model_type, described_by, spelled=gguf_name)
         phases = Phases(display)
         try:

@@ -135,6 +135,9 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
                            r"missing tensors \(1\): blk.0.attn_k.weight"),
         "rope scaling": (write_gguf(tmp_path / "scaled.gguf", model, metadata={"llama.rope.scaling.type": "linear"}),
                          r"llama.rope.scaling.type='linear': RoPE scaling from GGUF metadata is not imported"),
+        "too many tokens": (write_gguf(tmp_path / "vocab.gguf", model, metadata={"llama.vocab_size": 200}),
+                            r"vocab.gguf \(tokenizer.ggml.tokens\): the tokenizer has 265 tokens but the model's "
+                            r"vocabulary has 200 rows"),
         "partial rotary": (write_gguf(tmp_path / "partial.gguf", model, metadata={"llama.rope.dimension_count": 8}),
                            r"rope.dimension_count=8 rotates part of each head of 16"),
     }

@@ -25,9 +25,19 @@ LAYER_PARTS = {  # Hugging Face module → llama.cpp name, per layer
 }
 
 
+SPM_SPECIALS = ["<unk>", "<s>", "</s>"]
+SPM_PIECES = ["▁", "t", "h", "e", "a", "i", "n", "r", "s", "o", "l", "▁t", "he", "▁the", "in", "▁a", "er",
+              "▁i", "▁in", "ll", "▁he", "▁hell", "ello", "hello", "▁hello", "he"]  # a repeated piece too
+
+
 def tokens() -> list[str]:
     """Special tokens, the 256 bytes in GPT-2's alphabet, then one token per merge."""
     return SPECIALS + list(byte_to_unicode().values()) + [merge.replace(" ", "") for merge in MERGES]
+
+
+def spm_tokens() -> list[str]:
+    """A SentencePiece vocabulary as llama.cpp stores it: specials, <0xNN> bytes, pieces."""
+    return SPM_SPECIALS + [f"<0x{byte:02X}>" for byte in range(256)] + SPM_PIECES
 
 
 def llama_cpp_permute(weight: torch.Tensor, heads: int) -> torch.Tensor:
@@ -64,11 +74,12 @@ def _gguf_name(name: str) -> str:
 
 def write_gguf(path: Path, model, architecture: str = "llama", types: dict[str, str] | None = None,
                tensors: dict[str, np.ndarray] | None = None, metadata: dict | None = None,
-               tokenizer: bool = True) -> Path:
+               tokenizer: str | None = "gpt2") -> Path:
     """`model` as llama.cpp would write it. `types`: GGML type per tensor name suffix
     ("weight" for every 2-D weight: F32, F16, Q8_0…; 1-D tensors stay F32); `tensors`
     replaces the converted ones (drop or reshape one for a bad file); `metadata` overrides
-    keys by their full name ("llama.context_length"; a value None removes the key)."""
+    keys by their full name ("llama.context_length"; a value None removes the key);
+    `tokenizer`: "gpt2" (byte-level BPE, tokens()), "llama" (SentencePiece, spm_tokens()) or None."""
     import gguf
 
     config = model.config
@@ -88,8 +99,10 @@ def write_gguf(path: Path, model, architecture: str = "llama", types: dict[str, 
     for key, value in ({f"{architecture}.{key}": value for key, value in keys.items()} | (metadata or {})).items():
         if value is not None:
             _add(writer, key, value)
-    if tokenizer:
+    if tokenizer == "gpt2":
         _add_tokenizer(writer)
+    elif tokenizer == "llama":
+        _add_sentencepiece(writer)
     for name, array in tensors.items():
         kind = (types or {}).get("weight", "F32") if array.ndim == 2 else "F32"
         qtype = gguf.GGMLQuantizationType[kind]
@@ -125,3 +138,16 @@ def _add_tokenizer(writer) -> None:
     writer.add_eot_token_id(2)
     writer.add_pad_token_id(0)
     writer.add_chat_template(CHAT_TEMPLATE)
+
+
+def _add_sentencepiece(writer) -> None:
+    listed = spm_tokens()
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(listed)
+    pieces = len(SPM_SPECIALS) + 256
+    # scores rank the pieces (later, lower); llama.cpp keeps no merges for SentencePiece
+    writer.add_token_scores([0.0] * pieces + [-float(rank) for rank in range(len(SPM_PIECES))])
+    writer.add_token_types([2, 3, 3] + [6] * 256 + [1] * len(SPM_PIECES))
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from gguf_files import CHAT_TEMPLATE, SPECIALS, tokens, write_gguf
+from gguf_files import CHAT_TEMPLATE, SPECIALS, spm_tokens, tokens, write_gguf
 
 from light_llm.import_hf import HFImportError, import_hf
 from light_llm.model_folder import load_model_folder
@@ -39,9 +39,10 @@ TEXTS = ["the theater in the hall", " leading space, then\n\ttabs and üñí €
          "<|im_start|>user\nhi there<|im_end|>\n", "1234 + 56.7e-8 ==  x"]
 
 
-def random_model(family: str = "llama", tied: bool = False, seed: int = 0):
+def random_model(family: str = "llama", tied: bool = False, seed: int = 0, vocab_size: int | None = None):
     torch.manual_seed(seed)
     config = CONFIGS[family](tied)
+    config.vocab_size = vocab_size or config.vocab_size
     config.initializer_range = 0.2  # logits far from zero, so a wrong import shows
     return transformers.AutoModelForCausalLM.from_config(config).eval()
 
@@ -95,6 +96,28 @@ def test_model_folder_carries_tokenizer_chat_template_and_stop_ids(tmp_path):
         assert ours.encode(text).ids == reference(text)["input_ids"], text
         assert ours.decode(ours.encode(text).ids, skip_special_tokens=False) == text
     assert ours.encode("<|im_end|>").ids == [2]  # a control token is matched whole
+
+
+def test_sentencepiece_vocabulary_encodes_as_transformers_gguf_tokenizer(tmp_path):
+    """llama.cpp's SentencePiece form: scored pieces, <0xNN> bytes, no merges (recovered
+    from the scores), a prefix space and BOS added."""
+    source = write_gguf(tmp_path / "spm.gguf", random_model(vocab_size=len(spm_tokens())), tokenizer="llama")
+    result = import_hf(source, tmp_path / "run", verify=False)
+
+    assert not any("tokenizer" in note for note in result.notes), result.notes
+    from tokenizers import Tokenizer
+
+    ours = Tokenizer.from_file(str(tmp_path / "run" / "tokenizer.json"))
+    reference = transformers.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file="spm.gguf")
+    texts = ["hello the theater", "  in a hall,\nhe ll ü€😀", "the</s>hello", "hellohello"]
+    for text in texts:
+        assert ours.encode(text).ids == reference(text)["input_ids"], text
+    # text that starts with a space gets no second prefix space, so decoding drops one (as transformers')
+    assert ours.decode(ours.encode(texts[1]).ids) == texts[1][1:]
+    assert ours.decode(ours.encode(texts[0]).ids) == texts[0]
+    assert ours.encode("hello").ids[:2] == [1, spm_tokens().index("▁hello")]  # BOS, then one piece
+    settings = json.loads((tmp_path / "run" / "tokenizer_config.json").read_text())
+    assert (settings["bos_token"], settings["eos_token"], settings["unk_token"]) == ("<s>", "</s>", "<unk>")
 
 
 def test_llama_cpp_row_order_of_q_and_k_is_undone(tmp_path):

@@ -10,6 +10,7 @@ Hugging Face folder. One concept per file:
     dequantize.py      any GGML type the gguf package reads → fp32, one tensor at a time
     weights.py         the Hugging Face state dict of a file
     tokenizer.py       tokenizer.ggml.* → a `tokenizers` Tokenizer (byte-level BPE)
+    sentencepiece.py   a SentencePiece vocabulary (scores, byte tokens) as a BPE
     pre_tokenizers.py  llama.cpp's pre-tokenizer names → `tokenizers` pre-tokenizers
     tokenizer_files.py tokenizer_config.json (chat template, special tokens) and
                        generation_config.json (eos ids)

@@ -3,8 +3,9 @@
 
 Byte-level BPE (`tokenizer.ggml.model` "gpt2"): the vocabulary in file order (ids are
 positions), the merges in rank order, the pre-tokenizer `tokenizer.ggml.pre` names
-(pre_tokenizers.py). Tokens marked CONTROL become special added tokens and USER_DEFINED
-ones plain added tokens, so both are matched whole in text as llama.cpp matches them."""
+(pre_tokenizers.py). SentencePiece BPE ("llama"): sentencepiece.py. In both, tokens marked
+CONTROL become special added tokens and USER_DEFINED ones plain added tokens, so both are
+matched whole in text as llama.cpp matches them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from light_llm.interop.gguf import pre_tokenizers
 from light_llm.interop.gguf.file import GGUFError, GGUFFile
 
-SUPPORTED_MODELS = ("gpt2",)
+SUPPORTED_MODELS = ("gpt2", "llama")  # byte-level BPE, SentencePiece BPE
 CONTROL, USER_DEFINED = 3, 4  # llama.cpp's token types (1 normal, 2 unknown, 5 unused, 6 byte)
 
 
@@ -31,38 +32,65 @@ def unsupported_reason(file: GGUFFile) -> str | None:
     if model is None or file.get("tokenizer.ggml.tokens") is None:
         return f"{file.path.name} has no tokenizer metadata"
     if model not in SUPPORTED_MODELS:
-        return (f"tokenizer.ggml.model {model!r} is not converted (supported: {', '.join(SUPPORTED_MODELS)}, "
-                f"byte-level BPE)")
-    if file.get("tokenizer.ggml.merges") is None:
+        return (f"tokenizer.ggml.model {model!r} is not converted (supported: gpt2, byte-level BPE; "
+                f"llama, SentencePiece BPE)")
+    if model == "gpt2" and file.get("tokenizer.ggml.merges") is None:
         return "the byte-level BPE tokenizer has no tokenizer.ggml.merges"
+    if model == "llama" and file.get("tokenizer.ggml.merges") is None and file.get("tokenizer.ggml.scores") is None:
+        return "the SentencePiece tokenizer has neither tokenizer.ggml.merges nor tokenizer.ggml.scores"
     return None
 
 
 def gguf_tokenizer(file: GGUFFile) -> GGUFTokenizer:
-    """The file's byte-level BPE tokenizer (call only where `unsupported_reason` is None)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models
+    """The file's tokenizer (call only where `unsupported_reason` is None)."""
+    from tokenizers import AddedToken
 
     tokens = list(file.get("tokenizer.ggml.tokens"))
     types = list(file.get("tokenizer.ggml.token_type") or [1] * len(tokens))
     if len(types) != len(tokens):
         raise GGUFError(f"{file.path}: tokenizer.ggml.token_type has {len(types)} entries for {len(tokens)} tokens")
+    sentencepiece = file.get("tokenizer.ggml.model") == "llama"
+    tokenizer, note = (_sentencepiece(file, tokens) if sentencepiece else _byte_level(file, tokens, types))
+    special = [index for index, kind in enumerate(types) if kind == CONTROL]
+    tokenizer.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False) for i in special])
+    tokenizer.add_tokens([AddedToken(tokens[i], special=False, normalized=False)
+                          for i, kind in enumerate(types) if kind == USER_DEFINED])
+    tokenizer.post_processor = _post_processor(file, tokens, byte_level=not sentencepiece)
+    return GGUFTokenizer(tokenizer, tokens, special, note)
+
+
+def _byte_level(file: GGUFFile, tokens: list[str], types: list[int]):
+    from tokenizers import Tokenizer, decoders, models
+
     merges = [_merge(file, line) for line in file.get("tokenizer.ggml.merges")]
-    vocab = _byte_level_vocab(tokens, types)
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
+    tokenizer = Tokenizer(models.BPE(vocab=_byte_level_vocab(tokens, types), merges=merges, fuse_unk=False))
     pre = file.get("tokenizer.ggml.pre")
     tokenizer.pre_tokenizer = pre_tokenizers.pre_tokenizer(pre)
     if (normalizer := pre_tokenizers.normalizer(pre)) is not None:
         tokenizer.normalizer = normalizer
     tokenizer.decoder = decoders.ByteLevel()
-    special = [index for index, kind in enumerate(types) if kind == CONTROL]
-    tokenizer.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False) for i in special])
-    tokenizer.add_tokens([AddedToken(tokens[i], special=False, normalized=False)
-                          for i, kind in enumerate(types) if kind == USER_DEFINED])
-    tokenizer.post_processor = _post_processor(file, tokens)
     note = None if pre_tokenizers.known(pre) else (
         f"tokenizer.ggml.pre {pre!r} is not a pre-tokenizer light_llm knows: text is split as GPT-2 splits it, "
         f"which may differ from llama.cpp on some text")
-    return GGUFTokenizer(tokenizer, tokens, special, note)
+    return tokenizer, note
+
+
+def _sentencepiece(file: GGUFFile, tokens: list[str]):
+    from tokenizers import Tokenizer
+
+    from light_llm.interop.gguf.sentencepiece import sentencepiece_parts
+
+    listed = file.get("tokenizer.ggml.merges")
+    merges = [_merge(file, line) for line in listed] if listed is not None else None
+    scores = list(file.get("tokenizer.ggml.scores") or [])
+    if merges is None and len(scores) != len(tokens):
+        raise GGUFError(f"{file.path}: tokenizer.ggml.scores has {len(scores)} entries for {len(tokens)} tokens")
+    unk = _special(file, tokens, "unknown")
+    model, pre, decoder = sentencepiece_parts(tokens, scores, merges, tokens[unk] if unk is not None else None,
+                                              bool(file.get("tokenizer.ggml.add_space_prefix", True)))
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer, tokenizer.decoder = pre, decoder
+    return tokenizer, None
 
 
 def _merge(file: GGUFFile, line: str) -> tuple[str, str]:
@@ -84,16 +112,17 @@ def _byte_level_vocab(tokens: list[str], types: list[int]) -> dict[str, int]:
     for index, (token, kind) in enumerate(zip(tokens, types)):
         if kind not in (CONTROL, USER_DEFINED) and not set(token) <= alphabet:
             token = "".join(spelling[byte] for byte in token.encode("utf-8"))
-        vocab.setdefault(token, index)
+        vocab[token] = index  # a repeated token: its last id, as llama.cpp looks tokens up
     return vocab
 
 
-def _post_processor(file: GGUFFile, tokens: list[str]):
-    """ByteLevel offsets, and the BOS/EOS the file asks to add around every text."""
+def _post_processor(file: GGUFFile, tokens: list[str], byte_level: bool):
+    """ByteLevel offsets (byte-level BPE), and the BOS/EOS the file asks to add around every
+    text (llama.cpp adds BOS to a SentencePiece vocabulary unless the file says not to)."""
     from tokenizers import processors
 
-    steps = [processors.ByteLevel(trim_offsets=False)]
-    bos = _special(file, tokens, "bos") if file.get("tokenizer.ggml.add_bos_token", False) else None
+    steps = [processors.ByteLevel(trim_offsets=False)] if byte_level else []
+    bos = _special(file, tokens, "bos") if file.get("tokenizer.ggml.add_bos_token", not byte_level) else None
     eos = _special(file, tokens, "eos") if file.get("tokenizer.ggml.add_eos_token", False) else None
     if bos is not None or eos is not None:
         ends = [(tokens[i], i) for i in (bos, eos) if i is not None]

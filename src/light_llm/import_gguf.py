@@ -16,27 +16,26 @@ import importlib.util
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from light_llm.import_hf import HFImportError, ImportResult, check_tokenizer, checkpoint_names, parity_with
 from light_llm.interop.gguf.file import GGUFError, GGUFFile, is_gguf
 
-TOKENIZER_FILES = ("tokenizer_config.json", "generation_config.json")
+if TYPE_CHECKING:
+    from light_llm.exports.phases import PhaseDisplay
 
 
-def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, display=None) -> ImportResult:
-    """Turns the GGUF file `source` into the light_llm model folder `out`; `display` (an
-    exports.phases.PhaseDisplay) follows the dequantization and the verification."""
-    from light_llm.compiler.empty_build import assign_state, build_empty
+def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
+                display: PhaseDisplay | None = None) -> ImportResult:
+    """Turns the GGUF file `source` into the light_llm model folder `out`; `display`
+    follows the dequantization and the verification."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.phases import Phases
     from light_llm.import_hf import spec_from_hf_config
     from light_llm.interop.gguf.architectures import gguf_architecture
     from light_llm.interop.gguf.config import hf_config
-    from light_llm.interop.gguf.tensor_names import gguf_name
-    from light_llm.interop.gguf.weights import hf_shapes, read_hf_state
-    from light_llm.interop.hf import from_hf_state_dict
     from light_llm.model_folder import save_model_folder
 
     source, out = Path(source), Path(out)
@@ -46,7 +45,7 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, 
         config = hf_config(file, arch)
     except GGUFError as error:
         raise HFImportError(str(error)) from None
-    described_by = f"the {arch.name} metadata"
+    phases = Phases(display)
     with tempfile.TemporaryDirectory(prefix="light_llm-gguf-") as scratch:
         tokenizer, extra, notes = _tokenizer_files(file, Path(scratch), config)
         spec = spec_from_hf_config(source, config, (out / "tokenizer.json").resolve() if tokenizer else None)
@@ -56,32 +55,46 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, 
                 check_tokenizer(tokenizer, ir.vocab_size)
             except HFImportError as error:  # it names the scratch copy: name the file's metadata instead
                 raise HFImportError(str(error).replace(str(tokenizer), f"{source} (tokenizer.ggml.tokens)")) from None
-        names = checkpoint_names(source, ir, hf_shapes(file), arch.model_type, described_by, spelled=gguf_name)
-        phases = Phases(display)
         try:
-            with phases.phase("dequantize", total=len(names)) as advance:
-                hf_state = read_hf_state(file, arch, config, set(names.values()), advance)
-        except GGUFError as error:
-            raise HFImportError(str(error)) from None
-        model = build_empty(ir)
-        missing, unexpected = assign_state(model, from_hf_state_dict(ir, hf_state, arch.model_type))
-        if missing or unexpected:  # a mapping object that disagrees with its model: a bug, said plainly
-            raise HFImportError(f"{source}: the {arch.model_type} mapping left {missing or unexpected} unset")
-        del hf_state
-        model.eval()
-        counts = ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items())
-        notes.insert(0, f"dequantized to float32: {counts}")
-        parity = None
-        if verify and importlib.util.find_spec("transformers") is not None:
-            with phases.phase("verify"):
-                parity = parity_with(source, model, transformers_gguf_model(source), seed)
-        elif verify:
-            notes.append("not verified against transformers (not installed)")
+            model = _model(file, arch, config, ir, phases)
+            counts = ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items())
+            notes.insert(0, f"dequantized to float32: {counts}")
+            parity = None
+            if verify and importlib.util.find_spec("transformers") is not None:
+                with phases.phase("verify"):
+                    parity = parity_with(source, model, transformers_gguf_model(source), seed)
+            elif verify:
+                notes.append("not verified against transformers (not installed)")
+        finally:
+            phases.stop()  # a phase that failed still ends (its bar, its memory sampler)
         origin = {"hf_model_type": arch.model_type,
                   "gguf": {"file": source.name, "architecture": arch.name, "file_type": file.file_type(),
                            "tensor_types": file.tensor_types()}}
         save_model_folder(out, spec, model, tokenizer, extra_files=extra, origin=origin)
     return ImportResult(out, arch.model_type, model.num_parameters(), parity, notes)
+
+
+def _model(file: GGUFFile, arch, config: dict, ir, phases) -> torch.nn.Module:
+    """The model of `ir` holding the file's tensors, once each is checked by name and
+    shape (from the header) and dequantized."""
+    from light_llm.compiler.empty_build import assign_state, build_empty
+    from light_llm.interop.gguf.tensor_names import gguf_name
+    from light_llm.interop.gguf.weights import hf_shapes, read_hf_state
+    from light_llm.interop.hf import from_hf_state_dict
+
+    source = file.path
+    names = checkpoint_names(source, ir, hf_shapes(file), arch.model_type, f"the {arch.name} metadata",
+                             spelled=gguf_name)
+    try:
+        with phases.phase("dequantize", total=len(names)) as advance:
+            hf_state = read_hf_state(file, arch, config, set(names.values()), advance)
+    except GGUFError as error:
+        raise HFImportError(str(error)) from None
+    model = build_empty(ir)
+    missing, unexpected = assign_state(model, from_hf_state_dict(ir, hf_state, arch.model_type))
+    if missing or unexpected:  # a mapping object that disagrees with its model: a bug, said plainly
+        raise HFImportError(f"{source}: the {arch.model_type} mapping left {missing or unexpected} unset")
+    return model.eval()
 
 
 def open_gguf(source: Path) -> GGUFFile:
@@ -124,4 +137,5 @@ def transformers_gguf_model(source: Path) -> torch.nn.Module:
     except Exception as error:  # transformers raises many types; its first line says what
         from light_llm.formatting import error_line
 
-        raise HFImportError(f"{source}: transformers cannot load this GGUF file: {error_line(error)}") from None
+        raise HFImportError(f"{source}: transformers cannot load this GGUF file, so the import cannot be verified "
+                            f"(--no-verify imports it unverified): {error_line(error)}") from None

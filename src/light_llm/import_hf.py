@@ -18,11 +18,14 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from light_llm.errors import LightLLMError
+
+if TYPE_CHECKING:
+    from light_llm.exports.phases import PhaseDisplay
 
 # Buffers some checkpoints carry that are not weights (GPT-2's causal mask, old RoPE caches).
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
@@ -156,7 +159,8 @@ def _names(names: list[str]) -> str:
     return shown + (f", … {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
-def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0, display=None) -> ImportResult:
+def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
+              display: PhaseDisplay | None = None) -> ImportResult:
     """Turns the Hugging Face folder `source` into the light_llm model folder `out`; a
     file (a GGUF, recognised by its magic) goes to import_gguf.py (`display`: its phases).
 

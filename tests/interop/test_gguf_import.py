@@ -75,6 +75,25 @@ def test_gguf_imports_with_the_logits_of_transformers_and_of_the_original(tmp_pa
     assert origin["gguf"]["file"] == "tiny.gguf" and kind in origin["gguf"]["tensor_types"]
 
 
+def test_a_file_transformers_cannot_load_is_refused_unless_unverified(tmp_path):
+    """transformers' GGUF reader ignores qwen3's attention.key_length and expects its default
+    head of 128: a head of 32 cannot be verified, so the import is refused with nothing
+    written; unverified, it reproduces the original's logits."""
+    config = CONFIGS["qwen3"](False)
+    config.head_dim, config.initializer_range = 32, 0.2
+    torch.manual_seed(0)
+    original = transformers.AutoModelForCausalLM.from_config(config).eval()
+    source = write_gguf(tmp_path / "qwen3.gguf", original, "qwen3")
+
+    with pytest.raises(HFImportError, match=r"qwen3.gguf: transformers cannot load this GGUF file, so the import "
+                                            r"cannot be verified \(--no-verify imports it unverified\): "):
+        import_hf(source, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    import_hf(source, tmp_path / "run", verify=False)
+    ids = torch.randint(0, len(tokens()), (1, 7))
+    assert torch.allclose(logits(load_model_folder(tmp_path / "run").build(), ids), logits(original, ids), atol=1e-4)
+
+
 def test_model_folder_carries_tokenizer_chat_template_and_stop_ids(tmp_path):
     source = write_gguf(tmp_path / "tiny.gguf", random_model())
     import_hf(source, tmp_path / "run", verify=False)

@@ -30,9 +30,13 @@ SPM_PIECES = ["▁", "t", "h", "e", "a", "i", "n", "r", "s", "o", "l", "▁t", "
               "▁i", "▁in", "ll", "▁he", "▁hell", "ello", "hello", "▁hello", "he"]  # a repeated piece too
 
 
+USER_DEFINED = "<think>"  # an added token that is not special
+
+
 def tokens() -> list[str]:
-    """Special tokens, the 256 bytes in GPT-2's alphabet, then one token per merge."""
-    return SPECIALS + list(byte_to_unicode().values()) + [merge.replace(" ", "") for merge in MERGES]
+    """Special tokens, the 256 bytes in GPT-2's alphabet, one token per merge, an added token."""
+    return (SPECIALS + list(byte_to_unicode().values()) + [merge.replace(" ", "") for merge in MERGES]
+            + [USER_DEFINED])
 
 
 def spm_tokens() -> list[str]:
@@ -131,7 +135,7 @@ def _add_tokenizer(writer) -> None:
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt2")
     writer.add_token_list(listed)
-    writer.add_token_types([3 if token in SPECIALS else 1 for token in listed])
+    writer.add_token_types([3 if token in SPECIALS else 4 if token == USER_DEFINED else 1 for token in listed])
     writer.add_token_merges(MERGES)
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(0)

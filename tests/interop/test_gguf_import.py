@@ -36,7 +36,7 @@ CONFIGS = {
         tie_word_embeddings=tied),
 }
 TEXTS = ["the theater in the hall", " leading space, then\n\ttabs and üñí €😀",
-         "<|im_start|>user\nhi there<|im_end|>\n", "1234 + 56.7e-8 ==  x"]
+         "<|im_start|>user\nhi there<|im_end|>\n", "1234 + 56.7e-8 ==  x", "a<think>b </think>"]
 
 
 def random_model(family: str = "llama", tied: bool = False, seed: int = 0, vocab_size: int | None = None):
@@ -103,7 +103,8 @@ def test_model_folder_carries_tokenizer_chat_template_and_stop_ids(tmp_path):
     assert settings["chat_template"] == CHAT_TEMPLATE
     roles = (settings["bos_token"], settings["eos_token"], settings["pad_token"])
     assert roles == (SPECIALS[1], SPECIALS[0], SPECIALS[0])
-    assert {entry["content"] for entry in settings["added_tokens_decoder"].values()} == set(SPECIALS)
+    added = {entry["content"]: entry["special"] for entry in settings["added_tokens_decoder"].values()}
+    assert added == {**dict.fromkeys(SPECIALS, True), "<think>": False}
     generation = json.loads((run / "generation_config.json").read_text())
     assert generation == {"bos_token_id": 1, "eos_token_id": [0, 2], "pad_token_id": 0}  # eos, then eot
 
@@ -115,6 +116,7 @@ def test_model_folder_carries_tokenizer_chat_template_and_stop_ids(tmp_path):
         assert ours.encode(text).ids == reference(text)["input_ids"], text
         assert ours.decode(ours.encode(text).ids, skip_special_tokens=False) == text
     assert ours.encode("<|im_end|>").ids == [2]  # a control token is matched whole
+    assert ours.encode("<think>").ids == [len(tokens()) - 1]  # and so is an added one
 
 
 def test_sentencepiece_vocabulary_encodes_as_transformers_gguf_tokenizer(tmp_path):

@@ -23,6 +23,7 @@ class GGUFTokenizer:
     tokenizer: object  # tokenizers.Tokenizer
     tokens: list[str]  # as the file spells them: the special tokens' contents
     special_ids: list[int]  # CONTROL tokens
+    added_ids: list[int]  # USER_DEFINED tokens (matched whole, not special)
     note: str | None  # what the import should tell the user about it
 
 
@@ -52,11 +53,11 @@ def gguf_tokenizer(file: GGUFFile) -> GGUFTokenizer:
     sentencepiece = file.get("tokenizer.ggml.model") == "llama"
     tokenizer, note = (_sentencepiece(file, tokens) if sentencepiece else _byte_level(file, tokens, types))
     special = [index for index, kind in enumerate(types) if kind == CONTROL]
+    added = [index for index, kind in enumerate(types) if kind == USER_DEFINED]
     tokenizer.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False) for i in special])
-    tokenizer.add_tokens([AddedToken(tokens[i], special=False, normalized=False)
-                          for i, kind in enumerate(types) if kind == USER_DEFINED])
+    tokenizer.add_tokens([AddedToken(tokens[i], special=False, normalized=False) for i in added])
     tokenizer.post_processor = _post_processor(file, tokens, byte_level=not sentencepiece)
-    return GGUFTokenizer(tokenizer, tokens, special, note)
+    return GGUFTokenizer(tokenizer, tokens, special, added, note)
 
 
 def _byte_level(file: GGUFFile, tokens: list[str], types: list[int]):

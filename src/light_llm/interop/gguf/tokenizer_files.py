@@ -1,6 +1,6 @@
 """The Hugging Face files beside tokenizer.json that carry what a GGUF states about
 special tokens and chat: `tokenizer_config.json` (chat_template, bos/eos/pad/unk tokens,
-the added special tokens) and `generation_config.json` (eos_token_id: the end-of-sequence
+the added tokens, special or not) and `generation_config.json` (eos_token_id: the end-of-sequence
 id, or a list with the end-of-turn / end-of-message ids where those differ)."""
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def tokenizer_config(file: GGUFFile, tokenizer: GGUFTokenizer, model_max_length:
         "add_eos_token": bool(file.get("tokenizer.ggml.add_eos_token", False)),
         "added_tokens_decoder": {
             str(index): {"content": tokens[index], "lstrip": False, "normalized": False, "rstrip": False,
-                         "single_word": False, "special": True}
-            for index in tokenizer.special_ids
+                         "single_word": False, "special": index in tokenizer.special_ids}
+            for index in sorted(tokenizer.special_ids + tokenizer.added_ids)
         },
         "clean_up_tokenization_spaces": False,
         "model_max_length": model_max_length,

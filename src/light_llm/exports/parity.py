@@ -51,9 +51,7 @@ class Tolerance:
         return bool((np.abs(actual - expected) <= self.allowed(expected, scale)).all())
 
     def describe(self) -> str:
-        text = f"atol {self.atol:g}, rtol {self.rtol:g}"
-        return text + (f" of |logit| + {self.row_share:.1e} of the row's largest ({self.depth} layers)"
-                       if self.row_share else "")
+        return f"atol {self.atol:g}, rtol {self.rtol:g}" + (f", depth {self.depth}" if self.depth else "")
 
 
 @dataclass

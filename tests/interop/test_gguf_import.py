@@ -1,8 +1,9 @@
 """`lightllm import-hf FILE.gguf`: small GGUF files written with llama.cpp's own writer
 from random transformers models (gguf_files.py) import into model folders whose logits
-are those of the original model (its weights rounded as the file stores them) and of transformers' own GGUF reader (the import's parity
-gate), with the tokenizer, chat template and stop ids of the metadata; bad files are
-refused in one line, with nothing written."""
+are those of the original model (its weights rounded as the file stores them) and of
+transformers' own GGUF reader (the import's parity gate), with the tokenizer, chat
+template and stop ids of the metadata; bad files are refused in one line, with nothing
+written."""
 
 from __future__ import annotations
 

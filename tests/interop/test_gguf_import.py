@@ -72,7 +72,8 @@ def logits(module, ids: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("family,kind,tied", [("llama", "F32", False), ("llama", "F16", True),
-                                              ("llama", "Q8_0", False), ("qwen2", "F32", False),
+                                              ("llama", "BF16", False), ("llama", "Q8_0", False),
+                                              ("llama", "Q4_0", True), ("qwen2", "F32", False),
                                               ("qwen3", "F32", True)])
 def test_gguf_imports_with_the_logits_of_transformers_and_of_the_original(tmp_path, family, kind, tied):
     original = random_model(family, tied)

@@ -252,3 +252,14 @@ def test_named_chat_templates_and_every_end_token_are_kept(tmp_path):
     assert kept["chat_template"] == named and kept["eos_token"] == "<|endoftext|>"
     generation = json.loads((tmp_path / "model" / "generation_config.json").read_text())
     assert generation["eos_token_id"] == [257, 3, 256]
+
+
+def test_a_gguf_chat_template_that_raises_refuses_the_import(tmp_path):
+    from gguf_files import spm_tokens, write_gguf
+    from test_gguf_import import random_model
+
+    source = write_gguf(tmp_path / "chat.gguf", random_model(vocab_size=len(spm_tokens())), tokenizer="llama",
+                        metadata={"tokenizer.chat_template": "{{ raise_exception('no tools here') }}"})
+    with pytest.raises(HFImportError, match=r"chat.gguf: the chat template raised: no tools here; nothing imported"):
+        import_hf(source, tmp_path / "run", verify=False)
+    assert not (tmp_path / "run").exists()

@@ -26,7 +26,7 @@ async function fetchJson(name) {
   return response.json();
 }
 
-/** The session, tokenizer, end-of-text id and context length of an export folder. */
+/** The session, tokenizer, end token ids (every token that ends a turn) and context length of an export folder. */
 async function loadExport() {
   const manifest = await fetchJson("light_llm.json");
   const tokenizer = new Tokenizer(await fetchJson("tokenizer.json"), await fetchJson("tokenizer_config.json"));
@@ -34,7 +34,8 @@ async function loadExport() {
   if (!graph.ok) throw new Error(`${manifest.model_file}: HTTP ${graph.status}`);
   const session = await ort.InferenceSession.create(new Uint8Array(await graph.arrayBuffer()),
                                                     { executionProviders: ["wasm"] });
-  return { session, tokenizer, eosId: manifest.special_tokens?.eos_id ?? null,
+  const eos = manifest.special_tokens?.eos_id ?? null;
+  return { session, tokenizer, endIds: manifest.special_tokens?.end_ids ?? (eos === null ? [] : [eos]),
            maxSeqLen: manifest.geometry.max_seq_len, geometry: manifest.geometry };
 }
 
@@ -72,7 +73,7 @@ function pick(logits, temperature) {
   return best;
 }
 
-/** Yields the next token ids, stopping after end-of-text or at the context's end. */
+/** Yields the next token ids, stopping after an end token or at the context's end. */
 async function* generate(model, promptIds, maxNewTokens, temperature) {
   const { session } = model;
   const usesPositions = session.inputNames.includes("position_ids");
@@ -88,7 +89,7 @@ async function* generate(model, promptIds, maxNewTokens, temperature) {
     const outputs = await session.run(feeds);
     const token = pick(outputs.logits, temperature);
     yield token;
-    if (token === model.eosId) return;
+    if (model.endIds.includes(token)) return;
     if (cached) {
       past = presentsAsPast(outputs);
       pastLength = total;

@@ -1,10 +1,15 @@
 """Hugging Face folder → light_llm model folder (spec.resolved.json, model.safetensors,
-tokenizer.json), which `lightllm train` can continue and `lightllm export` exports.
+tokenizer.json), which `lightllm train` can continue and `lightllm export` exports. A GGUF
+file takes the same path through import_gguf.py.
 
 Reads config.json and the weights without pickle (interop/hf_checkpoint.py: safetensors,
 one file or shards with an index, in any float dtype, converted to fp32; or a
-pytorch_model.bin only where torch.load(weights_only=True) accepts it). tokenizer.json and
-tokenizer_config.json are carried into the model folder. The spec comes from the mapping objects of interop/hf/; every
+pytorch_model.bin only where torch.load(weights_only=True) accepts it). tokenizer.json is
+carried into the model folder, with tokenizer_config.json (the chat template inside, from
+chat_template.jinja where transformers saved it there) and generation_config.json (every
+end-of-turn token: generation_config.json's, config.json's, the tokenizer's eos_token); a
+chat template that does not compile or raises on a plain conversation refuses the import
+(light_llm/chat_template.py). The spec comes from the mapping objects of interop/hf/; every
 tensor the spec needs must be present and no unknown tensor may be left over, so an
 import either reproduces the checkpoint or says what is wrong. Where transformers is
 installed the result is verified against the Hugging Face model itself (through the
@@ -17,15 +22,18 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from light_llm.errors import LightLLMError
 
+if TYPE_CHECKING:
+    from light_llm.exports.phases import PhaseDisplay
+
 # Buffers some checkpoints carry that are not weights (GPT-2's causal mask, old RoPE caches).
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
 SHOWN = 8  # names listed per problem
-TOKENIZER_CONFIG = "tokenizer_config.json"  # copied beside tokenizer.json (chat template, special tokens)
 
 
 class HFImportError(LightLLMError):
@@ -82,8 +90,9 @@ def _json_type(value) -> str:
     return names.get(type(value), "null" if value is None else type(value).__name__)
 
 
-def spec_from_hf_config(source: Path, config: dict, tokenizer: Path | None):
-    """The validated, resolved Spec whose model reproduces `config`."""
+def spec_from_hf_config(where: Path, config: dict, tokenizer: Path | None):
+    """The validated, resolved Spec whose model reproduces `config` (read from `where`,
+    the file errors name)."""
     from light_llm.compiler.resolve import resolve_spec
     from light_llm.interop.hf import model_section_from_hf_config
     from light_llm.schemas.spec import Spec
@@ -91,12 +100,12 @@ def spec_from_hf_config(source: Path, config: dict, tokenizer: Path | None):
     try:
         section = model_section_from_hf_config(config)
     except ValueError as error:  # HFConfigError names each field
-        raise HFImportError(f"{source / 'config.json'}: {error}") from None
+        raise HFImportError(f"{where}: {error}") from None
     data = {"tokenizer": str(tokenizer)} if tokenizer is not None else {}
     try:
         return resolve_spec(Spec.model_validate({"spec_version": 1, "model": section, "data": data}))
     except ValueError as error:
-        raise HFImportError(f"{source / 'config.json'}: no valid light_llm spec: {error}") from None
+        raise HFImportError(f"{where}: no valid light_llm spec: {error}") from None
 
 
 def open_weights(source: Path):
@@ -110,10 +119,12 @@ def open_weights(source: Path):
         raise HFImportError(str(error)) from None
 
 
-def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str, str]:
+def checkpoint_names(source: Path, ir, found: dict, model_type: str, described_by: str = "config.json",
+                     spelled: Callable[[str], str] = str) -> dict[str, str]:
     """checkpoint name → *ForCausalLM name (the base-model prefix added where a checkpoint
     lacks it) of each tensor to read, once every tensor the model needs is present with its
-    shape and none is left unused; `found` is name → (shape, dtype) from the file headers."""
+    shape and none is left unused; `found` is name → (shape, dtype) from the file headers.
+    Problems name the tensors as `spelled` spells a *ForCausalLM name (as the file does)."""
     from light_llm.compiler.build import build
     from light_llm.interop.hf import architecture, to_hf_state_dict
 
@@ -131,16 +142,16 @@ def checkpoint_names(source: Path, ir, found: dict, model_type: str) -> dict[str
     present = set(names.values())
     problems = []
     if missing := sorted(set(expected) - present):
-        problems.append(f"missing tensors ({len(missing)}): {_names(missing)}")
+        problems.append(f"missing tensors ({len(missing)}): {_names(list(map(spelled, missing)))}")
     if unexpected := sorted(present - set(expected) - {"lm_head.weight"}):
         problems.append(f"tensors the {model_type} config does not explain ({len(unexpected)}): "
-                        f"{_names(unexpected)}")
-    wrong = [f"{theirs} is {list(found[ours][0])} in the file, {list(expected[theirs])} for config.json"
+                        f"{_names(list(map(spelled, unexpected)))}")
+    wrong = [f"{spelled(theirs)} is {list(found[ours][0])} in the file, {list(expected[theirs])} for {described_by}"
              for ours, theirs in names.items() if theirs in expected and found[ours][0] != expected[theirs]]
     if wrong:
         problems.append(f"tensors of another shape ({len(wrong)}): {_names(wrong)}")
     if problems:
-        raise HFImportError(f"{source}: weights do not match config.json: " + "; ".join(problems))
+        raise HFImportError(f"{source}: weights do not match {described_by}: " + "; ".join(problems))
     if ir.tie_embeddings:  # a tied head some checkpoints store anyway: the embedding is read once
         names = {ours: theirs for ours, theirs in names.items() if theirs != "lm_head.weight"}
     return names
@@ -151,8 +162,10 @@ def _names(names: list[str]) -> str:
     return shown + (f", … {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
-def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) -> ImportResult:
-    """Turns the Hugging Face folder `source` into the light_llm model folder `out`.
+def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
+              display: PhaseDisplay | None = None) -> ImportResult:
+    """Turns the Hugging Face folder `source` into the light_llm model folder `out`; a
+    file (a GGUF, recognised by its magic) goes to import_gguf.py (`display`: its phases).
 
     Memory: the checkpoint's tensors are read once (fp32) and become the parameters of a
     model built with meta parameters (no random initialisation); the transformers model
@@ -164,13 +177,20 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
     from light_llm.model_folder import save_model_folder
 
     source, out = Path(source), Path(out)
+    if source.is_file():
+        from light_llm.import_gguf import import_gguf
+
+        return import_gguf(source, out, verify=verify, seed=seed, display=display)
     config = read_hf_config(source)
     tokenizer = source / "tokenizer.json"
     tokenizer = tokenizer if tokenizer.is_file() else None
-    spec = spec_from_hf_config(source, config, (out / "tokenizer.json").resolve() if tokenizer else None)
+    spec = spec_from_hf_config(source / "config.json", config,
+                               (out / "tokenizer.json").resolve() if tokenizer else None)
     ir = lower_spec(spec)
+    chat = None
     if tokenizer is not None:
-        _check_tokenizer(tokenizer, ir.vocab_size)
+        check_tokenizer(tokenizer, ir.vocab_size)
+        chat = checked_chat_files(source, tokenizer, source)
     checkpoint = open_weights(source)
     try:
         found = checkpoint.shapes()
@@ -184,16 +204,17 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
         raise HFImportError(f"{source}: the {config['model_type']} mapping left {missing or unexpected} unset")
     model.eval()
     notes = _notes(source, checkpoint, found, tokenizer)
+    if chat is not None and chat.template is not None and importlib.util.find_spec("jinja2") is None:
+        notes.append("chat template not checked (jinja2 is not installed: pip install light_llm[serve])")
     parity = None
     if verify and importlib.util.find_spec("transformers") is not None:
         parity = _verify_against_transformers(source, model, hf_state, seed)
     elif verify:
         notes.append("not verified against transformers (not installed)")
     del hf_state
-    tokenizer_config = source / TOKENIZER_CONFIG
-    extra = [tokenizer_config] if tokenizer is not None and tokenizer_config.is_file() else []
     origin = {"hf_model_type": config["model_type"], "hf_source": str(source.resolve())}
-    save_model_folder(out, spec, model, tokenizer, extra_files=extra, origin=origin)
+    save_model_folder(out, spec, model, tokenizer, origin=origin,
+                      write_extra=None if chat is None else lambda staging: _write_chat_files(staging, chat))
     return ImportResult(out, config["model_type"], model.num_parameters(), parity, notes)
 
 
@@ -212,7 +233,29 @@ def _notes(source: Path, checkpoint, found: dict, tokenizer: Path | None) -> lis
     return notes
 
 
-def _check_tokenizer(path: Path, vocab_size: int) -> None:
+def checked_chat_files(folder: Path, tokenizer: Path, source: Path) -> "ChatFiles":  # noqa: F821
+    """The chat files of `folder` (the Hugging Face folder, or GGUF metadata written out),
+    the template checked where jinja2 is installed; a problem refuses the import of `source`."""
+    from light_llm.chat_template import ChatTemplateError, check_chat_template, read_chat_files
+    from light_llm.tokenizer import load_tokenizer_file
+
+    try:
+        chat = read_chat_files(folder, load_tokenizer_file(tokenizer))
+        if importlib.util.find_spec("jinja2") is not None:
+            check_chat_template(chat)
+    except ChatTemplateError as error:
+        raise HFImportError(f"{source}: {error}; nothing imported") from None
+    return chat
+
+
+def _write_chat_files(staging: Path, chat: "ChatFiles") -> None:  # noqa: F821
+    from light_llm.chat_template import generation_config_with, write_chat_files
+
+    generation = generation_config_with(chat, chat.end_ids) if chat.end_ids or chat.generation_config else None
+    write_chat_files(staging, chat, generation, template_file=False)
+
+
+def check_tokenizer(path: Path, vocab_size: int) -> None:
     from light_llm.tokenizer import TokenizerError, check_tokenizer_fits, load_tokenizer_file
 
     try:
@@ -226,11 +269,7 @@ def _verify_against_transformers(source: Path, model: torch.nn.Module, hf_state:
     config.json with meta parameters, then given the checkpoint's tensors themselves
     (shared with `model`, not copied)."""
     from light_llm.compiler.empty_build import assign_state, parameters_on_meta
-    from light_llm.exports.verify import require_parity
-    from light_llm.exports.verify import verify
     from light_llm.interop.hf import architecture
-    from light_llm.interop.hf_run import hf_run
-    from light_llm.runtime.geometry import Geometry
 
     try:
         from transformers import AutoConfig, AutoModelForCausalLM
@@ -248,6 +287,16 @@ def _verify_against_transformers(source: Path, model: torch.nn.Module, hf_state:
     if missing or unexpected:
         raise HFImportError(f"{source}: transformers' {type(reference).__name__} expects other tensors "
                             f"(missing: {_names(missing)}; unexpected: {_names(unexpected)})")
+    return parity_with(source, model, reference, seed)
+
+
+def parity_with(source: Path, model: torch.nn.Module, reference: torch.nn.Module, seed: int):
+    """The parity report of `model` against the transformers model `reference`; a model
+    outside the gate is an HFImportError (nothing is imported)."""
+    from light_llm.exports.verify import require_parity, verify
+    from light_llm.interop.hf_run import hf_run
+    from light_llm.runtime.geometry import Geometry
+
     report = verify(model, hf_run(reference.eval(), Geometry.from_ir(model.ir)), model.ir, seed=seed)
     try:
         return require_parity(report, "light_llm vs transformers", "nothing imported")

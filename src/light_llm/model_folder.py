@@ -4,6 +4,10 @@ what every export reads.
     spec.resolved.json   the spec with every auto resolved
     model.safetensors    the weights (tied weights stored once)
     tokenizer.json       the tokenizer, where one is known
+    tokenizer_config.json, generation_config.json
+                         an imported model's special tokens, chat template (`chat_template`)
+                         and end-of-turn tokens (`eos_token_id`: one id or a list);
+                         light_llm/chat_template.py reads them
     origin.json          where the weights came from, where known: {"hf_model_type": "phi3",
                          "hf_source": "/abs/path/of/the/hf/folder"} for `lightllm import-hf`,
                          plus {"init_from": DIR} for a run that `lightllm train --init-from
@@ -21,6 +25,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from light_llm.errors import LightLLMError
 from light_llm.staging import merge_into_folder, staged_folder
@@ -130,10 +135,12 @@ def _read_origin(folder: Path) -> dict:
 def save_model_folder(
     path: str | os.PathLike, spec, model, tokenizer_json: str | os.PathLike | None = None,
     extra_files: list[Path] | tuple[Path, ...] = (), origin: dict | None = None,
+    write_extra: Callable[[Path], object] | None = None,
 ) -> Path:
     """Write spec, weights, tokenizer, `origin` (origin.json) and `extra_files` (copied
-    under their names, e.g. an imported tokenizer_config.json) into `path` atomically
-    (replacing its files)."""
+    under their names, e.g. a run's tokenizer_config.json) into `path` atomically
+    (replacing its files); `write_extra` writes more files into the staging folder it is
+    given (an imported model's chat files)."""
     from safetensors.torch import save_model
 
     folder = Path(path)
@@ -144,6 +151,8 @@ def save_model_folder(
             shutil.copyfile(tokenizer_json, staging / TOKENIZER_FILE)
         for extra in extra_files:
             shutil.copyfile(extra, staging / Path(extra).name)
+        if write_extra is not None:
+            write_extra(staging)
         if origin:
             (staging / ORIGIN_FILE).write_text(json.dumps(origin, indent=2) + "\n")
     return folder

@@ -53,7 +53,7 @@ def byte_tokenizer():
     """256 byte tokens (id == byte value) plus the special tokens, with a ByteLevel decoder."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    alphabet = _byte_to_unicode()
+    alphabet = byte_to_unicode()
     vocab = {alphabet[byte]: byte for byte in range(256)}
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
@@ -205,7 +205,7 @@ def _first_known(tokenizer, candidates: tuple[str, ...]) -> str | None:
     return next((token for token in candidates if tokenizer.token_to_id(token) is not None), None)
 
 
-def _byte_to_unicode() -> dict[int, str]:
+def byte_to_unicode() -> dict[int, str]:
     """GPT-2's printable stand-in for each byte, the alphabet of the ByteLevel pre-tokenizer."""
     printable = (
         list(range(ord("!"), ord("~") + 1))

@@ -70,3 +70,19 @@ def test_complex_attention_equals_mha_with_the_same_weights(flat: str) -> None:
     tokens = torch.randint(0, 50, (2, 20))
     with torch.no_grad():
         assert torch.allclose(complex_model(tokens), real_model(tokens), atol=1e-5)
+
+
+def test_gguf_section_names_the_code_s_architectures_types_and_splits(flat: str) -> None:
+    from light_llm.interop.gguf.architectures import ARCHITECTURES
+    from light_llm.interop.gguf.dequantize import dequantizable_types
+    from light_llm.interop.gguf.pre_tokenizers import SPLITS
+
+    section = flat[flat.index("## Importing a GGUF file"):flat.index("## Adding a new model")]
+    assert f"supported: {', '.join(ARCHITECTURES)}" in section
+    named = set(re.findall(r"\b(?:[QT]Q?\d_(?:\d|K)|IQ\d?_?\w*|B?F(?:16|32)|MXFP4)\b", section))
+    # types written as ranges (Q2_K…Q6_K) or families ("the IQ types") stand for the rest
+    assert {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q6_K", "MXFP4"} <= named
+    assert named - {"IQ"} <= set(dequantizable_types())
+    splits = re.search(r"the split that `tokenizer.ggml.pre` names \((.*?)\)\.", section).group(1)
+    for name in re.findall(r"`([a-z0-9-]+)`", splits):
+        assert name in SPLITS, name

@@ -35,7 +35,8 @@ CASES = {
     "qwen2": merged(LLAMA, {"attention": {"bias": "qkv"}}),
     "qwen3": {"attention": {"variant": "mqa", "num_heads": 3, "head_dim": 16, "qk_norm": "per_head"}},
 }
-HF_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", MANIFEST}
+HF_FILES = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            MANIFEST}
 
 
 @pytest.mark.parametrize("case", CASES)

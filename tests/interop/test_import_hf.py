@@ -234,3 +234,32 @@ def test_imported_architecture_trains_a_few_steps_and_exports(tmp_path, family):
     norms = [name for name in trained.build().state_dict() if name.endswith(("q_norm.weight", "q_proj.bias"))]
     assert norms  # the option's parameters are in the trained model
     assert export_onnx(trained, tmp_path / "onnx").parity.passed
+
+
+def test_named_chat_templates_and_every_end_token_are_kept(tmp_path):
+    """tokenizer_config.json's list of named templates stays a list (the default one is
+    checked); generation_config.json's list of end tokens gains config.json's and the
+    tokenizer's eos_token, each once."""
+    save_hf_model(tmp_path / "hf", CONFIGS["llama"]())
+    default = "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
+    named = [{"name": "default", "template": default}, {"name": "rag", "template": "{{ documents }}"}]
+    config = json.loads((tmp_path / "hf" / "tokenizer_config.json").read_text())
+    (tmp_path / "hf" / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": named}))
+    (tmp_path / "hf" / "generation_config.json").write_text(json.dumps({"eos_token_id": [257, 3]}))
+    edit_config(tmp_path / "hf", eos_token_id=3)
+    import_hf(tmp_path / "hf", tmp_path / "model", verify=False)
+    kept = json.loads((tmp_path / "model" / "tokenizer_config.json").read_text())
+    assert kept["chat_template"] == named and kept["eos_token"] == "<|endoftext|>"
+    generation = json.loads((tmp_path / "model" / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == [257, 3, 256]
+
+
+def test_a_gguf_chat_template_that_raises_refuses_the_import(tmp_path):
+    from gguf_files import spm_tokens, write_gguf
+    from test_gguf_import import random_model
+
+    source = write_gguf(tmp_path / "chat.gguf", random_model(vocab_size=len(spm_tokens())), tokenizer="llama",
+                        metadata={"tokenizer.chat_template": "{{ raise_exception('no tools here') }}"})
+    with pytest.raises(HFImportError, match=r"chat.gguf: the chat template raised: no tools here; nothing imported"):
+        import_hf(source, tmp_path / "run", verify=False)
+    assert not (tmp_path / "run").exists()

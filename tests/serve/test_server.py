@@ -5,6 +5,8 @@ importing torch fails."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -215,6 +217,21 @@ def test_full_queue_answers_429(serve_export, model, tmp_path) -> None:
             if not isinstance(answer, openai.RateLimitError):
                 assert answer.choices[0].token_ids == greedy(model, prompt, CONTEXT - 60)
         assert stats(url)["rejected"] == len(refused)
+
+
+def test_a_template_that_refuses_the_messages_is_400(serve_export, model, tmp_path) -> None:
+    folder = tmp_path / "onnx"
+    shutil.copytree(serve_export, folder, copy_function=os.link)  # the same files, a template of its own
+    (folder / "chat_template.jinja").write_text(
+        "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('no system turns') }}{% endif %}"
+        "<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>")
+    with running_server(folder, tmp_path) as url:
+        with pytest.raises(openai.BadRequestError, match="the chat template raised: no system turns"):
+            client(url).chat.completions.create(model="any", messages=[{"role": "system", "content": "x"}])
+        answer = client(url).chat.completions.create(model="any", messages=[{"role": "user", "content": "hi"}],
+                                                     max_tokens=8, temperature=0,
+                                                     extra_body={"return_token_ids": True})
+    assert answer.choices[0].token_ids == greedy(model, "<user>hi<assistant>", 8)
 
 
 def test_api_key_is_required_on_every_request(serve_export, tmp_path) -> None:

@@ -89,7 +89,7 @@ def test_rows_join_left_padded_and_leave_compacted() -> None:
 def test_chat_template_of_the_tokenizer_folder_is_used(tmp_path) -> None:
     import json
 
-    from light_llm.serve.chat import load_chat_template
+    from light_llm.chat_template import load_chat_template
 
     assert load_chat_template(tmp_path).render([{"role": "user", "content": "hi"}]) == "user: hi\nassistant:"
     template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}<|assistant|>"

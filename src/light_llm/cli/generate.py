@@ -1,5 +1,7 @@
 """`lightllm generate DIR --prompt TEXT`: generate from an ONNX export folder
-(onnxruntime) or a model/run folder (eager PyTorch), streaming the text."""
+(onnxruntime) or a model/run folder (eager PyTorch), streaming the text.
+`--chat MESSAGE` formats one user message with the model's chat template
+(light_llm/chat_template.py) and prints only the reply, which ends at any end-of-turn token."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from light_llm.errors import LightLLMError
 
 def generate(
     folder: Annotated[Path, typer.Argument(help="An export folder (light_llm.json) or a model/run folder.", show_default=False)],
-    prompt: Annotated[str, typer.Option(help="The text to continue.", show_default=False)],
+    prompt: Annotated[Optional[str], typer.Option(help="The text to continue.", show_default=False)] = None,
+    chat: Annotated[Optional[str], typer.Option(help="A user message: formatted with the model's chat template; prints the reply only.", show_default=False)] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most (at least 1).")] = 64,
     temperature: Annotated[float, typer.Option(help="0: greedy; above 0: sampling.")] = 0.0,
     top_k: Annotated[int, typer.Option(help="Sample among the k most likely tokens (0: all).")] = 0,
@@ -21,13 +24,15 @@ def generate(
     seed: Annotated[Optional[int], typer.Option(help="Seed for sampling (reproducible output).")] = None,
     compile: Annotated[str, typer.Option(help="Model/run folders: torch.compile the decode step: auto (once it pays), on, off.")] = "auto",
 ) -> None:
-    """Continue PROMPT, printing tokens as they come."""
+    """Continue PROMPT, or answer a --chat message, printing tokens as they come."""
     from light_llm.cli.errors import fail
     from light_llm.runtime.manifest import MANIFEST
     from light_llm.runtime.sampling import Sampling
 
     try:
-        _check_inputs(prompt, max_new_tokens, temperature)
+        if (prompt is None) == (chat is None):
+            raise GenerateInputError("give either --prompt (text to continue) or --chat (a user message)")
+        _check_inputs(prompt or chat, "--prompt" if chat is None else "--chat", max_new_tokens, temperature)
         sampling = Sampling(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
         if (folder / MANIFEST).is_file():
             from light_llm.runtime.exported import load_export
@@ -37,9 +42,11 @@ def generate(
             from light_llm.runtime.eager import load_eager
 
             generator = load_eager(folder, compile=compile)
+        if chat is not None:
+            prompt = _chat_prompt(folder, chat)
         pieces = generator.stream(prompt, max_new_tokens, sampling)
         first = next(pieces, "")  # a prompt that cannot be continued fails here, before any output
-        typer.echo(prompt + first, nl=False)
+        typer.echo(("" if chat is not None else prompt) + first, nl=False)
         for piece in pieces:
             typer.echo(piece, nl=False)
         typer.echo()
@@ -50,11 +57,22 @@ def generate(
         fail(str(error))
 
 
+def _chat_prompt(folder: Path, message: str) -> str:
+    import importlib.util
+
+    from light_llm.chat_template import load_chat_template
+
+    if importlib.util.find_spec("jinja2") is None:
+        raise GenerateInputError("--chat renders the model's chat template with jinja2: "
+                                 "pip install light_llm[serve]")
+    return load_chat_template(folder).render([{"role": "user", "content": message}])
+
+
 class GenerateInputError(LightLLMError):
     """A prompt or option `lightllm generate` cannot use."""
 
 
-def _check_inputs(prompt: str, max_new_tokens: int, temperature: float) -> None:
+def _check_inputs(prompt: str, option: str, max_new_tokens: int, temperature: float) -> None:
     import math
 
     # Python decodes command-line bytes that are not UTF-8 to lone surrogates.
@@ -63,7 +81,7 @@ def _check_inputs(prompt: str, max_new_tokens: int, temperature: float) -> None:
         encoded = prompt.encode("utf-8", errors="surrogateescape")
         offset = len(prompt[:bad].encode("utf-8", errors="surrogateescape"))
         raise GenerateInputError(
-            f"--prompt is not valid UTF-8 text (byte 0x{encoded[offset]:02x} at byte offset "
+            f"{option} is not valid UTF-8 text (byte 0x{encoded[offset]:02x} at byte offset "
             f"{offset}); pass UTF-8 text"
         )
     if max_new_tokens < 1:

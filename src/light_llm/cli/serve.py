@@ -49,7 +49,7 @@ def serve(
 
         model = load_served_model(folder, threads=threads, name=model_name)
         generator = model.generator
-        engine = Engine(generator.run, generator.geometry, eos_id=generator.eos_id, pad_id=model.pad_id,
+        engine = Engine(generator.run, generator.geometry, eos_id=generator.stop_ids, pad_id=model.pad_id,
                         max_batch=max_batch, max_queue=max_queue, prefill_tokens=prefill_tokens,
                         shares_kv_buffer=model.shares_kv_buffer)
         app = create_app(model, engine, api_key=api_key, web_dir=web_dir)

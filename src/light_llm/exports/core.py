@@ -54,7 +54,7 @@ def manifest(
         "geometry": geometry.to_dict(),
         "inputs": geometry.input_names(),
         "outputs": geometry.output_names(),
-        "special_tokens": {"eos_id": side.eos_id, "pad_id": side.pad_id},
+        "special_tokens": {"eos_id": side.eos_id, "pad_id": side.pad_id, "end_ids": list(side.end_ids)},
         "hf_model_type": side.hf_model_type,
         **(extra or {}),
         "figures": figures or {},

@@ -22,9 +22,10 @@ def genai_unsupported_reason(geometry: Geometry) -> str | None:
     return None
 
 
-def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None,
-                 shares_kv_buffer: bool = False) -> dict:
-    """`shares_kv_buffer`: the graph supports one KV buffer for past and present (the fused
+def genai_config(ir, geometry: Geometry, eos_id: int | list[int] | None, pad_id: int | None,
+                 shares_kv_buffer: bool = False, bos_id: int | None = None) -> dict:
+    """`eos_id`: the end-of-text id, or the list of every id that ends a turn (genai stops at
+    any of them); `bos_id`: the beginning-of-text id (default: the first end id); `shares_kv_buffer`: the graph supports one KV buffer for past and present (the fused
     form's GroupQueryAttention does; the standard-ops form's Concat does not)."""
     attention = ir.blocks[0].attention
     inputs = {"input_ids": "input_ids", "attention_mask": "attention_mask"}
@@ -32,14 +33,15 @@ def genai_config(ir, geometry: Geometry, eos_id: int | None, pad_id: int | None,
         inputs["position_ids"] = "position_ids"
     inputs |= {"past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"}
     eos = eos_id if eos_id is not None else -1  # -1: no end-of-text token, stop at max_length
+    first = eos[0] if isinstance(eos, list) else eos
     return {
         "model": {
             "type": MODEL_TYPE,
             "vocab_size": ir.vocab_size,
             "context_length": ir.max_seq_len,
-            "bos_token_id": eos,
+            "bos_token_id": first if bos_id is None else bos_id,
             "eos_token_id": eos,
-            "pad_token_id": pad_id if pad_id is not None else eos,
+            "pad_token_id": pad_id if pad_id is not None else first,
             "decoder": {
                 "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
                 "filename": "model.onnx",

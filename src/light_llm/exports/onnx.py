@@ -95,8 +95,7 @@ def export_onnx(
         with phases.phase("side files and checksums"):
             interop = write_interop_files(staging, folder, ir, geometry,
                                           shares_kv_buffer=plan is not None and shares_kv_buffer(plan))
-            write_transformers_js_files(staging, MODEL_FILE, max_seq_len=ir.max_seq_len,
-                                        eos_id=interop.eos_id, pad_id=interop.pad_id)
+            write_transformers_js_files(staging, MODEL_FILE)
             written = _manifest(folder, ir, geometry, opset, quantize, quantize_block_size, interop, report, staging)
             written["lowering"] = (lowering_summary(plan, portable, min_onnxruntime) if plan
                                    else {"form": "traced", "reason": _traced(ir)})

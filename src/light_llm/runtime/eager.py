@@ -14,10 +14,11 @@ from light_llm.runtime.text import TextGenerator
 
 
 def load_eager(folder: str | Path, compile: str = "auto") -> TextGenerator:
+    from light_llm.chat_template import read_chat_files, token_ids
     from light_llm.model_folder import ModelFolderError, load_model_folder
     from light_llm.runtime.compiled_decode import CompiledDecode, check_compile_mode
     from light_llm.runtime.eager_signature import run_module, signature_module
-    from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file, special_tokens
+    from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file
 
     check_compile_mode(compile)
     model_folder = load_model_folder(folder)
@@ -29,8 +30,8 @@ def load_eager(folder: str | Path, compile: str = "auto") -> TextGenerator:
         tokenizer = byte_tokenizer()
     else:
         raise ModelFolderError(f"{folder}: no tokenizer.json to turn the prompt into tokens")
-    specials = special_tokens(tokenizer)
+    ids = token_ids(read_chat_files(model_folder.path, tokenizer), tokenizer)
     signature = signature_module(model, geometry)
     cached = geometry.cached and hasattr(model, "forward_with_cache")
     run = CompiledDecode(signature, geometry, compile) if cached else run_module(signature, geometry)
-    return TextGenerator(run, geometry, tokenizer, specials.eos_id, specials.pad_id)
+    return TextGenerator(run, geometry, tokenizer, ids.eos_id, ids.pad_id, ids.end_ids)

@@ -49,5 +49,6 @@ def load_export(folder: str | Path, threads: int | None = None, last_position_lo
         tokenizer=tokenizer,
         eos_id=manifest.special_tokens.eos_id,
         pad_id=manifest.special_tokens.pad_id,
+        end_ids=tuple(manifest.special_tokens.end_ids),
         shares_kv_buffer=shares_kv_buffer(getattr(manifest, "lowering", None)),
     )

@@ -16,7 +16,7 @@ writes only the new keys and values.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -27,6 +27,13 @@ from light_llm.runtime.sampling import Sampling, next_tokens
 from light_llm.runtime.session import as_numpy, decoding_run
 
 Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def end_ids(eos_id: int | Iterable[int] | None) -> frozenset[int]:
+    """The ids that end a row: one end-of-text id, every end-of-turn id of a model, or none."""
+    if eos_id is None:
+        return frozenset()
+    return frozenset([eos_id] if isinstance(eos_id, int) else eos_id)
 
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,15 +56,16 @@ def generate_steps(
     *,
     max_new_tokens: int,
     sampling: Sampling = Sampling(),
-    eos_id: int | None = None,
+    eos_id: int | Iterable[int] | None = None,
     pad_id: int = 0,
     shares_kv_buffer: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yields the next token of every row, one step at a time ([B] ids; finished rows
-    repeat pad_id). A `run` with a `bound()` method (OnnxSession) decodes through what it
-    returns, which keeps the KV cache inside onnxruntime between steps; with
-    `shares_kv_buffer` (its graph writes each present into its past's buffer) it decodes
-    into preallocated buffers in place."""
+    repeat pad_id); a row ends at `eos_id` (one id, or any of several). A `run` with a
+    `bound()` method (OnnxSession) decodes through what it returns, which keeps the KV
+    cache inside onnxruntime between steps; with `shares_kv_buffer` (its graph writes each
+    present into its past's buffer) it decodes into preallocated buffers in place."""
+    stops = np.array(sorted(end_ids(eos_id)), dtype=np.int64)
     in_place = shares_kv_buffer and geometry.cached and hasattr(run, "bound")
     run = decoding_run(run)
     rng = np.random.default_rng(sampling.seed)
@@ -74,8 +82,7 @@ def generate_steps(
     for _ in range(steps):
         tokens = np.where(done, pad_id, next_tokens(outputs["logits"][:, -1], sampling, rng))
         yield tokens
-        if eos_id is not None:
-            done |= tokens == eos_id
+        done |= np.isin(tokens, stops)
         if done.all():
             return
         mask = np.concatenate([mask, np.ones((len(prompts), 1), dtype=np.int64)], axis=1)
@@ -91,11 +98,11 @@ def generate_steps(
 
 
 def generate_ids(run: Run, geometry: Geometry, prompts: list[list[int]], **options) -> list[list[int]]:
-    """The new tokens of every prompt (end-of-text included where reached)."""
-    eos_id = options.get("eos_id")
+    """The new tokens of every prompt (the end token included where reached)."""
+    stops = end_ids(options.get("eos_id"))
     rows: list[list[int]] = [[] for _ in prompts]
     for tokens in generate_steps(run, geometry, prompts, **options):
         for row, token in zip(rows, tokens.tolist()):
-            if eos_id is None or not row or row[-1] != eos_id:
+            if not row or row[-1] not in stops:
                 row.append(token)
     return rows

@@ -42,6 +42,7 @@ class ParityRecord(_Record):
 class SpecialTokens(_Record):
     eos_id: int | None = None
     pad_id: int | None = None
+    end_ids: list[int] = []  # every token that ends a turn (eos_id first); absent from older exports
 
 
 class PhaseEntry(_Record):

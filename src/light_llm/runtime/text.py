@@ -17,6 +17,7 @@ class TextGenerator:
     tokenizer: object  # tokenizers.Tokenizer
     eos_id: int | None = None
     pad_id: int | None = None
+    end_ids: tuple[int, ...] = ()  # every token that ends a turn (generation_config.json); () → eos_id
     shares_kv_buffer: bool = False  # the graph writes each present into its past's buffer (kv_buffers.py)
 
     def encode(self, text: str) -> list[int]:
@@ -25,9 +26,14 @@ class TextGenerator:
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
+    @property
+    def stop_ids(self) -> tuple[int, ...]:
+        """The ids generation stops at: every end-of-turn token, else the end-of-text one."""
+        return self.end_ids or (() if self.eos_id is None else (self.eos_id,))
+
     def _options(self, max_new_tokens: int, sampling: Sampling) -> dict:
         pad = self.pad_id if self.pad_id is not None else (self.eos_id or 0)
-        return dict(max_new_tokens=max_new_tokens, sampling=sampling, eos_id=self.eos_id, pad_id=pad,
+        return dict(max_new_tokens=max_new_tokens, sampling=sampling, eos_id=self.stop_ids, pad_id=pad,
                     shares_kv_buffer=self.shares_kv_buffer)
 
     def generate(self, prompts: str | list[str], max_new_tokens: int = 64,
@@ -45,7 +51,7 @@ class TextGenerator:
         for tokens in generate_steps(self.run, self.geometry, [self.encode(prompt)],
                                      **self._options(max_new_tokens, sampling)):
             token = int(tokens[0])
-            if token == self.eos_id:
+            if token in self.stop_ids:
                 break
             ids.append(token)
             text = self.decode(ids)

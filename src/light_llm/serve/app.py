@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
+from light_llm.chat_template import ChatTemplateError
 from light_llm.serve.engine import Engine, QueueFull
 from light_llm.serve.generation import Generation
 from light_llm.serve.model import ServedModel
@@ -97,7 +98,10 @@ class Routes:
     async def chat_completions(self, request: Request) -> Response:
         body = await _json(request)
         opts = options(body, ("max_completion_tokens", "max_tokens"))
-        prompt = self.model.chat.render(chat_messages(body))
+        try:
+            prompt = self.model.chat.render(chat_messages(body))
+        except ChatTemplateError as error:  # e.g. a template that refuses roles out of turn
+            raise BadRequest(str(error), "messages") from None
         generation = self._start(self.model.generator.encode(prompt), opts, default=None)
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
                 "model": self.model.name}

@@ -24,14 +24,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from light_llm.errors import LightLLMError
 from light_llm.runtime import Geometry, Sampling, left_pad, next_tokens
 from light_llm.runtime.feeds import past_from_presents, step_feeds
-from light_llm.runtime.generator import Run
+from light_llm.runtime.generator import Run, end_ids
 from light_llm.runtime.kv_buffers import buffer_slots, is_full, presents_into
 from light_llm.runtime.session import decoding_run
 from light_llm.serve.batch import Rows
@@ -81,13 +81,13 @@ class Stats:
 
 
 class Engine:
-    def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | None, pad_id: int,
+    def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | Iterable[int] | None, pad_id: int,
                  max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE, prefill_tokens: int = PREFILL_TOKENS,
                  shares_kv_buffer: bool = False):
         """`prefill_tokens`: positions one prefill call holds at most (newcomers × the
         longest prompt among them; one newcomer always goes). `shares_kv_buffer`: `run` is
         an onnxruntime session whose graph writes each present into its past's buffer
-        (ServedModel.shares_kv_buffer)."""
+        (ServedModel.shares_kv_buffer). `eos_id`: the id, or every id, that ends a row ("stop")."""
         if max_batch < 1:
             raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
         if prefill_tokens < 1:
@@ -96,7 +96,7 @@ class Engine:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
         self.run, self.geometry = decoding_run(run), geometry
         self._shares_kv_buffer = shares_kv_buffer and geometry.cached
-        self.eos_id, self.pad_id = eos_id, pad_id
+        self.end_ids, self.pad_id = end_ids(eos_id), pad_id
         self.max_batch, self.max_queue, self.prefill_tokens = max_batch, max_queue, prefill_tokens
         self.stats = Stats()
         self._waiting: deque[Job] = deque()
@@ -254,7 +254,7 @@ class Engine:
         keep = np.ones(len(jobs), dtype=bool)
         lengths = rows.lengths()
         for row, (job, token) in enumerate(zip(jobs, tokens.tolist())):
-            if token == self.eos_id:
+            if token in self.end_ids:
                 keep[row] = False
                 self._finish(job, "stop")
                 continue

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from light_llm.runtime import TextGenerator
-from light_llm.serve.chat import ChatTemplate, load_chat_template
+from light_llm.chat_template import ChatTemplate, load_chat_template
 
 
 @dataclass

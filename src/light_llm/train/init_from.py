@@ -49,15 +49,18 @@ def run_origin(folder: ModelFolder) -> dict[str, Any]:
 
 
 def carried_tokenizer_files(folder: ModelFolder, tokenizer_path: Path) -> list[Path]:
-    """The folder's tokenizer_config.json (an imported chat template, special tokens) when
-    the run tokenizes with the folder's own tokenizer.json."""
+    """The folder's tokenizer_config.json and generation_config.json (an imported chat
+    template, special and end-of-turn tokens) when the run tokenizes with the folder's own
+    tokenizer.json."""
     from tokenizers import Tokenizer
 
-    config = folder.path / "tokenizer_config.json"
-    if not config.is_file() or folder.tokenizer_path is None:
+    from light_llm.chat_template import GENERATION_CONFIG, TOKENIZER_CONFIG
+
+    files = [folder.path / name for name in (TOKENIZER_CONFIG, GENERATION_CONFIG) if (folder.path / name).is_file()]
+    if not files or folder.tokenizer_path is None:
         return []
     same = Tokenizer.from_file(str(tokenizer_path)).to_str() == Tokenizer.from_file(str(folder.tokenizer_path)).to_str()
-    return [config] if same else []
+    return files if same else []
 
 
 def write_origin(run: Path, origin: dict[str, Any]) -> None:

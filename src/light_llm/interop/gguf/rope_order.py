@@ -1,0 +1,22 @@
+"""llama.cpp's row order of Llama's Q and K projections, undone.
+
+Hugging Face Llama rotates the two halves of each head (dimension j with j + head_dim/2);
+llama.cpp's llama graph rotates adjacent pairs (2j with 2j+1). Its converter therefore
+interleaves the rows of q_proj and k_proj (weights and biases) head by head: within each
+head the first half and the second half are woven together. Undoing it sorts the even rows
+of each head before the odd ones."""
+
+from __future__ import annotations
+
+import torch
+
+
+def unpermute_heads(tensor: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """The Hugging Face row order of a llama.cpp q/k tensor (weight or bias) of `num_heads`
+    heads (the KV head count for K)."""
+    rows = tensor.shape[0]
+    if rows % (2 * num_heads):
+        raise ValueError(f"{rows} rows do not split into {num_heads} heads of pairs")
+    # [head, pair, 2, ...] → [head, 2, pair, ...]: evens of a head first, then odds
+    paired = tensor.reshape(num_heads, rows // num_heads // 2, 2, *tensor.shape[1:])
+    return paired.transpose(1, 2).reshape(tensor.shape).contiguous()

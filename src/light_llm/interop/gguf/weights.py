@@ -1,0 +1,44 @@
+"""A GGUF file's tensors under their Hugging Face names, fp32, in Hugging Face layout
+(llama.cpp's Q/K row order undone where its converter applied it)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from light_llm.interop.gguf.architectures import GGUFArchitecture
+from light_llm.interop.gguf.dequantize import dequantize_fp32
+from light_llm.interop.gguf.file import GGUFFile
+from light_llm.interop.gguf.rope_order import unpermute_heads
+from light_llm.interop.gguf.tensor_names import hf_name
+
+
+def hf_shapes(file: GGUFFile) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Hugging Face name → (shape, GGML type) of every tensor, from the header alone."""
+    return {hf_name(name): (file.hf_shape(name), file.type_name(name)) for name in file.tensors}
+
+
+def read_hf_state(
+    file: GGUFFile, arch: GGUFArchitecture, config: dict, wanted: set[str],
+    on_tensor: Callable[[int], None] = lambda done: None,
+) -> dict[str, torch.Tensor]:
+    """The tensors whose Hugging Face names are in `wanted`, dequantized one at a time;
+    `on_tensor(done)` after each."""
+    state = {}
+    for name in file.tensors:
+        hf = hf_name(name)
+        if hf in wanted:
+            state[hf] = _hf_layout(dequantize_fp32(file, name), hf, arch, config)
+            on_tensor(len(state))
+    return state
+
+
+def _hf_layout(tensor: torch.Tensor, hf: str, arch: GGUFArchitecture, config: dict) -> torch.Tensor:
+    if not arch.permuted_qk:
+        return tensor
+    if ".self_attn.q_proj." in hf:
+        return unpermute_heads(tensor, config["num_attention_heads"])
+    if ".self_attn.k_proj." in hf:
+        return unpermute_heads(tensor, config["num_key_value_heads"])
+    return tensor

@@ -143,6 +143,7 @@ def _model(path: Path) -> _Subject:
         if isinstance(source, str) and (Path(source) / "config.json").is_file():
             subject.hf_source = Path(source)
         else:
-            subject.hf_note = ("no transformers figure: the Hugging Face folder it was imported from is "
-                               "not recorded or gone; pass --reference HF_DIR")
+            where = ("it was imported from a GGUF file" if "gguf" in folder.origin
+                     else "the Hugging Face folder it was imported from is not recorded or gone")
+            subject.hf_note = f"no transformers figure: {where}; pass --reference HF_DIR"
     return subject

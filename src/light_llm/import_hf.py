@@ -192,7 +192,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0) ->
     del hf_state
     tokenizer_config = source / TOKENIZER_CONFIG
     extra = [tokenizer_config] if tokenizer is not None and tokenizer_config.is_file() else []
-    save_model_folder(out, spec, model, tokenizer, extra_files=extra, origin={"hf_model_type": config["model_type"]})
+    save_model_folder(out, spec, model, tokenizer, extra_files=extra, origin={"hf_model_type": config["model_type"], "hf_source": str(source.resolve())})
     return ImportResult(out, config["model_type"], model.num_parameters(), parity, notes)
 
 

@@ -4,8 +4,8 @@ what every export reads.
     spec.resolved.json   the spec with every auto resolved
     model.safetensors    the weights (tied weights stored once)
     tokenizer.json       the tokenizer, where one is known
-    origin.json          where the weights came from, where known: {"hf_model_type": "phi3"}
-                         for `lightllm import-hf`, plus {"init_from": DIR} for a run that
+    origin.json          where the weights came from, where known: {"hf_model_type": "phi3",
+                         "hf_source": "/abs/path/of/the/hf/folder"} for `lightllm import-hf`, plus {"init_from": DIR} for a run that
                          `lightllm train --init-from DIR` started from DIR's weights
 
 Writes are atomic: files are written to a staging folder (light_llm/staging.py), synced,

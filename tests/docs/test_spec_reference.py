@@ -28,6 +28,9 @@ SECTIONS = {
     "`data`": "DataConfig",
     "`train`": "TrainConfig",
     "`export`": "ExportConfig",
+    "`export.quantized_gate`": "QuantizedGate",
+    "`export.quantized_gate.int8`": "Int8Limits",
+    "`export.quantized_gate.int4`": "Int4Limits",
 }
 
 

@@ -142,7 +142,7 @@ def test_export_records_its_phases_and_shows_progress(tmp_path):
     result = export_onnx(folder, tmp_path / "onnx", quantize="int4", display=display)
     names = [phase["name"] for phase in result.phases]
     assert names == ["lower", "write graph", "quantize int4", "verify: export", "verify: eager",
-                     "side files and checksums"]
+                     "verify: real text", "side files and checksums"]
     assert ("advance", "write graph", 2, 2) in display.events
     quantized = [e for e in display.events if e[0] == "advance" and e[1] == "quantize int4"]
     assert quantized and quantized[-1][2] == quantized[-1][3] >= 2 * 4 + 2  # 4 MatMuls a layer, LM head, embedding

@@ -59,6 +59,10 @@ def test_quantized_export_quantizes_everything_and_is_reported(tmp_path, method)
     assert data["quantize"] == method and parity["mode"] == "quantized" and parity["passed"]
     assert 0.0 < parity["max_abs_error"] < 0.1  # quantization changes logits, a little
     assert parity["top1_agreement"] >= 0.9 and parity["greedy_tokens"] == 32
+    (text,) = parity["text_checks"]  # the quantized gate: the built-in text, 4 windows of max_seq_len
+    assert text["passed"] and text["positions"] == 4 * 47 and text["top1_agreement"] >= 0.9
+    assert text["perplexity_ratio"] <= parity["thresholds"]["max_perplexity_ratio"]
+    assert parity["cache_checks"][0]["passed"] and parity["thresholds"]["min_top1_agreement"] in (0.5, 0.85)
 
 
 def _no_embedding_gather(model: onnx.ModelProto) -> bool:

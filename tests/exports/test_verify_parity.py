@@ -1,5 +1,5 @@
-"""verify() on torch backends: it passes an exact copy, fails a slightly wrong one, and
-its report survives JSON."""
+"""verify() on torch backends: it passes an exact copy, fails a slightly wrong one (in
+quantized mode: one the real-text gate refuses), and its report survives JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from torch_targets_matrix import ROWS, model_folder
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.runtime.eager_signature import run_module, signature_module
 from light_llm.exports.parity import ParityReport
-from light_llm.exports.verify import verify
+from light_llm.exports.text_gate import GateThresholds, apply_gate
+from light_llm.exports.verify import describe_failure, verify
 from light_llm.runtime.geometry import Geometry
 
 
@@ -30,7 +31,16 @@ def test_verify_passes_export_lowering_and_fails_a_perturbed_backend(tmp_path):
 
     bad = verify(folder.build(), perturbed, ir)
     assert not bad.passed and bad.max_abs_error >= 1e-3
-    assert verify(folder.build(), perturbed, ir, quantized=True).passed  # reported, not judged
+
+    def scrambled(feeds):  # every logit moved to the next token id: a wrong model, finite and confident
+        outputs = exact(feeds)
+        return dict(outputs, logits=np.roll(outputs["logits"], 1, axis=-1))
+
+    quantized = verify(folder.build(), scrambled, ir, quantized=True)
+    assert quantized.passed  # random tokens: reported, not judged
+    judged = apply_gate(quantized, folder, lambda: scrambled, folder.build, geometry,
+                        GateThresholds.of(folder.spec.export, "int4"))
+    assert not judged.passed and "real text (built-in text): top-1 agreement" in describe_failure(judged)
 
 
 def test_top1_agreement_is_pooled_over_positions_and_the_worst_check_is_named():

@@ -72,7 +72,8 @@ def test_imported_model_trains_from_its_weights_and_exports(imported, text_corpu
     fresh = build(lower_spec(load_model_folder(run).spec), seed=load_model_folder(run).spec.train.seed)
     assert abs(first - _first_batch_loss(fresh, run)) > 0.1  # a fresh init would not give it
     origin = json.loads((run / "origin.json").read_text())
-    assert origin == {"hf_model_type": "llama", "init_from": str(imported.resolve())}
+    assert origin == {"hf_model_type": "llama", "hf_source": str((imported.parent / "hf").resolve()),
+                      "init_from": str(imported.resolve())}
     trained = load_model_folder(run)
     assert trained.spec.model == load_model_folder(imported).spec.model
     exported = subprocess.run([*lightllm_command(), "export", str(run), "--onnx", "--out", str(tmp_path / "onnx")],

@@ -58,6 +58,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("compile", "compile_spec", "compile"),
     ("export", "export", "export"),
     ("verify", "verify", "verify"),
+    ("eval", "evaluate", "eval"),
     ("generate", "generate", "generate"),
     ("serve", "serve", "serve"),
     ("import_hf", "import_hf", "import-hf"),

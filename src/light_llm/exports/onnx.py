@@ -2,8 +2,9 @@
 
 The graph follows DESIGN.md's export contract. It is verified with onnxruntime against
 eager PyTorch (the parity gate of exports/verify.py) before the folder appears; quantized
-graphs are verified too, with their top-1 agreement and largest logit error reported in
-light_llm.json (written by exports/core.py, like every target's).
+graphs are verified too: the random-token checks are reported (top-1 agreement, largest
+logit error), and the graph must pass the quantized gate on real text (exports/text_gate.py);
+all of it goes to light_llm.json (written by exports/core.py, like every target's).
 
 Memory (docs/export-contract.md): the written graph keeps its weights in external data
 while it is quantized and verified, so onnxruntime memory-maps them and the quantizer
@@ -152,14 +153,22 @@ def _cause(error: Exception) -> str:
 
 
 def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
-    """onnxruntime's side first (then closed), then eager PyTorch's (built from the weights file)."""
+    """onnxruntime's side first (then closed), then eager PyTorch's (built from the weights
+    file); a quantized graph then meets the real-text gate (exports/text_gate.py) with the
+    same eager model, beside a session opened again (small: its weights are int8/int4)."""
     from light_llm.exports.reference import load_reference
+    from light_llm.exports.text_gate import GateThresholds, Once, apply_gate
     from light_llm.exports.verify import require_parity, verify_in_turn
     from light_llm.exports.verify_session import verification_session
 
-    report = verify_in_turn(lambda: load_reference(folder), lambda: verification_session(path, quantize is not None), ir,
+    reference = Once(lambda: load_reference(folder))
+    report = verify_in_turn(reference, lambda: verification_session(path, quantize is not None), ir,
                             atol=atol, rtol=rtol, quantized=quantize is not None, seed=seed,
                             on_side=lambda side: phases.start(f"verify: {side}"))
+    if quantize:
+        phases.start("verify: real text")
+        apply_gate(report, folder, lambda: verification_session(path, True), reference, Geometry.from_ir(ir),
+                   GateThresholds.of(folder.spec.export, quantize))
     phases.stop()
     return require_parity(report, "ONNX")
 

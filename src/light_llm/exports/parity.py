@@ -65,8 +65,28 @@ class CheckResult:
 
 
 @dataclass
+class TextCheck:
+    """A quantized export against fp32 eager PyTorch on real text (exports/text_gate.py):
+    the same windows through both, scored position by position."""
+
+    name: str  # "built-in text" (evaluate/text.py) or "validation split" (the run's own)
+    windows: int
+    window_length: int
+    positions: int  # predicted positions (windows × (window_length - 1))
+    top1_agreement: float  # share of those positions where both argmaxes agree
+    perplexity: float  # the export's
+    reference_perplexity: float  # fp32 eager's
+    passed: bool
+    detail: str = ""
+
+    @property
+    def perplexity_ratio(self) -> float:
+        return self.perplexity / self.reference_perplexity
+
+
+@dataclass
 class ParityReport:
-    mode: str  # "fp32" (judged by atol/rtol) or "quantized" (agreement reported)
+    mode: str  # "fp32" (judged by the tolerance) or "quantized" (judged on real text: exports/text_gate.py)
     atol: float
     rtol: float
     cached: bool  # False: verified without a KV cache (bidirectional)
@@ -77,6 +97,12 @@ class ParityReport:
     greedy_matching_tokens: int = 0  # length of the common prefix of both generations
     seed: int = 0
     depth: int = 0  # layers of the fp32 noise allowance (0 in reports written before it)
+    # quantized only (exports/text_gate.py): real text against fp32, the decode of the
+    # export's own KV cache against its own prefill, and the thresholds they were held to
+    text_checks: list[TextCheck] = field(default_factory=list)
+    cache_checks: list[CheckResult] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # e.g. why a real-text check was left out
 
     @property
     def tolerance(self) -> Tolerance:
@@ -84,7 +110,7 @@ class ParityReport:
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks + self.plain_checks)
+        return all(check.passed for check in self.checks + self.plain_checks + self.cache_checks + self.text_checks)
 
     @property
     def max_abs_error(self) -> float:
@@ -102,7 +128,10 @@ class ParityReport:
         return min((check.top1_agreement for check in self.checks), default=1.0)
 
     def failures(self) -> list[CheckResult]:
-        return [check for check in self.checks + self.plain_checks if not check.passed]
+        return [check for check in self.checks + self.plain_checks + self.cache_checks if not check.passed]
+
+    def text_failures(self) -> list[TextCheck]:
+        return [check for check in self.text_checks if not check.passed]
 
     def summary(self) -> str:
         state = "passed" if self.passed else "FAILED"
@@ -119,10 +148,21 @@ class ParityReport:
             text += f", plain forward: {failed_plain} of {len(self.plain_checks)} checks FAILED"
         if self.mode == "fp32":
             text += f" ({self.tolerance.describe()})"
+        for check in self.text_checks:
+            text += (f"; real text{'' if check.passed else ' FAILED'}: top-1 agreement {check.top1_agreement:.1%}, "
+                     f"perplexity {check.perplexity:.2f} vs fp32 {check.reference_perplexity:.2f} "
+                     f"(×{check.perplexity_ratio:.3f}) on {check.positions} tokens of {check.name}")
+        for check in self.cache_checks:
+            text += (f"; KV-cache decode vs own prefill{'' if check.passed else ' FAILED'}: top-1 agreement "
+                     f"{check.top1_agreement:.1%} over {check.positions} tokens")
+        for note in self.notes:
+            text += f"; {note}"
         return text
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        for check, written in zip(self.text_checks, data["text_checks"]):
+            written["perplexity_ratio"] = check.perplexity_ratio
         data.update(
             passed=self.passed,
             max_abs_error=self.max_abs_error,
@@ -136,6 +176,9 @@ class ParityReport:
         fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         fields["checks"] = [CheckResult(**check) for check in data.get("checks", [])]
         fields["plain_checks"] = [CheckResult(**check) for check in data.get("plain_checks", [])]
+        fields["cache_checks"] = [CheckResult(**check) for check in data.get("cache_checks", [])]
+        fields["text_checks"] = [TextCheck(**{name: check[name] for name in TextCheck.__dataclass_fields__
+                                              if name in check}) for check in data.get("text_checks", [])]
         return cls(**fields)
 
 

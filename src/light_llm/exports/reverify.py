@@ -3,7 +3,8 @@
 First the manifest (checked before use) and the files: each sha256 recorded in
 light_llm.json must still match (a graph edited after export is reported as such). Then
 parity, with the same settings as at export time, against the model folder the export
-was made from (recorded in light_llm.json, or given as `source`).
+was made from (recorded in light_llm.json, or given as `source`); a quantized export meets
+the quantized gate again (exports/text_gate.py), with the thresholds it was exported under.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from light_llm.errors import ExportError
 from light_llm.exports.folder import sha256
 from light_llm.exports.parity import ParityReport
+from light_llm.exports.text_gate import GateThresholds, apply_gate
 from light_llm.runtime.manifest import ExportManifest, read_manifest
 
 SOURCE_WEIGHTS = "model.safetensors"
@@ -52,8 +54,19 @@ def reverify(folder: str | Path, source: str | Path | None = None, seed: int | N
     session = open_session(folder / manifest.model_file)
     model_folder = load_model_folder(source)
     parity = manifest.parity
-    return verify(
-        model_folder.build(target="eager"), session, lower_spec(model_folder.spec, target="export"),
-        atol=parity.atol, rtol=parity.rtol, quantized=parity.mode == "quantized",
-        seed=parity.seed if seed is None else seed,
-    )
+    model, ir = model_folder.build(target="eager"), lower_spec(model_folder.spec, target="export")
+    report = verify(model, session, ir, atol=parity.atol, rtol=parity.rtol, quantized=parity.mode == "quantized",
+                    seed=parity.seed if seed is None else seed)
+    if parity.mode == "quantized":
+        apply_gate(report, model_folder, lambda: session, lambda: model, manifest.graph_geometry,
+                   _thresholds(manifest, model_folder))
+    return report
+
+
+def _thresholds(manifest: ExportManifest, model_folder) -> GateThresholds:
+    """The thresholds the export was held to (light_llm.json), or, for an export written
+    before the quantized gate, those of the source spec for its method."""
+    recorded = (manifest.parity.model_extra or {}).get("thresholds")
+    if recorded:
+        return GateThresholds.from_dict(recorded)
+    return GateThresholds.of(model_folder.spec.export, getattr(manifest, "quantize", "int4"))

@@ -9,6 +9,41 @@ from light_llm.spec_base import Integer, Number, SpecModel
 QuantizeBlockSize = Literal[16, 32, 64, 128, 256]  # what MatMulNBits and GatherBlockQuantized take
 QUANTIZE_BLOCK_SIZES: tuple[int, ...] = get_args(QuantizeBlockSize)
 DEFAULT_QUANTIZE_BLOCK_SIZE = 32  # onnxruntime-genai's builder's default too
+# The quantized gate's defaults, measured on SmolLM2-135M (docs/export-contract.md)
+INT8_AGREEMENT, INT8_RATIO = 0.85, 1.1
+INT4_AGREEMENT, INT4_RATIO = 0.5, 1.6
+DECODE_AGREEMENT = 0.75
+
+
+_AGREEMENT = "Smallest share of real-text positions whose most likely next token is fp32's."
+_RATIO = "Largest perplexity of the export on real text, as a multiple of fp32's."
+Agreement = Number(ge=0.0, le=1.0)
+Ratio = Number(ge=1.0, le=1e6)
+
+
+class Int8Limits(SpecModel):
+    """What an int8 export must reach on real text against fp32 eager PyTorch."""
+
+    min_top1_agreement: Agreement = Field(INT8_AGREEMENT, description=_AGREEMENT)
+    max_perplexity_ratio: Ratio = Field(INT8_RATIO, description=_RATIO)
+
+
+class Int4Limits(SpecModel):
+    """What an int4 export must reach on real text against fp32 eager PyTorch."""
+
+    min_top1_agreement: Agreement = Field(INT4_AGREEMENT, description=_AGREEMENT)
+    max_perplexity_ratio: Ratio = Field(INT4_RATIO, description=_RATIO)
+
+
+class QuantizedGate(SpecModel):
+    """The gate of quantized exports (docs/export-contract.md, "The quantized gate")."""
+
+    int8: Int8Limits = Field(default_factory=Int8Limits, description="Limits of int8 exports.")
+    int4: Int4Limits = Field(default_factory=Int4Limits, description="Limits of int4 exports.")
+    min_decode_agreement: Agreement = Field(
+        DECODE_AGREEMENT, description="Smallest share of positions where the export's KV-cache decode picks the "
+        "token its own prefill picks, on real text."
+    )
 
 
 class ExportConfig(SpecModel):
@@ -25,3 +60,7 @@ class ExportConfig(SpecModel):
     )
     atol: Number(gt=0.0, le=1e6) = Field(1e-4, description="Largest absolute logit error accepted (fp32).")
     rtol: Number(ge=0.0, le=1e6) = Field(1e-4, description="Relative logit tolerance (fp32).")
+    quantized_gate: QuantizedGate = Field(
+        default_factory=QuantizedGate,
+        description="Limits an int8/int4 export must reach on real text, else it is refused.",
+    )

@@ -1,0 +1,75 @@
+"""The quantized gate on a real pretrained model (SmolLM2-135M-Instruct): its int4 export
+passes with the quality the figures of docs/export-contract.md describe, the same graph
+with one layer's scales zeroed is refused, and `lightllm eval` gives the fp32 model the
+perplexity transformers gives it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from light_llm.exports.parity import ParityReport
+from light_llm.exports.reference import load_reference
+from light_llm.exports.text_gate import GateThresholds, apply_gate
+from light_llm.exports.verify import describe_failure
+from light_llm.model_folder import load_model_folder
+from light_llm.runtime.manifest import read_manifest
+from light_llm.runtime.session import OnnxSession
+
+ZEROED_LAYER = 15  # the middle: the corruption that moves perplexity least (first and last layers: ×15 and more)
+
+
+def test_smollm2_int4_passes_the_quantized_gate(smollm2_onnx_int4):
+    parity = json.loads((smollm2_onnx_int4 / "light_llm.json").read_text())["parity"]
+    assert parity["mode"] == "quantized" and parity["passed"]
+    (text,) = parity["text_checks"]  # an imported model has no validation split
+    assert text["name"] == "built-in text" and text["positions"] == 4 * 255
+    assert 0.55 < text["top1_agreement"] < 0.75 and 1.25 < text["perplexity_ratio"] < 1.5  # measured: 63.6 %, 1.38
+    assert 12 < text["reference_perplexity"] < 20
+    (decode,) = parity["cache_checks"]
+    assert decode["passed"] and decode["top1_agreement"] >= 0.85 and decode["positions"] == 64
+
+
+def test_smollm2_int4_with_one_layer_zeroed_is_refused(smollm2_model, smollm2_onnx_int4, tmp_path):
+    manifest = read_manifest(smollm2_onnx_int4)
+    graph = onnx.load(str(smollm2_onnx_int4 / manifest.model_file))
+    initializers = {tensor.name: tensor for tensor in graph.graph.initializer}
+    matmuls = [node for node in graph.graph.node if node.op_type == "MatMulNBits"]
+    per_layer = (len(matmuls) - 1) // manifest.graph_geometry.num_layers  # the LM head is the last
+    for node in matmuls[ZEROED_LAYER * per_layer : (ZEROED_LAYER + 1) * per_layer]:
+        scales = initializers[node.input[2]]
+        scales.CopyFrom(numpy_helper.from_array(np.zeros_like(numpy_helper.to_array(scales)), scales.name))
+    onnx.save(graph, str(tmp_path / "model.onnx"))
+    folder = load_model_folder(smollm2_model)
+    report = apply_gate(ParityReport("quantized", 0.0, 0.0, True), folder, lambda: OnnxSession(tmp_path / "model.onnx"),
+                        lambda: load_reference(folder), manifest.graph_geometry, GateThresholds.of(folder.spec.export, "int4"))
+    assert not report.passed
+    (text,) = report.text_checks
+    assert text.perplexity_ratio > 1.7  # measured: 1.87
+    assert describe_failure(report).startswith("real text (built-in text): ")
+    assert "(allowed ×1.6)" in describe_failure(report)
+
+
+def cli_output(*args) -> str:
+    from typer.testing import CliRunner
+
+    from light_llm.cli.app import _register_commands, app
+
+    _register_commands()
+    result = CliRunner().invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_lightllm_eval_matches_transformers_and_shows_the_int4_cost(smollm2_model, smollm2_onnx_int4):
+    fp32 = cli_output("eval", smollm2_model, "--perplexity", "--windows", "1", "--window-length", "256")
+    ours, theirs = [line for line in fp32.splitlines() if "perplexity" in line]
+    assert ours.startswith("  light_llm eager fp32: perplexity ") and theirs.startswith("  transformers fp32: perplexity ")
+    figure = lambda line: float(line.split("perplexity ")[1].split()[0])  # noqa: E731
+    assert abs(figure(ours) - figure(theirs)) <= 1e-3 * figure(theirs)
+    int4 = cli_output("eval", smollm2_onnx_int4, "--perplexity", "--windows", "1", "--window-length", "256")
+    (line,) = [line for line in int4.splitlines() if "perplexity" in line]
+    assert line.startswith("  onnx int4: ") and 1.1 < figure(line) / figure(ours) < 1.6

@@ -34,11 +34,13 @@ How to read: "vs builder" is light_llm's decode rate over the builder graph's of
 precision, same driver, same batch, this run; "vs transformers" is over transformers eager.
 The last table holds the goals (light_llm fp32 and int4 ≥ 1.0× the builder's in the plain
 loop and in og.Generator, at every batch; int4 perplexity no worse than the builder's) as
-met / not met with their figures.
+met / not met with their figures. PyTorch's OpenMP threads wait by spinning: on a machine
+shared with other work its figures fall far behind (seen: a prefill 10× slower at 2 threads
+than at 1), so compare them only from a quiet machine.
 
 Work folders: --work DIR (default: a new temporary folder). What a previous run left there
-is reused: the import, the exports and the builds take minutes on 2 cores, a second run
-skips them; the output says which folders were reused.
+is reused as it is (delete a folder to make it again): the import, the exports and the builds
+take minutes on 2 cores, a second run skips them; the output says which folders were reused.
 
     .venv/bin/python benchmarks/real_model.py [--work DIR] [--runs 3] [--threads 2]
         [--batches 1,4] [--prompt 128] [--new 128] [--windows 4] [--window-length 512]
@@ -310,7 +312,8 @@ def goals(rows: Rows, ppl: dict[str, float], batches: list[int]) -> list[Goal]:
         for driver in GOAL_DRIVERS:
             ratios = {batch: versus_builder(rows, precision, driver, batch) for batch in batches}
             ratios = {batch: ratio for batch, ratio in ratios.items() if ratio is not None}
-            figures = ", ".join(f"batch {batch} {ratio:.2f}×" for batch, ratio in ratios.items())
+            # three digits: a 0.996× that is not met must not read 1.00×
+            figures = ", ".join(f"batch {batch} {ratio:.3f}×" for batch, ratio in ratios.items())
             missing = [str(batch) for batch in batches if batch not in ratios]
             figures += f"{', ' if figures else ''}batch {', '.join(missing)} not measured" if missing else ""
             found.append(Goal(f"light_llm {precision} ≥ 1.0× builder {precision}, {driver}", figures,

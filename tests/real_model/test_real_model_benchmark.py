@@ -36,7 +36,7 @@ def _rows(ratio: float, batches=(1, 4)) -> dict:
 def test_goals_are_met_at_every_batch_and_driver(bench):
     found = bench.goals(_rows(1.02), {"light_llm int4": 20.0, "builder int4": 20.5}, [1, 4])
     assert [goal.met for goal in found] == [True] * 5
-    assert found[0].figures == "batch 1 1.02×, batch 4 1.02×"
+    assert found[0].figures == "batch 1 1.020×, batch 4 1.020×"
 
 
 def test_a_slower_batch_or_a_worse_perplexity_is_not_met(bench):
@@ -51,5 +51,5 @@ def test_a_slower_batch_or_a_worse_perplexity_is_not_met(bench):
 def test_a_goal_with_a_figure_missing_is_not_met(bench):
     found = bench.goals(_rows(1.5, batches=(1,)), {"light_llm int4": 20.0}, [1, 4])
     assert not any(goal.met for goal in found)
-    assert found[0].figures == "batch 1 1.50×, batch 4 not measured"
+    assert found[0].figures == "batch 1 1.500×, batch 4 not measured"
     assert found[-1].figures == "not measured"

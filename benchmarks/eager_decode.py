@@ -57,23 +57,24 @@ SPEC = {
         "norm": {"type": "rmsnorm", "placement": "pre"},
     },
 }
-Generate = Callable[[np.ndarray, int], list[int]]
+Generate = Callable[[np.ndarray, int], np.ndarray]  # prompts [B, S], new tokens → tokens [B, new], greedy
 
 
 def eager_generate(model) -> Generate:
     @torch.inference_mode()
-    def generate(prompt: np.ndarray, new: int) -> list[int]:
-        ids = torch.from_numpy(prompt)
+    def generate(prompts: np.ndarray, new: int) -> np.ndarray:
+        ids = torch.from_numpy(prompts)
+        batch, length = ids.shape
         mask = torch.ones_like(ids)
-        positions = torch.arange(ids.shape[1])[None]
-        logits, past = model.forward_with_cache(ids, mask, positions, model.empty_cache(1))
-        tokens = [int(logits[0, -1].argmax())]
+        positions = torch.arange(length).expand(batch, length)
+        logits, past = model.forward_with_cache(ids, mask, positions, model.empty_cache(batch))
+        tokens = [logits[:, -1].argmax(-1)]
         while len(tokens) < new:
-            mask = torch.ones(1, mask.shape[1] + 1, dtype=torch.long)
+            mask = torch.ones(batch, mask.shape[1] + 1, dtype=torch.long)
             positions = positions[:, -1:] + 1
-            logits, past = model.forward_with_cache(torch.tensor([[tokens[-1]]]), mask, positions, past)
-            tokens.append(int(logits[0, -1].argmax()))
-        return tokens
+            logits, past = model.forward_with_cache(tokens[-1][:, None], mask, positions, past)
+            tokens.append(logits[:, -1].argmax(-1))
+        return torch.stack(tokens, dim=1).numpy()
 
     return generate
 
@@ -81,7 +82,7 @@ def eager_generate(model) -> Generate:
 def compiled_generate(model) -> tuple[Generate, CompiledDecode]:
     geometry = Geometry.from_ir(model.ir)
     decode = CompiledDecode(signature_module(model, geometry), geometry, compile="on")
-    return (lambda prompt, new: generate_ids(decode, geometry, prompt.tolist(), max_new_tokens=new)[0]), decode
+    return (lambda prompts, new: np.array(generate_ids(decode, geometry, prompts.tolist(), max_new_tokens=new))), decode
 
 
 def onnx_generate(folder: Path, threads: int) -> Generate:
@@ -89,7 +90,7 @@ def onnx_generate(folder: Path, threads: int) -> Generate:
 
     session = OnnxSession(folder / "model.onnx", threads=threads)
     geometry = Geometry.from_dict(json.loads((folder / "light_llm.json").read_text())["geometry"])
-    return lambda prompt, new: generate_ids(session, geometry, prompt.tolist(), max_new_tokens=new)[0]
+    return lambda prompts, new: np.array(generate_ids(session, geometry, prompts.tolist(), max_new_tokens=new))
 
 
 def hf_generate(model_folder) -> Generate:
@@ -101,14 +102,18 @@ def hf_generate(model_folder) -> Generate:
     config = hf_config(model.ir)
     hf = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), attn_implementation="eager")
     hf.load_state_dict(to_hf_state_dict(model.ir, model.state_dict()))
-    hf.eval()
+    return hf_model_generate(hf.eval())
+
+
+def hf_model_generate(hf) -> Generate:
+    """transformers' own `generate`, greedy, exactly `new` tokens per row."""
 
     @torch.inference_mode()
-    def generate(prompt: np.ndarray, new: int) -> list[int]:
-        ids = torch.from_numpy(prompt)
+    def generate(prompts: np.ndarray, new: int) -> np.ndarray:
+        ids = torch.from_numpy(prompts)
         out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
                           do_sample=False, pad_token_id=0)
-        return out[0, ids.shape[1]:].tolist()
+        return out[:, ids.shape[1]:].numpy()
 
     return generate
 
@@ -123,7 +128,7 @@ def forced(kernel: str, generate: Generate) -> Generate:
     return lambda prompt, new: forced_kernel(kernel)(generate)(prompt, new)
 
 
-def measure(generate: Generate, prompt: np.ndarray, runs: int) -> tuple[float, float, list[int]]:
+def measure(generate: Generate, prompt: np.ndarray, runs: int) -> tuple[float, float, np.ndarray]:
     """(prefill ms, decode tok/s, tokens), medians of `runs` after one warm-up."""
     tokens = generate(prompt, NEW)
     first, total = [], []
@@ -174,7 +179,7 @@ def main() -> None:
     print("\n| backend | prefill ms | decode tok/s | decode vs HF eager | decode vs ORT fp32 | greedy tokens = eager |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (prefill, rate, tokens) in rows.items():
-        same = sum(a == b for a, b in zip(tokens, reference))
+        same = int((tokens == reference).sum())
         print(f"| {name} | {prefill:.1f} | {rate:.0f} | {rate / hf_rate:.2f}× | {rate / ort_rate:.2f}× | {same}/{NEW} |")
     print(f"\nfew-row Linear kernels chosen by calibration ({calibration_seconds() * 1e3:.0f} ms in all):")
     print("\n".join(kernel_choices()))

@@ -123,19 +123,25 @@ def make_graphs(root: Path, shape: dict, threads: int) -> list[Graph]:
     export_hf(folder, root / "hf")
     for precision in ("fp32", "int4"):
         out = root / f"builder-{precision}"
-        command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(root / "hf"),
-                   "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(root / "cache")]
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        done = subprocess.run(command, capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            sys.exit(f"the builder failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+        build_with_builder(root / "hf", out, precision, root / "cache")
         graphs.append(Graph(f"builder {precision}", out, precision, builder=True))
     for graph in graphs:
-        _set_genai_threads(graph.folder, threads)
+        set_genai_threads(graph.folder, threads)
     return graphs
 
 
-def _set_genai_threads(folder: Path, threads: int) -> None:
+def build_with_builder(hf: Path, out: Path, precision: str, cache: Path) -> None:
+    """onnxruntime-genai's model builder (`-p precision -e cpu`, offline) on the Hugging Face
+    folder `hf`: `out` holds model.onnx and genai_config.json; exits with the builder's error."""
+    command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf),
+               "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"the builder failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+
+
+def set_genai_threads(folder: Path, threads: int) -> None:
     path = folder / "genai_config.json"
     config = json.loads(path.read_text())
     options = config["model"]["decoder"].setdefault("session_options", {})
@@ -205,13 +211,10 @@ def runtime_loop(graph: Graph, threads: int, shape: dict, in_place: bool = True)
     in place where the graph writes its present into its past's buffer (light_llm.json's
     lowering, or genai_config's past_present_share_buffer for the builder's graphs)."""
     from light_llm.runtime.generator import generate_ids
-    from light_llm.runtime.geometry import Geometry
     from light_llm.runtime.session import OnnxSession
 
     run = OnnxSession(graph.folder / "model.onnx", threads=threads)
-    geometry = Geometry(shape["layers"], shape["kv_heads"], shape["d_model"] // shape["heads"], shape["vocab"],
-                        2 * (shape["prompt"] + shape["new"]), cached=True,
-                        uses_position_ids="position_ids" in run.input_names)
+    geometry = shape_geometry(shape, run.input_names)
     shares = in_place and _shares_kv_buffer(graph)
     timed = _TimedSteps(run)
 
@@ -224,6 +227,15 @@ def runtime_loop(graph: Graph, threads: int, shape: dict, in_place: bool = True)
 
     generate.steps = timed.steps
     return generate
+
+
+def shape_geometry(shape: dict, input_names: list[str]):
+    """The runtime's Geometry of any graph of the contract (a builder's too) with this shape,
+    room for the prompt and the new tokens twice over."""
+    from light_llm.runtime.geometry import Geometry
+
+    return Geometry(shape["layers"], shape["kv_heads"], shape["d_model"] // shape["heads"], shape["vocab"],
+                    2 * (shape["prompt"] + shape["new"]), cached=True, uses_position_ids="position_ids" in input_names)
 
 
 class _TimedSteps:

@@ -6,9 +6,11 @@
       ← modules (the rest of models/)
       ← compiler (lower_spec, build, summary, resolve: any family, through the registry)
       ← interop (Hugging Face mapping) ← train / exports / model_folder
-      ← CLI, demo, serve, experiments, import_hf (the HF import workflow: it runs the export parity gate)
+      ← CLI, demo, serve, experiments, import_hf and import_gguf (the import workflows: they run
+        the export parity gate), evaluate.perplexity (`lightllm eval` on any folder)
 
-and the runtime stands on its own (ground floor only). A module may import its own
+with evaluate/'s text, windows and scores beside train and exports (the quantized gate
+reads them), and the runtime stands on its own (ground floor only). A module may import its own
 layer or any layer below; imports under `if TYPE_CHECKING:` are type hints, not imports.
 """
 
@@ -39,8 +41,11 @@ LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix 
     ("light_llm.train", 6),
     ("light_llm.exports", 6),
     ("light_llm.model_folder", 6),
+    ("light_llm.evaluate", 6),
+    ("light_llm.evaluate.perplexity", 7),
     ("light_llm.cli", 7),
     ("light_llm.import_hf", 7),
+    ("light_llm.import_gguf", 7),
     ("light_llm.serve", 7),
     ("light_llm.experiments", 7),
     ("light_llm.experiments.metrics", 6),  # read and written by training

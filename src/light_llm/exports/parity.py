@@ -96,7 +96,7 @@ class ParityReport:
     greedy_tokens: int = 0
     greedy_matching_tokens: int = 0  # length of the common prefix of both generations
     seed: int = 0
-    depth: int = 0  # layers of the fp32 noise allowance (0 in reports written before it)
+    depth: int = 0  # layers of the row term (Tolerance); 0 in reports written before it
     # quantized only (exports/text_gate.py): real text against fp32, the decode of the
     # export's own KV cache against its own prefill, and the thresholds they were held to
     text_checks: list[TextCheck] = field(default_factory=list)

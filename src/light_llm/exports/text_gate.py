@@ -98,26 +98,27 @@ def gate_texts(folder, geometry: Geometry) -> tuple[list[tuple[str, np.ndarray]]
 
 
 def validation_tokens(run: Path, fraction: float, tokenizer) -> tuple[np.ndarray | None, str | None]:
-    """The validation split of a run's token cache (RUN/data, train/data.py: the last
-    `fraction` of the stream), read without changing anything; (None, why) where the
-    folder has no cache or one this tokenizer did not make. (None, None): not a run."""
-    import json
-
+    """The validation split of a run's token cache (RUN/data, train/data.py), read without
+    changing anything; (None, why) where the cache is damaged or this tokenizer did not
+    make it. (None, None): not a run."""
     from light_llm.tokenizer import tokenizer_fingerprint
-    from light_llm.train.data import META_FILE, TOKENS_FILE
+    from light_llm.train.data import META_FILE, TOKENS_FILE, DataError, read_token_cache, split_tokens
     from light_llm.train.prepare import DATA_FOLDER
 
     folder = run / DATA_FOLDER
     if not (folder / META_FILE).is_file():
         return None, None
-    try:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        tokens = np.memmap(folder / TOKENS_FILE, dtype=meta["dtype"], mode="r", shape=(int(meta["num_tokens"]),))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        return None, f"{VALIDATION} left out: {folder} cannot be read ({str(error)[:80]})"
-    if meta.get("tokenizer_fingerprint") != tokenizer_fingerprint(tokenizer):
+    cache = read_token_cache(folder)
+    if cache is None:
+        return None, f"{VALIDATION} left out: {folder} is a damaged token cache"
+    meta, tokens = cache
+    if meta["tokenizer_fingerprint"] != tokenizer_fingerprint(tokenizer):
         return None, f"{VALIDATION} left out: {folder / TOKENS_FILE} was made by another tokenizer"
-    return np.asarray(tokens[len(tokens) - int(len(tokens) * fraction):], dtype=np.int64), None
+    try:
+        validation = split_tokens(tokens, fraction, 0).validation
+    except DataError:  # an empty split
+        return None, f"{VALIDATION} left out: {folder / TOKENS_FILE} holds no validation tokens"
+    return np.asarray(validation, dtype=np.int64), None
 
 
 def judge_on_text(

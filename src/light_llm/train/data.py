@@ -77,7 +77,7 @@ def load_or_build_tokens(folder: Path, corpus: Corpus, tokenizer, kind: str) -> 
                 f"{meta['corpus_fingerprint']}, now {corpus.fingerprint}); delete {folder} to "
                 "tokenize again, or use another --out"
             )
-        return np.memmap(folder / TOKENS_FILE, dtype=meta["dtype"], mode="r", shape=(meta["num_tokens"],))
+        return _cached_tokens(folder, meta)
     tokens = tokenize(corpus, tokenizer)
     _write_cache(folder, tokens, tokenizer, kind, fingerprint, corpus.fingerprint)
     return np.memmap(folder / TOKENS_FILE, dtype=tokens.dtype, mode="r", shape=tokens.shape)
@@ -103,11 +103,24 @@ def tokenize(corpus: Corpus, tokenizer) -> np.ndarray:
     return np.concatenate(stream)
 
 
+def read_token_cache(folder: Path) -> tuple[dict, np.ndarray] | None:
+    """(meta, tokens) of the cache in `folder`, read-only; None where there is none or it
+    is damaged (left as it is)."""
+    if not (folder / META_FILE).is_file() or _tokens_problem(folder) is not None:
+        return None
+    meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    return meta, _cached_tokens(folder, meta)
+
+
+def _cached_tokens(folder: Path, meta: dict) -> np.ndarray:
+    return np.memmap(folder / TOKENS_FILE, dtype=meta["dtype"], mode="r", shape=(meta["num_tokens"],))
+
+
 def split_tokens(tokens: np.ndarray, validation_fraction: float, seq_len: int) -> TokenSplits:
     """The first part trains, the last `validation_fraction` validates; each must hold a
     window of seq_len + 1 tokens."""
-    num_validation = int(len(tokens) * validation_fraction)
-    splits = TokenSplits(tokens[: len(tokens) - num_validation], tokens[len(tokens) - num_validation :])
+    start = len(tokens) - int(len(tokens) * validation_fraction)
+    splits = TokenSplits(tokens[:start], tokens[start:])
     for name, part in (("training", splits.train), ("validation", splits.validation)):
         if len(part) < seq_len + 1:
             raise DataError(
@@ -186,7 +199,7 @@ def _read_meta(folder: Path) -> dict | None:
     return None
 
 
-def _meta_problem(folder: Path) -> str | None:
+def _tokens_problem(folder: Path) -> str | None:
     try:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -202,9 +215,14 @@ def _meta_problem(folder: Path) -> str | None:
     expected = meta["num_tokens"] * np.dtype(meta["dtype"]).itemsize
     if not tokens.is_file() or tokens.stat().st_size != expected:
         return f"{TOKENS_FILE} does not hold the {meta['num_tokens']:,} tokens {META_FILE} names"
-    if not (folder / TOKENIZER_FILE).is_file():
-        return f"{TOKENIZER_FILE} is missing"
     return None
+
+
+def _meta_problem(folder: Path) -> str | None:
+    problem = _tokens_problem(folder)
+    if problem is None and not (folder / TOKENIZER_FILE).is_file():
+        return f"{TOKENIZER_FILE} is missing"
+    return problem
 
 
 def _write_cache(folder: Path, tokens: np.ndarray, tokenizer, kind: str, fingerprint: str, corpus: str) -> None:

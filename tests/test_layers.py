@@ -125,6 +125,48 @@ def test_known_upward_imports_still_exist():
     assert KNOWN_UPWARD <= arrows(), sorted(KNOWN_UPWARD - arrows())
 
 
+def package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def module_file(module: str) -> Path | None:
+    path = SRC / Path(*module.split("."))
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None  # packages re-export on purpose
+
+
+def defined_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name))
+    return names
+
+
+def borrowed_names() -> list[tuple[str, str, str]]:
+    """(importer, module, name) where a name crosses into another package from a module that
+    only re-exports it, type hints included."""
+    found = []
+    for path in sorted((SRC / "light_llm").rglob("*.py")):
+        importer = module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            source = module_file(node.module)
+            if source is None or not node.module.startswith("light_llm.") or package(node.module) == package(importer):
+                continue
+            found += [(importer, node.module, alias.name) for alias in node.names
+                      if alias.name not in defined_names(source) and module_file(f"{node.module}.{alias.name}") is None]
+    return found
+
+
+def test_names_cross_packages_from_where_they_are_defined():
+    assert borrowed_names() == [], "\n".join(
+        f"{importer} imports {name} from {module}, which does not define it" for importer, module, name in borrowed_names())
+
+
 def test_the_rules_catch_an_upward_import():
     assert upward("light_llm.models.transformer.config", "light_llm.models.transformer.ir")
     assert upward("light_llm.models.transformer.lower", "light_llm.models.transformer.model")

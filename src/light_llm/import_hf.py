@@ -256,7 +256,8 @@ def _write_chat_files(staging: Path, chat: "ChatFiles") -> None:  # noqa: F821
 
 
 def check_tokenizer(path: Path, vocab_size: int) -> None:
-    from light_llm.tokenizer import TokenizerError, check_tokenizer_fits, load_tokenizer_file
+    from light_llm.errors import TokenizerError
+    from light_llm.tokenizer import check_tokenizer_fits, load_tokenizer_file
 
     try:
         check_tokenizer_fits(load_tokenizer_file(path), vocab_size, str(path))

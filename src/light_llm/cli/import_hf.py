@@ -27,7 +27,7 @@ def import_hf(
     from rich.console import Console
 
     from light_llm.exports.phase_display import RichPhaseDisplay
-    from light_llm.exports.result import ExportError
+    from light_llm.errors import ExportError
     from light_llm.import_hf import HFImportError
     from light_llm.import_hf import import_hf as run_import
 

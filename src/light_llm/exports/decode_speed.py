@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from light_llm.exports.verify import Run
+from light_llm.runtime.generator import Run
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.geometry import Geometry
 

@@ -19,7 +19,7 @@ import torch
 from light_llm.runtime.geometry import Geometry
 
 if TYPE_CHECKING:
-    from light_llm.exports.verify import Run
+    from light_llm.runtime.generator import Run
 
 
 def hf_run(model: torch.nn.Module, geometry: Geometry) -> "Run":

@@ -30,7 +30,7 @@ class ServedModel:
 
 
 def load_served_model(folder: Path, threads: int | None = None, name: str | None = None) -> ServedModel:
-    from light_llm.exports.folder import MANIFEST
+    from light_llm.runtime.manifest import MANIFEST
 
     folder = Path(folder)
     exported = (folder / MANIFEST).is_file()

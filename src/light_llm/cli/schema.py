@@ -1,12 +1,12 @@
 """`lightllm schema [--markdown] [--out FILE]`: print or write the spec's JSON Schema, or
 the Markdown spec reference rendered from it (docs/spec-reference.md)."""
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from light_llm.atomic_file import write_atomically
 
 
 def schema(
@@ -34,21 +34,9 @@ def schema(
         typer.echo(text, nl=False)
         return
     try:
-        _write_atomically(out, text)
+        write_atomically(out, text)
     except OSError as error:
         typer.echo(f"{out}: cannot write: {error.strerror or error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {out}")
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write next to `path`, then rename: readers never see a half-written file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

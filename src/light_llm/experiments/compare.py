@@ -7,11 +7,10 @@ validation loss against tokens and a Markdown report beside it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from light_llm.atomic_file import write_atomically
 from light_llm.experiments.metrics import RunReadError
 from light_llm.experiments.plot import plot_validation
 from light_llm.experiments.report import RunReport, read_run
@@ -37,7 +36,7 @@ def write_report(reports: Sequence[RunReport], out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     plot = plot_validation([(report.name, report.metrics) for report in reports], out / PLOT_FILE)
     report = out / REPORT_FILE
-    _write_atomic(report, markdown_report(reports, plot.name))
+    write_atomically(report, markdown_report(reports, plot.name))
     return plot, report
 
 
@@ -54,13 +53,3 @@ def markdown_report(reports: Sequence[RunReport], plot_name: str) -> str:
         f"Runs:\n\n{where}\n"
     )
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

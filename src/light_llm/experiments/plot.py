@@ -3,11 +3,10 @@ atomic: a temporary name, then a rename."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from light_llm.atomic_file import atomic_file
 from light_llm.experiments.metrics import RunMetrics
 
 LOSS_PLOT = "loss.png"
@@ -54,12 +53,6 @@ def _save(figure, axes, title: str, out: Path) -> Path:
         axes.legend()
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format="png")
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as file:
+        figure.savefig(file, format="png")
     return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 from light_llm.train.errors import TrainingError
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from light_llm.atomic_file import write_atomically
 from light_llm.train.corpus import Corpus
 from light_llm.tokenizer import special_tokens, tokenizer_fingerprint
 
@@ -236,15 +236,7 @@ def _write_cache(folder: Path, tokens: np.ndarray, tokenizer, kind: str, fingerp
         "dtype": tokens.dtype.name,
         "num_tokens": len(tokens),
     }
-    _atomic_write(folder / TOKENS_FILE, tokens.tobytes())
-    _atomic_write(folder / TOKENIZER_FILE, tokenizer.to_str().encode())
-    _atomic_write(folder / META_FILE, (json.dumps(meta, indent=2) + "\n").encode())
+    write_atomically(folder / TOKENS_FILE, tokens.tobytes())
+    write_atomically(folder / TOKENIZER_FILE, tokenizer.to_str().encode())
+    write_atomically(folder / META_FILE, (json.dumps(meta, indent=2) + "\n").encode())
 
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from light_llm.atomic_file import write_atomically
 from light_llm.model_folder import ORIGIN_FILE, ModelFolder, load_model_folder
 from light_llm.train.errors import TrainingError
 
@@ -66,9 +67,6 @@ def carried_tokenizer_files(folder: ModelFolder, tokenizer_path: Path) -> list[P
 def write_origin(run: Path, origin: dict[str, Any]) -> None:
     """RUN/origin.json, written when the run starts (atomically), kept by every later save."""
     import json
-    import os
 
     run.mkdir(parents=True, exist_ok=True)
-    temporary = run / f".{ORIGIN_FILE}.tmp"
-    temporary.write_text(json.dumps(origin, indent=2) + "\n")
-    os.replace(temporary, run / ORIGIN_FILE)
+    write_atomically(run / ORIGIN_FILE, json.dumps(origin, indent=2) + "\n")

@@ -6,12 +6,15 @@
       ← modules (the rest of models/)
       ← compiler (lower_spec, build, summary, resolve: any family, through the registry)
       ← interop (Hugging Face mapping) ← train / exports / model_folder
-      ← CLI, demo, serve, experiments, import_hf and import_gguf (the import workflows: they run
-        the export parity gate), evaluate.perplexity (`lightllm eval` on any folder)
+      ← CLI, demo, serve, experiments (sweep and compare: above train), import_hf and
+        import_gguf (the import workflows: they run the export parity gate),
+        evaluate.perplexity (`lightllm eval` on any folder)
 
-with evaluate/'s text, windows and scores beside train and exports (the quantized gate
-reads them), and the runtime stands on its own (ground floor only). A module may import its own
-layer or any layer below; imports under `if TYPE_CHECKING:` are type hints, not imports.
+with run_logs/ (metrics.jsonl, loss plots, TensorBoard: what train writes and experiments
+reads) just above the ground floor, evaluate/'s text, windows and scores beside train and
+exports (the quantized gate reads them), and the runtime stands on its own (ground floor
+only). A module may import its own layer or any layer below; imports under
+`if TYPE_CHECKING:` are type hints, not imports.
 """
 
 from __future__ import annotations
@@ -47,10 +50,8 @@ LAYERS: list[tuple[str, int]] = [  # (module prefix, layer); the longest prefix 
     ("light_llm.import_hf", 7),
     ("light_llm.import_gguf", 7),
     ("light_llm.serve", 7),
-    ("light_llm.experiments", 7),
-    ("light_llm.experiments.metrics", 6),  # read and written by training
-    ("light_llm.experiments.plot", 6),
-    ("light_llm.experiments.tensorboard", 6),
+    ("light_llm.run_logs", 1),  # written by train, read by experiments; needs the ground floor only
+    ("light_llm.experiments", 7),  # reads run_logs, drives the Trainer: wholly above train
     ("light_llm.demo", 7),
 ]
 
@@ -174,5 +175,7 @@ def test_the_rules_catch_an_upward_import():
     assert upward("light_llm.compiler.pipeline", "light_llm.train.tokenizer")
     assert upward("light_llm.schemas.spec", "light_llm.compiler.resolve")
     assert upward("light_llm.runtime.session", "light_llm.exports.folder")
+    assert upward("light_llm.train.sinks", "light_llm.experiments.report")
+    assert upward("light_llm.run_logs.plot", "light_llm.train.trainer")
     assert not upward("light_llm.compiler.pipeline", "light_llm.tokenizer")
     assert not upward("light_llm.schemas.spec", "light_llm.models.registry")

@@ -13,8 +13,8 @@ import pytest
 from experiment_helpers import invoke, metric_records, write_tiny_spec
 from safetensors.torch import load_file
 
-from light_llm.experiments.plot import DPI, SIZE_INCHES
-from light_llm.experiments.tensorboard import TAGS
+from light_llm.run_logs.plot import DPI, SIZE_INCHES
+from light_llm.run_logs.tensorboard import TAGS
 
 STEPS = 4
 

@@ -23,7 +23,7 @@ def compare(
 ) -> None:
     """Compare runs: parameters, FLOPs/token, tokens, validation loss, perplexity, speed,
     wall time, and the parity and decode speed of their exports."""
-    from light_llm.experiments.metrics import RunReadError
+    from light_llm.run_logs.metrics import RunReadError
 
     try:
         compare_and_print(runs, out, measure_decode=decode)

@@ -32,7 +32,7 @@ def sweep(
     from rich.console import Console
 
     from light_llm.cli.compare import compare_and_print
-    from light_llm.experiments.metrics import RunReadError
+    from light_llm.run_logs.metrics import RunReadError
     from light_llm.experiments.sweep import parse_grid, run_sweep
     from light_llm.schemas.errors import SpecError
     from light_llm.schemas.overrides import parse_overrides

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from light_llm.atomic_file import write_atomically
-from light_llm.experiments.metrics import RunReadError
-from light_llm.experiments.plot import plot_validation
+from light_llm.run_logs.metrics import RunReadError
+from light_llm.run_logs.plot import plot_validation
 from light_llm.experiments.report import RunReport, read_run
 from light_llm.experiments.table import COLUMNS, markdown_table
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from light_llm.experiments.metrics import RunMetrics, RunReadError, read_metrics
+from light_llm.run_logs.metrics import RunMetrics, RunReadError, read_metrics
 
 SPEC_FILE = "spec.resolved.json"
 EXPORTS_DIR = "exports"

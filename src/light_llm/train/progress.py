@@ -1,38 +1,9 @@
-"""What a run shows and records: a rich progress bar (or plain lines when the output is
-not a terminal) and `metrics.jsonl`, one JSON object per step or validation."""
+"""What a run shows: a rich progress bar (or plain lines when the output is not a terminal)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-METRICS_FILE = "metrics.jsonl"
-
-
-class MetricsLog:
-    """Appends records to RUN/metrics.jsonl. A resumed run first drops the records after
-    its checkpoint (they were written by the steps it repeats)."""
-
-    def __init__(self, run: Path, resume_step: int):
-        self.path = run / METRICS_FILE
-        kept = [line for line in self._lines() if json.loads(line)["step"] <= resume_step]
-        self.path.write_text("".join(line + "\n" for line in kept))
-        self.file = self.path.open("a")
-
-    def write(self, record: dict) -> None:
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-    def _lines(self) -> list[str]:
-        if not self.path.is_file():
-            return []
-        return [line for line in self.path.read_text().splitlines() if line.strip()]
 
 
 class TrainingProgress:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from light_llm.train.progress import MetricsLog
+from light_llm.run_logs.metrics import MetricsLog
 
 
 class MetricSink(Protocol):
@@ -33,7 +33,7 @@ class MetricSinks:
 def open_sinks(run: Path, start_step: int, *, tensorboard: bool) -> MetricSinks:
     sinks: list[MetricSink] = [MetricsLog(run, start_step)]
     if tensorboard:
-        from light_llm.experiments.tensorboard import TensorBoardSink
+        from light_llm.run_logs.tensorboard import TensorBoardSink
 
         sinks.append(TensorBoardSink(run, start_step))
     return MetricSinks(sinks)

@@ -403,8 +403,8 @@ def _kernel(optimizer: torch.optim.Optimizer) -> str:
 
 def _plot_losses(run: Path) -> None:
     """RUN/loss.png from RUN/metrics.jsonl."""
-    from light_llm.experiments.metrics import read_metrics
-    from light_llm.experiments.plot import LOSS_PLOT, plot_run
+    from light_llm.run_logs.metrics import read_metrics
+    from light_llm.run_logs.plot import LOSS_PLOT, plot_run
 
     plot_run(read_metrics(run), f"{run.name}: loss", run / LOSS_PLOT)
 

@@ -1,5 +1,6 @@
-"""A run's metrics.jsonl read back: the training curve and the validation points, each
-placed at the number of tokens trained so far."""
+"""A run's metrics.jsonl, one JSON object per step or validation: written as training goes,
+read back as the training curve and the validation points, each placed at the number of
+tokens trained so far."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from light_llm.atomic_file import write_atomically
 from light_llm.errors import LightLLMError
 
 METRICS_FILE = "metrics.jsonl"
@@ -51,6 +53,29 @@ class RunMetrics:
     def median_tokens_per_second(self) -> float | None:
         speeds = sorted(self.tokens_per_second)
         return speeds[len(speeds) // 2] if speeds else None
+
+
+class MetricsLog:
+    """Appends records to RUN/metrics.jsonl. A resumed run first drops the records after
+    its checkpoint (they were written by the steps it repeats)."""
+
+    def __init__(self, run: Path, resume_step: int):
+        self.path = run / METRICS_FILE
+        kept = [line for line in self._lines() if json.loads(line)["step"] <= resume_step]
+        write_atomically(self.path, "".join(line + "\n" for line in kept))
+        self.file = self.path.open("a")
+
+    def write(self, record: dict) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _lines(self) -> list[str]:
+        if not self.path.is_file():
+            return []
+        return [line for line in self.path.read_text().splitlines() if line.strip()]
 
 
 def read_metrics(run: Path) -> RunMetrics:

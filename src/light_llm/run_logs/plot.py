@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from light_llm.atomic_file import atomic_file
-from light_llm.experiments.metrics import RunMetrics
+from light_llm.run_logs.metrics import RunMetrics
 
 LOSS_PLOT = "loss.png"
 SIZE_INCHES = (7.0, 4.2)

@@ -40,8 +40,8 @@ from light_llm.compiler.resolve import resolve_spec
 from light_llm.exports.onnx import export_onnx
 from light_llm.model_folder import load_model_folder, save_model_folder
 from light_llm.models.transformer.linear_calibration import calibration_seconds, forced_kernel, kernel_choices
-from light_llm.runtime.compiled_decode import CompiledDecode
-from light_llm.runtime.eager_signature import signature_module
+from light_llm.generation.compiled_decode import CompiledDecode
+from light_llm.generation.eager_signature import signature_module
 from light_llm.runtime.generator import generate_ids
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.session import OnnxSession

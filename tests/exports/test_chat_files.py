@@ -20,7 +20,7 @@ from light_llm.exports.onnx import export_onnx
 from light_llm.exports.torchscript import export_torchscript
 from light_llm.model_folder import load_model_folder
 from light_llm.runtime import generate_ids, load_export
-from light_llm.runtime.eager import load_eager
+from light_llm.generation.eager import load_eager
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}{{ eos_token }}\n{% endfor %}"
           "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from light_llm.runtime.eager import load_eager
+from light_llm.generation.eager import load_eager
 from light_llm.runtime.generator import generate_ids
 
 og = pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")

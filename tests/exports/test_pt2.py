@@ -12,7 +12,7 @@ from torch_targets_matrix import ROWS, model_folder
 
 from light_llm.exports.aoti import PACKAGE_FILE
 from light_llm.exports.folder import MANIFEST
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.exports.pt2 import PROGRAM_FILE, export_pt2
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.geometry import Geometry

@@ -17,7 +17,7 @@ from light_llm.exports.parity import ParityReport
 from light_llm.exports.result import ParityError
 from light_llm.exports.text_gate import BUILTIN, VALIDATION, GateThresholds, apply_gate, gate_texts
 from light_llm.exports.verify import describe_failure
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.runtime.geometry import Geometry
 from light_llm.tokenizer import byte_tokenizer, tokenizer_fingerprint
 

@@ -14,7 +14,7 @@ import torch
 from torch_targets_matrix import ROWS, model_folder
 
 from light_llm.exports.folder import MANIFEST
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.exports.torchscript import MODEL_FILE, SIGNATURE_FILE, export_torchscript
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.geometry import Geometry

@@ -9,7 +9,7 @@ import numpy as np
 from torch_targets_matrix import ROWS, model_folder
 
 from light_llm.compiler.pipeline import lower_spec
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.exports.parity import ParityReport
 from light_llm.exports.text_gate import GateThresholds, apply_gate
 from light_llm.exports.verify import describe_failure, verify

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.models.transformer import linear_calibration
 from light_llm.models.transformer.linear import MAX_ROWS, ROW_BLOCKS, Linear
 from light_llm.models.transformer.linear_calibration import (

@@ -13,7 +13,7 @@ from smollm2 import PROMPT
 from light_llm.compiler.pipeline import lower_spec
 from light_llm.exports.verify import verify
 from light_llm.model_folder import load_model_folder
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.runtime.geometry import Geometry
 
 NEW_TOKENS = 24

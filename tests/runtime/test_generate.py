@@ -6,7 +6,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from light_llm.runtime import load_export
-from light_llm.runtime.eager import load_eager
+from light_llm.generation.eager import load_eager
 
 
 def cli(*args):

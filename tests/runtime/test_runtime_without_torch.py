@@ -1,4 +1,5 @@
-"""light_llm.runtime generates in a process where importing torch fails."""
+"""light_llm.runtime, light_llm.serve and the `lightllm` CLI around them import and generate
+in a process where importing torch fails."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from light_llm.runtime.eager import load_eager
+from light_llm.generation.eager import load_eager
 from light_llm.runtime.sampling import Sampling
 
 BLOCKER = '''
@@ -38,12 +40,57 @@ print(json.dumps({"greedy": greedy, "sampled": sampled, "streamed": streamed,
 '''
 
 
+def run_without_torch(code: str, *arguments: str, folder: Path) -> subprocess.CompletedProcess:
+    """`code` run by a Python whose meta path refuses torch (sitecustomize.py in `folder`)."""
+    (folder / "sitecustomize.py").write_text(BLOCKER)
+    path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-c", code, *arguments], env=dict(os.environ, PYTHONPATH=path),
+                          capture_output=True, text=True, timeout=120)
+
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "light_llm"
+
+# What `lightllm serve EXPORT` runs on, besides the runtime and serve packages.
+SERVE_COMMAND = ["light_llm.cli.app", "light_llm.cli.serve", "light_llm.chat_template"]
+
+IMPORT_ALL = '''
+import importlib, json, sys
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+from light_llm.cli.app import _register_commands
+_register_commands()  # every command of `lightllm --help`
+from light_llm.serve.model import load_served_model
+served = load_served_model(sys.argv[1])
+texts = served.generator.generate(["Hello"], max_new_tokens=4)
+print(json.dumps({"texts": texts, "torch": sorted(m for m in sys.modules if m.split(".")[0] == "torch")}))
+'''
+
+
+def modules_below(package: str) -> list[str]:
+    folder = PACKAGE / package
+    return sorted(f"light_llm.{package}" + ("" if path.stem == "__init__" else f".{path.stem}")
+                  for path in folder.glob("*.py"))
+
+
+def test_every_runtime_and_serve_module_imports_where_torch_cannot_be_imported(llama_export, tmp_path):
+    modules = modules_below("runtime") + modules_below("serve") + SERVE_COMMAND
+    assert "light_llm.runtime.session" in modules and "light_llm.serve.app" in modules
+    child = run_without_torch(IMPORT_ALL, str(llama_export[1]), *modules, folder=tmp_path)
+    assert child.returncode == 0, child.stderr
+    result = json.loads(child.stdout)
+    assert result["torch"] == []
+    assert len(result["texts"]) == 1 and isinstance(result["texts"][0], str)
+
+
+def test_the_blocker_refuses_a_torch_backend(tmp_path):
+    """The check above can fail: importing the torch generation backend there fails."""
+    child = run_without_torch("import light_llm.generation.eager_signature", folder=tmp_path)
+    assert child.returncode != 0 and "torch is blocked" in child.stderr
+
+
 def test_runtime_generates_where_torch_cannot_be_imported(llama_export, tmp_path):
     run, out = llama_export
-    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    child = subprocess.run([sys.executable, "-c", CHILD, str(out)], env=env, capture_output=True,
-                           text=True, timeout=120)
+    child = run_without_torch(CHILD, str(out), folder=tmp_path)
     assert child.returncode == 0, child.stderr
     result = json.loads(child.stdout)
     assert result["torch_loaded"] is False

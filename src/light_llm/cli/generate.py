@@ -39,7 +39,7 @@ def generate(
 
             generator = load_export(folder)
         else:
-            from light_llm.runtime.eager import load_eager
+            from light_llm.generation.eager import load_eager
 
             generator = load_eager(folder, compile=compile)
         if chat is not None:

@@ -52,7 +52,7 @@ def export_pt2(
     from light_llm.exports.core import manifest, tolerances, write_side_files
     from light_llm.exports.folder import MANIFEST, staged_folder, write_json
     from light_llm.exports.verify import require_parity, verify
-    from light_llm.runtime.eager_signature import run_module, signature_module
+    from light_llm.generation.eager_signature import run_module, signature_module
 
     atol, rtol = tolerances(folder, atol, rtol)
     reference = folder.build(target="eager")

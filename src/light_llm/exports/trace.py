@@ -1,5 +1,5 @@
 """The one trace wrapper of the torch targets (ONNX, TorchScript, torch.export): the
-model's eager signature module (runtime/eager_signature.py), example inputs in contract
+model's eager signature module (generation/eager_signature.py), example inputs in contract
 order with their dynamic shapes, no autograd, the tracers' warnings silenced, and any
 tracer failure turned into a one-line ExportError.
 
@@ -15,7 +15,7 @@ from typing import Callable, TypeVar
 import torch
 
 from light_llm.errors import ExportError
-from light_llm.runtime.eager_signature import signature_module
+from light_llm.generation.eager_signature import signature_module
 from light_llm.runtime.geometry import Geometry
 
 TRACE_BATCH, TRACE_SEQUENCE, TRACE_PAST = 2, 3, 4

@@ -203,7 +203,7 @@ def _eager_transcript(model, geometry: Geometry, prompts: _Prompts, advance=None
     own forward and forward_with_cache on the plain tokens."""
     import torch
 
-    from light_llm.runtime.eager_signature import run_module, signature_module
+    from light_llm.generation.eager_signature import run_module, signature_module
 
     model = model.eval()
     out = _transcript(_counted(run_module(signature_module(model, geometry), geometry), prompts, advance),

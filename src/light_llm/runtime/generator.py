@@ -1,5 +1,5 @@
 """Token generation on any backend that speaks the contract (a `Run`: named numpy inputs
-→ named numpy outputs): onnxruntime for export folders, eager torch for model folders.
+→ named numpy outputs): onnxruntime for export folders, eager torch for model folders (light_llm.generation).
 
 Prompts of a batch are left-padded; positions come from the mask, so padding shifts
 nothing. Cached graphs prefill once and then decode one token per call; graphs without

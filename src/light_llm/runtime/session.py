@@ -92,7 +92,7 @@ class BoundSession:
 
 def decoding_run(run):
     """What to decode with: `run.bound()` where the backend has one (OnnxSession: the KV
-    cache stays inside onnxruntime between steps), else `run` itself (eager torch)."""
+    cache stays inside onnxruntime between steps), else `run` itself (light_llm.generation's eager torch)."""
     return run.bound() if hasattr(run, "bound") else run
 
 

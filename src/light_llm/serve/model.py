@@ -40,7 +40,7 @@ def load_served_model(folder: Path, threads: int | None = None, name: str | None
         generator = load_export(folder, threads=threads, last_position_logits=True)
         chat = load_chat_template(folder)
     else:
-        from light_llm.runtime.eager import load_eager  # torch: model and run folders only
+        from light_llm.generation.eager import load_eager  # torch: model and run folders only
 
         generator = load_eager(folder)
         chat = load_chat_template(folder if (folder / "tokenizer_config.json").is_file() else folder / "model")

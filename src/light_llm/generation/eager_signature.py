@@ -7,8 +7,7 @@ returns the contract's flat tensors (DESIGN.md), for this model's geometry only.
   without a KV cache, since every token attends to later ones and cached keys would go
   stale.
 Inputs and outputs follow `Geometry.input_names()` / `output_names()` in order. Every
-torch export traces this module, and `lightllm generate` runs it on model folders. This
-module imports torch: `import light_llm.runtime` never loads it.
+torch export traces this module, and `lightllm generate` runs it on model folders.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The eager PyTorch backend of `lightllm generate` for model and run folders. With
-eager_signature.py, compiled_decode.py and static_cache.py, the only modules of
-light_llm.runtime that use torch; `import light_llm.runtime` never loads them.
+"""The eager PyTorch backend of `lightllm generate` and `lightllm serve` for model and run
+folders: the runtime's generator (light_llm.runtime) driving the model through the
+contract's signature (eager_signature.py).
 
 Models with a KV cache decode through `CompiledDecode`: the plain eager path, and a
 compiled decode step once it pays (`compile`: "auto", "on" or "off"; compiled_decode.py)."""
@@ -16,8 +16,8 @@ from light_llm.runtime.text import TextGenerator
 def load_eager(folder: str | Path, compile: str = "auto") -> TextGenerator:
     from light_llm.chat_template import read_chat_files, token_ids
     from light_llm.model_folder import ModelFolderError, load_model_folder
-    from light_llm.runtime.compiled_decode import CompiledDecode, check_compile_mode
-    from light_llm.runtime.eager_signature import run_module, signature_module
+    from light_llm.generation.compiled_decode import CompiledDecode, check_compile_mode
+    from light_llm.generation.eager_signature import run_module, signature_module
     from light_llm.tokenizer import byte_tokenizer, load_tokenizer_file
 
     check_compile_mode(compile)

@@ -1,4 +1,4 @@
-"""The compiled decode path (runtime/compiled_decode.py, static_cache.py): the same greedy
+"""The compiled decode path (generation/compiled_decode.py, static_cache.py): the same greedy
 tokens as the plain eager path, for a llama-style and a sliding-window model, across
 cache growth and left padding; and the plain path, with a debug line, where compiling fails."""
 
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from light_llm.runtime import compiled_decode, static_cache
-from light_llm.runtime.compiled_decode import CompiledDecode
-from light_llm.runtime.eager_signature import run_module, signature_module
+from light_llm.generation import compiled_decode, static_cache
+from light_llm.generation.compiled_decode import CompiledDecode
+from light_llm.generation.eager_signature import run_module, signature_module
 from light_llm.runtime.generator import generate_ids
 from light_llm.runtime.geometry import Geometry
-from light_llm.runtime.static_cache import StaticCache, capacity_for
+from light_llm.generation.static_cache import StaticCache, capacity_for
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 from tiny_models import tiny_model  # noqa: E402

@@ -14,7 +14,7 @@ When to compile (`compile`):
   server, a Python session). Compiling costs seconds (tens on a cold cache, see below)
   and saves milliseconds per token, so a short one-off `lightllm generate` never pays it.
 
-Compile time is logged (logger `light_llm.runtime.compiled_decode`, INFO) and kept in
+Compile time is logged (logger `light_llm.generation.compiled_decode`, INFO) and kept in
 `compile_seconds`. Inductor keeps what it compiled on disk (its FX graph and AOTAutograd
 caches, under TORCHINDUCTOR_CACHE_DIR, by default a torchinductor_<user> folder in the
 temporary directory), so a later process compiling the same model shape skips code
@@ -39,9 +39,9 @@ from torch import nn
 
 from light_llm.errors import LightLLMError
 from light_llm.formatting import error_line
-from light_llm.runtime.eager_signature import run_module
+from light_llm.generation.eager_signature import run_module
 from light_llm.runtime.geometry import Geometry
-from light_llm.runtime.static_cache import StaticCache, capacity_for
+from light_llm.generation.static_cache import StaticCache, capacity_for
 
 CompileMode = Literal["auto", "on", "off"]
 COMPILE_MODES: tuple[str, ...] = ("auto", "on", "off")

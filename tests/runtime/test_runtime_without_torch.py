@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from light_llm.cli.missing import missing_module_line
 from light_llm.generation.eager import load_eager
 from light_llm.runtime.sampling import Sampling
 
@@ -17,7 +20,7 @@ import sys
 class _NoTorch:
     def find_spec(self, name, path=None, target=None):
         if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this process")
+            raise ModuleNotFoundError("torch is blocked in this process", name=name)  # as if not installed
         return None
 sys.meta_path.insert(0, _NoTorch())
 '''
@@ -99,3 +102,39 @@ def test_runtime_generates_where_torch_cannot_be_imported(llama_export, tmp_path
     assert result["streamed"] == result["greedy"][0]
     sampling = Sampling(temperature=0.9, top_k=40, top_p=0.9, seed=3)
     assert result["sampled"] == eager.generate("Hello", max_new_tokens=12, sampling=sampling)
+
+
+CLI = "from light_llm.cli.app import main; main()"
+SPEC = PACKAGE.parents[1] / "examples" / "specs" / "tiny.yaml"
+
+
+@pytest.mark.parametrize("command", [
+    ["verify", "EXPORT"],
+    ["export", "RUN", "--onnx", "--out", "OUT"],
+    ["generate", "RUN", "--prompt", "hi"],
+    ["serve", "RUN"],
+    ["eval", "RUN", "--perplexity"],
+    ["import-hf", "RUN", "--out", "OUT"],
+    ["train", SPEC, "--steps", "1", "--out", "OUT"],
+    ["sweep", SPEC, "--grid", "model.d_model=64,128", "--out", "OUT"],
+    ["demo", "--out", "OUT"],
+])
+def test_a_command_that_needs_torch_says_which_extra_to_install(llama_export, tmp_path, command):
+    places = {"RUN": llama_export[0], "EXPORT": llama_export[1], "OUT": tmp_path / "out"}
+    child = run_without_torch(CLI, *(str(places.get(argument, argument)) for argument in command), folder=tmp_path)
+    assert child.returncode == 1
+    assert child.stderr.strip() == "error: " + missing_module_line(ModuleNotFoundError(name="torch"))
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["generate", "EXPORT", "--prompt", "hi", "--max-new-tokens", "3"],
+    ["eval", "EXPORT", "--perplexity"],
+    ["validate", SPEC],
+    ["compile", SPEC],
+])
+def test_commands_on_exports_and_specs_run_without_torch(llama_export, tmp_path, command):
+    child = run_without_torch(CLI, *(str(llama_export[1]) if argument == "EXPORT" else str(argument)
+                                     for argument in command), folder=tmp_path)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip()

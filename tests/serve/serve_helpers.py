@@ -33,18 +33,23 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(folder: Path, tmp_path: Path, *options: str, torch: bool = False) -> Iterator[str]:
-    """`lightllm serve folder *options` (where importing torch fails unless `torch`);
-    yields its base URL (…/v1)."""
-    paths = [str(Path(__file__).parents[2] / "src")]
-    if not torch:
-        (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
-        paths.insert(0, str(tmp_path))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+def running_server(folder: Path, tmp_path: Path, *options: str, torch: bool = False,
+                   lightllm: Path | None = None) -> Iterator[str]:
+    """`lightllm serve folder *options` (where importing torch fails unless `torch`), this
+    checkout's or the installed `lightllm` executable given; yields its base URL (…/v1)."""
+    if lightllm is None:
+        paths = [str(Path(__file__).parents[2] / "src")]
+        if not torch:
+            (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
+            paths.insert(0, str(tmp_path))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+        program = [sys.executable, "-c", "from light_llm.cli.app import main; main()"]
+    else:
+        env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+        program = [str(lightllm)]
     port = free_port()
     log = (tmp_path / f"server-{port}.log").open("w+")
-    command = [sys.executable, "-c", "from light_llm.cli.app import main; main()", "serve", str(folder),
-               "--port", str(port), *options]
+    command = [*program, "serve", str(folder), "--port", str(port), *options]
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,6 +69,21 @@ def running_server(folder: Path, tmp_path: Path, *options: str, torch: bool = Fa
         server.terminate()
         server.wait(timeout=20)
         log.close()
+
+
+def client(url: str, key: str = "unused"):
+    import openai
+
+    return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=60)
+
+
+def greedy(model, prompt: str, max_tokens: int) -> list[int]:
+    """light_llm.runtime's greedy tokens for `prompt` (model: a load_export TextGenerator)."""
+    from light_llm.runtime import generate_ids
+
+    ids = generate_ids(model.run, model.geometry, [model.encode(prompt)], max_new_tokens=max_tokens,
+                       eos_id=model.eos_id, pad_id=model.pad_id or 0)[0]
+    return [token for token in ids if token != model.eos_id]
 
 
 WEB = Path(__file__).parents[2] / "examples" / "web"

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
-from serve_helpers import CONTEXT, post_and_keep_open, running_server
+from serve_helpers import CONTEXT, client, greedy, post_and_keep_open, running_server
 
-from light_llm.runtime import generate_ids, load_export
+from light_llm.runtime import load_export
 
 PROMPTS = ["Hello", "def main():", "import os\n", "a much longer prompt than the others, to pad", "x", "¿qué?"]
 
@@ -31,16 +31,6 @@ def model(serve_export):
 def server(serve_export, tmp_path_factory):
     with running_server(serve_export, tmp_path_factory.mktemp("server")) as url:
         yield url
-
-
-def client(url: str, key: str = "unused") -> openai.OpenAI:
-    return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=60)
-
-
-def greedy(model, prompt: str, max_tokens: int) -> list[int]:
-    ids = generate_ids(model.run, model.geometry, [model.encode(prompt)], max_new_tokens=max_tokens,
-                       eos_id=model.eos_id, pad_id=model.pad_id or 0)[0]
-    return [token for token in ids if token != model.eos_id]
 
 
 def stats(url: str) -> dict:

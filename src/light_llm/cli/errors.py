@@ -1,6 +1,6 @@
 """The one error path of every command: a `LightLLMError` (or an OSError: a disk, a
-permission) is printed as one line `error: ...` of at most MAX_LINE characters and exits
-1; anything else is a bug, printed as one line that says how to see its traceback
+permission, or a package the install lacks: cli/missing.py) is printed as one line
+`error: ...` of at most MAX_LINE characters and exits 1; anything else is a bug, printed as one line that says how to see its traceback
 (`LIGHTLLM_DEBUG=1` or `lightllm --debug`), and exits 1 as well."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Callable
 import click
 import typer
 
+from light_llm.cli.missing import missing_module_line
 from light_llm.errors import MAX_LINE, LightLLMError
 from light_llm.formatting import shorten
 
@@ -61,6 +62,9 @@ def guarded(command: Callable) -> Callable:
         except Exception as error:
             if debugging():
                 raise
+            missing = missing_module_line(error) if isinstance(error, ModuleNotFoundError) else None
+            if missing:
+                fail(missing)
             typer.echo(_internal(error), err=True)
             raise typer.Exit(1)
 

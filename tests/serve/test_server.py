@@ -117,6 +117,26 @@ def test_too_long_for_the_context_is_400(server, model) -> None:
         client(server).completions.create(model="any", prompt="Hello", temperature=-1)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("logprobs", 2), ("echo", True), ("presence_penalty", 0.5), ("frequency_penalty", 0.5),
+    ("logit_bias", {"1": 5}), ("best_of", 2),
+])
+def test_a_completion_field_light_llm_does_not_implement_is_400(server, field, value) -> None:
+    with pytest.raises(openai.BadRequestError, match=f"{field}: got .* not supported by lightllm serve") as refused:
+        client(server).completions.create(model="any", prompt="Hello", max_tokens=2, **{field: value})
+    assert refused.value.body["param"] == field
+
+
+def test_a_chat_field_light_llm_does_not_implement_is_400(server) -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    for fields in ({"logprobs": True, "top_logprobs": 2}, {"presence_penalty": 1.0}, {"tools": []}):
+        with pytest.raises(openai.BadRequestError, match=f"{next(iter(fields))}: .*not supported by lightllm serve"):
+            client(server).chat.completions.create(model="any", messages=messages, max_tokens=2, **fields)
+    answer = client(server).chat.completions.create(model="any", messages=messages, max_tokens=2, logprobs=False,
+                                                    presence_penalty=0, frequency_penalty=0, user="someone")
+    assert answer.usage.completion_tokens >= 1
+
+
 def test_disconnect_mid_stream_stops_generation(server) -> None:
     before = stats(server)
     max_tokens = CONTEXT - 10

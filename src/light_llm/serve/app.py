@@ -72,7 +72,7 @@ class Routes:
 
     async def completions(self, request: Request) -> Response:
         body = await _json(request)
-        opts = options(body, ("max_tokens",))
+        opts = options(body, ("max_tokens",), own=("prompt",))
         prompt = completion_prompt(body)
         ids = self.model.generator.encode(prompt) if isinstance(prompt, str) else prompt
         generation = self._start(ids, opts, default=16)  # OpenAI's default max_tokens for completions
@@ -97,7 +97,7 @@ class Routes:
 
     async def chat_completions(self, request: Request) -> Response:
         body = await _json(request)
-        opts = options(body, ("max_completion_tokens", "max_tokens"))
+        opts = options(body, ("max_completion_tokens", "max_tokens"), own=("messages",))
         try:
             prompt = self.model.chat.render(chat_messages(body))
         except ChatTemplateError as error:  # e.g. a template that refuses roles out of turn

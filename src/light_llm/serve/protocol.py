@@ -3,6 +3,7 @@ each mistake is a BadRequest naming the field and what is allowed (HTTP 400)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,18 @@ from light_llm.errors import LightLLMError
 from light_llm.runtime import Sampling
 
 MAX_STOPS = 4
+
+# The fields of both endpoints that light_llm reads (or, for `model`, `user` and `metadata`,
+# that do not change the answer: one model is served).
+SHARED_FIELDS = frozenset({"model", "n", "temperature", "top_p", "seed", "stop", "stream", "stream_options",
+                           "return_token_ids", "user", "metadata"})
+# OpenAI fields light_llm does not implement, accepted only at the values that leave them off
+# (what clients may send by default); any other value is a 400 naming the field.
+OFF_VALUES: dict[str, tuple] = {
+    "logprobs": (None, False), "top_logprobs": (None, 0), "echo": (None, False),
+    "presence_penalty": (None, 0), "frequency_penalty": (None, 0), "logit_bias": (None, {}),
+    "best_of": (None, 1), "suffix": (None, ""), "store": (None, False),
+}
 
 
 class BadRequest(LightLLMError):
@@ -46,8 +59,23 @@ def _integer(body: dict, name: str, low: int) -> int | None:
     return value
 
 
-def options(body: dict, max_tokens_names: tuple[str, ...]) -> Options:
-    """The fields shared by /v1/completions and /v1/chat/completions."""
+def refuse_unread_fields(body: dict, own: tuple[str, ...]) -> None:
+    """A BadRequest for the first field that would be ignored: light_llm answers every
+    field it is sent or refuses it, never drops one silently."""
+    for name, value in body.items():
+        if name in SHARED_FIELDS or name in own:
+            continue
+        if name not in OFF_VALUES:
+            raise BadRequest(f"{name}: not supported by lightllm serve; leave it out", name)
+        if not any(value == off and isinstance(value, bool) == isinstance(off, bool) for off in OFF_VALUES[name]):
+            allowed = " or ".join(json.dumps(off) for off in OFF_VALUES[name])
+            raise BadRequest(f"{name}: got {_short(value)}; not supported by lightllm serve (allowed: {allowed})", name)
+
+
+def options(body: dict, max_tokens_names: tuple[str, ...], own: tuple[str, ...]) -> Options:
+    """The fields shared by /v1/completions and /v1/chat/completions; `own`: the fields of the
+    endpoint itself (its prompt or messages)."""
+    refuse_unread_fields(body, (*max_tokens_names, *own))
     n = body.get("n", 1)
     if n != 1:
         raise BadRequest(f"n: got {n!r}; allowed: 1 (one choice per request)", "n")

@@ -205,7 +205,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
     model.eval()
     notes = _notes(source, checkpoint, found, tokenizer)
     if chat is not None and chat.template is not None and importlib.util.find_spec("jinja2") is None:
-        notes.append("chat template not checked (jinja2 is not installed: pip install light_llm[serve])")
+        notes.append("chat template not checked (jinja2, a dependency of light_llm, is not installed: pip install jinja2)")
     parity = None
     if verify and importlib.util.find_spec("transformers") is not None:
         parity = _verify_against_transformers(source, model, hf_state, seed)

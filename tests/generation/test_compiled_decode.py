@@ -133,6 +133,19 @@ def test_cli_generate_compile_option(llama_export, monkeypatch):
     assert "Traceback" not in bad.output
 
 
+def test_cli_generate_compile_on_says_when_compiling_failed(llama_export, monkeypatch):
+    def unavailable(module):
+        raise RuntimeError("no C++ compiler\nsecond line")
+
+    monkeypatch.setattr(compiled_decode, "compile_step", unavailable)
+    options = ["--prompt", "for i in", "--max-new-tokens", "6"]
+    on, auto = cli("generate", llama_export[0], *options, "--compile", "on"), cli("generate", llama_export[0], *options)
+    assert on.exit_code == 0 and on.stdout == auto.stdout
+    assert on.stderr.splitlines() == ["note: --compile on: compiling the decode step failed "
+                                      "(RuntimeError: no C++ compiler); decoded with the plain eager path"]
+    assert auto.stderr == ""  # auto never compiled a 6-token generation
+
+
 def test_bad_compile_mode_is_refused():
     with pytest.raises(ValueError, match="compile='sometimes': allowed: auto, on, off"):
         decoders(tiny_model(), "sometimes")

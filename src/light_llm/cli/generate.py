@@ -53,18 +53,17 @@ def generate(
         compiled_in = getattr(generator.run, "compile_seconds", None)
         if compiled_in is not None:
             typer.echo(f"compiled the decode step in {compiled_in:.1f} s", err=True)
+        unavailable = getattr(generator.run, "unavailable", None)
+        if compile == "on" and unavailable is not None:
+            typer.echo(f"note: --compile on: compiling the decode step failed ({unavailable}); "
+                       "decoded with the plain eager path", err=True)
     except ValueError as error:  # the project's errors, and the runtime's bad options
         fail(str(error))
 
 
 def _chat_prompt(folder: Path, message: str) -> str:
-    import importlib.util
-
     from light_llm.chat_template import load_chat_template
 
-    if importlib.util.find_spec("jinja2") is None:
-        raise GenerateInputError("--chat renders the model's chat template with jinja2: "
-                                 "pip install light_llm[serve]")
     return load_chat_template(folder).render([{"role": "user", "content": message}])
 
 

@@ -1,5 +1,5 @@
 // Generation in the browser from a light_llm ONNX export folder: onnxruntime-web (wasm
-// backend, standard ONNX ops only: export with the portable form) and the folder's
+// backend, which runs the default fused export's com.microsoft ops too) and the folder's
 // tokenizer.json read by @huggingface/tokenizers. One graph serves prefill and decode:
 // the first call gets the whole prompt and empty past_key_values, every later call one
 // token and the previous call's present.* (docs/export-contract.md).

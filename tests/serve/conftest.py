@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "exports"))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from serve_helpers import CONTEXT, WEB  # noqa: E402
+from serve_helpers import CONTEXT, WEB, skip_unless_ci  # noqa: E402
 from torch_targets_matrix import ROWS, merged, model_folder  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def web_packages() -> Path:
     import tempfile
 
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed")
+        skip_unless_ci("node and npm are not installed")
     wanted = json.loads((WEB / "package.json").read_text())["dependencies"]
     with open(Path(tempfile.gettempdir()) / "light_llm-examples-web.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

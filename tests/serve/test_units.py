@@ -107,3 +107,24 @@ def test_rows_that_all_stay_are_not_copied_and_onnxruntime_caches_join() -> None
     joined = as_ort.joined(_rows([5], 5, 200)).kept(np.array([True, False, True]))
     assert joined.ids.tolist() == [[0, 0, 0, 0, 101, 102][1:], [200, 201, 202, 203, 204]]
     assert joined.past["k"][:, 0, :, 0].tolist() == joined.ids.tolist()
+
+
+def test_a_missing_tool_skips_outside_ci_and_fails_under_it(monkeypatch) -> None:
+    from serve_helpers import CI_VARIABLE, skip_unless_ci
+
+    monkeypatch.delenv(CI_VARIABLE, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
+        skip_unless_ci("chromium is missing")
+    monkeypatch.setenv(CI_VARIABLE, "1")
+    with pytest.raises(pytest.fail.Exception, match="chromium is missing .LIGHTLLM_CI is set: CI must run this test"):
+        skip_unless_ci("chromium is missing")
+
+
+def test_ci_sets_the_variable_that_makes_missing_tools_fail() -> None:
+    from pathlib import Path
+
+    from serve_helpers import CI_VARIABLE
+
+    script = (Path(__file__).parents[2] / ".ci" / "run").read_text()
+    assert f"export {CI_VARIABLE}=1" in script
+    assert script.index(f"export {CI_VARIABLE}=1") < script.index("python -m pytest")

@@ -10,7 +10,7 @@ import shutil
 from urllib.parse import urlencode
 
 import pytest
-from serve_helpers import running_server
+from serve_helpers import running_server, skip_unless_ci
 
 from light_llm.runtime import generate_ids, load_export
 
@@ -20,19 +20,24 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 PROMPT = "def café(x):\n    return"
 MAX_NEW_TOKENS = 40
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
-                                reason=f"{CHROMIUM} is missing: install Debian's chromium package "
-                                       "(apt-get install -y chromium) to run the browser test")
 
 
-def test_pages_generate_runtime_greedy_tokens(web_packages, serve_export, tmp_path) -> None:
+@pytest.fixture()
+def chromium() -> str:
+    if shutil.which(CHROMIUM) is None:
+        skip_unless_ci(f"{CHROMIUM} is missing: install Debian's chromium package "
+                       "(apt-get install -y chromium) to run the browser test")
+    return CHROMIUM
+
+
+def test_pages_generate_runtime_greedy_tokens(chromium, web_packages, serve_export, tmp_path) -> None:
     from playwright.sync_api import sync_playwright
 
     model = load_export(serve_export)
     expected = generate_ids(model.run, model.geometry, [model.encode(PROMPT)], max_new_tokens=MAX_NEW_TOKENS,
                             eos_id=model.eos_id, pad_id=model.pad_id or 0)[0]
     with running_server(serve_export, tmp_path, "--web") as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
         try:
             page = browser.new_page()
             page.goto(url.removesuffix("/v1") + "/")

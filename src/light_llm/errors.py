@@ -18,6 +18,11 @@ class ExportError(LightLLMError):
     them, light_llm.runtime reads them: the class lives below both)."""
 
 
+class GenerationError(LightLLMError):
+    """A prompt or a sampling option that generation cannot use (light_llm.runtime raises
+    it; the CLI and the server report it)."""
+
+
 class TokenizerError(LightLLMError):
     """A tokenizer that cannot be built, read or used with the spec (raised while
     compiling, training and generating)."""

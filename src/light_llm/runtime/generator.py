@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from light_llm.errors import GenerationError
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.kv_buffers import InPlaceCache
@@ -39,7 +40,7 @@ def end_ids(eos_id: int | Iterable[int] | None) -> frozenset[int]:
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     """input_ids and attention_mask [B, longest], prompts aligned to the right."""
     if not prompts or any(len(prompt) == 0 for prompt in prompts):
-        raise ValueError("every prompt needs at least one token")
+        raise GenerationError("every prompt needs at least one token")
     longest = max(len(prompt) for prompt in prompts)
     ids = np.full((len(prompts), longest), pad_id, dtype=np.int64)
     mask = np.zeros((len(prompts), longest), dtype=np.int64)
@@ -72,7 +73,7 @@ def generate_steps(
     ids, mask = left_pad(prompts, pad_id)
     steps = min(max_new_tokens, geometry.max_seq_len - ids.shape[1])
     if steps <= 0 and max_new_tokens > 0:
-        raise ValueError(f"the prompt has {ids.shape[1]} tokens: no room left in max_seq_len={geometry.max_seq_len}")
+        raise GenerationError(f"the prompt has {ids.shape[1]} tokens: no room left in max_seq_len={geometry.max_seq_len}")
     done = np.zeros(len(prompts), dtype=bool)
     outputs = run(step_feeds(geometry, ids, mask, None))
     cache = None

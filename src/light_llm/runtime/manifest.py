@@ -72,10 +72,10 @@ class ExportManifest(_Record):
     def model_post_init(self, context: object) -> None:
         missing = [name for name in Geometry.__dataclass_fields__ if name not in self.geometry]
         if missing:
-            raise ValueError(f"geometry lacks {', '.join(missing)}")
+            raise ExportError(f"geometry lacks {', '.join(missing)}")
         for name in [self.model_file, *self.sha256]:
             if not name or "/" in name or "\\" in name or name in (".", ".."):
-                raise ValueError(f"{shorten(name, MAX_SHOWN)!r} is not a file name inside the export folder")
+                raise ExportError(f"{shorten(name, MAX_SHOWN)!r} is not a file name inside the export folder")
 
     @property
     def graph_geometry(self) -> Geometry:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from light_llm.errors import GenerationError
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -17,11 +19,11 @@ class Sampling:
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
-            raise ValueError(f"temperature={self.temperature}: allowed: 0 (greedy) or more")
+            raise GenerationError(f"temperature={self.temperature}: allowed: 0 (greedy) or more")
         if self.top_k < 0:
-            raise ValueError(f"top_k={self.top_k}: allowed: 0 (no limit) or more")
+            raise GenerationError(f"top_k={self.top_k}: allowed: 0 (no limit) or more")
         if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p={self.top_p}: allowed: 0 < top_p <= 1")
+            raise GenerationError(f"top_p={self.top_p}: allowed: 0 < top_p <= 1")
 
     @property
     def greedy(self) -> bool:

@@ -7,6 +7,7 @@
 //
 //   node transformers-node.mjs EXPORT_DIR [--prompt TEXT | --chat MESSAGE] [--max-new-tokens N] [--json]
 
+import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
@@ -29,6 +30,13 @@ if (positionals.length !== 1 || (values.prompt !== undefined && values.chat !== 
 env.allowRemoteModels = false; // a local folder only: nothing is downloaded
 env.localModelPath = "";
 const folder = path.resolve(positionals[0]);
+if (!fs.existsSync(path.join(folder, "config.json"))) {
+  // light_llm writes config.json only where the spec maps onto a Hugging Face architecture
+  console.error(`error: ${folder} has no config.json: transformers.js loads only exports whose spec ` +
+                "maps onto a Hugging Face architecture (docs/serving.md#transformersjs); " +
+                "run this one with examples/node/generate.mjs (onnxruntime-node)");
+  process.exit(1);
+}
 const tokenizer = await AutoTokenizer.from_pretrained(folder);
 const model = await AutoModelForCausalLM.from_pretrained(folder, { dtype: "fp32" });
 

@@ -32,3 +32,19 @@ def test_transformers_js_greedy_tokens_equal_python(web_packages, serve_export) 
                             eos_id=model.eos_id, pad_id=model.pad_id or 0)[0]
     assert result["ids"] == expected
     assert result["text"] == model.decode(expected)
+
+
+def test_a_folder_without_config_json_is_refused_in_one_line(web_packages, serve_export, tmp_path) -> None:
+    """Specs that map onto no Hugging Face architecture (alibi, complex attention, ...) get
+    no config.json; transformers.js cannot load them, and the script says so."""
+    import shutil
+
+    folder = tmp_path / "export"
+    shutil.copytree(serve_export, folder, ignore=shutil.ignore_patterns("config.json"))
+    done = subprocess.run(["node", "transformers-node.mjs", str(folder), "--prompt", "hi"],
+                          cwd=web_packages, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {folder} has no config.json: transformers.js loads only exports whose spec maps onto a "
+        "Hugging Face architecture (docs/serving.md#transformersjs); run this one with "
+        "examples/node/generate.mjs (onnxruntime-node)"]

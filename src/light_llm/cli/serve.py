@@ -73,4 +73,7 @@ def _web_dir(folder: Path) -> Path:
         raise LightLLMError(f"--web: the page {WEB_PAGE} is missing (it ships in the source checkout)")
     if not (folder / "light_llm.json").is_file():
         raise LightLLMError(f"--web: {folder} is not an export folder; the page runs ONNX exports")
+    if not (folder / "config.json").is_file():
+        typer.echo(f"note: --web: {folder} has no config.json (its spec maps onto no Hugging Face "
+                   "architecture): transformers.html refuses it; the page at / does not need it", err=True)
     return WEB_PAGE

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from light_llm.compiler.build import build
 from light_llm.compiler.pipeline import lower_spec
-from light_llm.models.transformer.config import EPS_RANGE, MAX_INIT_STD, ROPE_BASE_RANGE
+from light_llm.models.transformer.config import EPS_RANGE, FP32_TINY, MAX_ATTENTION_SCALE, MAX_INIT_STD, ROPE_BASE_RANGE
 from light_llm.schemas.errors import SpecError
 from light_llm.schemas.load import load_spec
 
@@ -33,6 +33,8 @@ ATTENTION = st.fixed_dictionaries(
         "bias": st.booleans(),
         "dropout": _maybe([0.0, 0.5]),
         "window_size": _maybe([1, 2, 5]),
+        "scale": _maybe([FP32_TINY, 1.0, MAX_ATTENTION_SCALE]),
+        "qk_norm": _maybe(["per_head", "whole"]),
     },
 )
 POSITIONAL = st.one_of(
@@ -47,7 +49,7 @@ POSITIONAL = st.one_of(
 )
 FFN = st.fixed_dictionaries(
     {"variant": _maybe(["swiglu", "geglu", "mlp"])},
-    optional={"expansion_factor": _maybe([0.01, 1, 2.6667, 8.0])},
+    optional={"expansion_factor": _maybe([0.25, 1, 2.6667, 8.0])},  # 0.25·4: the least hidden size
 )
 NORM = st.fixed_dictionaries(
     {},
@@ -72,7 +74,7 @@ MODEL = st.fixed_dictionaries(
         "tie_embeddings": st.booleans(),
         "parallel_layers": st.booleans(),
         "dropout": _maybe([0.0, 0.3]),
-        "init_std": _maybe([1e-6, 0.02, MAX_INIT_STD]),
+        "init_std": _maybe([FP32_TINY, 0.02, MAX_INIT_STD]),
         "residual_scaled_init": st.booleans(),
     },
 )

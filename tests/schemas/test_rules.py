@@ -156,6 +156,14 @@ BROKEN = [
     (spec_with(positional={"encoding": "alibi", "sliding_rope_base": 100.0},
                attention={"mask_type": "sliding_window", "window_size": 8}),
      "model.positional.sliding_rope_base", ["'rope'"]),
+    # every derived size ≥ 1, every positive factor a normal fp32 number
+    (spec_with(d_model=64, ffn={"expansion_factor": 1e-09}), "model.ffn.expansion_factor",
+     ["1e-09·64", "below 1", "1/d_model = 0.0156"]),
+    (spec_with(d_model=64, ffn={"expansion_factor": 0.01}), "model.ffn.expansion_factor", ["0.01·64 = 0.64"]),
+    (spec_with(attention={"scale": 2.2250738585072014e-308, "qk_norm": "per_head"}), "model.attention.scale",
+     ["2.2250738585072014e-308", "≥ 1.1754943508222875e-38"]),
+    (spec_with(embedding_scale=1e-300), "model.embedding_scale", ["≥ 1.1754943508222875e-38"]),
+    (spec_with(attention={"logit_softcap": 1e-40}), "model.attention.logit_softcap", ["≥ 1.1754943508222875e-38"]),
 ]
 
 
@@ -182,6 +190,8 @@ def test_pydantic_alone_enforces_the_rule(
 
 
 ACCEPTED = [
+    spec_with(d_model=64, ffn={"expansion_factor": 1 / 64}),  # a hidden size of 1 before rounding up
+    spec_with(attention={"scale": 2.0**-126}, init_std=2.0**-126),
     spec_with(attention={"num_heads": 8, "num_kv_heads": 2}),
     spec_with(attention={"variant": "mqa", "num_kv_heads": 1}),
     spec_with(attention={"variant": "mha", "num_heads": 8, "num_kv_heads": 8}),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from light_llm.errors import LightLLMError
-from light_llm.models.transformer.config import MAX_INIT_STD, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH
+from light_llm.models.transformer.config import FP32_TINY, MAX_INIT_STD, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH
 from light_llm.spec_base import Auto, CheckedSection, Integer, Number
 
 MAX_MIXED_TOKENS = 16_384
@@ -34,7 +34,7 @@ class MixerConfig(CheckedSection):
         64, description="Longest sequence: the token-mixing matrices are max_seq_len × max_seq_len."
     )
     hidden_dim: Integer(1, MAX_WIDTH) = Field(128, description="Hidden width of the channel MLP.")
-    init_std: Number(gt=0.0, le=MAX_INIT_STD) = Field(0.02, description="Standard deviation of weight init.")
+    init_std: Number(ge=FP32_TINY, le=MAX_INIT_STD) = Field(0.02, description="Standard deviation of weight init.")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ ROPE_BASE_RANGE = (1.0, 1e12)
 MAX_ROPE_SCALING = 1_024.0
 EPS_RANGE = (1e-12, 1.0)
 """Below 1e-12 the epsilon is lost in fp32 rounding of the variance; above 1 it swamps it."""
+FP32_TINY = 2.0**-126
+"""float32's smallest normal number, the least value of every positive factor of the model
+(scales, caps, init std, expansion): below it fp32 keeps few digits or none (an attention
+scale of 2.2e-308 becomes 0 and the logits NaN)."""
 
 _SIZE_LIMIT = (
     f"{LIMIT}sizes are bounded so that every accepted spec builds; whether it fits in "
@@ -116,12 +120,12 @@ class AttentionConfig(CheckedSection):
         "per_head: over each head's head_dim (Qwen3, Gemma 3); whole: over the whole Q and "
         "K projections (OLMo 2).",
     )
-    scale: Number(gt=0.0, le=MAX_ATTENTION_SCALE) | Auto = Field(
+    scale: Number(ge=FP32_TINY, le=MAX_ATTENTION_SCALE) | Auto = Field(
         "auto",
         description="Factor on the scores Q·Kᵀ. auto: 1/√head_dim; Gemma 2's "
         "query_pre_attn_scalar s is scale s^-0.5.",
     )
-    logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
+    logit_softcap: Number(ge=FP32_TINY, le=MAX_SOFTCAP) | None = Field(
         None,
         description="Soft-cap the scores before the mask: cap·tanh(scores/cap) (Gemma 2). "
         "Not with variant 'complex' nor use_flash_attn.",
@@ -208,19 +212,19 @@ class RopeScalingConfig(CheckedSection):
     original_max_position_embeddings: Integer(1, MAX_SEQ_LEN) | None = Field(
         None, description="Context length the model was pre-trained with (llama3, yarn: required)."
     )
-    low_freq_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+    low_freq_factor: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="llama3: wavelengths above original/low_freq_factor are divided by factor (required)."
     )
-    high_freq_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+    high_freq_factor: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="llama3: wavelengths below original/high_freq_factor are kept (required)."
     )
-    beta_fast: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+    beta_fast: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="yarn: rotations where the ramp starts keeping frequencies (default 32)."
     )
-    beta_slow: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+    beta_slow: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="yarn: rotations where the ramp ends interpolating them (default 1)."
     )
-    attention_factor: Number(gt=0.0, le=MAX_ROPE_SCALING) | None = Field(
+    attention_factor: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="yarn: cos and sin are multiplied by it (default 0.1·ln(factor) + 1)."
     )
 
@@ -302,9 +306,9 @@ class FFNConfig(CheckedSection):
     """The feed-forward sub-layer of each block."""
 
     variant: FFNVariantName = Field("swiglu")
-    expansion_factor: Number(gt=0.0, le=MAX_EXPANSION) = Field(
+    expansion_factor: Number(ge=FP32_TINY, le=MAX_EXPANSION) = Field(
         2.6667,
-        description="Hidden size = expansion_factor · d_model, rounded up to a multiple of 8. "
+        description="Hidden size = expansion_factor · d_model (at least 1), rounded up to a multiple of 8. "
         f"{LIMIT}sixteen times the largest in use; memory is checked by `lightllm compile`.",
     )
     dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on the hidden activations.")
@@ -389,7 +393,7 @@ class TransformerConfig(CheckedSection):
     dropout: Number(ge=0.0, lt=1.0) = Field(
         0.0, description="Embedding dropout and residual dropout."
     )
-    init_std: Number(gt=0.0, le=MAX_INIT_STD) = Field(
+    init_std: Number(ge=FP32_TINY, le=MAX_INIT_STD) = Field(
         0.02,
         description=f"Standard deviation of weight init. {LIMIT}larger weights overflow fp32 "
         "activations.",
@@ -410,10 +414,10 @@ class TransformerConfig(CheckedSection):
         description="Add a bias to the LM head (Phi). With tie_embeddings the weight is the "
         "token embedding and the bias is the head's own.",
     )
-    final_logit_softcap: Number(gt=0.0, le=MAX_SOFTCAP) | None = Field(
+    final_logit_softcap: Number(ge=FP32_TINY, le=MAX_SOFTCAP) | None = Field(
         None, description="Soft-cap the logits: cap·tanh(logits/cap) (Gemma 2)."
     )
-    embedding_scale: Number(gt=0.0, le=MAX_WIDTH) | Literal["sqrt_d_model"] = Field(
+    embedding_scale: Number(ge=FP32_TINY, le=MAX_WIDTH) | Literal["sqrt_d_model"] = Field(
         1.0,
         description="Factor on the token embeddings (not on a tied LM head). sqrt_d_model: "
         "√d_model in the model's dtype (Gemma).",
@@ -499,13 +503,21 @@ class TransformerConfig(CheckedSection):
                 )
             )
         found += self._rope_problems(head_dim) + self._pattern_problems()
-        found += self._parallel_norm_problems()
+        found += self._parallel_norm_problems() + self._ffn_problems()
         window = self.attention.window_size
         if window is not None and window > self.max_seq_len:
             found.append(
                 ("attention.window_size", f"window_size={window} exceeds max_seq_len={self.max_seq_len}")
             )
         return found
+
+    def _ffn_problems(self) -> list[Problem]:
+        # every derived size is at least 1: here the FFN's hidden size before rounding up
+        product = self.ffn.expansion_factor * self.d_model
+        if product >= 1:
+            return []
+        return [("ffn.expansion_factor", f"expansion_factor·d_model = {self.ffn.expansion_factor:g}·{self.d_model} "
+                 f"= {product:.3g}, a hidden size below 1; allowed: a factor ≥ 1/d_model = {1 / self.d_model:.3g}")]
 
     def _parallel_norm_problems(self) -> list[Problem]:
         if self.parallel_norms != "separate":

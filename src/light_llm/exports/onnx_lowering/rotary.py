@@ -8,7 +8,12 @@ fused (a layer in one GroupQueryAttention node): rotated inside the node (do_rot
 tables, position_ids) where plan.py allows it, else by two RotaryEmbedding nodes
 (com.microsoft) before it, on the packed `[batch, seq, heads·head_dim]` projections.
 portable (standard-ops attention): x·cos + rotate(x)·sin on `[batch, heads, seq, head_dim]`,
-cos and sin gathered at position_ids once per graph."""
+cos and sin gathered at position_ids once per graph.
+
+Another rotation's lowering is the same pair of classes, built per layer as
+Class(g, AttentionIR, max_seq_len, position_ids, placement): the fused one with
+`placement_for(AttentionIR, min_onnxruntime)` (plan.py asks it), `inside`, `rotate(q, k,
+scope)`, `node_inputs()` and `node_attributes()`; the portable one with `rotate(q, k, scope)`."""
 
 from __future__ import annotations
 

@@ -2,6 +2,9 @@
 MatMul in as its query, the KV cache in `[batch, kv_heads, seq, head_dim]`, then the output
 MatMul.
 
+These are the attention kernels' ONNX lowerings (options.py: fused for the layers plan.py
+fuses, portable for the others); the rotation is the positional encoding's (rotary.py).
+
 Rotary is inside the node (do_rotary, its cos/sin tables, the graph's position_ids). On its
 own, onnxruntime's CPU kernel (1.32) rotates a first prompt by position_ids[0, 0] + slot for
 every row, which is wrong for left-padded rows (the contract's positions count attended
@@ -25,72 +28,48 @@ from light_llm.exports.onnx_lowering.masks import AttentionInputs
 from light_llm.exports.onnx_lowering.qk_norm import qk_normed, soft_capped
 from light_llm.exports.onnx_lowering.weights import Weights
 
+Cache = tuple[str, str, str, str]  # (past key, past value, present key, present value) names
 
-def fused_attention(
-    g: GraphBuilder,
-    weights: Weights,
-    prefix: str,
-    attention_ir,
-    x: str,
-    masks: AttentionInputs,
-    rotary: tuple[str, str] | None,
-    position_ids: str | None,
-    cache: tuple[str, str, str, str],
-    rotary_inside: bool = False,
-) -> str:
-    """`rotary`: the cos and sin tables (None without RoPE); `rotary_inside`: rotated by the
-    node itself (else by RotaryEmbedding nodes); `cache`: (past key, past value, present
-    key, present value) names."""
+
+def fused_attention(g: GraphBuilder, weights: Weights, prefix: str, attention_ir, x: str,
+                    masks: AttentionInputs, rotation, cache: Cache) -> str:
+    """`rotation`: the encoding's fused rotation (rotary.FusedRotary), None without one."""
     scope = f"/{prefix}"
-    qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
-                 packed_name=f"{prefix}.qkv_proj")
+    qkv = _qkv(g, weights, prefix, x)
     q, k, v = qkv, "", ""
-    rotates_before = rotary is not None and not rotary_inside
-    if attention_ir.qk_norm != "none" or rotates_before:
-        sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
-        q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+    rotates_before = rotation is not None and not rotation.inside
+    if attention_ir.qk_norms() is not None or rotates_before:
+        q, k, v = _split(g, attention_ir, qkv, scope)
         q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
     if rotates_before:
-        q, k = _rotary_embedding(g, attention_ir, q, k, rotary, position_ids, scope)
-        rotary = None
+        q, k = rotation.rotate(q, k, scope)
+    inside = rotation is not None and rotation.inside
     past_key, past_value, present_key, present_value = cache
-    inputs = [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length]
-    if rotary is None:
-        inputs += ["", "", "", masks.bias]
-    else:
-        inputs += [*rotary, position_ids, masks.bias, "", "", "", "", "", masks.query_seqlens]
+    inputs = [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length,
+              *(rotation.node_inputs() if inside else ["", "", ""]), masks.bias]
+    if inside:
+        inputs += ["", "", "", "", "", masks.query_seqlens]
     out = g.node(
         "GroupQueryAttention", inputs,
         scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
         num_heads=attention_ir.num_heads, kv_num_heads=attention_ir.num_kv_heads,
-        scale=attention_ir.score_scale, **_softcap_attribute(attention_ir), **_rotary_attributes(attention_ir, rotary),
+        scale=attention_ir.score_scale, **_softcap_attribute(attention_ir),
+        **(rotation.node_attributes() if inside else {}),
     )[0]  # the sliding window is in masks.bias (see masks.py)
     return linear(g, weights, out, f"{prefix}.o_proj")
 
 
-def standard_attention(
-    g: GraphBuilder,
-    weights: Weights,
-    prefix: str,
-    attention_ir,
-    x: str,
-    masks: AttentionInputs,
-    rotation: tuple[str, str] | None,
-    cache: tuple[str, str, str, str] | None,
-) -> str:
-    """`rotation`: cos and sin `[batch, 1, seq, head_dim]`; `cache`: as for fused_attention,
-    None without a KV cache (bidirectional)."""
+def standard_attention(g: GraphBuilder, weights: Weights, prefix: str, attention_ir, x: str,
+                       masks: AttentionInputs, rotation, cache: Cache | None) -> str:
+    """`rotation`: the encoding's standard-ops rotation (rotary.StandardRotary), None without
+    one; `cache`: None without a KV cache (bidirectional)."""
     scope = f"/{prefix}"
     heads, kv_heads, dim = attention_ir.num_heads, attention_ir.num_kv_heads, attention_ir.head_dim
-    qkv = linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
-                 packed_name=f"{prefix}.qkv_proj")
-    sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
-    q, k, v = g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+    q, k, v = _split(g, attention_ir, _qkv(g, weights, prefix, x), scope)
     q, k = qk_normed(g, weights, prefix, attention_ir, q, k)
     q, k, v = (_heads(g, t, n, dim, scope) for t, n in zip((q, k, v), (heads, kv_heads, kv_heads)))
     if rotation is not None:
-        rotary_dim, pairing = attention_ir.positional.rotary_dim(dim), attention_ir.positional.rope_pairing
-        q, k = (_rotate(g, t, rotation, dim, rotary_dim, pairing, scope) for t in (q, k))
+        q, k = rotation.rotate(q, k, scope)
     if cache is not None:
         past_key, past_value, present_key, present_value = cache
         k = g.node("Concat", [past_key, k], scope=scope, outputs=[present_key], axis=2)[0]
@@ -109,50 +88,23 @@ def standard_attention(
     return linear(g, weights, out, f"{prefix}.o_proj")
 
 
+def _qkv(g: GraphBuilder, weights: Weights, prefix: str, x: str) -> str:
+    """Q, K and V in one packed MatMul."""
+    return linear(g, weights, x, f"{prefix}.q_proj", f"{prefix}.k_proj", f"{prefix}.v_proj",
+                  packed_name=f"{prefix}.qkv_proj")
+
+
+def _split(g: GraphBuilder, attention_ir, qkv: str, scope: str) -> list[str]:
+    sizes = g.constant([attention_ir.q_size, attention_ir.kv_size, attention_ir.kv_size])
+    return g.node("Split", [qkv, sizes], scope=scope, outputs=3, axis=-1)
+
+
 def _softcap_attribute(attention_ir) -> dict:
     """GroupQueryAttention caps the scaled scores before its attention_bias is added."""
-    return {} if attention_ir.logit_softcap is None else {"softcap": attention_ir.logit_softcap}
-
-
-def _rotary_embedding(g: GraphBuilder, attention_ir, q: str, k: str, rotary: tuple[str, str],
-                      position_ids: str, scope: str) -> tuple[str, str]:
-    """Q and K `[batch, seq, heads·head_dim]` rotated by RotaryEmbedding nodes at position_ids."""
-    positional = attention_ir.positional
-    return tuple(g.op("RotaryEmbedding", t, position_ids, *rotary, scope=scope, domain=MS_DOMAIN,
-                      interleaved=int(positional.rope_pairing == "interleaved"), num_heads=heads,
-                      rotary_embedding_dim=positional.rotary_dim(attention_ir.head_dim))
-                 for t, heads in ((q, attention_ir.num_heads), (k, attention_ir.num_kv_heads)))
-
-
-def _rotary_attributes(attention_ir, rotary) -> dict:
-    if rotary is None:
-        return {}
-    return {"do_rotary": 1, "rotary_interleaved": int(attention_ir.positional.rope_pairing == "interleaved")}
+    return {} if attention_ir.logit_softcap is None else dict(softcap=attention_ir.logit_softcap)
 
 
 def _heads(g: GraphBuilder, x: str, heads: int, dim: int, scope: str) -> str:
     """[B, S, heads·dim] → [B, heads, S, dim]."""
     x = g.op("Reshape", x, g.constant([0, 0, heads, dim]), scope=scope)
     return g.op("Transpose", x, scope=scope, perm=[0, 2, 1, 3])
-
-
-def _rotate(g: GraphBuilder, x: str, rotation: tuple[str, str], dim: int, rotary_dim: int,
-            pairing: str, scope: str) -> str:
-    """x·cos + rotate(x)·sin on the first rotary_dim dims (the rest pass through):
-    half-split pairs rotate (x1, x2) → (-x2, x1) on the halves, interleaved pairs
-    (x_2j, x_2j+1) → (-x_2j+1, x_2j)."""
-    passed = None
-    if rotary_dim < dim:
-        x, passed = g.node("Split", [x, g.constant([rotary_dim, dim - rotary_dim])], scope=scope,
-                           outputs=2, axis=-1)
-    if pairing == "interleaved":
-        pairs = g.op("Reshape", x, g.constant([0, 0, 0, -1, 2]), scope=scope)  # [B, H, S, R/2, 2]
-        even, odd = g.node("Split", [pairs, g.constant([1, 1])], scope=scope, outputs=2, axis=-1)
-        rotated = g.op("Reshape", g.op("Concat", g.op("Neg", odd, scope=scope), even, scope=scope, axis=-1),
-                       g.constant([0, 0, 0, rotary_dim]), scope=scope)
-    else:
-        first, second = g.node("Split", [x, g.constant([rotary_dim // 2] * 2)], scope=scope, outputs=2, axis=-1)
-        rotated = g.op("Concat", g.op("Neg", second, scope=scope), first, scope=scope, axis=-1)
-    cos, sin = rotation
-    out = g.op("Add", g.op("Mul", x, cos, scope=scope), g.op("Mul", rotated, sin, scope=scope), scope=scope)
-    return out if passed is None else g.op("Concat", out, passed, scope=scope, axis=-1)

@@ -6,7 +6,8 @@ every output a name derived from it, so the written graph reads like the IR.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -15,14 +16,16 @@ from onnx import TensorProto, helper
 from light_llm.exports.onnx_lowering.tensors import TensorStore
 
 MS_DOMAIN = "com.microsoft"
+T = TypeVar("T")
 
 
 class GraphBuilder:
-    """`contrib`: whether onnxruntime's com.microsoft ops may be used (the fused form);
-    `tensors`: where initializers go as they are made (TensorStore.save writes the file)."""
+    """`portable`: standard ONNX ops only (else the fused form: onnxruntime's com.microsoft
+    ops allowed); `tensors`: where initializers go as they are made (TensorStore.save
+    writes the file)."""
 
-    def __init__(self, tensors: TensorStore, contrib: bool = True) -> None:
-        self.contrib = contrib
+    def __init__(self, tensors: TensorStore, portable: bool = False) -> None:
+        self.portable = portable
         self.tensors = tensors
         self.nodes: list[onnx.NodeProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []
@@ -30,6 +33,7 @@ class GraphBuilder:
         self.value_info: list[onnx.ValueInfoProto] = []
         self._names: set[str] = set()
         self._constants: dict[tuple, str] = {}
+        self._once: dict[str, dict[Hashable, object]] = {}
 
     def _unique(self, name: str) -> str:
         candidate, n = name, 1
@@ -76,6 +80,14 @@ class GraphBuilder:
             label = "_".join(str(v) for v in array.flatten()[:4]) if array.size <= 4 else "table"
             self._constants[key] = self.initializer(self._unique(f"const/{array.dtype}/{label}"), array)
         return self._constants[key]
+
+    def once(self, kind: str, key: Hashable, make: Callable[[int], T]) -> T:
+        """What the graph computes once for every layer that reads it (masks, rotary tables):
+        `make(n)` the first time `key` of `kind` is asked for, n the number made before it."""
+        made = self._once.setdefault(kind, {})
+        if key not in made:
+            made[key] = make(len(made))
+        return made[key]
 
     def add_input(self, name: str, elem_type: int, shape: Sequence[str | int]) -> str:
         self.inputs.append(helper.make_tensor_value_info(name, elem_type, list(shape)))

@@ -10,6 +10,9 @@ position_ids input, not from seqlens_k, so left padding does not shift them: the
 each row's own positions only when it is also given query_seqlens (sequence_length for every
 row: the whole chunk is valid, nothing is right-padded).
 
+A positional encoding that biases the scores (ALiBi) adds its entry's `onnx_score_bias`
+`[1, heads, S, T]` to the allowed slots.
+
 A sliding window is applied by the same bias (query slot - key slot < window_size), not by
 GroupQueryAttention's local_window_size: onnxruntime 1.32's CPU kernel gives wrong scores
 when local_window_size and attention_bias are combined (found by the parity gate).
@@ -24,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from light_llm.exports.onnx_lowering import options
 from light_llm.exports.onnx_lowering.builder import BOOL, FLOAT, INT32, GraphBuilder
-from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, entry
 
 SCOPE = "/attention_inputs"
 
@@ -50,8 +53,9 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
                 g.constant([1, 2]), scope=SCOPE)  # [B, 1, 1, T]
     minimum = g.constant(np.finfo(np.float32).min, np.float32)
     causal_in_bias = not fused and attention_ir.mask_type != "bidirectional"
+    score_bias = options.score_bias(attention_ir.positional.encoding, g.portable)
     distance = None
-    if _biases_scores(attention_ir) or attention_ir.window_size or causal_in_bias:
+    if score_bias is not None or attention_ir.window_size or causal_in_bias:
         distance = _slot_distance(g, sequence, total)  # [S, T]
     if causal_in_bias:
         not_future = g.op("GreaterOrEqual", distance, g.constant(0), scope=SCOPE)
@@ -59,8 +63,8 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     if attention_ir.window_size:
         in_window = g.op("Less", distance, g.constant(attention_ir.window_size), scope=SCOPE)
         keep = g.op("And", keep, in_window, scope=SCOPE)  # [B, 1, S, T]
-    if _biases_scores(attention_ir):
-        allowed_bias = _alibi(g, distance, attention_ir.num_heads)  # [1, H, S, T]
+    if score_bias is not None:
+        allowed_bias = score_bias(g, distance, attention_ir)  # [1, H, S, T]
     else:
         rows = g.op("Concat", g.constant([1, 1]), g.op("Unsqueeze", sequence, g.constant([0]), scope=SCOPE),
                     g.constant([1]), scope=SCOPE, axis=0)
@@ -76,12 +80,6 @@ def attention_inputs(g: GraphBuilder, input_ids: str, attention_mask: str, atten
     return AttentionInputs(bias, seqlens_k=seqlens_k, total_sequence_length=total_int32, query_seqlens=query_seqlens)
 
 
-def _biases_scores(attention_ir) -> bool:
-    """The encoding adds a bias to the scores (its option-table entry has a score_bias).
-    ALiBi is the one such encoding; its bias is lowered here as -slope_h·|distance|."""
-    return entry(POSITIONAL_ENCODINGS, attention_ir.positional.encoding, "positional encoding").score_bias is not None
-
-
 def _slot_distance(g: GraphBuilder, sequence: str, total: str) -> str:
     """query slot - key slot `[S, T]` (int64; slots of past + current)."""
     first_query = g.op("Sub", total, sequence, scope=SCOPE)
@@ -91,18 +89,21 @@ def _slot_distance(g: GraphBuilder, sequence: str, total: str) -> str:
                 g.op("Unsqueeze", key_slots, g.constant([0]), scope=SCOPE), scope=SCOPE)
 
 
-def _alibi(g: GraphBuilder, distance: str, num_heads: int) -> str:
-    """-slope_h · |query slot - key slot|: `[1, num_heads, S, T]`."""
+def alibi_bias(g: GraphBuilder, distance: str, attention_ir) -> str:
+    """The alibi entry's score bias: -slope_h · |query slot - key slot| `[1, num_heads, S, T]`
+    (distance: `[S, T]`)."""
     from light_llm.models.transformer.positional import alibi_slopes
 
+    num_heads = attention_ir.num_heads
     distance = g.op("Cast", g.op("Abs", distance, scope=SCOPE), scope=SCOPE, to=FLOAT)
     slopes = -alibi_slopes(num_heads).numpy().reshape(1, num_heads, 1, 1)
     return g.op("Mul", g.constant(slopes, np.float32), distance, scope=SCOPE)
 
 
 def _grouped(g: GraphBuilder, bias: str, attention_ir) -> str:
-    """The bias with its head axis split as (kv_heads, groups), for grouped scores."""
-    if not _biases_scores(attention_ir):
+    """The bias with its head axis split as (kv_heads, groups), for grouped scores (a bias
+    without a head axis: one more axis of 1)."""
+    if not options.biases_scores(attention_ir.positional.encoding):
         return g.op("Unsqueeze", bias, g.constant([2]), scope=SCOPE)  # [B, 1, 1, S, T]
     shape = g.op("Shape", bias, scope=SCOPE)
     heads = g.constant([attention_ir.num_kv_heads, attention_ir.num_heads // attention_ir.num_kv_heads])

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from light_llm.errors import ExportError
 
+from light_llm.exports.onnx_lowering import options
+from light_llm.exports.onnx_lowering.rotary import ROTARY_IN_ATTENTION_SINCE
+
 GQA_HEAD_DIM_MULTIPLE = 16  # onnxruntime's CPU GroupQueryAttention rejects other head sizes
-GQA_ROTARY_PAIRS_MULTIPLE = 8  # its do_rotary takes cos/sin tables this many pairs wide
 ONNXRUNTIME_VERSIONS = ("1.30", "1.32")  # min_onnxruntime choices; the first is the default
-ROTARY_IN_ATTENTION_SINCE = "1.32"  # GroupQueryAttention's query_seqlens input
 
 
 @dataclass(frozen=True)
@@ -51,25 +52,16 @@ def attention_unfusable(attention) -> str | None:
 
 
 def rotary_lowering(attention, min_onnxruntime: str) -> str | None:
-    """Where a fused layer rotates Q and K (None without RoPE): inside GroupQueryAttention
-    where `min_onnxruntime` allows it and its tables fit, else RotaryEmbedding nodes."""
-    from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, entry
-
-    if entry(POSITIONAL_ENCODINGS, attention.positional.encoding, "positional encoding").rotation is None:
-        return None
-    pairs = attention.positional.rotary_dim(attention.head_dim) // 2
-    if _version(min_onnxruntime) >= _version(ROTARY_IN_ATTENTION_SINCE) and pairs % GQA_ROTARY_PAIRS_MULTIPLE == 0:
-        return "attention"
-    return "RotaryEmbedding"
+    """Where a fused layer rotates Q and K (None where the encoding does not rotate): the
+    encoding's fused rotation says (rotary.py: inside GroupQueryAttention where
+    `min_onnxruntime` allows it and its tables fit, else RotaryEmbedding nodes)."""
+    rotation = options.rotation(attention.positional.encoding, portable=False)
+    return None if rotation is None else rotation.placement_for(attention, min_onnxruntime)
 
 
 def check_min_onnxruntime(version: str) -> None:
     if version not in ONNXRUNTIME_VERSIONS:
         raise ExportError(f"min_onnxruntime={version!r}: allowed: {', '.join(ONNXRUNTIME_VERSIONS)}")
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
 
 
 def lowering_plan(ir, portable: bool = False, min_onnxruntime: str = ONNXRUNTIME_VERSIONS[0]) -> list[LayerLowering]:

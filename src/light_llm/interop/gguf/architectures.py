@@ -1,12 +1,16 @@
-"""The GGUF architectures light_llm imports (`general.architecture`), each read as the
-Hugging Face family whose mapping object (interop/hf/) takes it: the same spec path and
-the same parity gate as a Hugging Face folder."""
+"""The GGUF architectures light_llm imports and exports (`general.architecture`), each
+read and written as the Hugging Face family whose mapping object (interop/hf/) takes it:
+the same spec path and the same parity gate as a Hugging Face folder.
+
+An export also meets `GGUF_NEEDS`: what llama.cpp's graph of these architectures fixes
+beyond the Hugging Face family (no sliding window, SiLU gate, unscaled RoPE)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from light_llm.interop.gguf.file import GGUFError
+from light_llm.interop.hf.base import FFN, MASK, Need, block
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,22 @@ ARCHITECTURES = {
         GGUFArchitecture("qwen3", "qwen3", permuted_qk=False),
     )
 }
+
+
+def _rope_scaling(ir) -> str | float | None:
+    rule = ir.positional.rope_scaling_rule
+    if rule is not None:
+        return rule.type
+    return None if ir.positional.rope_scaling == 1.0 else ir.positional.rope_scaling
+
+
+GGUF_NEEDS = (
+    Need("model.attention.mask_type", MASK, ("causal",)),  # llama.cpp's llama/qwen graphs have no window
+    Need("model.ffn.variant", FFN, ("swiglu",)),
+    Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("silu",)),
+    # transformers' GGUF reader, which verifies an export (and an import), ignores RoPE scaling
+    Need("model.positional.rope_scaling", _rope_scaling, (None,)),
+)
 
 
 NOT_A_DECODER = "not a decoder-only Transformer"
@@ -46,3 +66,28 @@ def gguf_architecture(name: str, where: str) -> GGUFArchitecture:
         raise GGUFError(f"{where}: GGUF architecture {name!r} cannot be imported ({why}); "
                         f"supported: {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]
+
+
+def export_blockers(ir) -> dict[str, list[str]]:
+    """Per GGUF architecture, every option of `ir` it cannot express (empty: it fits), in
+    the words of interop/hf's blockers: "path=value (ARCH needs X)"."""
+    from light_llm.interop.hf import unmappable_options
+    from light_llm.interop.hf.base import unmet
+
+    hf_blocked = unmappable_options(ir)
+    found = {}
+    for entry in ARCHITECTURES.values():
+        own = unmet(GGUF_NEEDS, ir, entry.name) if getattr(ir, "family", None) == "transformer" else []
+        options = {reason.partition("=")[0] for reason in own}
+        inherited = [reason.replace(f"({entry.model_type} needs", f"({entry.name} needs")
+                     for reason in hf_blocked[entry.model_type] if reason.partition("=")[0] not in options]
+        found[entry.name] = inherited + own
+    return found
+
+
+def export_architecture(ir, preferred: str | None = None) -> GGUFArchitecture | None:
+    """The GGUF architecture to write: the Hugging Face family `preferred` (an import's
+    own) where it has one and fits, else the first that fits; None where none does."""
+    blocked = export_blockers(ir)
+    fits = [ARCHITECTURES[name] for name, reasons in blocked.items() if not reasons]
+    return next((entry for entry in fits if entry.model_type == preferred), fits[0] if fits else None)

@@ -93,6 +93,7 @@ def _write(staging: Path, folder, ir, arch, gguf_type: str):
     """The side files, then model.gguf from the model's Hugging Face state dict."""
     from tokenizers import Tokenizer
 
+    from light_llm import __version__
     from light_llm.chat_template import read_chat_files, token_ids
     from light_llm.exports.core import write_side_files
     from light_llm.exports.hf import hf_state_dict
@@ -122,7 +123,8 @@ def _write(staging: Path, folder, ir, arch, gguf_type: str):
     tensors = gguf_state(hf_state_dict(model, arch.model_type), arch, config)
     del model
     written = write_gguf(staging / MODEL_FILE, arch.name, gguf_metadata(config, arch), tensors, vocabulary,
-                         specials, chat.template, gguf_type, Path(folder.path).resolve().name)
+                         specials, chat.template, gguf_type, Path(folder.path).resolve().name,
+                         {"light_llm.version": __version__, "light_llm.spec": folder.spec.to_json(indent=None)})
     if vocabulary.padded:
         side.notes.append(f"the vocabulary is padded with {vocabulary.padded} unused tokens to the model's "
                           f"{ir.vocab_size} embedding rows")

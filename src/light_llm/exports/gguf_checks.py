@@ -7,7 +7,8 @@
 2. llama.cpp itself (exports/llama_cpp.py), where llama-cpp-python is installed: logits
    of a prefill and of KV-cache decode steps, and greedy generation, against eager (an F32
    file within the fp32 tolerance); a quantized file also meets the quantized gate's
-   real-text and decode thresholds in llama.cpp.
+   real-text and decode thresholds in llama.cpp; and llama.cpp's tokenizer (the file's
+   vocabulary) must give tokenizer.json's tokens on the built-in text.
 
 Used by the export (exports/gguf.py) and by `lightllm verify` (exports/reverify.py)."""
 
@@ -94,8 +95,10 @@ def _llama_cpp_checks(report: ParityReport, path: Path, folder, ir, reference, t
         ours_greedy = llama.greedy(greedy_prompt, new)
         ours_texts = [score(llama.logits, windows) for _, windows in texts]
         decode = _decode(llama, texts[0][1][0]) if texts else None
+        tokenizer_check = _tokenizer_check(llama, path.parent / "tokenizer.json")
     finally:
         llama.close()
+    report.plain_checks.append(tokenizer_check)  # not a logit check: kept out of the top-1 figures
     model = reference()
     expected = eager_logits(model)(plain)
     valid = np.ones((1, length), dtype=bool)
@@ -125,3 +128,26 @@ def _decode(llama, window: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     tokens = window[None, : min(DECODE_LENGTH, len(window))]
     prompt = max(1, tokens.shape[1] // 3)
     return llama.stepped_logits(tokens, prompt), llama.logits(tokens)[0, prompt:], prompt
+
+
+def _tokenizer_check(llama, tokenizer_json: Path):
+    """llama.cpp's tokens of the built-in text (with a special token inside) against
+    tokenizer.json's."""
+    from tokenizers import Tokenizer
+
+    from light_llm.evaluate.text import builtin_text
+    from light_llm.exports.parity import CheckResult
+    from light_llm.tokenizer import special_tokens
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    eos = special_tokens(tokenizer).eos_token or ""
+    text = builtin_text()[:4000] + eos + " 2024-06-01: naïve café, 12345 tokens!\n\n  indented\tend"
+    expected = tokenizer.encode(text, add_special_tokens=False).ids
+    actual = llama.tokenize(text)
+    same = sum(a == b for a, b in zip(expected, actual))
+    passed = expected == actual
+    first = next((i for i, (a, b) in enumerate(zip(expected, actual)) if a != b), min(len(expected), len(actual)))
+    detail = "" if passed else (f"llama.cpp gives {len(actual)} tokens for tokenizer.json's {len(expected)}; "
+                                f"first difference at token {first + 1}")
+    return CheckResult(f"{LLAMA_CPP}: tokenizer on the built-in text", 0.0, same / max(len(expected), 1),
+                       passed, detail, positions=len(expected))

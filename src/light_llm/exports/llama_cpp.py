@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 GGML_TYPE_F32 = 0
-MIN_CONTEXT = 256  # llama.cpp pads its context to a multiple of 256 anyway
 
 
 def llama_cpp_missing() -> str | None:
@@ -29,7 +28,7 @@ class LlamaCpp:
     def __init__(self, path: Path, context: int, threads: int = 2, logits_all: bool = True):
         from llama_cpp import Llama
 
-        self._llama = Llama(model_path=str(path), n_ctx=max(context, MIN_CONTEXT), n_batch=max(context, MIN_CONTEXT),
+        self._llama = Llama(model_path=str(path), n_ctx=context, n_batch=context,
                             n_threads=threads, n_threads_batch=threads, logits_all=logits_all,
                             type_k=GGML_TYPE_F32, type_v=GGML_TYPE_F32, flash_attn=False, verbose=False)
 
@@ -60,6 +59,10 @@ class LlamaCpp:
             if len(tokens) < new_tokens:
                 self._llama.eval([tokens[-1]])
         return tokens, logits
+
+    def tokenize(self, text: str) -> list[int]:
+        """llama.cpp's tokens of `text`: special tokens matched whole, nothing added around it."""
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def decode_one(self, token: int) -> None:
         """One token through the KV cache (speed measurements: no logits copied)."""

@@ -54,7 +54,7 @@ def normalizer(name: str | None):
 # Text that every split above cuts differently: contractions, runs of digits, letters after
 # punctuation, newlines, runs of spaces, and "e" + a combining accent (NFC composes it)
 PROBE = "Hello world's 1234567 naïve  test\n\n  x!!  ?\tend 3.14 :Àb I'M e\u0301 \u00e9\r\nok"
-WRITTEN = ("gpt2", "smollm", "llama-bpe", "qwen2")  # one name per split, tried in this order
+WRITTEN = ("gpt-2", "smollm", "llama-bpe", "qwen2")  # one name per split, tried in this order
 
 
 def name_of(tokenizer) -> str | None:

@@ -44,7 +44,7 @@ def gguf_vocabulary(tokenizer, vocab_size: int) -> GGUFVocabulary:
         raise VocabularyError(f"the tokenizer ({model.get('type')} model, {_kind(data.get('decoder'))} decoder) "
                               f"is not byte-level BPE; GGUF export writes byte-level BPE tokenizers only")
     merges = [merge if isinstance(merge, str) else " ".join(merge) for merge in model.get("merges", [])]
-    pre = pre_tokenizers.name_of(tokenizer) if merges else "gpt2"
+    pre = pre_tokenizers.name_of(tokenizer) if merges else pre_tokenizers.WRITTEN[0]
     merges = merges or _inert_merge(data)
     if pre is None:
         raise VocabularyError(f"the tokenizer's pre-tokenizer ({_kind(data.get('pre_tokenizer'))}) splits text "

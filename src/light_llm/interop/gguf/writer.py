@@ -50,8 +50,10 @@ class Written:
 def write_gguf(
     path: Path, architecture: str, metadata: dict[str, int | float], tensors: dict[str, torch.Tensor],
     vocabulary: GGUFVocabulary, specials: SpecialIds, chat_template: str | None, file_type: str, name: str,
+    provenance: dict[str, str],
 ) -> Written:
-    """Writes the file at `path` (its folder must exist); `metadata`: config.gguf_metadata."""
+    """Writes the file at `path` (its folder must exist); `metadata`: config.gguf_metadata;
+    `provenance`: string keys that say where the file comes from (light_llm.spec, ...)."""
     from gguf import GGMLQuantizationType, GGUFWriter, LlamaFileType
 
     matrix_type, file_type_name = FILE_TYPES[file_type]
@@ -60,6 +62,8 @@ def write_gguf(
     writer.add_file_type(LlamaFileType[file_type_name].value)
     for key, value in metadata.items():
         (writer.add_float32 if isinstance(value, float) else writer.add_uint32)(key, value)
+    for key, text in provenance.items():
+        writer.add_string(key, text)
     _write_vocabulary(writer, vocabulary, specials, chat_template)
     written = Written()
     types = Counter()

@@ -189,6 +189,8 @@ def test_a_bpe_tokenizer_is_written_as_llama_cpp_reads_it(llama_cpp, tmp_path):
      ["model.attention.mask_type='sliding_window'"]),
     ({"norm": {"type": "layernorm"}, "ffn": {"variant": "geglu"}},
      ["model.norm.type='layernorm'", "model.ffn.variant='geglu'"]),
+    ({"positional": {"encoding": "rope", "rope_scaling": 2.0}, "norm": {"placement": "post"}},
+     ["model.positional.rope_scaling=2.0", "model.norm.placement='post'"]),
 ])
 def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothing(tmp_path, model, named):
     model_folder(tmp_path / "run", merged({"attention": {"num_heads": 2}}, model))
@@ -196,8 +198,9 @@ def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothi
     assert result.exit_code == 1
     line = result.output.strip()
     assert "\n" not in line and "Traceback" not in line
-    assert line.startswith("error: --gguf: no llama.cpp architecture light_llm writes (llama, qwen2, qwen3)")
-    assert all(option in line for option in named), line
+    assert line.startswith("error: --gguf: no llama.cpp architecture light_llm writes (llama, qwen2, qwen3) "
+                           "reproduces this model; the closest, llama, cannot express: ")
+    assert all(f"{option} (needs " in line for option in named), line
     assert not (tmp_path / "gguf").exists()
 
 

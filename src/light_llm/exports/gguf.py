@@ -79,13 +79,17 @@ def export_gguf(folder, out_dir: Path, *, gguf_type: str = EXACT, atol: float | 
 
 
 def _architecture(folder, ir):
-    from light_llm.exports.hf import blockers_line
+    """The architecture to write, or an ExportError naming each option that blocks the
+    closest one (the fewest blockers; the first in the table on a tie)."""
     from light_llm.interop.gguf.architectures import ARCHITECTURES, export_architecture, export_blockers
 
     arch = export_architecture(ir, folder.hf_model_type)
     if arch is None:
+        blocked = export_blockers(ir)
+        closest = min(blocked, key=lambda name: len(blocked[name]))
+        shown = ", ".join(reason.replace(f"({closest} needs ", "(needs ") for reason in blocked[closest])
         raise ExportError(f"--gguf: no llama.cpp architecture light_llm writes ({', '.join(ARCHITECTURES)}) "
-                          f"reproduces this model: {blockers_line(export_blockers(ir))}")
+                          f"reproduces this model; the closest, {closest}, cannot express: {shown}")
     return arch
 
 

@@ -64,9 +64,12 @@ class LlamaCpp:
         """llama.cpp's tokens of `text`: special tokens matched whole, nothing added around it."""
         return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def decode_one(self, token: int) -> None:
-        """One token through the KV cache (speed measurements: no logits copied)."""
-        self._llama.eval([token])
+    def feed(self, tokens: list[int]) -> np.ndarray:
+        """`tokens` through the KV cache after those fed since `reset`; the logits of the last
+        (read from llama.cpp's own buffer: no copy of every position's, logits_all or not)."""
+        self._llama.eval(tokens)
+        pointer = self._llama._ctx.get_logits_ith(-1)
+        return np.ctypeslib.as_array(pointer, shape=(self._llama.n_vocab(),)).copy()
 
     def reset(self) -> None:
         self._llama.reset()

@@ -129,6 +129,34 @@ def test_a_file_without_llama_cpps_qk_row_order_is_refused_and_nothing_written(t
     assert not (tmp_path / "gguf").exists()
 
 
+@pytest.mark.parametrize("model,architecture", [
+    ({"attention": {"bias": "qkv"}}, "qwen2"),
+    ({"attention": {"qk_norm": "per_head"}}, "qwen3"),
+    ({"attention": {"bias": True}, "ffn": {"bias": True}, "tie_embeddings": False}, "llama"),
+])
+def test_each_llama_cpp_architecture_runs_in_llama_cpp(llama_cpp, tmp_path, model, architecture):
+    """Qwen2's Q/K/V biases, Qwen3's Q/K norms (neither permutes Q/K rows) and Llama's
+    optional biases with an untied head: eager's logits in transformers and in llama.cpp;
+    the file imports back to the same model (the spec may spell the FFN size otherwise)."""
+    from dataclasses import replace
+
+    from light_llm.compiler.pipeline import lower_spec
+    from light_llm.import_gguf import import_gguf
+
+    folder = model_folder(tmp_path / "run", merged(LLAMA_STYLE, {"init_std": 0.2, **model}))
+    result = export_gguf(folder, tmp_path / "gguf")
+    assert GGUFFile(tmp_path / "gguf" / "model.gguf").architecture == architecture
+    llama_checks = [check for check in result.parity.checks if check.name.startswith("llama.cpp: ")]
+    assert len(llama_checks) == 5 and all(check.passed for check in llama_checks)
+    assert max(check.max_abs_error for check in llama_checks) < 1e-3
+
+    import_gguf(tmp_path / "gguf" / "model.gguf", tmp_path / "back", verify=False)
+    again = load_model_folder(tmp_path / "back")
+    assert replace(lower_spec(again.spec), init_std=0.2) == lower_spec(folder.spec)  # GGUF holds no init std
+    ours, theirs = folder.build().state_dict(), again.build().state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[name], theirs[name]) for name in ours)
+
+
 def save_hf_llama(path: Path) -> None:
     from light_llm.tokenizer import byte_tokenizer
 
@@ -191,6 +219,7 @@ def test_a_bpe_tokenizer_is_written_as_llama_cpp_reads_it(llama_cpp, tmp_path):
      ["model.norm.type='layernorm'", "model.ffn.variant='geglu'"]),
     ({"positional": {"encoding": "rope", "rope_scaling": 2.0}, "norm": {"placement": "post"}},
      ["model.positional.rope_scaling=2.0", "model.norm.placement='post'"]),
+    ({"attention": {"num_heads": 2, "head_dim": 32}}, ["model.attention.head_dim=32"]),
 ])
 def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothing(tmp_path, model, named):
     model_folder(tmp_path / "run", merged({"attention": {"num_heads": 2}}, model))

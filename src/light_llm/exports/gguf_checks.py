@@ -3,7 +3,8 @@
 1. transformers' GGUF loader (`from_pretrained(gguf_file=)`, which dequantizes the file to
    fp32 on its own): the whole contract of exports/verify.py (padded prefill, KV-cache
    decode, greedy generation), and for a quantized file the quantized gate on real text
-   (exports/text_gate.py);
+   (exports/text_gate.py) — for the architectures it rebuilds from the file's metadata
+   (architectures.py: not qwen3, verified by llama.cpp alone, which must then be installed);
 2. llama.cpp itself (exports/llama_cpp.py), where llama-cpp-python is installed: logits
    of a prefill and of KV-cache decode steps, and greedy generation, against eager (an F32
    file within the fp32 tolerance); a quantized file also meets the quantized gate's
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from light_llm.errors import ExportError
 from light_llm.exports.parity import ParityReport, Tolerance, compare_logits
 from light_llm.exports.text_gate import (
     DECODE_LENGTH,
@@ -47,18 +49,38 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     quantized = thresholds is not None
     geometry = Geometry.from_ir(ir)
     reference = Once(lambda: load_reference(folder))
-    open_run = Once(lambda: hf_run(transformers_gguf_model(path), geometry))
-    report = verify_in_turn(reference, open_run, ir, atol=atol, rtol=rtol, quantized=quantized, seed=seed,
-                            on_side=on_side)
-    if quantized:
-        apply_gate(report, folder, open_run, reference, geometry, thresholds)
-    report.notes.append("transformers' GGUF loader: the contract of every export"
-                        + (" and the quantized gate" if quantized else ""))
-    if (missing := llama_cpp_missing()) is not None:
+    arch = _architecture(path)
+    missing = llama_cpp_missing()
+    if arch.transformers_reads:
+        open_run = Once(lambda: hf_run(transformers_gguf_model(path), geometry))
+        report = verify_in_turn(reference, open_run, ir, atol=atol, rtol=rtol, quantized=quantized, seed=seed,
+                                on_side=on_side)
+        if quantized:
+            apply_gate(report, folder, open_run, reference, geometry, thresholds)
+        report.notes.append("transformers' GGUF loader: the contract of every export"
+                            + (" and the quantized gate" if quantized else ""))
+    elif missing is not None:
+        raise ExportError(f"{path}: a {arch.name} GGUF file is verified by llama.cpp alone (transformers' GGUF "
+                          f"reader does not rebuild it from its metadata), and {missing}")
+    else:
+        report = ParityReport("quantized" if quantized else "fp32", atol, rtol, geometry.cached, seed=seed,
+                              depth=ir.num_layers)
+        if quantized:
+            report.thresholds = thresholds.to_dict()
+        report.notes.append(f"verified by llama.cpp alone: transformers' GGUF reader does not rebuild a {arch.name} "
+                            f"file from its metadata")
+    if missing is not None:
         report.notes.append(f"not run in llama.cpp: {missing}")
         return report
     _llama_cpp_checks(report, path, folder, ir, reference, Tolerance(atol, rtol, ir.num_layers), seed, thresholds)
     return report
+
+
+def _architecture(path: Path):
+    from light_llm.interop.gguf.architectures import gguf_architecture
+    from light_llm.interop.gguf.file import GGUFFile
+
+    return gguf_architecture(GGUFFile(path).architecture, str(path))
 
 
 def transformers_gguf_model(path: Path):
@@ -67,8 +89,14 @@ def transformers_gguf_model(path: Path):
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as transformers_logging
 
+    from light_llm.formatting import error_line
+
     transformers_logging.disable_progress_bar()
-    return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
+    try:
+        return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
+    except Exception as error:  # transformers raises many types; its first line says what
+        raise ExportError(f"{path}: transformers' GGUF loader, which verifies the file, cannot load it: "
+                          f"{error_line(error)}") from None
 
 
 def _llama_cpp_checks(report: ParityReport, path: Path, folder, ir, reference, tolerance: Tolerance, seed: int,

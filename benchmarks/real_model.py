@@ -32,7 +32,9 @@ at the first near-tie and seldom meet again, so fp32 paths may part late, quanti
 
 How to read: "vs builder" is light_llm's decode rate over the builder graph's of the same
 precision, same driver, same batch, this run; "vs transformers" is over transformers eager.
-The last table holds the goals (light_llm fp32 and int4 ≥ 1.0× the builder's in the plain
+After the speed tables, benchmarks/llama_cpp_rows.py's table: llama.cpp on light_llm's GGUF
+exports (F16, Q8_0, Q4_0) beside the plain onnxruntime loop's batch-1 rows of light_llm's
+ONNX graphs (with batch 1 and that driver). The last table holds the goals (light_llm fp32 and int4 ≥ 1.0× the builder's in the plain
 loop and in og.Generator, at every batch; int4 perplexity no worse than the builder's) as
 met / not met with their figures. PyTorch's OpenMP threads wait by spinning: on a machine
 shared with other work its figures fall far behind (seen: a prefill 10× slower at 2 threads
@@ -70,6 +72,7 @@ from light_llm.evaluate.scores import Logits, Scores, score
 from eager_decode import compiled_generate, eager_generate, hf_model_generate
 from inference import (DRIVERS, Generate, Graph, build_with_builder, cpu_name, measure, set_genai_threads,
                        shape_geometry)
+from llama_cpp_rows import ONNX_DRIVER as LLAMA_CPP_DRIVER, beside_real_model
 
 REPO = Path(__file__).resolve().parents[1]
 TORCH = "PyTorch"  # the driver column of the three PyTorch contestants
@@ -390,6 +393,11 @@ def main() -> None:
     names = [*contestants.generators, *(graph.name for graph in folders.graphs)]
     for batch in batches:
         speed_table(rows, names, drivers, batch, folders.graphs)
+    if 1 in batches and LLAMA_CPP_DRIVER in drivers:  # benchmarks/llama_cpp_rows.py
+        beside_real_model(work, folders.model, consecutive(ids, 1, args.prompt), args.new, args.runs, args.threads,
+                          {name: row for (name, driver, batch), row in rows.items()
+                           if name.startswith("light_llm ") and driver == LLAMA_CPP_DRIVER and batch == 1},
+                          (REFERENCE, rows[REFERENCE, TORCH, 1][2]))
 
     quality_table(scores, names, windows.shape)
     print(f"\nlight_llm compiled decode: torch.compile took {contestants.compile_seconds():.1f} s in the warm-ups")

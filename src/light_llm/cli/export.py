@@ -1,4 +1,4 @@
-"""`lightllm export SOURCE --onnx|--torchscript|--pt2|--aoti|--hf`: export a model or run
+"""`lightllm export SOURCE --onnx|--torchscript|--pt2|--aoti|--hf|--gguf`: export a model or run
 folder, verify it against eager PyTorch, and write an export folder per target."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ TARGETS: dict[str, tuple[str, str, dict]] = {
     "pt2": ("light_llm.exports.pt2", "export_pt2", {}),
     "aoti": ("light_llm.exports.pt2", "export_pt2", {"aoti": True}),
     "hf": ("light_llm.exports.hf", "export_hf", {}),
+    "gguf": ("light_llm.exports.gguf", "export_gguf", {}),
 }
 
 
@@ -26,6 +27,7 @@ def export(
     pt2: Annotated[bool, typer.Option("--pt2", help="torch.export program (.pt2).")] = False,
     aoti: Annotated[bool, typer.Option("--aoti", help="AOTInductor-compiled .pt2 package.")] = False,
     hf: Annotated[bool, typer.Option("--hf", help="Hugging Face transformers folder.")] = False,
+    gguf: Annotated[bool, typer.Option("--gguf", help="GGUF file for llama.cpp, Ollama and LM Studio.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Export folder (default: SOURCE/exports/TARGET); with several targets, one subfolder each.")] = None,
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset (default: the spec's export.opset).")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="ONNX weight quantization: int8 or int4 (default: the spec's export.quantize).")] = None,
@@ -36,14 +38,15 @@ def export(
     portable: Annotated[bool, typer.Option("--portable", help="ONNX with standard ops only (onnxruntime-web wasm, other ONNX runtimes) instead of the fused onnxruntime graph.")] = False,
     min_onnxruntime: Annotated[Optional[str], typer.Option("--min-onnxruntime", metavar="VERSION", help="The oldest onnxruntime the fused ONNX graph must load in: 1.30 (default; onnxruntime-node's latest release) or 1.32 (rotary inside GroupQueryAttention: one node per layer, faster).", show_default=False)] = None,
     hf_architecture: Annotated[Optional[str], typer.Option("--hf-architecture", metavar="MODEL_TYPE", help="--hf as this Hugging Face model_type (llama, phi3, ...; default: the imported one where it fits, else the first that fits).", show_default=False)] = None,
+    gguf_type: Annotated[Optional[str], typer.Option("--gguf-type", metavar="TYPE", help="--gguf weight type: f32 (default; held to the fp32 tolerance), f16, bf16, q8_0, q5_1, q5_0, q4_1 or q4_0 (held to the quantized gate).", show_default=False)] = None,
 ) -> None:
     """Export, verify against eager PyTorch (failure: non-zero exit, no folder left), and
     print the parity summary."""
     from light_llm.model_folder import load_model_folder
 
-    chosen = [name for name, flag in zip(TARGETS, (onnx, torchscript, pt2, aoti, hf)) if flag]
+    chosen = [name for name, flag in zip(TARGETS, (onnx, torchscript, pt2, aoti, hf, gguf)) if flag]
     if not chosen:
-        _fail("choose at least one target: --onnx, --torchscript, --pt2, --aoti or --hf")
+        _fail("choose at least one target: --onnx, --torchscript, --pt2, --aoti, --hf or --gguf")
     if portable and not onnx:
         _fail("--portable applies to --onnx only (the standard-ops ONNX graph)")
     if min_onnxruntime is not None and not onnx:
@@ -52,13 +55,19 @@ def export(
         _fail("--quantize-block-size applies to --onnx only")
     if hf_architecture is not None and not hf:
         _fail("--hf-architecture applies to --hf only (the Hugging Face folder's model_type)")
+    if gguf_type is not None and not gguf:
+        _fail("--gguf-type applies to --gguf only")
+    if gguf_type is not None:
+        from light_llm.exports.gguf import check_gguf_type
+
+        check_gguf_type(gguf_type)  # before any other target is written
     folder = load_model_folder(source)  # errors: the one path of cli/errors.py
     for target in chosen:
         result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
                              dict(opset=opset, quantize=quantize, quantize_block_size=quantize_block_size,
                                   atol=atol, rtol=rtol, seed=seed,
                                   portable=portable or None, min_onnxruntime=min_onnxruntime,
-                                  architecture=hf_architecture))
+                                  architecture=hf_architecture, gguf_type=gguf_type))
         typer.echo(f"{target}: wrote {result.out_dir} ({', '.join(result.files)})")
         if result.phases:
             typer.echo("  phases: " + ", ".join(f"{p['name']} {p['seconds']:.1f} s" for p in result.phases)
@@ -77,6 +86,10 @@ def _export_one(target: str, folder, out_dir: Path, options: dict):
         _fail(f"--{target}: this export target is not available in this version of light_llm")
     if target != "hf":
         options = {k: v for k, v in options.items() if k != "architecture"}
+    if target != "gguf":
+        options = {k: v for k, v in options.items() if k != "gguf_type"}
+    else:
+        options["display"] = _phase_display(target)
     if target != "onnx":
         options = {k: v for k, v in options.items()
                    if k not in ("opset", "quantize", "quantize_block_size", "portable", "min_onnxruntime")}

@@ -61,19 +61,24 @@ def unmappable_error(ir) -> ExportError | None:
 
     if hf_model_type(ir) is not None:
         return None
+    return ExportError(f"--hf: no Hugging Face architecture reproduces this model: "
+                       f"{blockers_line(unmappable_options(ir))}")
+
+
+def blockers_line(blocked: dict[str, list[str]]) -> str:
+    """Every option of `blocked` (architecture → "path=value (ARCH needs X)" reasons) once,
+    with what each architecture needs, those that block the most architectures first."""
     needs: dict[str, dict[str, list[str]]] = {}  # option → what is needed → architectures
-    blocked = unmappable_options(ir)
     for architecture, reasons in blocked.items():
         for reason in reasons:  # "path=value (ARCH needs X)"
             option, _, need = reason.partition(" (")
             need = need.removesuffix(")").removeprefix(f"{architecture} needs ")
             needs.setdefault(option, {}).setdefault(need, []).append(architecture)
     ranked = sorted(needs.items(), key=lambda item: -sum(len(names) for names in item[1].values()))
-    shown = ", ".join(
+    return ", ".join(
         f"{option} ({'; '.join(_who_needs(names, need, len(blocked)) for need, names in by_need.items())})"
         for option, by_need in ranked
     )
-    return ExportError(f"--hf: no Hugging Face architecture reproduces this model: {shown}")
 
 
 def _who_needs(architectures: list[str], need: str, count: int) -> str:

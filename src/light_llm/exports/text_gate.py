@@ -174,14 +174,19 @@ def decode_check(run: Run, geometry: Geometry, text: str, window: np.ndarray,
                            past_from_presents(outputs, geometry))
         outputs = run(feeds)
         stepped.append(outputs["logits"][0, -1])
-    decoded = np.stack(stepped)
     name = f"KV-cache decode vs own prefill, prefill {prompt} then {length - prompt} steps of the {text}"
+    return decode_agreement(name, np.stack(stepped), whole, thresholds)
+
+
+def decode_agreement(name: str, decoded: np.ndarray, whole: np.ndarray, thresholds: GateThresholds) -> CheckResult:
+    """Logits of decode steps [N, V] against those of one prefill at the same positions:
+    their argmaxes must agree on `min_decode_agreement` of the positions."""
     error = float(np.abs(decoded - whole).max())
     agreement = float((decoded.argmax(-1) == whole.argmax(-1)).mean())
     passed = bool(np.isfinite(decoded).all()) and agreement >= thresholds.min_decode_agreement
     detail = "" if passed else (f"top-1 agreement {agreement:.1%} < {thresholds.min_decode_agreement:.1%}"
                                 if np.isfinite(decoded).all() else "non-finite logits")
-    return CheckResult(name, error, agreement, passed, detail, positions=length - prompt)
+    return CheckResult(name, error, agreement, passed, detail, positions=len(decoded))
 
 
 def apply_gate(report: ParityReport, folder, open_run: Callable[[], Run], load_reference: Callable[[], object],

@@ -10,6 +10,26 @@ from light_llm.interop.gguf.architectures import GGUFArchitecture
 from light_llm.interop.gguf.file import GGUFError, GGUFFile
 
 
+# (llama.cpp key under the architecture's prefix, config.json field): read by an import
+# (REQUIRED must be present; DERIVED have defaults), all written by an export
+REQUIRED = (
+    ("embedding_length", "hidden_size"),
+    ("feed_forward_length", "intermediate_size"),
+    ("block_count", "num_hidden_layers"),
+    ("attention.head_count", "num_attention_heads"),
+    ("context_length", "max_position_embeddings"),
+    ("attention.layer_norm_rms_epsilon", "rms_norm_eps"),
+)
+DERIVED = (
+    ("vocab_size", "vocab_size"),
+    ("attention.head_count_kv", "num_key_value_heads"),
+    ("attention.key_length", "head_dim"),
+    ("attention.value_length", "head_dim"),
+    ("rope.dimension_count", "head_dim"),
+    ("rope.freq_base", "rope_theta"),
+)
+
+
 def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
     """The config.json (as a dict) of the model in `file`."""
     def key(name: str, default: Any = None) -> Any:
@@ -25,20 +45,14 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
             raise GGUFError(f"{file.path}: metadata key {arch.name}.{name} is missing")
         return value
 
-    hidden, heads = required("embedding_length"), required("attention.head_count")
-    head_dim = key("attention.key_length", hidden // heads)
+    config = {"model_type": arch.model_type, **{field: required(name) for name, field in REQUIRED}}
+    heads = config["num_attention_heads"]
+    head_dim = key("attention.key_length", config["hidden_size"] // heads)
     _check_rope(file, arch, key, head_dim)
-    config = {
-        "model_type": arch.model_type,
+    config |= {
         "vocab_size": key("vocab_size") or _vocab_size(file),
-        "hidden_size": hidden,
-        "intermediate_size": required("feed_forward_length"),
-        "num_hidden_layers": required("block_count"),
-        "num_attention_heads": heads,
         "num_key_value_heads": key("attention.head_count_kv", heads),
         "head_dim": head_dim,
-        "max_position_embeddings": required("context_length"),
-        "rms_norm_eps": required("attention.layer_norm_rms_epsilon"),
         "rope_theta": key("rope.freq_base", 10000.0),
         "hidden_act": "silu",
         "tie_word_embeddings": "output.weight" not in file.tensors,
@@ -48,6 +62,12 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
     if arch.model_type == "llama":
         config["mlp_bias"] = "blk.0.ffn_up.bias" in file.tensors
     return config
+
+
+def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float]:
+    """The architecture's metadata keys (with their prefix) of a config.json dict: the
+    inverse of `hf_config` (biases and tied embeddings are stated by the tensors)."""
+    return {f"{arch.name}.{name}": config[field] for name, field in REQUIRED + DERIVED}
 
 
 def _check_rope(file: GGUFFile, arch: GGUFArchitecture, key, head_dim: int) -> None:

@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from light_llm.errors import LightLLMError
 from light_llm.formatting import error_line
 
@@ -55,9 +57,17 @@ class GGUFFile:
                             f"end of the file (first: {cut[0]})")
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The metadata value under `key` (a str, int, float, bool or list), or `default`."""
+        """The metadata value under `key` (a str, int, float, bool or list), or `default`; a
+        float32 as the shortest decimal that reads back as it."""
+        from gguf import GGUFValueType
+
         field = self._reader.fields.get(key)
-        return default if field is None else field.contents()
+        if field is None:
+            return default
+        value = field.contents()
+        if field.types == [GGUFValueType.FLOAT32]:  # the decimal that was written (1e-06, not 9.99999997e-07)
+            return float(str(np.float32(value)))
+        return value
 
     def require(self, key: str) -> Any:
         value = self.get(key)

@@ -49,3 +49,23 @@ def normalizer(name: str | None):
     from tokenizers import normalizers
 
     return normalizers.NFC() if name in NFC else None
+
+
+# Text that every split above cuts differently: contractions, runs of digits, letters after
+# punctuation, newlines, runs of spaces, and "e" + a combining accent (NFC composes it)
+PROBE = "Hello world's 1234567 naïve  test\n\n  x!!  ?\tend 3.14 :Àb I'M e\u0301 \u00e9\r\nok"
+WRITTEN = ("gpt-2", "smollm", "llama-bpe", "qwen2")  # one name per split, tried in this order
+
+
+def name_of(tokenizer) -> str | None:
+    """The llama.cpp name (of WRITTEN) whose pre-tokenizer and normalizer cut `PROBE`
+    exactly as the `tokenizers` Tokenizer `tokenizer` does; None where none does."""
+    found = _pieces(tokenizer.normalizer, tokenizer.pre_tokenizer)
+    return next((name for name in WRITTEN if _pieces(normalizer(name), pre_tokenizer(name)) == found), None)
+
+
+def _pieces(normalizer, pre_tokenizer) -> list[str] | None:
+    if pre_tokenizer is None:
+        return None
+    text = normalizer.normalize_str(PROBE) if normalizer is not None else PROBE
+    return [piece for piece, _ in pre_tokenizer.pre_tokenize_str(text)]

@@ -1,4 +1,4 @@
-"""llama.cpp's row order of Llama's Q and K projections, undone.
+"""llama.cpp's row order of Llama's Q and K projections: applied (export), undone (import).
 
 Hugging Face Llama rotates the two halves of each head (dimension j with j + head_dim/2);
 llama.cpp's llama graph rotates adjacent pairs (2j with 2j+1). Its converter therefore
@@ -14,9 +14,21 @@ import torch
 def unpermute_heads(tensor: torch.Tensor, num_heads: int) -> torch.Tensor:
     """The Hugging Face row order of a llama.cpp q/k tensor (weight or bias) of `num_heads`
     heads (the KV head count for K)."""
+    # [head, pair, 2, ...] → [head, 2, pair, ...]: evens of a head first, then odds
+    return _swap(tensor, num_heads, (-1, 2))
+
+
+def permute_heads(tensor: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """llama.cpp's row order of a Hugging Face q/k tensor (the inverse of `unpermute_heads`):
+    within each head, row j of the first half, then row j of the second."""
+    # [head, 2, pair, ...] → [head, pair, 2, ...]
+    return _swap(tensor, num_heads, (2, -1))
+
+
+def _swap(tensor: torch.Tensor, num_heads: int, inner: tuple[int, int]) -> torch.Tensor:
     rows = tensor.shape[0]
     if rows % (2 * num_heads):
         raise ValueError(f"{rows} rows do not split into {num_heads} heads of pairs")
-    # [head, pair, 2, ...] → [head, 2, pair, ...]: evens of a head first, then odds
-    paired = tensor.reshape(num_heads, rows // num_heads // 2, 2, *tensor.shape[1:])
-    return paired.transpose(1, 2).reshape(tensor.shape).contiguous()
+    pair = rows // num_heads // 2
+    shape = tuple(pair if size == -1 else size for size in inner)
+    return tensor.reshape(num_heads, *shape, *tensor.shape[1:]).transpose(1, 2).reshape(tensor.shape).contiguous()

@@ -63,7 +63,10 @@ def gguf_tokenizer(file: GGUFFile) -> GGUFTokenizer:
 def _byte_level(file: GGUFFile, tokens: list[str], types: list[int]):
     from tokenizers import Tokenizer, decoders, models
 
+    added = {token for token, kind in zip(tokens, types) if kind in (CONTROL, USER_DEFINED)}
     merges = [_merge(file, line) for line in file.get("tokenizer.ggml.merges")]
+    # added tokens are matched whole before the merges run: a merge of two never applies
+    merges = [merge for merge in merges if not set(merge) <= added]
     tokenizer = Tokenizer(models.BPE(vocab=_byte_level_vocab(tokens, types), merges=merges, fuse_unk=False))
     pre = file.get("tokenizer.ggml.pre")
     tokenizer.pre_tokenizer = pre_tokenizers.pre_tokenizer(pre)

@@ -1,5 +1,6 @@
 """A GGUF file's tensors under their Hugging Face names, fp32, in Hugging Face layout
-(llama.cpp's Q/K row order undone where its converter applied it)."""
+(llama.cpp's Q/K row order undone where its converter applied it), and the reverse: a
+Hugging Face state dict under llama.cpp's names and row order, for an export."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import torch
 from light_llm.interop.gguf.architectures import GGUFArchitecture
 from light_llm.interop.gguf.dequantize import dequantize_fp32
 from light_llm.interop.gguf.file import GGUFFile
-from light_llm.interop.gguf.rope_order import unpermute_heads
-from light_llm.interop.gguf.tensor_names import hf_name
+from light_llm.interop.gguf.rope_order import permute_heads, unpermute_heads
+from light_llm.interop.gguf.tensor_names import gguf_name, hf_name
 
 
 def hf_shapes(file: GGUFFile) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -29,16 +30,28 @@ def read_hf_state(
     for name in file.tensors:
         hf = hf_name(name)
         if hf in wanted:
-            state[hf] = _hf_layout(dequantize_fp32(file, name), hf, arch, config)
+            state[hf] = _reordered(dequantize_fp32(file, name), hf, arch, config, unpermute_heads)
             on_tensor(len(state))
     return state
 
 
-def _hf_layout(tensor: torch.Tensor, hf: str, arch: GGUFArchitecture, config: dict) -> torch.Tensor:
+def gguf_state(hf_state: dict[str, torch.Tensor], arch: GGUFArchitecture, config: dict) -> dict[str, torch.Tensor]:
+    """llama.cpp name → tensor of a Hugging Face state dict of `arch`'s family, in llama.cpp's
+    row order; a name outside tensor_names.py's table is a KeyError (a mapping to extend)."""
+    state = {}
+    for hf, tensor in hf_state.items():
+        name = gguf_name(hf)
+        if name == hf:
+            raise KeyError(f"{hf} has no llama.cpp name in interop/gguf/tensor_names.py")
+        state[name] = _reordered(tensor, hf, arch, config, permute_heads)
+    return state
+
+
+def _reordered(tensor: torch.Tensor, hf: str, arch: GGUFArchitecture, config: dict, order) -> torch.Tensor:
     if not arch.permuted_qk:
         return tensor
     if ".self_attn.q_proj." in hf:
-        return unpermute_heads(tensor, config["num_attention_heads"])
+        return order(tensor, config["num_attention_heads"])
     if ".self_attn.k_proj." in hf:
-        return unpermute_heads(tensor, config["num_key_value_heads"])
+        return order(tensor, config["num_key_value_heads"])
     return tensor

@@ -81,13 +81,7 @@ class HFArchitecture:
 
     def blockers(self, ir: TransformerIR) -> list[str]:
         """Every option of `ir` this architecture cannot express (empty: it maps)."""
-        found = [
-            f"{need.path}={show(need.actual(ir))} ({self.model_type} needs "
-            f"{' or '.join(show(value) for value in need.allowed)})"
-            for need in self.needs
-            if need.actual(ir) not in need.allowed
-        ]
-        return found + self.shape_problems(ir)
+        return unmet(self.needs, ir, self.model_type) + self.shape_problems(ir)
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
         attention = block(ir).attention
@@ -136,6 +130,15 @@ class HFArchitecture:
     def model_section(self, fields: HFConfigFields) -> dict[str, Any]:
         """The spec `model` section that reproduces this config (inverse of `config`)."""
         raise NotImplementedError
+
+
+def unmet(needs: tuple[Need, ...], ir: TransformerIR, who: str) -> list[str]:
+    """Each need of `needs` that `ir` does not meet: "path=value (WHO needs X or Y)"."""
+    return [
+        f"{need.path}={show(need.actual(ir))} ({who} needs {' or '.join(show(value) for value in need.allowed)})"
+        for need in needs
+        if need.actual(ir) not in need.allowed
+    ]
 
 
 def take(state: dict, key: str, side: str) -> Any:

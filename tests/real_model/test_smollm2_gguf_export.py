@@ -1,0 +1,41 @@
+"""GGUF export of a real pretrained model (SmolLM2-135M-Instruct, imported from its fp32
+Hugging Face folder): the Q8_0 file passes the quantized gate in transformers and in
+llama.cpp itself, llama.cpp's tokenizer gives tokenizer.json's tokens, and llama.cpp
+answers a chat prompt through the template the file carries."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from light_llm.exports.gguf import export_gguf
+from light_llm.interop.gguf.file import GGUFFile
+from light_llm.model_folder import load_model_folder
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "exports"))
+
+from test_gguf_export import llama_cpp  # noqa: E402, F401 (the fixture: fails where llama.cpp could be built)
+
+
+def test_smollm2_q8_0_passes_the_quantized_gate_in_llama_cpp(smollm2_model, llama_cpp, tmp_path):
+    result = export_gguf(load_model_folder(smollm2_model), tmp_path / "gguf", gguf_type="q8_0")
+    report = result.parity
+    assert report.passed, report.summary()
+    texts = {check.name: check for check in report.text_checks}
+    for name in ("built-in text", "llama.cpp: built-in text"):  # an imported model has no validation split
+        assert texts[name].top1_agreement > 0.9 and texts[name].perplexity_ratio < 1.05, texts[name]
+    tokenizer_check = next(check for check in report.plain_checks if check.name.startswith("llama.cpp: tokenizer"))
+    assert tokenizer_check.passed and tokenizer_check.positions > 500
+    file = GGUFFile(tmp_path / "gguf" / "model.gguf")
+    assert file.architecture == "llama" and file.get("llama.block_count") == 30
+    assert "<|im_start|>" in file.get("tokenizer.chat_template")
+
+    from llama_cpp import Llama
+
+    llama = Llama(model_path=str(tmp_path / "gguf" / "model.gguf"), n_ctx=256, n_threads=2, verbose=False)
+    try:
+        answer = llama.create_chat_completion([{"role": "user", "content": "What is the capital of France?"}],
+                                              max_tokens=16, temperature=0.0)
+    finally:
+        llama.close()
+    assert "Paris" in answer["choices"][0]["message"]["content"]

@@ -105,7 +105,7 @@ def _llama_cpp_checks(report: ParityReport, path: Path, folder, ir, reference, t
     from light_llm.evaluate.scores import score
     from light_llm.exports.llama_cpp import LlamaCpp
     from light_llm.exports.verify import greedy_check, greedy_generate
-    from light_llm.runtime.eager_signature import run_module, signature_module
+    from light_llm.generation.eager_signature import run_module, signature_module
 
     quantized = thresholds is not None
     geometry = Geometry.from_ir(ir)

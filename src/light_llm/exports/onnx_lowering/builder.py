@@ -32,7 +32,6 @@ class GraphBuilder:
         self.outputs: list[onnx.ValueInfoProto] = []
         self.value_info: list[onnx.ValueInfoProto] = []
         self._names: set[str] = set()
-        self._constants: dict[tuple, str] = {}
         self._once: dict[str, dict[Hashable, object]] = {}
 
     def _unique(self, name: str) -> str:
@@ -75,14 +74,12 @@ class GraphBuilder:
     def constant(self, value, dtype=np.int64) -> str:
         """A small constant initializer, shared by every use of the same value."""
         array = np.asarray(value, dtype=dtype)
-        key = (array.dtype.str, array.shape, array.tobytes())
-        if key not in self._constants:
-            label = "_".join(str(v) for v in array.flatten()[:4]) if array.size <= 4 else "table"
-            self._constants[key] = self.initializer(self._unique(f"const/{array.dtype}/{label}"), array)
-        return self._constants[key]
+        label = "_".join(str(v) for v in array.flatten()[:4]) if array.size <= 4 else "table"
+        return self.once("constants", (array.dtype.str, array.shape, array.tobytes()),
+                         lambda _: self.initializer(self._unique(f"const/{array.dtype}/{label}"), array))
 
     def once(self, kind: str, key: Hashable, make: Callable[[int], T]) -> T:
-        """What the graph computes once for every layer that reads it (masks, rotary tables):
+        """What the graph computes once for every node that reads it (constants, masks, rotary tables):
         `make(n)` the first time `key` of `kind` is asked for, n the number made before it."""
         made = self._once.setdefault(kind, {})
         if key not in made:

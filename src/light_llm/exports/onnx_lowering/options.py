@@ -74,9 +74,5 @@ def score_bias(encoding: str, portable: bool) -> Any | None:
     return _role(encoding, "score_bias", portable)
 
 
-def rotates(encoding: str) -> bool:
-    return _encoding(encoding).rotation is not None
-
-
 def biases_scores(encoding: str) -> bool:
     return _encoding(encoding).score_bias is not None

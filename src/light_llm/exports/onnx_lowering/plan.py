@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from light_llm.errors import ExportError
-
 from light_llm.exports.onnx_lowering import options
 from light_llm.exports.onnx_lowering.rotary import ROTARY_IN_ATTENTION_SINCE
 

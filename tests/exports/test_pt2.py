@@ -57,7 +57,7 @@ def test_aoti_package_is_compiled_loaded_and_run(tmp_path):
     for name in ("eager", "pt2", "aoti"):
         assert figures[f"{name}_decode_tokens_per_s"] > 0
     assert figures["aoti_vs_eager"] == pytest.approx(
-        figures["aoti_decode_tokens_per_s"] / figures["eager_decode_tokens_per_s"], abs=0.006)  # ratios keep 2 decimals
+        figures["aoti_decode_tokens_per_s"] / figures["eager_decode_tokens_per_s"], rel=0.01, abs=0.006)  # the speeds and ratio are rounded
     assert "AOTInductor compile" in result.notes[0]
 
     # The package on its own: prefill with left padding, then a decode step.

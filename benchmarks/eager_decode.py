@@ -1,7 +1,8 @@
 """Eager PyTorch decode speed of a ~25M-parameter llama-style model, batch 1, 128-token prompt,
 128 new tokens (greedy): light_llm eager with KV cache, onnxruntime fp32 / int8 / int4
 (exports of the same weights), and Hugging Face transformers `generate` (LlamaForCausalLM,
-the same configuration, weights copied). Random init: speed does not depend on training.
+the same configuration, weights copied) with its default attention (SDPA) and with its eager
+attention. Random init: speed does not depend on training. Each row names its attention.
 
 light_llm eager runs three times: with the few-row Linear kernel chosen by calibration on
 this CPU (the default), and with each candidate forced (plain F.linear, blocked batched
@@ -11,13 +12,14 @@ cache and torch.compile of the decode step, through the generator); its compile 
 (paid once per process and shape, in the warm-up, not in the figures) is printed with it.
 
 prefill = time to the first new token; decode tok/s = the other 127 tokens / their time.
-Every figure is the median of --runs runs after a warm-up; ratios are against HF eager
-(decode) and onnxruntime fp32 (quantized decode), measured in this same process.
+Every figure is the median of --runs runs after a warm-up; ratios are against HF with its
+default attention (decode) and onnxruntime fp32 (quantized decode), measured in this same
+process.
 
     .venv/bin/python benchmarks/eager_decode.py [--runs 5] [--threads 2] [--quick]
 
---quick: 2 runs, no forced-kernel rows, no int8/int4 exports (HF eager, light_llm eager,
-compiled, onnxruntime fp32 only).
+--quick: 2 runs, no forced-kernel rows, no int8/int4 exports (HF default and eager
+attention, light_llm eager, compiled, onnxruntime fp32 only).
 
 (benchmarks/inference.py compares the ONNX exports with onnxruntime-genai's model builder.)
 """
@@ -93,16 +95,19 @@ def onnx_generate(folder: Path, threads: int) -> Generate:
     return lambda prompts, new: np.array(generate_ids(session, geometry, prompts.tolist(), max_new_tokens=new))
 
 
-def hf_generate(model_folder) -> Generate:
+def hf_model(model_folder, attention: str | None):
+    """transformers' model of the same weights; `attention`: its attn_implementation (None:
+    transformers' default, SDPA on this torch)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from light_llm.interop.hf import hf_config, to_hf_state_dict
 
     model = model_folder.build()
-    config = hf_config(model.ir)
-    hf = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), attn_implementation="eager")
+    config = AutoConfig.for_model(**hf_config(model.ir))
+    chosen = {} if attention is None else {"attn_implementation": attention}
+    hf = AutoModelForCausalLM.from_config(config, **chosen)
     hf.load_state_dict(to_hf_state_dict(model.ir, model.state_dict()))
-    return hf_model_generate(hf.eval())
+    return hf.eval()
 
 
 def hf_model_generate(hf) -> Generate:
@@ -161,9 +166,14 @@ def main() -> None:
           f"6 layers, GQA 8/2), batch 1, prompt {PROMPT}, {NEW} new tokens, {args.threads} threads, "
           f"median of {args.runs} runs\ncpu: {cpu_name()}")
     compiled, decode = compiled_generate(model)
-    backends: dict[str, Generate] = {"HF transformers eager": hf_generate(folder),
-                                     "light_llm eager (KV cache)": eager_generate(model),
-                                     "light_llm compiled decode (static cache)": compiled}
+    default = hf_model(folder, None)
+    baseline = f"HF transformers, {default.config._attn_implementation} attention (its default)"
+    backends: dict[str, Generate] = {
+        baseline: hf_model_generate(default),
+        "HF transformers, eager attention": hf_model_generate(hf_model(folder, "eager")),
+        f"light_llm eager (KV cache, {model.ir.blocks[0].attention.kernel} attention)": eager_generate(model),
+        "light_llm compiled decode (static cache, grouped-product attention)": compiled,
+    }
     if not args.quick:
         backends["light_llm eager, plain F.linear forced"] = forced("plain", eager_generate(model))
         backends["light_llm eager, blocked few-row forced"] = forced("blocked", eager_generate(model))
@@ -174,9 +184,9 @@ def main() -> None:
 
     prompt = np.random.default_rng(0).integers(0, 8192, (1, PROMPT))
     rows = {name: measure(generate, prompt, args.runs) for name, generate in backends.items()}
-    hf_rate, ort_rate = rows["HF transformers eager"][1], rows["onnxruntime fp32"][1]
-    reference = rows["light_llm eager (KV cache)"][2]
-    print("\n| backend | prefill ms | decode tok/s | decode vs HF eager | decode vs ORT fp32 | greedy tokens = eager |")
+    hf_rate, ort_rate = rows[baseline][1], rows["onnxruntime fp32"][1]
+    reference = next(tokens for name, (_, _, tokens) in rows.items() if name.startswith("light_llm eager"))
+    print("\n| backend | prefill ms | decode tok/s | decode vs HF default | decode vs ORT fp32 | greedy tokens = eager |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (prefill, rate, tokens) in rows.items():
         same = int((tokens == reference).sum())

@@ -1,4 +1,4 @@
-"""`lightllm verify DIR`: re-check an ONNX or GGUF export folder (files unaltered, parity)."""
+"""`lightllm verify DIR`: re-check an export folder of any target (files unaltered, parity)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 
 def verify(
-    folder: Annotated[Path, typer.Argument(help="An export folder of `lightllm export --onnx` or `--gguf`.", show_default=False)],
+    folder: Annotated[Path, typer.Argument(help="An export folder of `lightllm export` (--onnx, --torchscript, --pt2, --aoti, --hf, --gguf).", show_default=False)],
     source: Annotated[Optional[Path], typer.Option(help="The model or run folder it was exported from (default: the one recorded in light_llm.json).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the random prompts (default: the export's).")] = None,
 ) -> None:

@@ -72,4 +72,4 @@ def test_a_target_verify_cannot_load_is_named(llama_export, tmp_path):
     result = lightllm("verify", folder)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"error: {folder}: a tflite export; `lightllm verify` checks onnx, torchscript, pt2, aoti, hf exports")
+        f"error: {folder}: a tflite export; `lightllm verify` checks onnx, torchscript, pt2, aoti, hf, gguf exports")

@@ -312,8 +312,8 @@ class PositionalConfig(CheckedSection):
                 )
         others = sorted(set(self.layer_pattern or ()) - {self.encoding, "none"})
         if others:
-            found.append(("layer_pattern", f"{others[0]!r}: a layer takes the model's encoding "
-                                           f"{self.encoding!r} or 'none'"))
+            found.append(("layer_pattern", f"{others[0]!r}: each layer takes the model's "
+                                           f"encoding or none: {self.encoding!r} or 'none'"))
         return found
 
 

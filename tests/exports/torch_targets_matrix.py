@@ -104,6 +104,13 @@ ROWS: dict[str, dict[str, Any]] = {
         "positional": {"encoding": "rope"}, "final_logit_softcap": 2.0,
         "embedding_scale": "sqrt_d_model",
     },
+    # Granite's factors and SmolLM3's layers without positional encoding (NoPE)
+    "gqa-rope-nope-layers-granite-factors": {
+        "num_layers": 3,
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2, "scale": 0.2},
+        "positional": {"encoding": "rope", "layer_pattern": ["none", "rope"]},
+        "embedding_scale": 3.0, "residual_scale": 0.4, "logit_divisor": 2.5,
+    },
     "mha-qk-norm-whole-bias-softcap-window-ln": {
         "attention": {"variant": "mha", "num_heads": 4, "bias": True, "qk_norm": "whole",
                       "logit_softcap": 4.0, "mask_type": "sliding_window", "window_size": 4},

@@ -82,4 +82,17 @@ FAMILIES = [
     Family("olmo2-tied-bias", "Olmo2Config",
            dict(LLAMA, num_attention_heads=5, num_key_value_heads=5, hidden_size=40, intermediate_size=104,
                 attention_bias=True, tie_word_embeddings=True)),
+    # Granite's four factors, each away from 1 (the attention factor replaces 1/√head_dim)
+    Family("granite-untied-factors", "GraniteConfig",
+           dict(LLAMA, num_hidden_layers=3, embedding_multiplier=3.0, residual_multiplier=0.4,
+                attention_multiplier=0.09, logits_scaling=2.5, tie_word_embeddings=False)),
+    Family("granite-tied-one-kv-head", "GraniteConfig",
+           dict(LLAMA, num_attention_heads=5, hidden_size=40, intermediate_size=104, embedding_multiplier=6.0,
+                residual_multiplier=0.22, attention_multiplier=0.125, logits_scaling=4.0, tie_word_embeddings=True)),
+    # SmolLM3: every 2nd layer NoPE (from the interval), and an irregular list of NoPE layers
+    Family("smollm3-tied-nope-interval", "SmolLM3Config",
+           dict(LLAMA, num_hidden_layers=4, no_rope_layer_interval=2, tie_word_embeddings=True)),
+    Family("smollm3-untied-nope-list", "SmolLM3Config",
+           dict(LLAMA, num_attention_heads=5, num_key_value_heads=5, hidden_size=40, intermediate_size=104,
+                num_hidden_layers=3, no_rope_layers=[0, 1, 1], tie_word_embeddings=False)),
 ]

@@ -109,12 +109,13 @@ def test_eager_logits_equal_transformers(imported):
                                  np.broadcast_to(np.arange(tokens.shape[1]), tokens.shape).copy()))
 
 
-def test_onnx_export_equals_transformers(imported):
-    export_onnx(imported.folder, imported.root / "onnx")
-    assert_onnx_equals_transformers(imported.folder, imported.root / "onnx" / "model.onnx",
-                                    imported.reference, *prompts(1))
+@pytest.mark.parametrize("form", ["fused", "portable"])
+def test_onnx_export_equals_transformers(imported, form):
+    out = imported.root / f"onnx-{form}"
+    export_onnx(imported.folder, out, portable=form == "portable")
+    assert_onnx_equals_transformers(imported.folder, out / "model.onnx", imported.reference, *prompts(1))
     carried = json.loads((imported.root / "hf" / "tokenizer_config.json").read_text())
-    assert json.loads((imported.root / "onnx" / "tokenizer_config.json").read_text()) == carried
+    assert json.loads((out / "tokenizer_config.json").read_text()) == carried
 
 
 def test_family_tensors_go_back_unchanged(imported):

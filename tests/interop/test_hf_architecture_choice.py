@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from light_llm.compiler.pipeline import lower_spec
-from light_llm.interop.hf import choose_architecture
+from light_llm.interop.hf import choose_architecture, unmappable_options
 from light_llm.schemas.load import load_spec
 
 transformers = pytest.importorskip("transformers")
@@ -88,3 +88,21 @@ def test_an_imported_architecture_that_no_longer_fits_gives_the_first_that_does(
     assert chosen == "llama"
     assert note.startswith("wrote llama, not the imported gpt2, which no longer fits (model.")
     assert choose_architecture(ir, preferred="llama") == ("llama", None)
+
+
+def _ir(**model):
+    return lower_spec(load_spec({"spec_version": 1, "model": {
+        "name": "transformer", "d_model": 32, "num_layers": 4, "max_seq_len": 32, "attention": {"num_heads": 4},
+        **model}}))
+
+
+@pytest.mark.parametrize(("model", "family", "blocker"), [
+    ({"residual_scale": 0.5}, "granite", "model.residual_scale=0.5 (llama needs 1.0)"),
+    ({"logit_divisor": 8.0}, "granite", "model.logit_divisor=8.0 (llama needs 1.0)"),
+    ({"positional": {"layer_pattern": ["rope", "none"]}}, "smollm3",
+     "model.positional.layer_pattern=['rope', 'none', 'rope', 'none'] (llama needs none)"),
+])
+def test_granite_factors_and_nope_layers_map_onto_their_family_only(model, family, blocker) -> None:
+    found = unmappable_options(_ir(**model))
+    assert blocker in found["llama"]
+    assert [name for name, blockers in found.items() if not blockers] == [family]

@@ -22,7 +22,7 @@ LLAMA = {
 def test_each_file_of_the_package_is_one_architecture():
     files = {path.stem for path in Path(hf.__file__).parent.glob("*.py")} - {"__init__", "base"}
     assert set(architectures()) == files == {"llama", "mistral", "gpt2", "gemma", "gemma2", "ministral", "phi3", "qwen2",
-                                             "qwen3", "gpt_neox", "phi", "olmo2"}
+                                             "qwen3", "gpt_neox", "phi", "olmo2", "granite", "smollm3"}
     assert supported() == tuple(architectures())
 
 
@@ -97,3 +97,26 @@ def test_the_phi3_example_spec_maps_onto_phi3():
     assert architectures()["phi3"].blockers(ir) == []
     config = architectures()["phi3"].config(ir)
     assert config["sliding_window"] == 128 and config["num_attention_heads"] == 8
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"use_sliding_window": True, "sliding_window": 4}, "use_sliding_window: true has no light_llm mapping"),
+    ({"no_rope_layers": [1, 0]}, "no_rope_layers: got [1, 0]; allowed: 3 entries"),
+    ({"no_rope_layers": [1, 2, 1]}, "each 0 or 1"),
+])
+def test_smollm3_configs_light_llm_cannot_express_are_refused(change, words):
+    with pytest.raises(HFConfigError, match="smollm3 config") as caught:
+        model_section_from_hf_config({**LLAMA, "model_type": "smollm3", "num_hidden_layers": 3, **change})
+    assert words in str(caught.value)
+
+
+def test_smollm3_nope_layers_become_the_shortest_layer_pattern():
+    section = model_section_from_hf_config({**LLAMA, "model_type": "smollm3", "num_hidden_layers": 6})
+    assert section["positional"]["layer_pattern"] == ["rope", "rope", "rope", "none"]  # interval 4
+    every = model_section_from_hf_config({**LLAMA, "model_type": "smollm3", "no_rope_layers": [1] * 2})
+    assert "layer_pattern" not in every["positional"]
+
+
+def test_granite_reads_an_absent_attention_multiplier_as_one():
+    section = model_section_from_hf_config({**LLAMA, "model_type": "granite", "logits_scaling": 8})
+    assert section["attention"]["scale"] == 1.0 and section["logit_divisor"] == 8

@@ -78,7 +78,7 @@ def test_another_architecture_is_refused(tmp_path):
     run = cli("import-hf", str(tmp_path / "bert"), "--out", str(tmp_path / "run"))
     assert run.exit_code == 1 and "Traceback" not in run.output
     assert "model_type 'bert' (BertForMaskedLM) cannot be imported" in run.output
-    assert "supported: llama, mistral, gpt2, gemma, gemma2, gpt_neox, ministral, olmo2, phi, phi3, qwen2, qwen3" in run.output
+    assert "supported: llama, mistral, gpt2, gemma, gemma2, gpt_neox, granite, ministral, olmo2, phi, phi3, qwen2, qwen3, smollm3" in run.output
     assert not (tmp_path / "run").exists()
 
 

@@ -190,6 +190,9 @@ ATTENTION_OPTIONS = {
     "softcap-alibi-final-cap-embedding-scale": {
         "attention": {"logit_softcap": 2.0}, "positional": {"encoding": "alibi"},
         "final_logit_softcap": 1.5, "embedding_scale": "sqrt_d_model"},
+    "nope-layers-granite-factors": {
+        "num_layers": 3, "positional": {"layer_pattern": ["rope", "none"]}, "attention": {"scale": 0.2},
+        "embedding_scale": 3.0, "residual_scale": 0.4, "logit_divisor": 2.5},
 }
 
 

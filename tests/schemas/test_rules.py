@@ -99,6 +99,14 @@ BROKEN = [
         ["'geglu'", "'gelu' or 'gelu_tanh'", "'relu'"],
     ),
     (spec_with(parallel_norms="separate"), "model.parallel_norms", ["'separate'", "parallel_layers"]),
+    (spec_with(positional={"encoding": "alibi", "layer_pattern": ["none"]}), "model.positional.layer_pattern",
+     ["'rope'", '["none"]']),
+    (spec_with(positional={"layer_pattern": ["rope", "alibi"]}), "model.positional.layer_pattern",
+     ["'alibi'", "'rope' or 'none'"]),
+    (spec_with(num_layers=2, positional={"layer_pattern": ["rope", "rope", "none"]}),
+     "model.positional.layer_pattern", ["3 entries", "num_layers=2"]),
+    (spec_with(residual_scale=0.0), "model.residual_scale", ["0.0"]),
+    (spec_with(logit_divisor=-2.0), "model.logit_divisor", ["-2.0"]),
     (
         spec_with(parallel_layers=True, parallel_norms="separate", norm={"placement": "output"}),
         "model.parallel_norms",
@@ -221,6 +229,9 @@ ACCEPTED = [
     spec_with(num_layers=6, attention={"mask_type": "sliding_window", "window_size": 8,
                                        "layer_pattern": ["sliding_window"] * 5 + ["causal"]},
               positional={"rope_base": 1e6, "sliding_rope_base": 1e4}),
+    spec_with(num_layers=4, positional={"layer_pattern": ["rope", "rope", "rope", "none"]},
+              residual_scale=0.22, logit_divisor=16.0, embedding_scale=12.0),
+    spec_with(num_layers=2, positional={"layer_pattern": ["none"]}),
 ]
 
 

@@ -40,6 +40,14 @@ def embedding_scale(ir: TransformerIR) -> float:
     return ir.embedding_scale
 
 
+def residual_scale(ir: TransformerIR) -> float:
+    return block(ir).residual_scale
+
+
+def logit_divisor(ir: TransformerIR) -> float:
+    return ir.logit_divisor
+
+
 def bias_need(*allowed: Any) -> Need:
     return Need("model.attention.bias", attention_bias, allowed)
 
@@ -50,4 +58,6 @@ PLAIN_ATTENTION = (
     Need("model.attention.logit_softcap", logit_softcap, (None,)),
     Need("model.final_logit_softcap", final_logit_softcap, (None,)),
     Need("model.embedding_scale", embedding_scale, (1.0,)),
+    Need("model.residual_scale", residual_scale, (1.0,)),
+    Need("model.logit_divisor", logit_divisor, (1.0,)),
 )

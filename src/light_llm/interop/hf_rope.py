@@ -27,9 +27,16 @@ def _sliding_rope_base(ir: TransformerIR) -> float | None:
     return bases.pop() if bases else None
 
 
+def layer_encodings(ir: TransformerIR) -> list[str] | None:
+    """Each layer's positional encoding where layers differ (positional.layer_pattern), else None."""
+    encodings = [block.attention.positional.encoding for block in ir.blocks]
+    return encodings if len(set(encodings)) > 1 else None
+
+
 SAME_LAYERS_NEEDS = (
     Need("model.attention.layer_pattern", _layer_masks, (None,)),
     Need("model.positional.sliding_rope_base", _sliding_rope_base, (None,)),
+    Need("model.positional.layer_pattern", layer_encodings, (None,)),
 )
 """For architectures whose layers all attend alike: per-layer patterns are blockers."""
 YARN_KEYS = ("beta_fast", "beta_slow", "attention_factor")

@@ -18,6 +18,7 @@ ONLY_LIGHT_LLM_RULES: tuple[tuple[str, str], ...] = (
     ("model.positional.rope_pairing", "`half` with `attention.variant` `complex`"),
     ("model.positional.sliding_rope_base", "only with `attention.mask_type` `sliding_window`"),
     ("model.attention.layer_pattern", "at most `model.num_layers` entries"),
+    ("model.positional.layer_pattern", "at most `model.num_layers` entries, each `encoding` or `none`"),
     ("model.positional.rope_scaling.high_freq_factor", "greater than `low_freq_factor`"),
     ("model.positional.rope_scaling.beta_fast", "greater than `beta_slow` (defaults 32 and 1)"),
 )

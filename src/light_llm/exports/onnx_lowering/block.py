@@ -4,7 +4,7 @@
     parallel:   h = in(x); x = post(x + out_a(attn(h)) + out_f(ffn(h)))
     parallel, separate norms: x = x + out_a(attn(in_a(x))) + out_f(ffn(in_f(x)))
 
-pre: `in` is a norm; post: `post`; sandwich: `in` and `out`; output: `out`. With
+`out` ends with model.residual_scale's factor. pre: `in` is a norm; post: `post`; sandwich: `in` and `out`; output: `out`. With
 pre-norm, each residual add and the next norm are one Skip*Normalization node (with
 separate parallel norms, the FFN's input norm is a plain norm of that sum).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from light_llm.exports.onnx_lowering.constant_factors import scaled
 from light_llm.exports.onnx_lowering.ffn import ffn
 from light_llm.exports.onnx_lowering.norm import ResidualStream, norm
 
@@ -53,4 +54,7 @@ def _input(stream: ResidualStream, ir, name: str) -> str:
 
 
 def _output(stream: ResidualStream, ir, name: str, x: str) -> str:
-    return norm(stream.g, stream.weights, name, ir.norm, x) if ir.placement in ("sandwich", "output") else x
+    """The sub-layer's output as the residual add reads it: normed where the placement has an
+    output norm, then times model.residual_scale."""
+    x = norm(stream.g, stream.weights, name, ir.norm, x) if ir.placement in ("sandwich", "output") else x
+    return scaled(stream.g, x, ir.residual_scale, f"/blocks.{ir.index}/residual_scale")

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from light_llm.exports.onnx_lowering import options
 from light_llm.exports.onnx_lowering.builder import GraphBuilder
+from light_llm.exports.onnx_lowering.constant_factors import scaled
 from light_llm.exports.onnx_lowering.weights import Weights
 from light_llm.models.transformer.options import POSITIONAL_ENCODINGS, resolve_path
 
@@ -18,8 +17,7 @@ def embed(g: GraphBuilder, weights: Weights, ir, input_ids: str, position_ids: s
     """`[batch, sequence, d_model]`: token embedding, plus the encoding's positions."""
     table = g.initializer(TOKEN_EMBEDDING, weights.tensor(TOKEN_EMBEDDING))
     x = g.op("Gather", table, input_ids, scope="/embed_tokens", axis=0)
-    if ir.embedding_scale != 1.0:
-        x = g.op("Mul", x, g.constant(ir.embedding_scale, np.float32), scope="/embedding_scale")
+    x = scaled(g, x, ir.embedding_scale, "/embedding_scale")
     positions = options.position_embedding(ir.positional.encoding, g.portable)
     if positions is None:
         return x

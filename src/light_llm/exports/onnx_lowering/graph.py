@@ -25,6 +25,7 @@ from typing import Any, Callable
 from light_llm.exports.onnx_lowering import options
 from light_llm.exports.onnx_lowering.block import write_block
 from light_llm.exports.onnx_lowering.builder import FLOAT, INT64, GraphBuilder
+from light_llm.exports.onnx_lowering.constant_factors import divided
 from light_llm.exports.onnx_lowering.embedding import TOKEN_EMBEDDING, embed
 from light_llm.exports.onnx_lowering.masks import AttentionInputs, attention_inputs
 from light_llm.exports.onnx_lowering.norm import ResidualStream
@@ -141,13 +142,14 @@ def _lm_head(g: GraphBuilder, weights: Weights, ir, x: str) -> None:
         weight = g.op("Transpose", TOKEN_EMBEDDING, scope="/lm_head", perm=[1, 0])
     else:
         weight = g.initializer("lm_head.weight", weights.matmul("lm_head"))
-    if not ir.lm_head_bias and ir.final_logit_softcap is None:
+    if not ir.lm_head_bias and ir.final_logit_softcap is None and ir.logit_divisor == 1.0:
         g.node("MatMul", [x, weight], scope="/lm_head", outputs=["logits"])  # typed as a graph output
         return
     logits = g.op("MatMul", x, weight, scope="/lm_head")
     if ir.lm_head_bias:
         logits = g.op("Add", logits, g.initializer("lm_head.bias", weights.tensor("lm_head.bias")),
                       scope="/lm_head")
+    logits = divided(g, logits, ir.logit_divisor, "/logit_divisor")
     if ir.final_logit_softcap is not None:
         logits = soft_capped(g, logits, ir.final_logit_softcap, "/logit_cap")
     g.node("Identity", [logits], scope="/lm_head", outputs=["logits"])

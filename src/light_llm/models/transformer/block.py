@@ -6,7 +6,8 @@ has none) and sequential vs parallel wiring, so the forwards carry no config bra
     parallel with separate norms (GPT-NeoX):
                 x = x + drop(out_a(attn(in_a(x)))) + drop(out_f(ffn(in_f(x))))
 
-pre: `in` is a norm; post: `post` is a norm; sandwich: `in` and `out` are norms;
+`drop` is the residual dropout, after model.residual_scale's factor where it is not 1
+(Granite). pre: `in` is a norm; post: `post` is a norm; sandwich: `in` and `out` are norms;
 output: `out` is a norm (OLMo 2).
 """
 
@@ -17,6 +18,7 @@ from torch import nn
 
 from light_llm.models.transformer.ir import BlockIR
 from light_llm.models.transformer.attention import Attention
+from light_llm.models.transformer.constant_factors import build_scale
 from light_llm.models.transformer.ffn import build_ffn
 from light_llm.models.transformer.norm import build_norm
 
@@ -25,6 +27,12 @@ KV = tuple[torch.Tensor, torch.Tensor]
 
 def _norm_if(present: bool, ir: BlockIR) -> nn.Module:
     return build_norm(ir.norm) if present else nn.Identity()
+
+
+def _into_residual(ir: BlockIR) -> nn.Module:
+    """What each sub-layer's output passes through before the residual add."""
+    dropout = nn.Dropout(ir.residual_dropout)
+    return dropout if ir.residual_scale == 1.0 else nn.Sequential(build_scale(ir.residual_scale), dropout)
 
 
 def _norm_roles(ir: BlockIR) -> tuple[bool, bool, bool]:
@@ -45,7 +53,7 @@ class SequentialBlock(nn.Module):
         self.ffn = build_ffn(ir.ffn)
         self.ffn_norm_out = _norm_if(outputs, ir)
         self.ffn_norm_post = _norm_if(post, ir)
-        self.dropout = nn.Dropout(ir.residual_dropout)
+        self.dropout = _into_residual(ir)
 
     def forward(
         self, x: torch.Tensor, position_ids: torch.Tensor, bias: torch.Tensor | None, past: KV | None
@@ -69,7 +77,7 @@ class ParallelBlock(nn.Module):
         self.ffn = build_ffn(ir.ffn)
         self.ffn_norm_out = _norm_if(outputs, ir)
         self.norm_post = _norm_if(post, ir)
-        self.dropout = nn.Dropout(ir.residual_dropout)
+        self.dropout = _into_residual(ir)
 
     def forward(
         self, x: torch.Tensor, position_ids: torch.Tensor, bias: torch.Tensor | None, past: KV | None
@@ -93,7 +101,7 @@ class SeparateNormsParallelBlock(nn.Module):
         self.ffn_norm_in = build_norm(ir.norm)
         self.ffn = build_ffn(ir.ffn)
         self.ffn_norm_out = _norm_if(outputs, ir)
-        self.dropout = nn.Dropout(ir.residual_dropout)
+        self.dropout = _into_residual(ir)
 
     def forward(
         self, x: torch.Tensor, position_ids: torch.Tensor, bias: torch.Tensor | None, past: KV | None

@@ -33,6 +33,8 @@ MAX_EXPANSION = 64.0
 MAX_ATTENTION_SCALE = 64.0
 """A score factor above 64 saturates softmax in fp32 for any head_dim ≥ 1."""
 MAX_SOFTCAP = 1e6
+MAX_MULTIPLIER = 65_536.0
+"""Residual scale and logit divisor: far above any released model's (Granite: 0.22, 16)."""
 MAX_INIT_STD = 1.0
 """Above this, fp32 activations of a deep model overflow (init_std 1e30 gives inf)."""
 ROPE_BASE_RANGE = (1.0, 1e12)
@@ -286,6 +288,15 @@ class PositionalConfig(CheckedSection):
         "attention.mask_type 'sliding_window'); null: rope_base. Gemma 3: 10000 with "
         "rope_base 1e6 for the global layers.",
     )
+    layer_pattern: list[PositionalEncodingName] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description="Per-layer encodings (rope only): layer i takes entry i mod len — rope "
+        "(rotated) or none (no positional encoding, NoPE); e.g. [rope, rope, rope, none] "
+        "(SmolLM3: every fourth layer NoPE). At most num_layers entries. null: every layer "
+        "uses encoding.",
+    )
     rope_pairing: Literal["half", "interleaved"] = Field(
         "half",
         description="Which dims RoPE rotates together (rope only): half: (x_j, x_{j+r/2}) as "
@@ -299,6 +310,10 @@ class PositionalConfig(CheckedSection):
                 found.append(
                     (key, f"only allowed with encoding {_one_of(readers(key))}, not {self.encoding!r}")
                 )
+        others = sorted(set(self.layer_pattern or ()) - {self.encoding, "none"})
+        if others:
+            found.append(("layer_pattern", f"{others[0]!r}: each layer takes the model's "
+                                           f"encoding or none: {self.encoding!r} or 'none'"))
         return found
 
 
@@ -423,6 +438,17 @@ class TransformerConfig(CheckedSection):
         "√d_model in the model's dtype (Gemma).",
     )
 
+    residual_scale: Number(ge=FP32_TINY, le=MAX_MULTIPLIER) = Field(
+        1.0,
+        description="Factor on each sub-layer's output before the residual add (Granite's "
+        "residual_multiplier).",
+    )
+    logit_divisor: Number(ge=FP32_TINY, le=MAX_MULTIPLIER) = Field(
+        1.0,
+        description="The logits are divided by it, before final_logit_softcap (Granite's "
+        "logits_scaling).",
+    )
+
     def describe(self) -> str:
         attention = self.attention
         return (
@@ -450,6 +476,11 @@ class TransformerConfig(CheckedSection):
                           "rope_fraction 1.0 and rope_pairing 'half'"))
         return found
 
+    def layer_encodings(self) -> list[str]:
+        """Each layer's positional encoding: positional.layer_pattern repeated, or encoding."""
+        pattern = self.positional.layer_pattern or [self.positional.encoding]
+        return [pattern[i % len(pattern)] for i in range(self.num_layers)]
+
     def layer_masks(self) -> list[str]:
         """Each layer's mask type: the layer pattern repeated, or mask_type everywhere."""
         pattern = self.attention.layer_pattern or [self.attention.mask_type]
@@ -460,6 +491,10 @@ class TransformerConfig(CheckedSection):
         pattern = self.attention.layer_pattern
         if pattern is not None and len(pattern) > self.num_layers:
             found.append(("attention.layer_pattern", f"{len(pattern)} entries for "
+                          f"num_layers={self.num_layers}; allowed: at most num_layers entries"))
+        encodings = self.positional.layer_pattern
+        if encodings is not None and len(encodings) > self.num_layers:
+            found.append(("positional.layer_pattern", f"{len(encodings)} entries for "
                           f"num_layers={self.num_layers}; allowed: at most num_layers entries"))
         base = self.positional.sliding_rope_base
         if base is not None and self.attention.mask_type != "sliding_window":

@@ -122,6 +122,7 @@ class BlockIR:
     parallel: bool
     residual_dropout: float
     parallel_norms: Literal["shared", "separate"] = "shared"  # parallel blocks' input norms
+    residual_scale: float = 1.0  # each sub-layer's output × this before the residual add
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class TransformerIR:
     lm_head_bias: bool = False
     final_logit_softcap: float | None = None  # logits = cap·tanh(logits/cap)
     embedding_scale: float = 1.0  # token embeddings × this, in the model dtype
+    logit_divisor: float = 1.0  # logits / this, before final_logit_softcap
 
     @property
     def causal(self) -> bool:

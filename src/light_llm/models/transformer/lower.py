@@ -93,14 +93,21 @@ def lower_attention(
 
 
 def layer_attention(config: TransformerConfig, positional: PositionalIR, target: Target) -> list[AttentionIR]:
-    """Each layer's attention: its mask from attention.layer_pattern, and for sliding-window
-    layers the RoPE base positional.sliding_rope_base where set. One IR per distinct kind."""
+    """Each layer's attention: its mask from attention.layer_pattern, its encoding from
+    positional.layer_pattern, and for sliding-window layers the RoPE base
+    positional.sliding_rope_base where set. One IR per distinct kind."""
     sliding_base = config.positional.sliding_rope_base
     sliding = replace(positional, rope_base=sliding_base) if sliding_base is not None else positional
-    masks = config.layer_masks()
-    kinds = {mask: lower_attention(config, sliding if mask == "sliding_window" else positional, target, mask)
-             for mask in dict.fromkeys(masks)}
-    return [kinds[mask] for mask in masks]
+    layers = list(zip(config.layer_masks(), config.layer_encodings()))
+
+    def layer_positional(mask: str, encoding: str) -> PositionalIR:
+        chosen = sliding if mask == "sliding_window" else positional
+        return chosen if encoding == chosen.encoding else replace(
+            chosen, encoding=encoding, uses_position_ids=POSITIONAL_ENCODINGS[encoding].reads_positions)
+
+    kinds = {(mask, encoding): lower_attention(config, layer_positional(mask, encoding), target, mask)
+             for mask, encoding in dict.fromkeys(layers)}
+    return [kinds[layer] for layer in layers]
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
@@ -153,6 +160,7 @@ def lower(
             parallel=config.parallel_layers,
             residual_dropout=config.dropout,
             parallel_norms=config.parallel_norms if config.parallel_layers else "shared",
+            residual_scale=config.residual_scale,
         )
         for i in range(config.num_layers)
     )
@@ -172,6 +180,7 @@ def lower(
         lm_head_bias=config.lm_head_bias,
         final_logit_softcap=config.final_logit_softcap,
         embedding_scale=resolved_embedding_scale(config),
+        logit_divisor=config.logit_divisor,
     )
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from light_llm.models.transformer.ir import TransformerIR
 from light_llm.models.transformer.block import KV, build_block
-from light_llm.models.transformer.embedding_scale import build_embedding_scale
+from light_llm.models.transformer.constant_factors import build_divisor, build_scale
 from light_llm.models.transformer.errors import ModelInputError
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.mask import AttentionBias
@@ -34,7 +34,7 @@ class Transformer(nn.Module):
             config = lower(config)
         self.ir = config
         self.embed_tokens = nn.Embedding(config.vocab_size, config.d_model)
-        self.embedding_scale = build_embedding_scale(config.embedding_scale)
+        self.embedding_scale = build_scale(config.embedding_scale)
         self.embed_positions = build_embedding_positions(config.positional, config.d_model)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         # One bias per distinct mask (a layer pattern mixes sliding-window and global layers).
@@ -45,6 +45,7 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(build_block(block) for block in config.blocks)
         self.final_norm = build_norm(config.final_norm) if config.final_norm else nn.Identity()
         self.lm_head = Linear(config.d_model, config.vocab_size, bias=config.lm_head_bias)
+        self.logit_divisor = build_divisor(config.logit_divisor)
         self.logit_cap = build_logit_cap(config.final_logit_softcap)
         self.reset_parameters()
         if config.tie_embeddings:
@@ -129,7 +130,7 @@ class Transformer(nn.Module):
             past = past_key_values[i] if past_key_values is not None else None
             x, present = block(x, position_ids, biases[self.bias_of_block[i]], past)
             presents.append(present)
-        return self.logit_cap(self.lm_head(self.final_norm(x))), presents
+        return self.logit_cap(self.logit_divisor(self.lm_head(self.final_norm(x)))), presents
 
     @property
     def attention_bias(self) -> AttentionBias:

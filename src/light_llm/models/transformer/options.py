@@ -172,7 +172,8 @@ for _entry in (
     PositionalEncoding(
         "rope", "rotary embedding of Q and K", reads_positions=True,
         rotation=f"{_POSITIONAL}:rope_rotation", complex_rotation=f"{_POSITIONAL}:ComplexPhase",
-        options=("rope_base", "rope_scaling", "rope_fraction", "rope_pairing", "sliding_rope_base"),
+        options=("rope_base", "rope_scaling", "rope_fraction", "rope_pairing", "sliding_rope_base",
+                 "layer_pattern"),
         even_head_dim="rope rotates pairs",
         onnx_rotation=ONNXLowering(f"{_ONNX}.rotary:FusedRotary", f"{_ONNX}.rotary:StandardRotary"),
     ),

@@ -26,6 +26,9 @@ def describe_positional(ir: TransformerIR) -> str:
     bases = {block.attention.positional.rope_base for block in ir.blocks} - {ir.positional.rope_base}
     if ir.positional.encoding == "rope" and bases:
         details = ", ".join(filter(None, [details, f"sliding-window layers base {bases.pop():g}"]))
+    unrotated = [str(block.index) for block in ir.blocks if block.attention.positional.encoding != ir.positional.encoding]
+    if unrotated:
+        details = ", ".join(filter(None, [details, f"no positional encoding in layers {', '.join(unrotated)}"]))
     return f"{ir.positional.encoding} ({details})" if details else ir.positional.encoding
 
 
@@ -83,6 +86,10 @@ def totals(ir: TransformerIR, cost: ModelCost) -> Text:
     ]
     if ir.embedding_scale != 1.0:
         lines.append(f"embedding scale     ×{ir.embedding_scale:g} (token embeddings only)")
+    if ir.blocks[0].residual_scale != 1.0:
+        lines.append(f"residual scale      ×{ir.blocks[0].residual_scale:g} (each sub-layer's output)")
+    if ir.logit_divisor != 1.0:
+        lines.append(f"logit divisor       logits/{ir.logit_divisor:g}")
     if ir.final_logit_softcap is not None:
         lines.append(f"final logit cap     {ir.final_logit_softcap:g}·tanh(logits/{ir.final_logit_softcap:g})")
     kernels = {(block.attention.kernel, block.attention.kernel_reason) for block in ir.blocks}

@@ -35,11 +35,12 @@ from light_llm.evaluate.scores import score
 from inference import DRIVERS, Graph, build_with_builder, cpu_name, measure, set_genai_threads
 from real_model import consecutive, english_ids, graph_logits, model_shape, never_stop, real_model_folder, versions
 
-# name → (block size, method, grid fit)
-CONFIGS: dict[str, tuple[int, str, bool]] = {
-    "grid fit, block 32": (32, "symmetric", True),
-    **{f"{method}, block {block}": (block, method, False)
+# name → (block size, method, grid fit, embedding bits: 0 the int4 of the rest)
+CONFIGS: dict[str, tuple[int, str, bool, int]] = {
+    "grid fit, block 32": (32, "symmetric", True, 0),
+    **{f"{method}, block {block}": (block, method, False, 0)
        for block in (32, 64, 128) for method in ("symmetric", "asymmetric", "gptq")},
+    **{f"gptq, block {block}, embedding int8": (block, "gptq", False, 8) for block in (32, 128)},
 }
 BUILDER_BLOCKS = (32, 128)
 BASELINE = "builder int4, block 32"
@@ -80,8 +81,8 @@ def quantized(work: Path, fp32: Path, name: str) -> tuple[Path, float]:
     if out.exists():
         return out, json.loads(timing.read_text())["seconds"]
     print(f"quantizing {name} …", flush=True)
-    block, method, grid_fit = CONFIGS[name]
-    options = QuantizeOptions("int4", block, method, grid_fit)
+    block, method, grid_fit, embedding_bits = CONFIGS[name]
+    options = QuantizeOptions("int4", block, method, grid_fit, embedding_bits)
     with staged_folder(out) as staging:
         for item in fp32.iterdir():
             if item.is_file() and not item.name.startswith("model.onnx"):

@@ -182,3 +182,31 @@ def test_a_missing_or_empty_calibration_text_is_one_line(cli, tmp_path, content,
                  "--quantize-calibration-text", text, "--out", tmp_path / "onnx")
     assert_one_line_error(result, message)
     assert not (tmp_path / "onnx").exists()
+
+
+def test_an_int8_embedding_keeps_the_tied_head_at_8_bits_and_the_rest_at_4(tmp_path):
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_embedding="int8")[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["quantize_embedding"] == "int8" and manifest["parity"]["passed"]
+    model = onnx.load(str(out / "model.onnx"))
+    bits = {node.name: helper.get_node_attr_value(node, "bits") for node in model.graph.node
+            if node.op_type in ("MatMulNBits", "GatherBlockQuantized")}
+    (gather,) = [node for node in model.graph.node if node.op_type == "GatherBlockQuantized"]
+    lm_head = [node for node in model.graph.node if node.op_type == "MatMulNBits"][-1]
+    assert bits.pop(gather.name) == 8 and bits.pop(lm_head.name) == 8 and set(bits.values()) == {4}
+    assert gather.input[2] == lm_head.input[2]  # still one matrix for both
+    assert Counter(manifest["quantize_weights"].values()) == {"int4 symmetric": len(bits), "int8 symmetric": 1}
+
+
+def test_gptq_without_text_to_calibrate_on_falls_back_to_its_scale_rule_and_says_so(tmp_path, monkeypatch):
+    import light_llm.exports.quantize_calibration as calibration
+    from light_llm.evaluate.errors import EvalError
+
+    def untokenizable(*args):
+        raise EvalError("no tokenizer.json")
+
+    monkeypatch.setattr(calibration, "calibration_windows", untokenizable)
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="gptq")[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["quantize_calibration"].startswith("none (no tokenizer.json)")
+    assert set(manifest["quantize_weights"].values()) == {"int4 asymmetric"} and manifest["parity"]["passed"]

@@ -37,6 +37,7 @@ def export_onnx(
     quantize_block_size: int | None = None,
     quantize_method: str | None = None,
     quantize_grid_fit: bool | None = None,
+    quantize_embedding: str | None = None,
     quantize_calibration_text: Path | None = None,
     atol: float | None = None,
     rtol: float | None = None,
@@ -53,8 +54,8 @@ def export_onnx(
     records the lowering of every layer. `min_onnxruntime` (onnx_lowering/plan.py's
     ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
     ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
-    of int8/int4 (16 to 256); `quantize_method` and `quantize_grid_fit`: how the codes are
-    chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file.
+    of int8/int4 (16 to 256); `quantize_method`, `quantize_grid_fit` and `quantize_embedding`
+    (same or int8): how the codes are chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file.
     `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
@@ -80,15 +81,16 @@ def export_onnx(
     if quantize:
         options = QuantizeOptions(
             quantize, quantize_block_size or defaults.quantize_block_size, quantize_method or defaults.quantize_method,
-            defaults.quantize_grid_fit if quantize_grid_fit is None else quantize_grid_fit)
+            defaults.quantize_grid_fit if quantize_grid_fit is None else quantize_grid_fit,
+            _embedding_bits(quantize_embedding or defaults.quantize_embedding))
         check_quantization(options.precision, options.block_size, options.method)
         calibration_text = quantize_calibration_text or defaults.quantize_calibration_text
         if calibration_text is not None and options.method != "gptq":
             raise ExportError("a quantize calibration text applies to the gptq method only")
     elif any(option is not None for option in (quantize_block_size, quantize_method, quantize_grid_fit,
-                                               quantize_calibration_text)):
-        raise ExportError("a quantize block size, method, grid fit or calibration text applies to int8 and int4 "
-                          "exports only (quantize is none)")
+                                               quantize_embedding, quantize_calibration_text)):
+        raise ExportError("a quantize block size, method, grid fit, embedding or calibration text applies to int8 "
+                          "and int4 exports only (quantize is none)")
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
@@ -152,14 +154,29 @@ def _write_graph(folder, ir, path: Path, opset: int, options, plan, portable: bo
     return summary
 
 
+def _embedding_bits(choice: str) -> int:
+    """export.quantize_embedding → QuantizeOptions.embedding_bits (0: the precision's)."""
+    if choice not in ("same", "int8"):
+        raise ExportError(f"quantize embedding {choice!r}: allowed: same, int8")
+    return 8 if choice == "int8" else 0
+
+
 def _with_calibration(options, folder, geometry: Geometry, text):
     """`options` with gptq's calibration: the windows of its text (quantize_calibration.py),
-    run through the fp32 graph when the pass asks for the Gram matrices."""
+    run through the fp32 graph when the pass asks for the Gram matrices. Without a named
+    text, a model whose text cannot be tokenized is quantized by gptq's scale rule alone
+    (light_llm.json says why); a named text that cannot be read is an error."""
     import dataclasses
 
+    from light_llm.errors import LightLLMError
     from light_llm.exports.quantize_calibration import calibration_windows, input_grams
 
-    windows, source = calibration_windows(folder, geometry, None if text is None else Path(text))
+    try:
+        windows, source = calibration_windows(folder, geometry, None if text is None else Path(text))
+    except LightLLMError as error:
+        if text is not None:
+            raise
+        return dataclasses.replace(options, calibration_source=f"none ({error}): each weight by its scale rule")
 
     def calibration(inputs: list[str], path: Path) -> dict:
         return input_grams(path, geometry, windows, inputs)

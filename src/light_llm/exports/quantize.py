@@ -53,7 +53,8 @@ PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2  # below protobuf's 2 GB, room for t
 @dataclass(frozen=True)
 class QuantizeOptions:
     """How each weight is quantized: `precision` int4/int8, `block_size` weights per scale,
-    `method` (METHODS), `grid_fit`: exact codes for weights on a GGUF grid; `calibration`
+    `method` (METHODS), `grid_fit`: exact codes for weights on a GGUF grid; `embedding_bits`:
+    of the embedding and a tied LM head (0: the precision's); `calibration`
     (gptq): (the MatMul inputs' names, the fp32 graph) → their Gram matrices XᵀX
     (quantize_calibration.py)."""
 
@@ -61,6 +62,7 @@ class QuantizeOptions:
     block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE
     method: str = DEFAULT_QUANTIZE_METHOD
     grid_fit: bool = True
+    embedding_bits: int = 0  # the embedding's and a tied LM head's bits; 0: the precision's
     calibration: Callable[[list[str], Path], dict[str, np.ndarray]] | None = field(default=None, compare=False)
     calibration_source: str = ""  # what the calibration read, for light_llm.json
 
@@ -70,7 +72,8 @@ class QuantizeOptions:
 
     def to_dict(self) -> dict:
         record = {"quantize": self.precision, "quantize_block_size": self.block_size,
-                  "quantize_method": self.method, "quantize_grid_fit": self.grid_fit}
+                  "quantize_method": self.method, "quantize_grid_fit": self.grid_fit,
+                  "quantize_embedding": f"int{self.embedding_bits or self.bits}"}
         return record | ({"quantize_calibration": self.calibration_source} if self.calibration_source else {})
 
 
@@ -249,7 +252,7 @@ class _Pass:
         matrix = self._array(source)
         rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
-        weight = self._codes(source, rows, activation=activation)
+        weight = self._codes(source, rows, activation=activation, embedding=rows.shape in embedding_shapes)
         written = self._write(f"{source}_Q{weight.bits}", weight)
         self.quantized[key] = written
         if rows_stored:
@@ -279,7 +282,7 @@ class _Pass:
             written = self.quantized.get(f"{source}:gather")
         shared = written is not None
         if not shared:
-            weight = self._codes(source, self._array(source), offsets=False)
+            weight = self._codes(source, self._array(source), offsets=False, embedding=True)
             written = self._write(f"{source}_Q{weight.bits}_gather", weight, flat=True)
             self.quantized[f"{source}:gather"] = written
         data = self._flat_data(written)
@@ -316,33 +319,35 @@ class _Pass:
     # codes
 
     def _calibrate(self, matmuls: list) -> dict[str, np.ndarray]:
-        """XᵀX of the input of every MatMul that will be quantized (options.calibration)."""
+        """XᵀX of the input of every MatMul that will be quantized (options.calibration);
+        none without calibration (each weight then by gptq's scale rule alone)."""
         if self.options.calibration is None:
-            from light_llm.exports.result import ExportError
-
-            raise ExportError("quantize method gptq needs calibration (export_onnx reads its text)")
+            return {}
         inputs = sorted({node.input[0] for node in matmuls if self._matmul_weight(node)[0] is not None})
         return self.options.calibration(inputs, self.source)
 
-    def _codes(self, source: str, rows: np.ndarray, offsets: bool = True, activation: str = "") -> BlockQuantized:
+    def _codes(self, source: str, rows: np.ndarray, offsets: bool = True, activation: str = "",
+               embedding: bool = False) -> BlockQuantized:
         """`rows` [N, K] quantized as the options say (the grid fit first, where it finds a
         grid: without `offsets`, a grid that needs them is not taken; gptq where the rows'
-        `activation` was calibrated, else its scale rule alone); the choice goes to the
-        summary under `source`."""
+        `activation` was calibrated, else its scale rule alone; an `embedding`'s rows, the
+        tied LM head's too, at the options' embedding bits); the choice goes to the summary
+        under `source`."""
         from light_llm.exports.quantize_gptq import gptq_rows
 
         options = self.options
+        bits = options.embedding_bits if embedding and options.embedding_bits else options.bits
         fitted = fit_grid(rows, options.block_size) if options.grid_fit else None
         if fitted is not None and (offsets or fitted[1].offsets is None):
             grid, weight = fitted
             self._record(source, f"int{weight.bits} {grid} grid")
             return weight
         if options.method == "gptq" and activation in self.grams:
-            self._record(source, f"int{options.bits} gptq")
-            return gptq_rows(rows, self.grams[activation], options.bits, options.block_size, GPTQ_SCALE_RULE)
+            self._record(source, f"int{bits} gptq")
+            return gptq_rows(rows, self.grams[activation], bits, options.block_size, GPTQ_SCALE_RULE)
         method = GPTQ_SCALE_RULE if options.method == "gptq" else options.method
-        self._record(source, f"int{options.bits} {method}")
-        return quantize_rows_in_chunks(rows, options.bits, options.block_size, method)
+        self._record(source, f"int{bits} {method}")
+        return quantize_rows_in_chunks(rows, bits, options.block_size, method)
 
     def _record(self, source: str, choice: str) -> None:
         recorded = self.summary.weights.get(source)

@@ -10,8 +10,7 @@ each, by the chosen scale rule: quantize_blocks.block_scales), each block's scal
 its columns as the earlier blocks' errors have left them.
 
 Written from the paper's algorithm (Cholesky form of the inverse Hessian, lazy updates a
-block at a time) in numpy: torch's threads spin between the many small steps, numpy's
-elementwise steps run on one core.
+block at a time) in numpy, the factorizations in torch on one thread.
 """
 
 from __future__ import annotations
@@ -54,7 +53,11 @@ def gptq_rows(rows: np.ndarray, hessian: np.ndarray, bits: int, block_size: int,
 
 def _inverse_hessian_factor(hessian: np.ndarray, width: int, weights: np.ndarray) -> np.ndarray:
     """The upper Cholesky factor of H⁻¹ (H damped, padded to `width` with unit columns);
-    columns no input ever reaches are zeroed in `weights` (their error costs nothing)."""
+    columns no input ever reaches are zeroed in `weights` (their error costs nothing).
+    torch's factorizations on one thread: on a busy machine, threads that wait by spinning
+    (numpy's BLAS, torch's OpenMP) make them several times slower."""
+    import torch
+
     matrix = np.eye(width, dtype=np.float64)
     size = hessian.shape[0]
     matrix[:size, :size] = hessian
@@ -62,7 +65,10 @@ def _inverse_hessian_factor(hessian: np.ndarray, width: int, weights: np.ndarray
     matrix[dead, dead] = 1.0
     weights[:, dead] = 0.0
     matrix[np.diag_indices(width)] += DAMPING * np.diagonal(matrix).mean()
-    lower = np.linalg.cholesky(matrix)
-    inverse_lower = np.linalg.solve(lower, np.eye(width))  # L⁻¹: H⁻¹ = L⁻ᵀ L⁻¹
-    inverse = inverse_lower.T @ inverse_lower
-    return np.linalg.cholesky(inverse).T.astype(np.float32)  # upper: Uᵀ U = H⁻¹
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        inverse = torch.cholesky_inverse(torch.linalg.cholesky(torch.from_numpy(matrix)))
+        return torch.linalg.cholesky(inverse, upper=True).float().numpy()
+    finally:
+        torch.set_num_threads(threads)

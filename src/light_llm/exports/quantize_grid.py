@@ -28,6 +28,7 @@ from light_llm.exports.quantize_blocks import BlockQuantized, blocks_of, from_va
 
 GRID_BLOCK = 32
 GRIDS = ("q8_0", "q4_0", "q4_1")
+SAMPLE_ROWS = 8  # rows tried first, before a whole matrix is
 ULPS = 4  # fp32 rounding allowed per value, in units of the block's largest magnitude's spacing
 
 
@@ -38,10 +39,17 @@ def fit_grid(rows: np.ndarray, block_size: int) -> tuple[str, BlockQuantized] | 
         return None
     values = blocks_of(rows, GRID_BLOCK)
     for name, fit in (("q8_0", _q8_0), ("q4_0", _q4_0), ("q4_1", _q4_1)):
+        if not _fits(fit, values[:SAMPLE_ROWS]):  # most matrices are on no grid, or on one other
+            continue
         weight = fit(values, rows.shape[1])
         if weight is not None and _exact(values, weight):
             return name, weight
     return None
+
+
+def _fits(fit, values: np.ndarray) -> bool:
+    weight = fit(values, values.shape[1] * GRID_BLOCK)
+    return weight is not None and _exact(values, weight)
 
 
 def _half(values: np.ndarray) -> np.ndarray:

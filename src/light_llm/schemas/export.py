@@ -71,6 +71,11 @@ class ExportConfig(SpecModel):
         description="gptq's calibration text file (default: the run's training split, else a built-in text "
         "disjoint from the evaluation text).",
     )
+    quantize_embedding: Literal["same", "int8"] = Field(
+        "same",
+        description="The embedding's and the LM head's precision in an int4 export: same (int4) or int8 (the "
+        "layers most sensitive to rounding, at 1/32 of the weights' bytes per bit for a small vocabulary).",
+    )
     quantize_grid_fit: bool = Field(
         True,
         description="Weights that lie exactly on a GGUF grid (Q8_0, Q4_0, Q4_1 in blocks of 32: an imported "

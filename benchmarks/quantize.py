@@ -7,7 +7,7 @@ once (`export_onnx(min_onnxruntime="1.32")`, verified); that graph is then quant
 export's own pass (`exports.quantize.quantize`, timed: the quantize phase of `lightllm
 export`, calibration included) for every row of CONFIGS, without the gate's re-verification
 (the gate's figures are the export's; here every graph is scored on the same text). The
-builder's int4 at blocks 32 and 128 (`-p int4 --extra_options int4_block_size=B`) beside them.
+builder's int4 at blocks 32 and 128 (`-p int4 --extra_options block_size=B`) beside them.
 
 Per graph: perplexity on --windows × --window-length tokens of light_llm.evaluate's
 built-in English text (each window one prefill from an empty cache) and the share of
@@ -112,7 +112,7 @@ def prepare(work: Path, hf: Path, names: list[str], threads: int) -> tuple[list[
         if not out.exists():
             print(f"building the builder's int4, block {block} …", flush=True)
             with staged_folder(out) as staging:
-                build_with_builder(hf, staging, "int4", work / "builder-cache", extra=f"int4_block_size={block}")
+                build_with_builder(hf, staging, "int4", work / "builder-cache", extra=f"block_size={block}")
         graphs.append(Graph(f"builder int4, block {block}", out, "int4", builder=True))
     for graph in graphs:
         set_genai_threads(graph.folder, threads)

@@ -130,11 +130,13 @@ def make_graphs(root: Path, shape: dict, threads: int) -> list[Graph]:
     return graphs
 
 
-def build_with_builder(hf: Path, out: Path, precision: str, cache: Path) -> None:
+def build_with_builder(hf: Path, out: Path, precision: str, cache: Path, extra: str = "") -> None:
     """onnxruntime-genai's model builder (`-p precision -e cpu`, offline) on the Hugging Face
-    folder `hf`: `out` holds model.onnx and genai_config.json; exits with the builder's error."""
+    folder `hf`: `out` holds model.onnx and genai_config.json; exits with the builder's error.
+    `extra`: the builder's --extra_options (e.g. "block_size=128")."""
     command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf),
                "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(cache)]
+    command += ["--extra_options", *extra.split()] if extra else []
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:

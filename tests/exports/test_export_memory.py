@@ -174,7 +174,7 @@ def test_quantizing_in_row_chunks_gives_the_same_codes(bits):
     from light_llm.exports.quantize_blocks import quantize_rows, quantize_rows_in_chunks
 
     rows = np.random.default_rng(0).normal(size=(70, 45)).astype(np.float32)
-    whole = quantize_rows(rows, bits, 32, True)
-    chunked = quantize_rows_in_chunks(rows, bits, 32, True, chunk=16)
+    whole = quantize_rows(rows, bits, 32, "symmetric")
+    chunked = quantize_rows_in_chunks(rows, bits, 32, "symmetric", chunk=16)
     assert np.array_equal(chunked.data, whole.data) and np.array_equal(chunked.scales, whole.scales)
     assert chunked.columns == 45 and np.array_equal(chunked.dequantized(), whole.dequantized())

@@ -83,7 +83,7 @@ def test_codes_decode_in_onnxruntime_as_written(bits, symmetric):
     says, for a K that is not a whole number of blocks."""
     rng = np.random.default_rng(0)
     rows = rng.standard_normal((12, 40)).astype(np.float32)
-    weight = quantize_rows(rows, bits, 32, symmetric)
+    weight = quantize_rows(rows, bits, 32, "symmetric" if symmetric else "asymmetric")
     expected = weight.dequantized()
     assert np.abs(expected - rows).max() <= np.abs(rows).max() / (2 ** (bits - 1) - 1)
     zero_points = [numpy_helper.from_array(weight.zero_points, "zero_points")] if not symmetric else []

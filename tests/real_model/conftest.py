@@ -5,7 +5,8 @@ lock), since each costs tens of seconds on 2 cores.
 - `smollm2_hf`: the fp32 Hugging Face folder (cached across runs, see smollm2.py);
 - `smollm2_model`: that folder imported by `lightllm import-hf` (verified against transformers);
 - `smollm2_onnx`: its fp32 ONNX export (default, fused form);
-- `smollm2_onnx_int4`: its int4 ONNX export.
+- `smollm2_onnx_int4`: its int4 ONNX export (the grid fit keeps the GGUF's codes);
+- `smollm2_onnx_int4_rounded`: the same with the grid fit off (the weights rounded anew).
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ def smollm2_onnx(tmp_path_factory, smollm2_model) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_onnx_int4(tmp_path_factory, smollm2_model) -> Path:
     return made_once(tmp_path_factory, "smollm2-onnx-int4", lambda out: _export(smollm2_model, out, quantize="int4"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_onnx_int4_rounded(tmp_path_factory, smollm2_model) -> Path:
+    """int4 by the default method with the grid fit off: every weight rounded anew."""
+    return made_once(tmp_path_factory, "smollm2-onnx-int4-rounded",
+                     lambda out: _export(smollm2_model, out, quantize="int4", quantize_grid_fit=False))
 
 
 def _export(model: Path, out: Path, **options) -> None:

@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+ONNX_ONLY = ("opset", "quantize", "quantize_block_size", "quantize_method", "quantize_grid_fit",
+             "quantize_embedding", "quantize_calibration_text", "portable", "min_onnxruntime")
 # target → (module, function, fixed options). Imported only when that target is asked for.
 TARGETS: dict[str, tuple[str, str, dict]] = {
     "onnx": ("light_llm.exports.onnx", "export_onnx", {}),
@@ -32,6 +34,10 @@ def export(
     opset: Annotated[Optional[int], typer.Option(help="ONNX opset (default: the spec's export.opset).")] = None,
     quantize: Annotated[Optional[str], typer.Option(help="ONNX weight quantization: int8 or int4 (default: the spec's export.quantize).")] = None,
     quantize_block_size: Annotated[Optional[int], typer.Option("--quantize-block-size", metavar="N", help="Weights per scale of int8/int4: 16, 32, 64, 128 or 256 (default: the spec's export.quantize_block_size, 32); larger blocks decode faster and are less accurate (the parity summary reports by how much).", show_default=False)] = None,
+    quantize_method: Annotated[Optional[str], typer.Option("--quantize-method", metavar="METHOD", help="How int8/int4 codes are chosen: symmetric, asymmetric or gptq (default: the spec's export.quantize_method).", show_default=False)] = None,
+    quantize_grid_fit: Annotated[Optional[bool], typer.Option("--quantize-grid-fit/--no-quantize-grid-fit", help="Keep the exact codes of weights on a GGUF grid (Q8_0/Q4_0/Q4_1, block size 32; default: the spec's export.quantize_grid_fit).", show_default=False)] = None,
+    quantize_embedding: Annotated[Optional[str], typer.Option("--quantize-embedding", metavar="same|int8", help="The embedding's and LM head's precision in an int4 export (default: the spec's export.quantize_embedding).", show_default=False)] = None,
+    quantize_calibration_text: Annotated[Optional[Path], typer.Option("--quantize-calibration-text", metavar="FILE", help="gptq's calibration text (default: the spec's export.quantize_calibration_text, else the run's training split, else a built-in text).", show_default=False)] = None,
     atol: Annotated[Optional[float], typer.Option(help="Largest absolute logit error accepted (default: the spec's export.atol).")] = None,
     rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
@@ -51,8 +57,12 @@ def export(
         _fail("--portable applies to --onnx only (the standard-ops ONNX graph)")
     if min_onnxruntime is not None and not onnx:
         _fail("--min-onnxruntime applies to --onnx only")
-    if quantize_block_size is not None and not onnx:
-        _fail("--quantize-block-size applies to --onnx only")
+    for flag, value in (("--quantize-block-size", quantize_block_size), ("--quantize-method", quantize_method),
+                        ("--quantize-grid-fit", quantize_grid_fit),
+                        ("--quantize-embedding", quantize_embedding),
+                        ("--quantize-calibration-text", quantize_calibration_text)):
+        if value is not None and not onnx:
+            _fail(f"{flag} applies to --onnx only")
     if hf_architecture is not None and not hf:
         _fail("--hf-architecture applies to --hf only (the Hugging Face folder's model_type)")
     if gguf_type is not None and not gguf:
@@ -65,6 +75,9 @@ def export(
     for target in chosen:
         result = _export_one(target, folder, _out_dir(source, out, target, len(chosen)),
                              dict(opset=opset, quantize=quantize, quantize_block_size=quantize_block_size,
+                                  quantize_method=quantize_method, quantize_grid_fit=quantize_grid_fit,
+                                  quantize_embedding=quantize_embedding,
+                                  quantize_calibration_text=quantize_calibration_text,
                                   atol=atol, rtol=rtol, seed=seed,
                                   portable=portable or None, min_onnxruntime=min_onnxruntime,
                                   architecture=hf_architecture, gguf_type=gguf_type))
@@ -92,7 +105,7 @@ def _export_one(target: str, folder, out_dir: Path, options: dict):
         options["display"] = _phase_display(target)
     if target != "onnx":
         options = {k: v for k, v in options.items()
-                   if k not in ("opset", "quantize", "quantize_block_size", "portable", "min_onnxruntime")}
+                   if k not in ONNX_ONLY}
     elif options["quantize"] not in (None, "none", "int8", "int4"):
         _fail(f"--quantize {options['quantize']}: allowed: int8, int4")
     else:

@@ -20,13 +20,18 @@ BUILTIN_NAME = "built-in text (pydoc_data.topics: " + ", ".join(BUILTIN_TOPICS) 
 
 def builtin_text() -> str:
     """The built-in English text (see the module's text)."""
+    return topics_text(BUILTIN_TOPICS)
+
+
+def topics_text(names: tuple[str, ...]) -> str:
+    """The topics `names` of pydoc_data.topics in that order, each followed by a blank line."""
     from pydoc_data.topics import topics
 
-    missing = [name for name in BUILTIN_TOPICS if name not in topics]
+    missing = [name for name in names if name not in topics]
     if missing:
         raise EvalError(f"this Python's pydoc_data.topics lacks the topics {', '.join(missing)}; "
                         "name a text file instead")
-    return "".join(topics[name].strip() + "\n\n" for name in BUILTIN_TOPICS)
+    return "".join(topics[name].strip() + "\n\n" for name in names)
 
 
 def read_text(path: Path) -> str:

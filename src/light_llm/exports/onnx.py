@@ -35,6 +35,10 @@ def export_onnx(
     opset: int | None = None,
     quantize: str | None = None,
     quantize_block_size: int | None = None,
+    quantize_method: str | None = None,
+    quantize_grid_fit: bool | None = None,
+    quantize_embedding: str | None = None,
+    quantize_calibration_text: Path | None = None,
     atol: float | None = None,
     rtol: float | None = None,
     seed: int = 0,
@@ -50,7 +54,9 @@ def export_onnx(
     records the lowering of every layer. `min_onnxruntime` (onnx_lowering/plan.py's
     ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
     ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
-    of int8/int4 (16 to 256). `display` shows the phases as they run."""
+    of int8/int4 (16 to 256); `quantize_method`, `quantize_grid_fit` and `quantize_embedding`
+    (same or int8): how the codes are chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file.
+    `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
     from light_llm.exports.onnx_graph import check_opset
@@ -62,7 +68,7 @@ def export_onnx(
         lowering_summary,
         shares_kv_buffer,
     )
-    from light_llm.exports.quantize import check_quantization
+    from light_llm.exports.quantize import QuantizeOptions, check_quantization
     from light_llm.exports.transformers_js import write_transformers_js_files
     from light_llm.exports.weights_file import open_weights
     from light_llm.model_folder import WEIGHTS_FILE
@@ -71,11 +77,20 @@ def export_onnx(
     opset = opset or defaults.opset
     quantize = quantize or defaults.quantize
     quantize = None if quantize == "none" else quantize
+    options = None
     if quantize:
-        quantize_block_size = quantize_block_size or defaults.quantize_block_size
-        check_quantization(quantize, quantize_block_size)
-    elif quantize_block_size is not None:
-        raise ExportError("a quantize block size applies to int8 and int4 exports only (quantize is none)")
+        options = QuantizeOptions(
+            quantize, quantize_block_size or defaults.quantize_block_size, quantize_method or defaults.quantize_method,
+            defaults.quantize_grid_fit if quantize_grid_fit is None else quantize_grid_fit,
+            _embedding_bits(quantize_embedding or defaults.quantize_embedding))
+        check_quantization(options.precision, options.block_size, options.method)
+        calibration_text = quantize_calibration_text or defaults.quantize_calibration_text
+        if calibration_text is not None and options.method != "gptq":
+            raise ExportError("a quantize calibration text applies to the gptq method only")
+    elif any(option is not None for option in (quantize_block_size, quantize_method, quantize_grid_fit,
+                                               quantize_embedding, quantize_calibration_text)):
+        raise ExportError("a quantize block size, method, grid fit, embedding or calibration text applies to int8 "
+                          "and int4 exports only (quantize is none)")
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
@@ -86,9 +101,11 @@ def export_onnx(
         ir = lower_spec(folder.spec, target="export")
         geometry = Geometry.from_ir(ir)
         plan = lowering_plan(ir, portable, min_onnxruntime) if ir.family in LOWERED_FAMILIES else None
+        if options is not None and options.method == "gptq":  # a missing or empty text: named before any work
+            options = _with_calibration(options, folder, geometry, calibration_text)
     with staged_folder(out_dir) as staging:
         path = staging / MODEL_FILE
-        _write_graph(folder, ir, path, opset, quantize, quantize_block_size, plan, portable, phases)
+        summary = _write_graph(folder, ir, path, opset, options, plan, portable, phases)
         report = _verify(folder, path, ir, atol, rtol, quantize, seed, phases)
         if plan is not None and not quantize:
             _inline_weights(path, phases)
@@ -96,7 +113,7 @@ def export_onnx(
             interop = write_interop_files(staging, folder, ir, geometry,
                                           shares_kv_buffer=plan is not None and shares_kv_buffer(plan))
             write_transformers_js_files(staging, MODEL_FILE)
-            written = _manifest(folder, ir, geometry, opset, quantize, quantize_block_size, interop, report, staging)
+            written = _manifest(folder, ir, geometry, opset, options, summary, interop, report, staging)
             written["lowering"] = (lowering_summary(plan, portable, min_onnxruntime) if plan
                                    else {"form": "traced", "reason": _traced(ir)})
         written["phases"] = phases.to_list()
@@ -107,8 +124,8 @@ def export_onnx(
     return ExportResult("onnx", Path(out_dir), files, report, notes, phases=phases.to_list())
 
 
-def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, block_size: int | None, plan,
-                 portable: bool, phases: Phases) -> None:
+def _write_graph(folder, ir, path: Path, opset: int, options, plan, portable: bool, phases: Phases):
+    """Writes the graph (quantized where `options` say); the QuantizeSummary or None."""
     from light_llm import __version__
     from light_llm.exports.onnx_graph import export_graph
     from light_llm.exports.onnx_lowering.graph import write_graph
@@ -129,9 +146,43 @@ def _write_graph(folder, ir, path: Path, opset: int, quantize: str | None, block
                             external=True, on_layer=advance)
     except Exception as error:  # safetensors, onnx and protobuf raise many types
         raise ExportError(f"ONNX export failed: {_cause(error)}") from error
-    if quantize:
-        with phases.phase(f"quantize {quantize}") as advance:
-            quantize_in_place(path, quantize, on_weight=advance, block_size=block_size)
+    if options is None:
+        return None
+    with phases.phase(f"quantize {options.precision}") as advance:
+        summary = quantize_in_place(path, options.precision, on_weight=advance, block_size=options.block_size,
+                                    options=options)
+    return summary
+
+
+def _embedding_bits(choice: str) -> int:
+    """export.quantize_embedding → QuantizeOptions.embedding_bits (0: the precision's)."""
+    if choice not in ("same", "int8"):
+        raise ExportError(f"quantize embedding {choice!r}: allowed: same, int8")
+    return 8 if choice == "int8" else 0
+
+
+def _with_calibration(options, folder, geometry: Geometry, text):
+    """`options` with gptq's calibration: the windows of its text (quantize_calibration.py),
+    run through the fp32 graph when the pass asks for the Gram matrices. Without a named
+    text, a model whose text cannot be tokenized is quantized by gptq's scale rule alone
+    (light_llm.json says why); a named text that cannot be read is an error."""
+    import dataclasses
+
+    from light_llm.errors import LightLLMError
+    from light_llm.exports.quantize_calibration import calibration_windows, input_grams
+
+    try:
+        windows, source = calibration_windows(folder, geometry, None if text is None else Path(text))
+    except LightLLMError as error:
+        if text is not None:
+            raise
+        return dataclasses.replace(options, calibration_source=f"none ({error}): each weight by its scale rule")
+
+    def calibration(inputs: list[str], path: Path) -> dict:
+        return input_grams(path, geometry, windows, inputs)
+
+    return dataclasses.replace(options, calibration=calibration,
+                               calibration_source=f"{source}: {windows.shape[0]} × {windows.shape[1]} tokens")
 
 
 def _inline_weights(path: Path, phases: Phases) -> None:
@@ -172,7 +223,7 @@ def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
     return require_parity(report, "ONNX")
 
 
-def _manifest(folder, ir, geometry, opset, quantize, block_size, interop, report, staging: Path) -> dict:
+def _manifest(folder, ir, geometry, opset, options, summary, interop, report, staging: Path) -> dict:
     import onnx
     import onnxruntime
 
@@ -183,8 +234,7 @@ def _manifest(folder, ir, geometry, opset, quantize, block_size, interop, report
         versions={"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
         extra={
             "opset": opset,
-            "quantize": quantize or "none",
-            **({"quantize_block_size": block_size} if quantize else {}),
+            **(_quantize_record(options, summary) if options else {"quantize": "none"}),
             "notes": {
                 "position_ids": _position_note(geometry)[0] if not geometry.uses_position_ids
                 else "input: positions from the attention mask (cumsum - 1), so left padding does not shift them",
@@ -195,6 +245,12 @@ def _manifest(folder, ir, geometry, opset, quantize, block_size, interop, report
             "genai_config": "written" if interop.genai_skipped is None else f"left out: {interop.genai_skipped}",
         },
     )
+
+
+def _quantize_record(options, summary) -> dict:
+    """light_llm.json's quantize keys: the options, how many weights took each choice, and
+    each weight's choice."""
+    return {**options.to_dict(), "quantize_choices": summary.counts(), "quantize_weights": summary.weights}
 
 
 def _traced(ir) -> str:

@@ -10,10 +10,15 @@ Blocks of 32 along the input features by default (see quantize_blocks.py), or
 scales and decode faster, at some cost in accuracy; activations are computed in int8
 (accuracy_level 4), onnxruntime's fast path on CPU.
 
-- int4: 4-bit codes, symmetric with searched scales (measured on the demo model:
-  asymmetric codes gave no better logits and need zero points, so a larger file);
-- int8: 8-bit codes, the same layout; the embedding too (its Gather costs nothing at
-  8 bits and the file shrinks by the vocabulary × d_model × 3 bytes).
+- int4: 4-bit codes; int8: 8-bit codes, the embedding too (its Gather costs nothing at
+  8 bits and the file shrinks by the vocabulary × d_model × 3 bytes);
+- each weight's codes by `quantize_method` (quantize_blocks.py: "symmetric" or
+  "asymmetric", with zero points), unless the grid fit (quantize_grid.py) finds the weight
+  on a GGUF grid: then its exact codes, at that grid's bits (Q8_0: 8 bits in an int4
+  export), and for Q4_1 an offset per block: the MatMulNBits is followed by a MatMul of
+  the input's block sums by the offsets, added to its output.
+
+`QuantizeSummary.weights` records each weight's choice (light_llm.json "quantize_weights").
 
 The graph is read without its external data and each weight is read, quantized and
 dropped one at a time, so the peak memory is one graph plus one tensor, on any graph
@@ -25,20 +30,51 @@ stack traces and module names, about 1 kB a node) is left out of the quantized f
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
-from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, QUANTIZE_BLOCK_SIZES
+from light_llm.exports.quantize_grid import fit_grid
+from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, DEFAULT_QUANTIZE_METHOD, QUANTIZE_BLOCK_SIZES
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
 ACCURACY_LEVEL = 4  # int8 compute of the int4/int8 weights
-SYMMETRIC = True
+METHODS = ("symmetric", "asymmetric", "gptq")  # the first two: quantize_blocks.py; gptq: quantize_gptq.py
+GPTQ_SCALE_RULE = "asymmetric"  # the blocks' scales and zero points under GPTQ
 MS_DOMAIN = "com.microsoft"
 PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2  # below protobuf's 2 GB, room for the graph itself
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """How each weight is quantized: `precision` int4/int8, `block_size` weights per scale,
+    `method` (METHODS), `grid_fit`: exact codes for weights on a GGUF grid; `embedding_bits`:
+    of the embedding and a tied LM head (0: the precision's); `calibration`
+    (gptq): (the MatMul inputs' names, the fp32 graph) → their Gram matrices XᵀX
+    (quantize_calibration.py)."""
+
+    precision: str = "int4"
+    block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE
+    method: str = DEFAULT_QUANTIZE_METHOD
+    grid_fit: bool = True
+    embedding_bits: int = 0  # the embedding's and a tied LM head's bits; 0: the precision's
+    calibration: Callable[[list[str], Path], dict[str, np.ndarray]] | None = field(default=None, compare=False)
+    calibration_source: str = ""  # what the calibration read, for light_llm.json
+
+    @property
+    def bits(self) -> int:
+        return BITS[self.precision]
+
+    def to_dict(self) -> dict:
+        record = {"quantize": self.precision, "quantize_block_size": self.block_size,
+                  "quantize_method": self.method, "quantize_grid_fit": self.grid_fit,
+                  "quantize_embedding": f"int{self.embedding_bits or self.bits}"}
+        return record | ({"quantize_calibration": self.calibration_source} if self.calibration_source else {})
 
 
 @dataclass
@@ -46,33 +82,46 @@ class QuantizeSummary:
     matmuls: int = 0  # MatMul nodes now MatMulNBits
     gathers: int = 0  # Gather nodes now GatherBlockQuantized
     shared: int = 0  # of those gathers, reading a MatMul's quantized weight (tied)
+    weights: dict[str, str] = field(default_factory=dict)  # source initializer → "int4 asymmetric", "int8 q8_0 grid"…
+
+    def counts(self) -> dict[str, int]:
+        """How many weights took each choice."""
+        return dict(Counter(self.weights.values()))
 
 
-def quantize(source: Path, target: Path, method: str, on_weight=None,
-             block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> QuantizeSummary:
+def quantize(source: Path, target: Path, precision: str, on_weight=None,
+             block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE, options: QuantizeOptions | None = None) -> QuantizeSummary:
     """Writes the quantized graph of `source` to `target` (both model.onnx files; the
     target keeps its weights inline up to 2 GB, beside it as `<target>.data` above).
-    `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
+    `on_weight(done, total)` follows the MatMuls and Gathers looked at. `options` (its
+    precision and block size are `precision` and `block_size`): method and grid fit."""
+    import dataclasses
+
     import onnx
 
-    check_quantization(method, block_size)
+    options = dataclasses.replace(options or QuantizeOptions(), precision=precision, block_size=block_size)
+    check_quantization(precision, block_size, options.method)
     model = onnx.load(str(source), load_external_data=False)
-    summary = _Pass(model, Path(source).parent, BITS[method], block_size, on_weight).run()
+    summary = _Pass(model, Path(source), options, on_weight).run()
     _save(model, Path(target))
     return summary
 
 
-def check_quantization(method: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> None:
+def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE,
+                       method: str = DEFAULT_QUANTIZE_METHOD) -> None:
     from light_llm.exports.result import ExportError
 
-    if method not in QUANTIZATIONS:
-        raise ExportError(f"quantize={method!r}: allowed: {', '.join(QUANTIZATIONS)}")
+    if precision not in QUANTIZATIONS:
+        raise ExportError(f"quantize={precision!r}: allowed: {', '.join(QUANTIZATIONS)}")
     if block_size not in QUANTIZE_BLOCK_SIZES:
         raise ExportError(f"quantize block size {block_size}: allowed: {', '.join(map(str, QUANTIZE_BLOCK_SIZES))}")
+    if method not in METHODS:
+        raise ExportError(f"quantize method {method!r}: allowed: {', '.join(METHODS)}")
 
 
-def quantize_in_place(path: Path, method: str, on_weight=None,
-                      block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE) -> QuantizeSummary:
+def quantize_in_place(path: Path, precision: str, on_weight=None,
+                      block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE,
+                      options: QuantizeOptions | None = None) -> QuantizeSummary:
     """Replaces `path` (a model.onnx) by its quantized graph; the fp32 external data
     files it read are removed once the quantized graph is in place. A quantized graph
     over 2 GB keeps its weights in `<path>.quantized.data`."""
@@ -87,7 +136,7 @@ def quantize_in_place(path: Path, method: str, on_weight=None,
                   if uses_external_data(tensor)}
     del proto
     staged = path.with_name(f"{path.name}.quantized")
-    summary = quantize(path, staged, method, on_weight, block_size)
+    summary = quantize(path, staged, precision, on_weight, block_size, options)
     os.replace(staged, path)
     for name in data_files - {f"{staged.name}.data"}:
         (path.parent / name).unlink(missing_ok=True)
@@ -95,9 +144,10 @@ def quantize_in_place(path: Path, method: str, on_weight=None,
 
 
 class _Pass:
-    def __init__(self, model, base_dir: Path, bits: int, block_size: int, on_weight=None):
-        self.model, self.graph, self.base_dir = model, model.graph, base_dir
-        self.bits, self.block_size = bits, block_size
+    def __init__(self, model, source: Path, options: QuantizeOptions, on_weight=None):
+        self.model, self.graph, self.source, self.base_dir = model, model.graph, Path(source), Path(source).parent
+        self.options = options
+        self.block_sums: dict[tuple[str, int, int], str] = {}  # (input, K, block size) → its block sums
         self.on_weight = on_weight or (lambda done, total: None)
         self.initializers = {tensor.name: tensor for tensor in self.graph.initializer}
         self.producers = {output: node for node in self.graph.node for output in node.output}
@@ -105,6 +155,7 @@ class _Pass:
         self.by_content: dict[tuple, _Written] = {}  # by (shape, digest) of the [N, K] rows
         self.summary = QuantizeSummary()
         self.prologue: list = []  # Reshape nodes of shared weights, run first
+        self.grams: dict[str, np.ndarray] = {}  # gptq: XᵀX of each MatMul input
 
     def run(self) -> QuantizeSummary:
         import onnx
@@ -115,6 +166,8 @@ class _Pass:
         matmuls = [index for index, node in enumerate(self.graph.node)
                    if node.op_type == "MatMul" and node.domain in ("", "ai.onnx")]
         gathers = [index for index, node in enumerate(self.graph.node) if node.op_type == "Gather"]
+        if self.options.method == "gptq":
+            self.grams = self._calibrate([self.graph.node[index] for index in matmuls])
         for done, index in enumerate(matmuls + gathers, 1):  # MatMuls first: a tied Gather reuses their codes
             node = self.graph.node[index]
             replaced[index] = self._matmul(node, shapes) if node.op_type == "MatMul" else self._gather(node)
@@ -140,17 +193,45 @@ class _Pass:
         source, transposed = self._matmul_weight(node)
         if source is None:
             return None
-        written = self._quantized_weight(source, transposed, embedding_shapes)
-        rows, columns = written.weight.rows, written.weight.columns
+        written = self._quantized_weight(source, transposed, embedding_shapes, node.input[0])
+        weight = written.weight
         inputs = [node.input[0], written.data, written.scales]
         if written.zero_points:
             inputs.append(written.zero_points)
         self.summary.matmuls += 1
-        return [onnx.helper.make_node(
-            "MatMulNBits", inputs, list(node.output), name=f"{node.name or node.output[0]}_Q{self.bits}",
-            domain=MS_DOMAIN, K=columns, N=rows, bits=self.bits, block_size=self.block_size,
-            accuracy_level=ACCURACY_LEVEL,
+        name = f"{node.name or node.output[0]}_Q{weight.bits}"
+        output = f"{node.output[0]}_before_offsets" if written.offsets else node.output[0]
+        nodes = [onnx.helper.make_node(
+            "MatMulNBits", inputs, [output], name=name, domain=MS_DOMAIN, K=weight.columns, N=weight.rows,
+            bits=weight.bits, block_size=weight.block_size, accuracy_level=ACCURACY_LEVEL,
         )]
+        if written.offsets:  # + (the input's block sums) · offsetsᵀ
+            sums, first = self._block_sums(node.input[0], weight.columns, weight.block_size)
+            nodes = first + nodes + [onnx.helper.make_node("MatMul", [sums, written.offsets], [f"{name}_offsets"],
+                                            name=f"{name}_offsets"),
+                      onnx.helper.make_node("Add", [output, f"{name}_offsets"], [node.output[0]],
+                                            name=f"{name}_add_offsets")]
+        return nodes
+
+    def _block_sums(self, activation: str, columns: int, block_size: int) -> tuple[str, list]:
+        """The sum of `activation`'s features in each block: a MatMul by a 0/1 matrix
+        [K, blocks], one per input (the projections that read one input share it); and the
+        node that makes it, where this is its first reader (placed before that reader)."""
+        import onnx
+        from onnx import numpy_helper
+
+        key = (activation, columns, block_size)
+        if key not in self.block_sums:
+            blocks = -(-columns // block_size)
+            indicator = (np.arange(columns)[:, None] // block_size == np.arange(blocks)[None, :]).astype(np.float32)
+            matrix = f"quantize_block_sums_{columns}_{block_size}"
+            if matrix not in self.initializers:
+                self.initializers[matrix] = numpy_helper.from_array(indicator, matrix)
+                self.graph.initializer.append(self.initializers[matrix])
+            self.block_sums[key] = f"{activation}_block_sums_{block_size}"
+            return self.block_sums[key], [onnx.helper.make_node("MatMul", [activation, matrix],
+                                                                [self.block_sums[key]], name=self.block_sums[key])]
+        return self.block_sums[key], []
 
     def _matmul_weight(self, node) -> tuple[str | None, bool]:
         """(initializer name, stored as [N, K]) of the MatMul's weight, or (None, _)."""
@@ -163,15 +244,16 @@ class _Pass:
             return producer.input[0], True  # Transpose([N, K]) → [K, N]: a tied LM head
         return None, False
 
-    def _quantized_weight(self, source: str, rows_stored: bool, embedding_shapes: set[tuple]) -> "_Written":
+    def _quantized_weight(self, source: str, rows_stored: bool, embedding_shapes: set[tuple],
+                          activation: str) -> "_Written":
         key = f"{source}:{'rows' if rows_stored else 'columns'}"
         if key in self.quantized:
             return self.quantized[key]
         matrix = self._array(source)
         rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
-        weight = quantize_rows_in_chunks(rows, self.bits, self.block_size, SYMMETRIC)
-        written = self._write(f"{source}_Q{self.bits}", weight)
+        weight = self._codes(source, rows, activation=activation, embedding=rows.shape in embedding_shapes)
+        written = self._write(f"{source}_Q{weight.bits}", weight)
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written
@@ -196,19 +278,21 @@ class _Pass:
         written = self.quantized.get(f"{source}:rows")
         if written is None:
             written = self.by_content.get(_content_key(self._array(source)))
+        if written is not None and written.offsets:  # GatherBlockQuantized adds no offsets: a copy of its own
+            written = self.quantized.get(f"{source}:gather")
         shared = written is not None
         if not shared:
-            weight = quantize_rows_in_chunks(self._array(source), self.bits, self.block_size, SYMMETRIC)
-            written = self._write(f"{source}_Q{self.bits}", weight, flat=True)
-            self.quantized[f"{source}:rows"] = written
+            weight = self._codes(source, self._array(source), offsets=False, embedding=True)
+            written = self._write(f"{source}_Q{weight.bits}_gather", weight, flat=True)
+            self.quantized[f"{source}:gather"] = written
         data = self._flat_data(written)
         weight = written.weight
-        padded = weight.blocks * self.block_size
+        padded = weight.blocks * weight.block_size
         gathered = node.output[0] if padded == weight.columns else f"{node.output[0]}_padded"
         inputs = [data, node.input[1], written.scales] + ([written.zero_points] if written.zero_points else [])
         nodes = [onnx.helper.make_node(
-            "GatherBlockQuantized", inputs, [gathered], name=f"{node.name or node.output[0]}_Q{self.bits}",
-            domain=MS_DOMAIN, bits=self.bits, block_size=self.block_size, gather_axis=0, quantize_axis=1,
+            "GatherBlockQuantized", inputs, [gathered], name=f"{node.name or node.output[0]}_Q{weight.bits}",
+            domain=MS_DOMAIN, bits=weight.bits, block_size=weight.block_size, gather_axis=0, quantize_axis=1,
         )]
         if gathered != node.output[0]:  # rows padded to whole blocks: drop the padding
             nodes.append(onnx.helper.make_node(
@@ -232,6 +316,43 @@ class _Pass:
             "Reshape", [written.data, self._constant(flat_shape)], [written.flat], name=f"{written.data}_reshape"))
         return written.flat
 
+    # codes
+
+    def _calibrate(self, matmuls: list) -> dict[str, np.ndarray]:
+        """XᵀX of the input of every MatMul that will be quantized (options.calibration);
+        none without calibration (each weight then by gptq's scale rule alone)."""
+        if self.options.calibration is None:
+            return {}
+        inputs = sorted({node.input[0] for node in matmuls if self._matmul_weight(node)[0] is not None})
+        return self.options.calibration(inputs, self.source)
+
+    def _codes(self, source: str, rows: np.ndarray, offsets: bool = True, activation: str = "",
+               embedding: bool = False) -> BlockQuantized:
+        """`rows` [N, K] quantized as the options say (the grid fit first, where it finds a
+        grid: without `offsets`, a grid that needs them is not taken; gptq where the rows'
+        `activation` was calibrated, else its scale rule alone; an `embedding`'s rows, the
+        tied LM head's too, at the options' embedding bits); the choice goes to the summary
+        under `source`."""
+        from light_llm.exports.quantize_gptq import gptq_rows
+
+        options = self.options
+        bits = options.embedding_bits if embedding and options.embedding_bits else options.bits
+        fitted = fit_grid(rows, options.block_size) if options.grid_fit else None
+        if fitted is not None and (offsets or fitted[1].offsets is None):
+            grid, weight = fitted
+            self._record(source, f"int{weight.bits} {grid} grid")
+            return weight
+        if options.method == "gptq" and activation in self.grams:
+            self._record(source, f"int{bits} gptq")
+            return gptq_rows(rows, self.grams[activation], bits, options.block_size, GPTQ_SCALE_RULE)
+        method = GPTQ_SCALE_RULE if options.method == "gptq" else options.method
+        self._record(source, f"int{bits} {method}")
+        return quantize_rows_in_chunks(rows, bits, options.block_size, method)
+
+    def _record(self, source: str, choice: str) -> None:
+        recorded = self.summary.weights.get(source)
+        self.summary.weights[source] = choice if recorded in (None, choice) else f"{recorded}; {choice}"
+
     # initializers
 
     def _write(self, name: str, weight: BlockQuantized, flat: bool = False) -> "_Written":
@@ -243,9 +364,12 @@ class _Pass:
                    numpy_helper.from_array(weight.scales, f"{name}_scales")]
         if weight.zero_points is not None:
             tensors.append(numpy_helper.from_array(weight.zero_points, f"{name}_zero_points"))
+        if weight.offsets is not None:  # [blocks, N]: the block sums' MatMul reads it as it is
+            tensors.append(numpy_helper.from_array(np.ascontiguousarray(weight.offsets.T), f"{name}_offsets"))
         self.graph.initializer.extend(tensors)
         return _Written(weight=_Shape.of(weight), data=name, scales=f"{name}_scales",
                         zero_points=f"{name}_zero_points" if weight.zero_points is not None else "",
+                        offsets=f"{name}_offsets" if weight.offsets is not None else "",
                         flat=name if flat else "")
 
     def _constant(self, values: list[int]) -> str:
@@ -304,10 +428,12 @@ class _Shape:
     columns: int
     blocks: int
     data: tuple
+    bits: int
+    block_size: int
 
     @classmethod
     def of(cls, weight: BlockQuantized) -> "_Shape":
-        return cls(weight.rows, weight.columns, weight.blocks, weight.data.shape)
+        return cls(weight.rows, weight.columns, weight.blocks, weight.data.shape, weight.bits, weight.block_size)
 
 
 @dataclass
@@ -316,6 +442,7 @@ class _Written:
     data: str
     scales: str
     zero_points: str
+    offsets: str = ""
     flat: str = ""
 
 

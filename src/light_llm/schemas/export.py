@@ -1,6 +1,6 @@
 """The `export` section: defaults for `lightllm export`."""
 
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field
 
@@ -9,6 +9,8 @@ from light_llm.spec_base import Integer, Number, SpecModel
 QuantizeBlockSize = Literal[16, 32, 64, 128, 256]  # what MatMulNBits and GatherBlockQuantized take
 QUANTIZE_BLOCK_SIZES: tuple[int, ...] = get_args(QuantizeBlockSize)
 DEFAULT_QUANTIZE_BLOCK_SIZE = 32  # onnxruntime-genai's builder's default too
+QuantizeMethod = Literal["symmetric", "asymmetric", "gptq"]  # exports/quantize.py METHODS
+DEFAULT_QUANTIZE_METHOD = "symmetric"
 # The quantized gate's defaults, measured on SmolLM2-135M (docs/export-contract.md)
 INT8_AGREEMENT, INT8_RATIO = 0.85, 1.1
 INT4_AGREEMENT, INT4_RATIO = 0.5, 1.6
@@ -57,6 +59,27 @@ class ExportConfig(SpecModel):
         DEFAULT_QUANTIZE_BLOCK_SIZE,
         description="Weights per scale of the int8/int4 export: larger blocks decode faster and round the "
         "weights more coarsely.",
+    )
+    quantize_method: QuantizeMethod = Field(
+        DEFAULT_QUANTIZE_METHOD,
+        description="How the int8/int4 codes are chosen: symmetric (signed scales, searched), asymmetric "
+        "(a scale and a zero point per block, its range's clipping searched) or gptq (asymmetric blocks whose "
+        "rounding errors later weights compensate, measured on calibration text).",
+    )
+    quantize_calibration_text: Annotated[str, Field(max_length=4096)] | None = Field(
+        None,
+        description="gptq's calibration text file (default: the run's training split, else a built-in text "
+        "disjoint from the evaluation text).",
+    )
+    quantize_embedding: Literal["same", "int8"] = Field(
+        "same",
+        description="The embedding's and the LM head's precision in an int4 export: same (int4) or int8 (the "
+        "layers most sensitive to rounding, at 1/32 of the weights' bytes per bit for a small vocabulary).",
+    )
+    quantize_grid_fit: bool = Field(
+        True,
+        description="Weights that lie exactly on a GGUF grid (Q8_0, Q4_0, Q4_1 in blocks of 32: an imported "
+        "GGUF) keep those codes, losslessly, where the block size is 32.",
     )
     atol: Number(gt=0.0, le=1e6) = Field(1e-4, description="Largest absolute logit error accepted (fp32).")
     rtol: Number(ge=0.0, le=1e6) = Field(1e-4, description="Relative logit tolerance (fp32).")

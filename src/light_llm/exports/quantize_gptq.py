@@ -1,0 +1,74 @@
+"""GPTQ (Frantar et al., 2022): codes that keep a layer's output, not its weights, close.
+
+For a weight W [N, K] read by inputs X, the error that matters is ‖X·(Ŵ − W)ᵀ‖², whose
+curvature in each row of W is H = XᵀX (K × K, one per input: exports/quantize_calibration.py
+collects it on calibration text). The columns of W are quantized in order; each column's
+rounding error is spread over the columns not yet quantized, weighted by the inverse
+Hessian, so that they compensate it (the optimal brain surgeon update). Blocks are
+quantized as the export stores them (`block_size` columns along K, a scale and a zero point
+each, by the chosen scale rule: quantize_blocks.block_scales), each block's scale read from
+its columns as the earlier blocks' errors have left them.
+
+Written from the paper's algorithm (Cholesky form of the inverse Hessian, lazy updates a
+block at a time) in numpy, the factorizations in torch on one thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from light_llm.exports.quantize_blocks import BlockQuantized, block_scales, blocks_of, from_codes
+
+DAMPING = 0.01  # × the mean of H's diagonal, added to it: keeps the inverse stable
+
+
+def gptq_rows(rows: np.ndarray, hessian: np.ndarray, bits: int, block_size: int, scale_rule: str) -> BlockQuantized:
+    """`rows` [N, K] quantized against `hessian` [K, K] (XᵀX of the inputs that read them)."""
+    count, columns = rows.shape
+    padded = blocks_of(rows, block_size).reshape(count, -1)
+    width = padded.shape[1]
+    inverse = _inverse_hessian_factor(hessian, width, padded)
+    weights = np.ascontiguousarray(padded.T)  # [K, N]: a column a contiguous row, updated as columns are quantized
+    top = float((1 << bits) - 1)
+    codes = np.empty((width, count), np.uint8)
+    scales = np.empty((count, width // block_size), np.float32)
+    zeros = np.empty_like(scales)
+    for block, start in enumerate(range(0, width, block_size)):
+        end = start + block_size
+        block_scale, block_zero = block_scales(weights[start:end].T[:, None, :], bits, scale_rule)
+        scales[:, block], zeros[:, block] = block_scale[:, 0], block_zero[:, 0]
+        scale, zero = np.where(scales[:, block] == 0, 1.0, scales[:, block]).astype(np.float32), zeros[:, block]
+        errors = np.empty((block_size, count), np.float32)
+        for column in range(start, end):
+            weight = weights[column]
+            code = np.clip(np.rint(weight / scale) + zero, 0, top)
+            codes[column] = code
+            error = (weight - (code - zero) * scale) / inverse[column, column]
+            weights[column + 1:end] -= inverse[column, column + 1:end, None] * error[None, :]
+            errors[column - start] = error
+        weights[end:] -= inverse[start:end, end:].T @ errors
+    codes = np.ascontiguousarray(codes.T).reshape(count, width // block_size, block_size)
+    return from_codes(codes, scales, zeros, bits, block_size, columns, symmetric=scale_rule == "symmetric")
+
+
+def _inverse_hessian_factor(hessian: np.ndarray, width: int, weights: np.ndarray) -> np.ndarray:
+    """The upper Cholesky factor of H⁻¹ (H damped, padded to `width` with unit columns);
+    columns no input ever reaches are zeroed in `weights` (their error costs nothing).
+    torch's factorizations on one thread: on a busy machine, threads that wait by spinning
+    (numpy's BLAS, torch's OpenMP) make them several times slower."""
+    import torch
+
+    matrix = np.eye(width, dtype=np.float64)
+    size = hessian.shape[0]
+    matrix[:size, :size] = hessian
+    dead = np.diagonal(matrix) == 0
+    matrix[dead, dead] = 1.0
+    weights[:, dead] = 0.0
+    matrix[np.diag_indices(width)] += DAMPING * np.diagonal(matrix).mean()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        inverse = torch.cholesky_inverse(torch.linalg.cholesky(torch.from_numpy(matrix)))
+        return torch.linalg.cholesky(inverse, upper=True).float().numpy()
+    finally:
+        torch.set_num_threads(threads)

@@ -1,0 +1,212 @@
+"""The quantize methods and the grid fit (exports/quantize_blocks.py, quantize_grid.py):
+each method's round trip within its expected error on a known matrix; weights dequantized
+from llama.cpp's Q8_0 / Q4_0 / Q4_1 blocks are found on their grid and written losslessly
+(Q4_1 through zero points and per-block offsets, run in onnxruntime); weights moved off
+the grid fall back to the method; light_llm.json records every choice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from gguf import GGMLQuantizationType
+from gguf.quants import dequantize, quantize as gguf_quantize
+from onnx import TensorProto, helper, numpy_helper
+from onnx_fixtures import LLAMA, exported
+from test_cli_error_path import assert_one_line_error, cli  # noqa: F401  (a fixture)
+from torch_targets_matrix import merged, model_folder
+
+from light_llm.exports.quantize import QuantizeOptions, quantize_in_place
+from light_llm.exports.quantize_blocks import quantize_rows
+from light_llm.exports.quantize_grid import fit_grid
+
+GRIDS = {"q8_0": GGMLQuantizationType.Q8_0, "q4_0": GGMLQuantizationType.Q4_0, "q4_1": GGMLQuantizationType.Q4_1}
+
+
+def on_grid(rows: np.ndarray, grid: str) -> np.ndarray:
+    """`rows` through llama.cpp's quantizer and back (what a GGUF import holds)."""
+    kind = GRIDS[grid]
+    return dequantize(gguf_quantize(rows, kind), kind).reshape(rows.shape).astype(np.float32)
+
+
+def known_matrix(shift: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((64, 96)) * 0.05 + shift).astype(np.float32)
+
+
+@pytest.mark.parametrize(("method", "bits", "bound"), [
+    ("symmetric", 4, 0.115), ("asymmetric", 4, 0.10), ("symmetric", 8, 0.008), ("asymmetric", 8, 0.006),
+])
+def test_each_method_round_trips_within_its_expected_error(method, bits, bound):
+    """Relative RMS error on a Gaussian matrix: 4 bits about 1/10, 8 bits about 1/200."""
+    rows = known_matrix()
+    weight = quantize_rows(rows, bits, 32, method)
+    error = np.sqrt(np.mean((weight.dequantized() - rows) ** 2)) / rows.std()
+    assert error < bound
+    assert error > bound / 4  # a round trip that loses nothing would be a broken test
+
+
+def test_asymmetric_codes_follow_a_shifted_block_where_symmetric_ones_cannot():
+    rows = known_matrix(shift=0.2)  # every block positive: symmetric codes waste half their levels
+    errors = {method: np.abs(quantize_rows(rows, 4, 32, method).dequantized() - rows).mean()
+              for method in ("symmetric", "asymmetric")}
+    assert errors["asymmetric"] < 0.6 * errors["symmetric"]
+
+
+@pytest.mark.parametrize("grid", list(GRIDS))
+def test_weights_on_a_gguf_grid_are_found_and_kept_exactly(grid):
+    rows = on_grid(known_matrix(), grid)
+    name, weight = fit_grid(rows, 32)
+    assert name == grid and weight.bits == (8 if grid == "q8_0" else 4)
+    assert (weight.offsets is not None) == (grid == "q4_1")
+    np.testing.assert_allclose(weight.dequantized(), rows, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("grid", list(GRIDS))
+def test_weights_moved_off_their_grid_are_not_taken_for_it(grid):
+    rows = on_grid(known_matrix(), grid)
+    rows[5, 17] += 1e-4  # one weight, as one training step would move it
+    assert fit_grid(rows, 32) is None
+    assert fit_grid(on_grid(known_matrix(), grid), 64) is None  # the grid's blocks are 32
+    assert fit_grid(known_matrix(), 32) is None  # plain float weights
+
+
+def _stored(rows: np.ndarray) -> np.ndarray:
+    """[N, K] rows as a MatMul's [K, N] weight."""
+    return np.ascontiguousarray(rows.T)
+
+
+def _matmul_graph(path, weights: dict[str, np.ndarray]) -> None:
+    """x [.., 96] → MatMul(a) → h [.., 64]; y = h·b + h·c (two weights reading one input)."""
+    nodes = [helper.make_node("MatMul", ["x", "a"], ["h"]), helper.make_node("MatMul", ["h", "b"], ["g"]),
+             helper.make_node("MatMul", ["h", "c"], ["f"]), helper.make_node("Add", ["g", "f"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "grid", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "s", 96])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(value, name) for name, value in weights.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), str(path))
+
+
+def _quantized_error(folder, weights, options: QuantizeOptions):
+    """(largest error of the quantized graph's output / largest output, summary, graph)."""
+    folder.mkdir()
+    _matmul_graph(folder / "model.onnx", weights)
+    x = np.random.default_rng(2).standard_normal((2, 3, 96)).astype(np.float32)
+    expected = ort.InferenceSession(str(folder / "model.onnx")).run(None, {"x": x})[0]
+    summary = quantize_in_place(folder / "model.onnx", "int4", options=options)
+    model = onnx.load(str(folder / "model.onnx"))
+    actual = ort.InferenceSession(str(folder / "model.onnx")).run(None, {"x": x})[0]
+    return np.abs(actual - expected).max() / np.abs(expected).max(), summary, model
+
+
+def test_a_gguf_graph_runs_in_onnxruntime_with_its_exact_codes(tmp_path):
+    """Not bit-exact: MatMulNBits rounds its input to int8 (accuracy level 4); the grid's
+    error is that rounding's alone, a fraction of what re-quantizing the weights costs."""
+    rng = np.random.default_rng(1)
+    weights = {"a": _stored(on_grid(rng.standard_normal((64, 96)).astype(np.float32) * 0.1, "q8_0")),
+               "b": _stored(on_grid(rng.standard_normal((32, 64)).astype(np.float32) * 0.1, "q4_1")),
+               "c": _stored(on_grid(rng.standard_normal((32, 64)).astype(np.float32) * 0.1 + 0.03, "q4_1"))}
+    grid_error, summary, model = _quantized_error(tmp_path / "grid", weights, QuantizeOptions())
+    plain_error, plain, _ = _quantized_error(tmp_path / "plain", weights, QuantizeOptions(grid_fit=False))
+    assert summary.weights == {"a": "int8 q8_0 grid", "b": "int4 q4_1 grid", "c": "int4 q4_1 grid"}
+    assert set(plain.weights.values()) == {"int4 symmetric"}
+    ops = Counter(node.op_type for node in model.graph.node)
+    assert ops["MatMulNBits"] == 3 and ops["MatMul"] == 1 + 2  # h's block sums once, an offsets MatMul per Q4_1
+    assert grid_error < plain_error / 4 and grid_error < 0.01
+
+
+def test_the_method_and_every_choice_are_recorded(tmp_path):
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="asymmetric")[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["quantize_method"] == "asymmetric" and manifest["quantize_grid_fit"] is True
+    assert set(manifest["quantize_weights"].values()) == {"int4 asymmetric"}
+    assert manifest["quantize_choices"] == {"int4 asymmetric": len(manifest["quantize_weights"])}
+    assert manifest["parity"]["passed"]
+    model = onnx.load(str(out / "model.onnx"))
+    matmuls = [node for node in model.graph.node if node.op_type == "MatMulNBits"]
+    assert matmuls and all(len(node.input) == 4 for node in matmuls)  # zero points
+
+
+def test_an_unknown_method_is_one_line(cli, tmp_path):  # noqa: F811
+    model_folder(tmp_path / "run", LLAMA)
+    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", "--quantize-method", "gptq9",
+                 "--out", tmp_path / "onnx")
+    assert_one_line_error(result, "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq")
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_gptq_keeps_a_layers_output_closer_than_rounding_each_weight():
+    """Inputs with correlated features and a few large ones (as real activations have):
+    GPTQ's output error is well under round-to-nearest's at the same block size."""
+    from light_llm.exports.quantize_gptq import gptq_rows
+
+    rng = np.random.default_rng(0)
+    mixing = rng.standard_normal((96, 96)).astype(np.float32) * 0.1 + np.eye(96, dtype=np.float32)
+    inputs = rng.standard_normal((512, 96)).astype(np.float32) @ mixing
+    inputs[:, :4] *= 20
+    rows = known_matrix()
+    output_error = lambda weight: (np.linalg.norm(inputs @ (weight.dequantized() - rows).T)  # noqa: E731
+                                   / np.linalg.norm(inputs @ rows.T))
+    for block_size in (32, 64):
+        gptq = gptq_rows(rows, inputs.T @ inputs, 4, block_size, "asymmetric")
+        assert output_error(gptq) < 0.7 * output_error(quantize_rows(rows, 4, block_size, "asymmetric"))
+        assert gptq.zero_points is not None and gptq.dequantized().shape == rows.shape
+
+
+def test_a_gptq_export_is_calibrated_on_text_apart_from_the_evaluation_text(tmp_path):
+    from light_llm.evaluate.text import builtin_text
+    from light_llm.exports.quantize_calibration import BUILTIN_CALIBRATION, calibration_text
+
+    evaluation, calibration = builtin_text(), calibration_text()
+    lines = {line for line in evaluation.splitlines() if len(line) > 40}
+    assert not [line for line in calibration.splitlines() if line in lines]
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="gptq")[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["quantize_method"] == "gptq" and manifest["parity"]["passed"]
+    assert manifest["quantize_calibration"].startswith(BUILTIN_CALIBRATION)
+    assert set(manifest["quantize_weights"].values()) == {"int4 gptq"}
+    assert not list(out.glob("*.calibration"))
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "no such text file"), ("  \n", "the text is empty")])
+def test_a_missing_or_empty_calibration_text_is_one_line(cli, tmp_path, content, message):  # noqa: F811
+    model_folder(tmp_path / "run", LLAMA)
+    text = tmp_path / "calibration.txt"
+    if content is not None:
+        text.write_text(content)
+    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", "--quantize-method", "gptq",
+                 "--quantize-calibration-text", text, "--out", tmp_path / "onnx")
+    assert_one_line_error(result, message)
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_an_int8_embedding_keeps_the_tied_head_at_8_bits_and_the_rest_at_4(tmp_path):
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_embedding="int8")[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["quantize_embedding"] == "int8" and manifest["parity"]["passed"]
+    model = onnx.load(str(out / "model.onnx"))
+    bits = {node.name: helper.get_node_attr_value(node, "bits") for node in model.graph.node
+            if node.op_type in ("MatMulNBits", "GatherBlockQuantized")}
+    (gather,) = [node for node in model.graph.node if node.op_type == "GatherBlockQuantized"]
+    lm_head = [node for node in model.graph.node if node.op_type == "MatMulNBits"][-1]
+    assert bits.pop(gather.name) == 8 and bits.pop(lm_head.name) == 8 and set(bits.values()) == {4}
+    assert gather.input[2] == lm_head.input[2]  # still one matrix for both
+    assert Counter(manifest["quantize_weights"].values()) == {"int4 symmetric": len(bits), "int8 symmetric": 1}
+
+
+def test_gptq_without_text_to_calibrate_on_falls_back_to_its_scale_rule_and_says_so(tmp_path, monkeypatch):
+    import light_llm.exports.quantize_calibration as calibration
+    from light_llm.evaluate.errors import EvalError
+
+    def untokenizable(*args):
+        raise EvalError("no tokenizer.json")
+
+    monkeypatch.setattr(calibration, "calibration_windows", untokenizable)
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="gptq")[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["quantize_calibration"].startswith("none (no tokenizer.json)")
+    assert set(manifest["quantize_weights"].values()) == {"int4 asymmetric"} and manifest["parity"]["passed"]

@@ -85,15 +85,11 @@ def _architecture(path: Path):
 
 def transformers_gguf_model(path: Path):
     """transformers' own model of the GGUF file, dequantized by transformers to fp32."""
-    import torch
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as transformers_logging
-
     from light_llm.formatting import error_line
+    from light_llm.interop.gguf.transformers_reader import transformers_model
 
-    transformers_logging.disable_progress_bar()
     try:
-        return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
+        return transformers_model(path)
     except Exception as error:  # transformers raises many types; its first line says what
         raise ExportError(f"{path}: transformers' GGUF loader, which verifies the file, cannot load it: "
                           f"{error_line(error)}") from None

@@ -56,6 +56,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
         report = verify_in_turn(reference, open_run, ir, atol=atol, rtol=rtol, quantized=quantized, seed=seed,
                                 on_side=on_side)
         if quantized:
+            if on_side is not None:
+                on_side("real text")
             apply_gate(report, folder, open_run, reference, geometry, thresholds)
         report.notes.append("transformers' GGUF loader: the contract of every export"
                             + (" and the quantized gate" if quantized else ""))
@@ -72,6 +74,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     if missing is not None:
         report.notes.append(f"not run in llama.cpp: {missing}")
         return report
+    if on_side is not None:
+        on_side(LLAMA_CPP)
     _llama_cpp_checks(report, path, folder, ir, reference, Tolerance(atol, rtol, ir.num_layers), seed, thresholds)
     return report
 

@@ -116,7 +116,9 @@ def _llama_cpp_checks(report: ParityReport, path: Path, folder, ir, reference, t
     greedy_prompt = rng.integers(0, ir.vocab_size, (1, prompt), dtype=np.int64)
     new = max(0, min(GREEDY_TOKENS, ir.max_seq_len - prompt))
     texts = gate_texts(folder, geometry)[0] if quantized else []
-    llama = LlamaCpp(path, ir.max_seq_len)
+    # llama.cpp allocates its cache and all-position logits for the whole context: only what the checks feed
+    needed = max([length, prompt + new, *(windows.shape[1] for _, windows in texts)])
+    llama = LlamaCpp(path, min(ir.max_seq_len, needed))
     try:
         ours = [llama.logits(row[None]) for row in plain]
         ours_stepped = [llama.stepped_logits(row[None], length // 2) for row in plain] if length >= 2 else []

@@ -136,12 +136,10 @@ def _tokenizer_files(file: GGUFFile, scratch: Path, config: dict) -> tuple[Path 
 
 def transformers_gguf_model(source: Path) -> torch.nn.Module:
     """transformers' own model of the GGUF file, dequantized by transformers to fp32."""
-    try:
-        from transformers import AutoModelForCausalLM
-        from transformers.utils import logging as transformers_logging
+    from light_llm.interop.gguf.transformers_reader import transformers_model
 
-        transformers_logging.disable_progress_bar()
-        return AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
+    try:
+        return transformers_model(source)
     except Exception as error:  # transformers raises many types; its first line says what
         from light_llm.formatting import error_line
 

@@ -240,3 +240,37 @@ def test_an_unknown_gguf_type_is_one_line_and_writes_nothing(tmp_path):
     assert result.output.strip() == ("error: --gguf-type q3_k: not a GGUF type light_llm writes; allowed: f32, f16, "
                                      "bf16, q8_0, q5_1, q5_0, q4_1, q4_0")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tokenizer_llama_cpp_cannot_read_is_one_line_and_writes_nothing(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from light_llm.model_folder import save_model_folder
+
+    word_level = Tokenizer(models.WordLevel({f"w{i}": i for i in range(258)}, unk_token="w0"))
+    word_level.pre_tokenizer = pre_tokenizers.Whitespace()
+    word_level.save(str(tmp_path / "tokenizer.json"))
+    tiny = model_folder(tmp_path / "random", LLAMA_STYLE)
+    save_model_folder(tmp_path / "run", tiny.spec, tiny.build(), tmp_path / "tokenizer.json")
+    result = cli("export", tmp_path / "run", "--gguf", "--out", tmp_path / "gguf")
+    assert result.exit_code == 1
+    assert result.output.strip() == ("error: --gguf: the tokenizer (WordLevel model, no decoder) is not byte-level "
+                                     "BPE; GGUF export writes byte-level BPE tokenizers only")
+    assert not (tmp_path / "gguf").exists()
+
+
+@pytest.mark.parametrize("name", ["gpt-2", "smollm", "llama-bpe", "qwen2", "llama3", "starcoder"])
+def test_each_pre_tokenizer_is_written_under_a_name_llama_cpp_splits_alike(name):
+    """The name found for a tokenizer splits text as it does (the import's table read backwards)."""
+    from tokenizers import Tokenizer, models
+
+    from light_llm.interop.gguf import pre_tokenizers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.pre_tokenizer(name)
+    if (normalizer := pre_tokenizers.normalizer(name)) is not None:
+        tokenizer.normalizer = normalizer
+    written = pre_tokenizers.name_of(tokenizer)
+    assert written in pre_tokenizers.WRITTEN
+    assert pre_tokenizers.SPLITS[written] == pre_tokenizers.SPLITS[name]
+    assert pre_tokenizers.normalizer(written).__class__ == pre_tokenizers.normalizer(name).__class__

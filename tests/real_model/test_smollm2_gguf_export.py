@@ -1,7 +1,7 @@
 """GGUF export of a real pretrained model (SmolLM2-135M-Instruct, imported from its fp32
 Hugging Face folder): the Q8_0 file passes the quantized gate in transformers and in
-llama.cpp itself, llama.cpp's tokenizer gives tokenizer.json's tokens, and llama.cpp
-answers a chat prompt through the template the file carries."""
+llama.cpp itself, llama.cpp's tokenizer gives tokenizer.json's tokens, and the file
+carries the chat template."""
 
 from __future__ import annotations
 
@@ -29,13 +29,3 @@ def test_smollm2_q8_0_passes_the_quantized_gate_in_llama_cpp(smollm2_model, llam
     file = GGUFFile(tmp_path / "gguf" / "model.gguf")
     assert file.architecture == "llama" and file.get("llama.block_count") == 30
     assert "<|im_start|>" in file.get("tokenizer.chat_template")
-
-    from llama_cpp import Llama
-
-    llama = Llama(model_path=str(tmp_path / "gguf" / "model.gguf"), n_ctx=256, n_threads=2, verbose=False)
-    try:
-        answer = llama.create_chat_completion([{"role": "user", "content": "What is the capital of France?"}],
-                                              max_tokens=16, temperature=0.0)
-    finally:
-        llama.close()
-    assert "Paris" in answer["choices"][0]["message"]["content"]

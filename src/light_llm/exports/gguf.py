@@ -153,18 +153,16 @@ def _verify(path: Path, folder, ir, atol: float, rtol: float, seed: int, thresho
 
 def _write_manifest(staging: Path, folder, ir, report, side, architecture: str, gguf_type: str, written,
                     phases: Phases) -> None:
-    import gguf
+    from importlib.metadata import version
 
     from light_llm.exports.core import manifest
     from light_llm.exports.folder import MANIFEST, write_json
     from light_llm.exports.llama_cpp import llama_cpp_missing
     from light_llm.runtime.geometry import Geometry
 
-    versions = {"gguf": gguf.__version__ if hasattr(gguf, "__version__") else "unknown"}
+    versions = {"gguf": version("gguf")}
     if llama_cpp_missing() is None:
-        import llama_cpp
-
-        versions["llama_cpp_python"] = llama_cpp.__version__
+        versions["llama_cpp_python"] = version("llama-cpp-python")
     data = manifest("gguf", folder, Geometry.from_ir(ir), report, staging, [MODEL_FILE], side, versions=versions,
                     extra={"gguf_architecture": architecture, "gguf_type": gguf_type,
                            "tensor_types": written.tensor_types})

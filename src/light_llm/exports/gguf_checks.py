@@ -56,7 +56,10 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
         report = verify_in_turn(reference, open_run, ir, atol=atol, rtol=rtol, quantized=quantized, seed=seed,
                                 on_side=on_side)
         if quantized:
+            if on_side is not None:
+                on_side("real text")
             apply_gate(report, folder, open_run, reference, geometry, thresholds)
+        del open_run  # transformers' copy of the weights goes before llama.cpp's comes
         report.notes.append("transformers' GGUF loader: the contract of every export"
                             + (" and the quantized gate" if quantized else ""))
     elif missing is not None:
@@ -72,6 +75,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     if missing is not None:
         report.notes.append(f"not run in llama.cpp: {missing}")
         return report
+    if on_side is not None:
+        on_side(LLAMA_CPP)
     _llama_cpp_checks(report, path, folder, ir, reference, Tolerance(atol, rtol, ir.num_layers), seed, thresholds)
     return report
 
@@ -85,15 +90,11 @@ def _architecture(path: Path):
 
 def transformers_gguf_model(path: Path):
     """transformers' own model of the GGUF file, dequantized by transformers to fp32."""
-    import torch
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as transformers_logging
-
     from light_llm.formatting import error_line
+    from light_llm.interop.gguf.transformers_reader import transformers_model
 
-    transformers_logging.disable_progress_bar()
     try:
-        return AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
+        return transformers_model(path)
     except Exception as error:  # transformers raises many types; its first line says what
         raise ExportError(f"{path}: transformers' GGUF loader, which verifies the file, cannot load it: "
                           f"{error_line(error)}") from None
@@ -116,7 +117,9 @@ def _llama_cpp_checks(report: ParityReport, path: Path, folder, ir, reference, t
     greedy_prompt = rng.integers(0, ir.vocab_size, (1, prompt), dtype=np.int64)
     new = max(0, min(GREEDY_TOKENS, ir.max_seq_len - prompt))
     texts = gate_texts(folder, geometry)[0] if quantized else []
-    llama = LlamaCpp(path, ir.max_seq_len)
+    # llama.cpp allocates its cache and all-position logits for the whole context: only what the checks feed
+    needed = max([length, prompt + new, *(windows.shape[1] for _, windows in texts)])
+    llama = LlamaCpp(path, min(ir.max_seq_len, needed))
     try:
         ours = [llama.logits(row[None]) for row in plain]
         ours_stepped = [llama.stepped_logits(row[None], length // 2) for row in plain] if length >= 2 else []

@@ -84,6 +84,13 @@ class TextCheck:
         return self.perplexity / self.reference_perplexity
 
 
+def _runner(name: str) -> tuple[str, str]:
+    """("RUNTIME: ", rest) of a check named after a second runtime that ran it
+    ("llama.cpp: built-in text", exports/gguf_checks.py), else ("", name)."""
+    runner, colon, rest = name.partition(": ")
+    return (f"{runner}: ", rest) if colon and " " not in runner else ("", name)
+
+
 @dataclass
 class ParityReport:
     mode: str  # "fp32" (judged by the tolerance) or "quantized" (judged on real text: exports/text_gate.py)
@@ -149,12 +156,14 @@ class ParityReport:
         if self.mode == "fp32":
             text += f" ({self.tolerance.describe()})"
         for check in self.text_checks:
-            text += (f"; real text{'' if check.passed else ' FAILED'}: top-1 agreement {check.top1_agreement:.1%}, "
-                     f"perplexity {check.perplexity:.2f} vs fp32 {check.reference_perplexity:.2f} "
-                     f"(×{check.perplexity_ratio:.3f}) on {check.positions} tokens of {check.name}")
+            runner, what = _runner(check.name)
+            text += (f"; {runner}real text{'' if check.passed else ' FAILED'}: top-1 agreement "
+                     f"{check.top1_agreement:.1%}, perplexity {check.perplexity:.2f} vs fp32 "
+                     f"{check.reference_perplexity:.2f} (×{check.perplexity_ratio:.3f}) on {check.positions} tokens "
+                     f"of {what}")
         for check in self.cache_checks:
-            text += (f"; KV-cache decode vs own prefill{'' if check.passed else ' FAILED'}: top-1 agreement "
-                     f"{check.top1_agreement:.1%} over {check.positions} tokens")
+            text += (f"; {_runner(check.name)[0]}KV-cache decode vs own prefill{'' if check.passed else ' FAILED'}: "
+                     f"top-1 agreement {check.top1_agreement:.1%} over {check.positions} tokens")
         for note in self.notes:
             text += f"; {note}"
         return text

@@ -14,4 +14,11 @@ Hugging Face folder. One concept per file:
     pre_tokenizers.py  llama.cpp's pre-tokenizer names → `tokenizers` pre-tokenizers
     tokenizer_files.py tokenizer_config.json (chat template, special tokens) and
                        generation_config.json (eos ids)
+    transformers_reader.py transformers' model of a file, the reference of both directions
+
+and the other direction, for `lightllm export --gguf` (exports/gguf.py), through the same
+tables (architectures.py's export needs, config.py's keys, tensor_names.py, rope_order.py):
+
+    vocabulary.py      a byte-level BPE tokenizer.json → llama.cpp's "gpt2" vocabulary
+    writer.py          metadata, tensors (F32 … Q4_0) and vocabulary → a GGUF file
 """

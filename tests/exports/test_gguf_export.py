@@ -7,7 +7,6 @@ llama.cpp architecture expresses are refused in one line with nothing written.""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from light_llm.cli.app import _register_commands, app
 from light_llm.exports.gguf import export_gguf
-from light_llm.exports.llama_cpp import LlamaCpp, llama_cpp_missing
+from light_llm.exports.llama_cpp import LlamaCpp
 from light_llm.exports.result import ParityError
 from light_llm.interop.gguf.file import GGUFFile
 from light_llm.model_folder import load_model_folder
@@ -28,16 +27,6 @@ transformers = pytest.importorskip("transformers")
 LLAMA_STYLE = {"attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2},
                "positional": {"encoding": "rope", "rope_base": 500.0}, "init_std": 0.02}
 PROMPT = "def parse(text):\n    "
-
-
-@pytest.fixture(scope="module")
-def llama_cpp():
-    """llama.cpp is part of the test extra: missing only where it cannot be built."""
-    missing = llama_cpp_missing()
-    if missing is not None:
-        if shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"):
-            pytest.fail(f"{missing}, though a C compiler is present: `pip install -e '.[test]'` builds it")
-        pytest.skip(f"{missing}, and no C compiler is present to build it")
 
 
 def cli(*args: str):

@@ -5,16 +5,9 @@ carries the chat template."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from light_llm.exports.gguf import export_gguf
 from light_llm.interop.gguf.file import GGUFFile
 from light_llm.model_folder import load_model_folder
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "exports"))
-
-from test_gguf_export import llama_cpp  # noqa: E402, F401 (the fixture: fails where llama.cpp could be built)
 
 
 def test_smollm2_q8_0_passes_the_quantized_gate_in_llama_cpp(smollm2_model, llama_cpp, tmp_path):

@@ -178,3 +178,28 @@ def test_quantizing_in_row_chunks_gives_the_same_codes(bits):
     chunked = quantize_rows_in_chunks(rows, bits, 32, "symmetric", chunk=16)
     assert np.array_equal(chunked.data, whole.data) and np.array_equal(chunked.scales, whole.scales)
     assert chunked.columns == 45 and np.array_equal(chunked.dequantized(), whole.dequantized())
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[:4], "shorter than its 8-byte header size"),
+    (lambda data: (10**9).to_bytes(8, "little") + data[8:], "a header of 1000000000 bytes"),
+    (lambda data: data[:8] + b"#" + data[9:], "its header is not JSON"),
+])
+def test_a_damaged_weights_file_is_one_export_error(tmp_path, damage, message):
+    from light_llm.errors import ExportError
+
+    path = tmp_path / "model.safetensors"
+    save_file({"w": np.ones((4, 4), np.float32)}, str(path))
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ExportError, match=message):
+        SafetensorsFile(path)
+
+
+def test_a_truncated_weights_file_is_one_export_error(tmp_path):
+    from light_llm.errors import ExportError
+
+    path = tmp_path / "model.safetensors"
+    save_file({"w": np.ones((64, 64), np.float32)}, str(path))
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ExportError, match="tensor 'w': unknown dtype or data outside the file"):
+        SafetensorsFile(path)

@@ -17,35 +17,37 @@ from pathlib import Path
 
 import numpy as np
 
+from light_llm.errors import ExportError
+
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
           "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_, "BF16": np.uint16}  # bf16: raw bits, widened on read
 
 
 class SafetensorsFile:
     def __init__(self, path: Path):
-        """Reads the header; a ValueError says what is wrong with a damaged file."""
+        """Reads the header; an ExportError says what is wrong with a damaged file."""
         self.path = Path(path)
         file_size = self.path.stat().st_size
         with open(self.path, "rb") as file:
             start = file.read(8)
             if len(start) < 8:
-                raise ValueError("not a safetensors file (shorter than its 8-byte header size)")
+                raise ExportError("not a safetensors file (shorter than its 8-byte header size)")
             (size,) = struct.unpack("<Q", start)
             if size > file_size - 8:
-                raise ValueError(f"not a safetensors file (a header of {size} bytes in a file of {file_size})")
+                raise ExportError(f"not a safetensors file (a header of {size} bytes in a file of {file_size})")
             try:
                 header = json.loads(file.read(size))
             except (UnicodeDecodeError, json.JSONDecodeError):
-                raise ValueError("not a safetensors file (its header is not JSON)") from None
+                raise ExportError("not a safetensors file (its header is not JSON)") from None
         if not isinstance(header, dict):
-            raise ValueError("not a safetensors file (its header is not a JSON object)")
+            raise ExportError("not a safetensors file (its header is not a JSON object)")
         header.pop("__metadata__", None)
         self.entries: dict[str, dict] = header
         self.data_start = 8 + size
         for name, entry in header.items():
             begin, end = _offsets(entry)
             if entry.get("dtype") not in DTYPES or not 0 <= begin <= end <= file_size - self.data_start:
-                raise ValueError(f"tensor {name!r}: unknown dtype or data outside the file")
+                raise ExportError(f"tensor {name!r}: unknown dtype or data outside the file")
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -80,7 +82,7 @@ class SafetensorsFile:
     def _read_into(self, entry: dict, target: np.ndarray) -> None:
         begin, end = entry["data_offsets"]
         if target.nbytes != end - begin:
-            raise ValueError(f"{self.path}: a tensor of {end - begin} bytes does not fit {target.shape} {target.dtype}")
+            raise ExportError(f"{self.path}: a tensor of {end - begin} bytes does not fit {target.shape} {target.dtype}")
         view = memoryview(target.reshape(-1).view(np.uint8))
         with open(self.path, "rb") as file:
             file.seek(self.data_start + begin)
@@ -88,7 +90,7 @@ class SafetensorsFile:
             while read < len(view):
                 count = file.readinto(view[read:])
                 if not count:
-                    raise ValueError(f"{self.path}: truncated (a tensor ends past the end of the file)")
+                    raise ExportError(f"{self.path}: truncated (a tensor ends past the end of the file)")
                 read += count
 
 
@@ -97,7 +99,7 @@ def _offsets(entry) -> tuple[int, int]:
         begin, end = entry["data_offsets"]
         return int(begin), int(end)
     except (TypeError, KeyError, ValueError):
-        raise ValueError("not a safetensors file (a tensor without data_offsets)") from None
+        raise ExportError("not a safetensors file (a tensor without data_offsets)") from None
 
 
 def open_weights(path: Path) -> SafetensorsFile:

@@ -105,8 +105,8 @@ def export_onnx(
             options = _with_calibration(options, folder, geometry, calibration_text)
     with staged_folder(out_dir) as staging:
         path = staging / MODEL_FILE
-        summary = _write_graph(folder, ir, path, opset, options, plan, portable, phases)
-        report = _verify(folder, path, ir, atol, rtol, quantize, seed, phases)
+        summary = _write_graph(folder, ir, geometry, path, opset, options, plan, portable, phases)
+        report = _verify(folder, path, ir, geometry, atol, rtol, quantize, seed, phases)
         if plan is not None and not quantize:
             _inline_weights(path, phases)
         with phases.phase("side files and checksums"):
@@ -124,7 +124,8 @@ def export_onnx(
     return ExportResult("onnx", Path(out_dir), files, report, notes, phases=phases.to_list())
 
 
-def _write_graph(folder, ir, path: Path, opset: int, options, plan, portable: bool, phases: Phases):
+def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, options, plan, portable: bool,
+                 phases: Phases):
     """Writes the graph (quantized where `options` say); the QuantizeSummary or None."""
     from light_llm import __version__
     from light_llm.exports.onnx_graph import export_graph
@@ -134,12 +135,12 @@ def _write_graph(folder, ir, path: Path, opset: int, options, plan, portable: bo
     metadata = {
         "light_llm.version": __version__,
         "light_llm.spec": folder.spec.to_json(indent=None),
-        "light_llm.geometry": _json(Geometry.from_ir(ir).to_dict()),
+        "light_llm.geometry": _json(geometry.to_dict()),
     }
     try:
         if plan is None:
             with phases.phase("trace graph"):
-                export_graph(folder.build(target="export"), Geometry.from_ir(ir), path, opset, metadata)
+                export_graph(folder.build(target="export"), geometry, path, opset, metadata)
         else:
             with phases.phase("write graph", total=ir.num_layers) as advance:
                 write_graph(ir, Path(folder.path) / "model.safetensors", path, opset, metadata, plan, portable,
@@ -202,7 +203,7 @@ def _cause(error: Exception) -> str:
     return (summary or lines or [type(error).__name__])[0]
 
 
-def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
+def _verify(folder, path: Path, ir, geometry: Geometry, atol, rtol, quantize, seed, phases: Phases):
     """onnxruntime's side first (then closed), then eager PyTorch's (built from the weights
     file); a quantized graph then meets the real-text gate (exports/text_gate.py) with the
     same eager model, beside a session opened again (small: its weights are int8/int4)."""
@@ -217,7 +218,7 @@ def _verify(folder, path: Path, ir, atol, rtol, quantize, seed, phases: Phases):
                             on_side=lambda side: phases.start(f"verify: {side}"))
     if quantize:
         phases.start("verify: real text")
-        apply_gate(report, folder, lambda: verification_session(path, True), reference, Geometry.from_ir(ir),
+        apply_gate(report, folder, lambda: verification_session(path, True), reference, geometry,
                    GateThresholds.of(folder.spec.export, quantize))
     phases.stop()
     return require_parity(report, "ONNX")

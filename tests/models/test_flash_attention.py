@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from light_llm.compiler.build import build
+from light_llm.models.transformer.errors import LoweringError
 from tiny_models import tiny_ir, tokens
 
 HAS_CUDA = torch.cuda.is_available()
@@ -41,5 +42,5 @@ def test_flash_requested_on_cuda_without_the_package_is_a_clear_error():
     ir = tiny_ir(attention={"use_flash_attn": True})
     assert ir.blocks[0].attention.kernel == "sdpa"
     model = build(ir, seed=0).cuda()
-    with pytest.raises(RuntimeError, match="flash-attn is not installed: `pip install flash-attn`"):
+    with pytest.raises(LoweringError, match="flash-attn is not installed: `pip install flash-attn`"):
         model(tokens(1, 4).cuda())

@@ -21,6 +21,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from light_llm.errors import ExportError
+
 EXTERNAL_DATA_BYTES = 2 * 1024**3  # protobuf's limit for one message
 EXTERNAL_DATA_FILE = "model.onnx.data"
 ALIGNMENT = 64  # bytes; lets onnxruntime memory-map external tensors
@@ -109,7 +111,7 @@ def inline_external_data(path: Path, on_tensor=None) -> None:
             continue
         info = ExternalDataInfo(tensor)
         if info.location != EXTERNAL_DATA_FILE:
-            raise ValueError(f"{path}: external data in {info.location!r}, expected {EXTERNAL_DATA_FILE!r}")
+            raise ExportError(f"{path}: external data in {info.location!r}, expected {EXTERNAL_DATA_FILE!r}")
         header = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type)
         header.dims.extend(tensor.dims)
         tensors.append((header, info.offset or 0, info.length))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from light_llm.interop.gguf.file import GGUFError
+
 
 def unpermute_heads(tensor: torch.Tensor, num_heads: int) -> torch.Tensor:
     """The Hugging Face row order of a llama.cpp q/k tensor (weight or bias) of `num_heads`
@@ -28,7 +30,7 @@ def permute_heads(tensor: torch.Tensor, num_heads: int) -> torch.Tensor:
 def _swap(tensor: torch.Tensor, num_heads: int, inner: tuple[int, int]) -> torch.Tensor:
     rows = tensor.shape[0]
     if rows % (2 * num_heads):
-        raise ValueError(f"{rows} rows do not split into {num_heads} heads of pairs")
+        raise GGUFError(f"a q/k tensor of {rows} rows does not split into {num_heads} heads of pairs")
     pair = rows // num_heads // 2
     shape = tuple(pair if size == -1 else size for size in inner)
     return tensor.reshape(num_heads, *shape, *tensor.shape[1:]).transpose(1, 2).reshape(tensor.shape).contiguous()

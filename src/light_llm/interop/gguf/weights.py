@@ -10,7 +10,7 @@ import torch
 
 from light_llm.interop.gguf.architectures import GGUFArchitecture
 from light_llm.interop.gguf.dequantize import dequantize_fp32
-from light_llm.interop.gguf.file import GGUFFile
+from light_llm.interop.gguf.file import GGUFError, GGUFFile
 from light_llm.interop.gguf.rope_order import permute_heads, unpermute_heads
 from light_llm.interop.gguf.tensor_names import gguf_name, hf_name
 
@@ -37,12 +37,12 @@ def read_hf_state(
 
 def gguf_state(hf_state: dict[str, torch.Tensor], arch: GGUFArchitecture, config: dict) -> dict[str, torch.Tensor]:
     """llama.cpp name → tensor of a Hugging Face state dict of `arch`'s family, in llama.cpp's
-    row order; a name outside tensor_names.py's table is a KeyError (a mapping to extend)."""
+    row order; a name outside tensor_names.py's table is a GGUFError naming it."""
     state = {}
     for hf, tensor in hf_state.items():
         name = gguf_name(hf)
         if name == hf:
-            raise KeyError(f"{hf} has no llama.cpp name in interop/gguf/tensor_names.py")
+            raise GGUFError(f"{hf} has no llama.cpp name in interop/gguf/tensor_names.py")
         state[name] = _reordered(tensor, hf, arch, config, permute_heads)
     return state
 

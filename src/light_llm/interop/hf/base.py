@@ -31,6 +31,10 @@ class HFConfigError(LightLLMError):
     """A config.json that light_llm cannot read or express; the message names each field."""
 
 
+class MissingTensor(LightLLMError):
+    """A state dict without a tensor that the architecture's mapping reads."""
+
+
 @dataclass(frozen=True)
 class Need:
     """A spec option an architecture fixes: `path` must take one of `allowed`."""
@@ -143,7 +147,7 @@ def unmet(needs: tuple[Need, ...], ir: TransformerIR, who: str) -> list[str]:
 
 def take(state: dict, key: str, side: str) -> Any:
     if key not in state:
-        raise KeyError(f"{side} state dict has no {key!r}")
+        raise MissingTensor(f"{side} state dict has no {key!r}")
     return state[key]
 
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from light_llm.models.transformer.errors import LoweringError
 from light_llm.models.transformer.ir import AttentionIR
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.options import ATTENTION_KERNELS, resolve_path
@@ -95,7 +96,7 @@ class SDPAKernel(nn.Module):
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
         if self.flash_requested and q.is_cuda:
-            raise RuntimeError(
+            raise LoweringError(
                 "attention.use_flash_attn is set and the model runs on CUDA, but flash-attn is "
                 "not installed: `pip install flash-attn`, or set use_flash_attn: false"
             )

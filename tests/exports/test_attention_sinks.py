@@ -19,6 +19,7 @@ from light_llm.exports.result import ParityError
 from light_llm.exports.onnx_lowering.weights import Weights
 from light_llm.model_folder import load_model_folder, save_model_folder
 from light_llm.models.transformer.sinks import SinkKernel
+from light_llm.models.transformer.summary import describe_attention
 from light_llm.schemas.spec import Spec
 
 # Three query heads on one KV head, head_dim 16 (GroupQueryAttention's multiple), a window
@@ -43,7 +44,9 @@ def with_random_sinks(root, model: dict):
 def test_kernel_equals_transformers_gpt_oss_attention():
     from transformers.models.gpt_oss.modeling_gpt_oss import eager_attention_forward
 
-    ir = lower_spec(model_folder_spec(SINKS)).blocks[1].attention
+    block = lower_spec(model_folder_spec(SINKS)).blocks[1]
+    assert describe_attention(block).endswith(" sinks") and block.attention.kernel == "sinks"  # the compile report
+    ir = block.attention
     kernel = SinkKernel(ir).eval()
     torch.nn.init.normal_(kernel.sinks, std=2.0)
     q, k, v = torch.randn(2, 3, 5, 16), torch.randn(2, 1, 5, 16), torch.randn(2, 1, 5, 16)

@@ -43,6 +43,8 @@ def attention_extras(attention) -> str:
         extras.append(f"scale={attention.scale:g}")
     if attention.logit_softcap is not None:
         extras.append(f"softcap={attention.logit_softcap:g}")
+    if attention.sinks:
+        extras.append("sinks")
     return "".join(f" {extra}" for extra in extras)
 
 

@@ -48,7 +48,7 @@ def test_no_onnx_lowering_module_branches_on_an_option_name(path):
     assert option_name_branches(path.read_text()) == []
 
 
-EXPORTED_KERNELS = ("sdpa", "softcap", "complex_as_real")  # what lower.py chooses for target="export"
+EXPORTED_KERNELS = ("sdpa", "softcap", "sinks", "complex_as_real")  # what lower.py chooses for target="export"
 
 
 @pytest.mark.parametrize("portable", [False, True], ids=["fused", "portable"])

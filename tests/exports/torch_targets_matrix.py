@@ -96,7 +96,15 @@ ROWS: dict[str, dict[str, Any]] = {
         "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 2,
                       "mask_type": "sliding_window", "window_size": 4,
                       "layer_pattern": ["sliding_window", "causal"]},
-        "positional": {"encoding": "rope", "rope_base": 1000000.0, "sliding_rope_base": 100.0},
+        "positional": {"encoding": "rope", "rope_base": 1000000.0, "rope_scaling": 2.0, "sliding_rope_base": 100.0},
+    },
+    # gpt-oss's attention sinks (zeros at init: the sink still takes its share) and clamped
+    # SwiGLU, its limit low enough that the clamps act at this init
+    "mqa-sinks-clamped-swiglu-window": {
+        "attention": {"variant": "mqa", "num_heads": 4, "sinks": True, "mask_type": "sliding_window",
+                      "window_size": 4},
+        "positional": {"encoding": "rope"},
+        "ffn": {"variant": "clamped_swiglu", "swiglu_alpha": 1.5, "swiglu_limit": 0.5},
     },
     "gqa-qkv-bias-qk-norm-per-head-scale-softcaps-embedding-scale": {
         "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 1, "bias": "qkv",

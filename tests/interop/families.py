@@ -58,6 +58,11 @@ FAMILIES = [
            dict(LLAMA, hidden_size=60, intermediate_size=152, num_hidden_layers=3, num_attention_heads=5,
                 head_dim=16, sliding_window=4, query_pre_attn_scalar=24, attn_logit_softcapping=3.0,
                 final_logit_softcapping=5.0, tie_word_embeddings=False)),
+    # Gemma 3: five sliding layers to one global (7 layers: the pattern repeats), QK norm
+    Family("gemma3-tied-one-kv-head-5to1", "Gemma3TextConfig",
+           dict(LLAMA, hidden_size=60, intermediate_size=152, num_hidden_layers=7, num_attention_heads=5,
+                head_dim=16, sliding_window=4, query_pre_attn_scalar=24, rope_local_base_freq=100.0,
+                rope_scaling={"rope_type": "linear", "factor": 4.0})),
     Family("qwen2-windowed-from-layer-1", "Qwen2Config",
            dict(LLAMA, num_hidden_layers=3, use_sliding_window=True, sliding_window=4, max_window_layers=1)),
     Family("ministral-layer-types", "MinistralConfig",

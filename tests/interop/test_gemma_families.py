@@ -1,4 +1,4 @@
-"""Gemma, Gemma 2 and per-layer sliding windows (Qwen2, Ministral) against `transformers`
+"""Gemma, Gemma 2, Gemma 3 and per-layer sliding windows (Qwen2, Ministral) against `transformers`
 (random weights, nothing downloaded): logits both ways, config.json both ways, import-hf →
 ONNX → `export --hf` round trip, and what cannot be expressed. Their rows of
 tests/interop/families.py add the shared end-to-end checks (training included).
@@ -44,6 +44,13 @@ GEMMA2 = {**ODD, "attention": {**ODD["attention"], "mask_type": "sliding_window"
                                "layer_pattern": ["sliding_window", "causal"], "scale": 0.1,
                                "logit_softcap": 2.0},
           "final_logit_softcap": 3.0, "norm": {"eps": 1e-6, "placement": "sandwich"}}
+# Gemma 3: 5 sliding to 1 global (7 layers: the pattern repeats), QK norm, two RoPE bases
+# (the global one linearly scaled, the sliding one not), no softcaps.
+GEMMA3 = {**ODD, "num_layers": 7, "max_seq_len": 64,
+          "attention": {**ODD["attention"], "mask_type": "sliding_window", "window_size": 4, "scale": 24 ** -0.5,
+                        "layer_pattern": ["sliding_window"] * 5 + ["causal"], "qk_norm": "per_head"},
+          "positional": {"rope_base": 5000.0, "rope_scaling": 4.0, "sliding_rope_base": 100.0},
+          "norm": {"eps": 1e-6, "placement": "sandwich"}}
 CASES = {
     "gemma-tied": (ODD, "gemma"),
     "gemma-untied-gqa-bias": ({**ODD, "d_model": 48, "tie_embeddings": False, "attention": {
@@ -52,6 +59,10 @@ CASES = {
     "gemma2-tied-full-layers-auto-scale": (
         {**GEMMA2, "attention": {"variant": "mqa", "num_heads": 5, "head_dim": 16, "logit_softcap": 20.0}},
         "gemma2"),
+    "gemma3-tied": (GEMMA3, "gemma3_text"),
+    "gemma3-untied-one-base-gqa": ({**GEMMA3, "tie_embeddings": False, "num_layers": 3, "positional": {},
+                                    "attention": {**GEMMA3["attention"], "variant": "gqa", "num_heads": 6,
+                                                  "num_kv_heads": 3, "layer_pattern": None}}, "gemma3_text"),
     "qwen2-mixed-sliding-layers": (
         {"vocab_size": 258, "d_model": 60, "num_layers": 3, "max_seq_len": 32, "tie_embeddings": False,
          "attention": {"variant": "mqa", "num_heads": 5, "bias": "qkv", "mask_type": "sliding_window",
@@ -118,19 +129,44 @@ def test_norm_offset_is_converted_both_ways():
     assert torch.allclose(back["blocks.0.attention_norm_in.weight"], ours.blocks[0].attention_norm_in.weight)
 
 
-@pytest.mark.parametrize("change", [
-    {"attn_logit_softcapping": None}, {"final_logit_softcapping": None}, {"query_pre_attn_scalar": 16},
-    {"layer_types": ["full_attention"] * 3},
+def both_layer_types(rope: dict) -> dict:
+    return {"rope_parameters": {"full_attention": rope, "sliding_attention": rope}}
+
+
+@pytest.mark.parametrize("case, change", [
+    ("gemma2-untied", {"attn_logit_softcapping": None}), ("gemma2-untied", {"final_logit_softcapping": None}),
+    ("gemma2-untied", {"query_pre_attn_scalar": 16}), ("gemma2-untied", {"layer_types": ["full_attention"] * 3}),
+    ("gemma3-tied", {"layer_types": ["sliding_attention"] * 6 + ["full_attention"]}),
+    ("gemma3-tied", both_layer_types({"rope_type": "linear", "factor": 4.0, "rope_theta": 5000.0})),  # sliding scaled
+    ("gemma3-tied", both_layer_types({"rope_type": "default", "rope_theta": 100.0})),  # global: local base, unscaled
 ])
-def test_each_gemma2_option_changes_transformers_logits(change):
-    """Guards the Gemma 2 cases: with one option left out, transformers gives other logits."""
-    ir = ir_of("gemma2-untied")
+def test_each_gemma2_and_gemma3_option_changes_transformers_logits(case, change):
+    """Guards the Gemma 2 and 3 cases: with one option left out or changed, transformers
+    gives other logits."""
+    ir = ir_of(case)
     ours = build(ir, seed=0).eval()
     perturb_norms(ours, 0)
     other = hf_model({**hf_config(ir), **change})
     other.load_state_dict(to_hf_state_dict(ir, ours.state_dict()), strict=False)
     with torch.no_grad():
         assert (other(TOKENS).logits - ours(TOKENS)).abs().max() > 1e-3
+
+
+def test_gemma3_config_reading():
+    """Older configs: rope_theta, rope_scaling (global only) and rope_local_base_freq, and
+    sliding_window_pattern where layer_types is left out; defaults are transformers'."""
+    config = gemma_config(model_type="gemma3_text", num_hidden_layers=7, sliding_window_pattern=3,
+                          rope_theta=5000.0, rope_scaling={"rope_type": "linear", "factor": 8.0},
+                          rope_local_base_freq=50.0)
+    section = model_section_from_hf_config(config)
+    assert section["attention"]["layer_pattern"] == ["sliding_window", "sliding_window", "causal"]
+    assert section["attention"]["qk_norm"] == "per_head" and "logit_softcap" not in section["attention"]
+    assert section["positional"] == {"encoding": "rope", "rope_base": 5000.0, "rope_scaling": 8.0,
+                                     "sliding_rope_base": 50.0}
+    defaults = model_section_from_hf_config(gemma_config(model_type="gemma3_text", num_hidden_layers=7))
+    assert defaults["attention"]["layer_pattern"] == ["sliding_window"] * 5 + ["causal"]
+    assert defaults["positional"] == {"encoding": "rope", "rope_base": 1e6, "sliding_rope_base": 1e4}
+    assert "final_logit_softcap" not in defaults and defaults["max_seq_len"] == 16
 
 
 def gemma_config(**change) -> dict:
@@ -157,6 +193,8 @@ def test_gemma_config_reading():
     (gemma_config(use_bidirectional_attention=True), "use_bidirectional_attention=true"),
     (gemma_config(model_type="gemma2", layer_types=["full_attention"]), "layer_types has 1 entries"),
     (gemma_config(model_type="gemma2", sliding_window=None), "sliding_window=null with 1 sliding layers"),
+    (gemma_config(model_type="gemma3_text", **both_layer_types({"rope_type": "linear", "factor": 2.0}),
+                  rope_local_base_freq=10.0), "scaled RoPE on the sliding layers differing from the global ones"),
     (gemma_config(model_type="qwen2", use_sliding_window=True, sliding_window=4,
                   layer_types=["chunked_attention", "full_attention"]), "layer_types names 'chunked_attention'"),
 ])
@@ -209,6 +247,11 @@ HF_CONFIGS = {
         num_key_value_heads=1, head_dim=16, max_position_embeddings=64, sliding_window=4,
         query_pre_attn_scalar=24, attn_logit_softcapping=3.0, final_logit_softcapping=5.0,
         tie_word_embeddings=False),
+    "gemma3_text": lambda: transformers.Gemma3TextConfig(
+        vocab_size=258, hidden_size=60, intermediate_size=152, num_hidden_layers=4, num_attention_heads=5,
+        num_key_value_heads=1, head_dim=16, max_position_embeddings=64, sliding_window=4, sliding_window_pattern=3,
+        query_pre_attn_scalar=24, rope_theta=5000.0, rope_scaling={"rope_type": "linear", "factor": 4.0},
+        rope_local_base_freq=100.0),
 }
 
 
@@ -223,7 +266,7 @@ def save_hf_model(path, config) -> torch.nn.Module:
     return model
 
 
-@pytest.mark.parametrize("family", ["gemma", "gemma2"])
+@pytest.mark.parametrize("family", ["gemma", "gemma2", "gemma3_text"])
 def test_import_hf_onnx_and_export_hf_round_trip(tmp_path, family):
     """With norm offsets away from zero (tests/interop/families.py rows keep transformers'
     zeros, and cover training): import-hf (verified against transformers), then the ONNX export gives the original

@@ -45,6 +45,8 @@ SHAPES = {
     "qk-norm-whole-layernorm-bias": {
         "attention": {"num_heads": 4, "num_kv_heads": 1, "bias": True, "qk_norm": "whole"},
         "norm": {"type": "layernorm"}},
+    "sinks-clamped-swiglu": {"attention": {"num_heads": 4, "num_kv_heads": 2, "sinks": True},
+                             "ffn": {"variant": "clamped_swiglu"}},
     "rope-yarn-partial-interleaved": {"positional": {
         "rope_fraction": 0.5, "rope_pairing": "interleaved",
         "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8}}},
@@ -69,7 +71,7 @@ def test_parameter_count_equals_the_module(shape):
 @pytest.mark.parametrize("shape", ["defaults", "mqa-head_dim-mlp-bias", "complex-geglu-layernorm",
                                    "parallel-sandwich-layernorm", "sliding-alibi",
                                    "parallel-separate-norms-head-bias-untied",
-                                   "qkv-bias-qk-norm-per-head-softcap",
+                                   "qkv-bias-qk-norm-per-head-softcap", "sinks-clamped-swiglu",
                                    "rope-yarn-partial-interleaved"])
 def test_flops_equal_torch_flop_counter(shape):
     """The flop counter sees matmuls; SDPA's math backend makes attention visible to it.

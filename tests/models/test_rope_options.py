@@ -118,3 +118,9 @@ def test_compile_summary_shows_each_layers_mask_and_the_sliding_base():
     assert [describe_attention(block).split()[-2:] for block in ir.blocks] == [
         ["4q/1kv×8", "causal"], ["sliding_window", "w=4"], ["4q/1kv×8", "causal"]]
     assert "positional          rope (sliding-window layers base 100)" in totals(ir, model_cost(ir)).plain
+    scaled = tiny_ir(num_layers=3, attention={"mask_type": "sliding_window", "window_size": 4,
+                                              "layer_pattern": ["causal", "sliding_window"]},
+                     positional={"rope_scaling": 2.0, "sliding_rope_base": 100.0})
+    assert ("positional          rope (linear scaling ×2, sliding-window layers base 100 unscaled)"
+            in totals(scaled, model_cost(scaled)).plain)
+    assert [block.attention.positional.rope_scaling for block in scaled.blocks] == [2.0, 1.0, 2.0]

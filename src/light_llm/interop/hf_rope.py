@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from light_llm.interop.hf.base import HFConfigError, Need
-from light_llm.models.transformer.ir import TransformerIR
+from light_llm.models.transformer.ir import PositionalIR, TransformerIR
 
 WHOLE_HEAD_ROPE_NEEDS = (
     Need("model.positional.rope_fraction", lambda ir: ir.positional.rope_fraction, (1.0,)),
@@ -44,7 +44,11 @@ YARN_KEYS = ("beta_fast", "beta_slow", "attention_factor")
 
 def rope_parameters(ir: TransformerIR) -> dict[str, Any]:
     """config.json's `rope_parameters` for the IR's rope."""
-    positional = ir.positional
+    return layer_rope_parameters(ir.positional)
+
+
+def layer_rope_parameters(positional: PositionalIR) -> dict[str, Any]:
+    """`rope_parameters` for one layer's rope (Gemma 3 writes one per layer type)."""
     base = {"rope_theta": positional.rope_base}
     rule = positional.rope_scaling_rule
     if rule is not None:

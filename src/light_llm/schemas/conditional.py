@@ -22,7 +22,9 @@ from light_llm.models.transformer.config import (
 from light_llm.models.transformer.options import (
     FFN_VARIANTS,
     activation_choices,
+    ffn_option_readers,
     free_activation_variants,
+    owned_ffn_options,
     readers,
 )
 from light_llm.schemas.spec import Spec
@@ -85,16 +87,25 @@ MQA_ONE_KV_HEAD: JsonSchema = {
     },
 }
 
+def _false(key: str, message: str) -> JsonSchema:
+    return {"properties": {key: {"const": False, "description": message}}}
+
+
+FLASH_ATTN_ON: JsonSchema = {"properties": {"use_flash_attn": {"const": True}}, "required": ["use_flash_attn"]}
+
 COMPLEX_WITHOUT_FLASH_ATTN: JsonSchema = {
     "if": _when("variant", "complex", default=False),
-    "then": {
-        "properties": {
-            "use_flash_attn": {
-                "const": False,
-                "description": "flash-attn has no kernel for variant 'complex'; set it to false",
-            }
-        }
-    },
+    "then": _false("use_flash_attn", "flash-attn has no kernel for variant 'complex'; set it to false"),
+}
+
+SINKS_NOT_WITH_COMPLEX: JsonSchema = {
+    "if": _when("variant", "complex", default=False),
+    "then": _false("sinks", "no sinks kernel with variant 'complex'; allowed: false"),
+}
+
+SINKS_NOT_WITH_FLASH_ATTN: JsonSchema = {
+    "if": FLASH_ATTN_ON,
+    "then": _false("sinks", "no sinks kernel with use_flash_attn; allowed: false"),
 }
 
 SOFTCAP_NOT_WITH_COMPLEX: JsonSchema = {
@@ -104,7 +115,7 @@ SOFTCAP_NOT_WITH_COMPLEX: JsonSchema = {
 }
 
 SOFTCAP_NOT_WITH_FLASH_ATTN: JsonSchema = {
-    "if": {"properties": {"use_flash_attn": {"const": True}}, "required": ["use_flash_attn"]},
+    "if": FLASH_ATTN_ON,
     "then": _forbidden("logit_softcap", "has no flash-attn kernel here; set use_flash_attn to false",
                        allow_null=True),
 }
@@ -130,6 +141,15 @@ def positional_options_only_with_their_encodings() -> list[JsonSchema]:
             "else": {"properties": {key: {**rule, "description": message} for key, rule in forbidden.items()}},
         })
     return rules
+
+
+def ffn_options_only_with_their_variants() -> list[JsonSchema]:
+    """From the option table: each key of model.ffn that some variants own, only with them."""
+    default = FFNConfig.model_fields["variant"].default
+    return [{
+        "if": _when("variant", ffn_option_readers(key), default=default in ffn_option_readers(key)),
+        "else": _forbidden(key, f"only allowed with variant {_one_of(ffn_option_readers(key))}"),
+    } for key in owned_ffn_options()]
 
 
 def activation_only_where_chosen() -> list[JsonSchema]:
@@ -211,9 +231,10 @@ def conditional_rules() -> dict[type[BaseModel], list[JsonSchema]]:
         Spec: [BPE_NEEDS_A_VOCAB_SIZE],
         AttentionConfig: [SLIDING_WINDOW, MQA_ONE_KV_HEAD, COMPLEX_WITHOUT_FLASH_ATTN,
                           SOFTCAP_NOT_WITH_COMPLEX, SOFTCAP_NOT_WITH_FLASH_ATTN,
+                          SINKS_NOT_WITH_COMPLEX, SINKS_NOT_WITH_FLASH_ATTN,
                           LAYER_PATTERN_NEEDS_A_WINDOW],
         PositionalConfig: positional_options_only_with_their_encodings(),
-        FFNConfig: activation_only_where_chosen(),
+        FFNConfig: activation_only_where_chosen() + ffn_options_only_with_their_variants(),
         TransformerConfig: SEPARATE_PARALLEL_NORMS,
         RopeScalingConfig: rope_scaling_keys_by_type(),
     }

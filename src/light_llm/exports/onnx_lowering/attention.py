@@ -46,9 +46,12 @@ def fused_attention(g: GraphBuilder, weights: Weights, prefix: str, attention_ir
     inside = rotation is not None and rotation.inside
     past_key, past_value, present_key, present_value = cache
     inputs = [q, k, v, past_key, past_value, masks.seqlens_k, masks.total_sequence_length,
-              *(rotation.node_inputs() if inside else ["", "", ""]), masks.bias]
+              *(rotation.node_inputs() if inside else ["", "", ""]), masks.bias,
+              head_sink(g, weights, prefix, attention_ir)]
     if inside:
-        inputs += ["", "", "", "", "", masks.query_seqlens]
+        inputs += ["", "", "", "", masks.query_seqlens]
+    while not inputs[-1]:  # optional inputs left out at the end are not written
+        inputs.pop()
     out = g.node(
         "GroupQueryAttention", inputs,
         scope=scope, outputs=[None, present_key, present_value], domain=MS_DOMAIN,
@@ -80,12 +83,36 @@ def standard_attention(g: GraphBuilder, weights: Weights, prefix: str, attention
     scores = g.op("Mul", g.op("MatMul", q, k, scope=scope), g.constant(attention_ir.score_scale, "float32"),
                   scope=scope)
     scores = soft_capped(g, scores, attention_ir.logit_softcap, scope)
-    weights_ = g.op("Softmax", g.op("Add", scores, masks.grouped_bias, scope=scope), scope=scope, axis=-1)
+    weights_ = grouped_softmax(g, weights, prefix, attention_ir, g.op("Add", scores, masks.grouped_bias, scope=scope))
     out = g.op("MatMul", weights_, g.op("Unsqueeze", v, g.constant([2]), scope=scope), scope=scope)
     out = g.op("Reshape", out, g.constant([0, heads, -1, dim]), scope=scope)  # [B, H, S, D]
     out = g.op("Transpose", out, scope=scope, perm=[0, 2, 1, 3])
     out = g.op("Reshape", out, g.constant([0, 0, heads * dim]), scope=scope)
     return linear(g, weights, out, f"{prefix}.o_proj")
+
+
+def head_sink(g: GraphBuilder, weights: Weights, prefix: str, attention_ir) -> str:
+    """GroupQueryAttention's head_sink input: the sink logits `[num_heads]` ("" without sinks)."""
+    name = f"{prefix}.kernel.sinks"
+    return g.initializer(name, weights.tensor(name)) if attention_ir.sinks else ""
+
+
+def grouped_softmax(g: GraphBuilder, weights: Weights, prefix: str, attention_ir, scores: str) -> str:
+    """Softmax over the keys of the grouped scores `[batch, kv_heads, groups, seq, total]`;
+    with sinks, each head's logit z joins the denominator: with m = max(max_t scores, z),
+    exp(scores - m) / (Σ_t exp(scores - m) + exp(z - m))."""
+    scope = f"/{prefix}"
+    if not attention_ir.sinks:
+        return g.op("Softmax", scores, scope=scope, axis=-1)
+    heads, kv_heads = attention_ir.num_heads, attention_ir.num_kv_heads
+    sinks = weights.tensor(f"{prefix}.kernel.sinks").reshape(1, kv_heads, heads // kv_heads, 1, 1)
+    sink = g.initializer(f"{prefix}.kernel.sinks_grouped", sinks)
+    last = g.constant([-1])
+    top = g.op("Max", g.op("ReduceMax", scores, last, scope=scope, keepdims=1), sink, scope=scope)
+    exps = g.op("Exp", g.op("Sub", scores, top, scope=scope), scope=scope)
+    total = g.op("Add", g.op("ReduceSum", exps, last, scope=scope, keepdims=1),
+                 g.op("Exp", g.op("Sub", sink, top, scope=scope), scope=scope), scope=scope)
+    return g.op("Div", exps, total, scope=scope)
 
 
 def _qkv(g: GraphBuilder, weights: Weights, prefix: str, x: str) -> str:

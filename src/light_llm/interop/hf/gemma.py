@@ -4,7 +4,8 @@ tanh GELU (`hidden_act` gelu_pytorch_tanh; Gemma's legacy "gelu" means the same)
 explicit head_dim (256 when config.json leaves it out) and tied embeddings by default.
 
 Gemma's RMSNorm multiplies by (1 + w) and stores w: converted here at import
-(ours = 1 + theirs, in fp32) and export (theirs = ours - 1), not a spec option."""
+(ours = 1 + theirs, in fp32) and export (theirs = ours - 1) for every norm, the QK norms
+of Gemma 3 included; not a spec option."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from light_llm.models.transformer.ir import TransformerIR
 
 GEMMA_HEAD_DIM = 256  # transformers' GemmaConfig default
 TANH_GELU = "gelu_pytorch_tanh"
-NORM_SUFFIXES = ("norm_in.weight", "norm_out.weight")  # our block norms; plus final_norm
+NORM_SUFFIXES = ("norm_in.weight", "norm_out.weight", "q_norm.weight", "k_norm.weight")  # plus final_norm
 
 
 def sqrt_d_model_scale(ir: TransformerIR) -> Any:

@@ -103,12 +103,20 @@ class Gemma2(Gemma):
             section["final_logit_softcap"] = fields.final_logit_softcapping
         return section
 
-    def mask_from(self, fields: Gemma2Fields) -> dict[str, Any]:
-        types = fields.layer_types or [SLIDING if i % 2 == 0 else FULL for i in range(fields.num_hidden_layers)]
+    def default_layer_types(self, fields: Gemma2Fields) -> list[str]:
+        """transformers' layer_types where config.json leaves them out: alternating, sliding first."""
+        return [SLIDING if i % 2 == 0 else FULL for i in range(fields.num_hidden_layers)]
+
+    def layer_types_of(self, fields: Gemma2Fields) -> list[str]:
+        types = fields.layer_types or self.default_layer_types(fields)
         if len(types) != fields.num_hidden_layers:
-            raise HFConfigError(f"gemma2 config: layer_types has {len(types)} entries for "
+            raise HFConfigError(f"{self.model_type} config: layer_types has {len(types)} entries for "
                                 f"num_hidden_layers={fields.num_hidden_layers}; allowed: one per layer")
-        return mask_section(self.model_type, [kind == SLIDING for kind in types], fields.sliding_window)
+        return types
+
+    def mask_from(self, fields: Gemma2Fields) -> dict[str, Any]:
+        windowed = [kind == SLIDING for kind in self.layer_types_of(fields)]
+        return mask_section(self.model_type, windowed, fields.sliding_window)
 
 
 ARCHITECTURE = Gemma2()

@@ -46,19 +46,24 @@ def expand_kv_heads(x: torch.Tensor, groups: int) -> torch.Tensor:
     )
 
 
+def masked(scores: torch.Tensor, bias: torch.Tensor | None, is_causal: bool) -> torch.Tensor:
+    """scores + bias; without a bias, a causal kernel masks the future itself."""
+    if bias is not None:
+        return scores + bias
+    if is_causal:
+        seq, total = scores.shape[-2:]
+        future = torch.ones(seq, total, dtype=torch.bool, device=scores.device).triu(total - seq + 1)
+        return scores.masked_fill(future, torch.finfo(scores.dtype).min)
+    return scores
+
+
 def attend(
     scores: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None, is_causal: bool,
     dropout: nn.Module,
 ) -> torch.Tensor:
-    """softmax(scores + bias) · V for kernels that compute their scores explicitly; without
-    a bias, a causal kernel masks the future itself. scores: [B, H, S, T]; v: [B, H, T, D]."""
-    if bias is not None:
-        scores = scores + bias
-    elif is_causal:
-        seq, total = scores.shape[-2:]
-        future = torch.ones(seq, total, dtype=torch.bool, device=scores.device).triu(total - seq + 1)
-        scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
-    weights = dropout(scores.softmax(dim=-1))
+    """softmax(scores + bias) · V for kernels that compute their scores explicitly.
+    scores: [B, H, S, T]; v: [B, H, T, D]."""
+    weights = dropout(masked(scores, bias, is_causal).softmax(dim=-1))
     return (weights @ v.float()).to(v.dtype)
 
 

@@ -16,7 +16,9 @@ from light_llm.models.transformer.options import (
     NORMS,
     POSITIONAL_ENCODINGS,
     activation_choices,
+    ffn_option_readers,
     free_activation_variants,
+    owned_ffn_options,
     readers,
 )
 from light_llm.spec_base import LIMIT, Auto, CheckedSection, Integer, Number, OneOf, Problem
@@ -132,6 +134,12 @@ class AttentionConfig(CheckedSection):
         description="Soft-cap the scores before the mask: cap·tanh(scores/cap) (Gemma 2). "
         "Not with variant 'complex' nor use_flash_attn.",
     )
+    sinks: bool = Field(
+        False,
+        description="Attention sinks (gpt-oss): a learned logit per query head joins each "
+        "softmax's denominator, so a query may attend to nothing. Not with variant 'complex' "
+        "nor use_flash_attn.",
+    )
 
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
@@ -183,6 +191,10 @@ class AttentionConfig(CheckedSection):
         if self.logit_softcap is not None and self.use_flash_attn:
             found.append(("logit_softcap", f"logit_softcap={self.logit_softcap} has no flash-attn "
                                            "kernel here; set use_flash_attn to false"))
+        if self.sinks and self.variant == "complex":
+            found.append(("sinks", "no sinks kernel with variant 'complex'; allowed: false"))
+        elif self.sinks and self.use_flash_attn:
+            found.append(("sinks", "no sinks kernel with use_flash_attn; allowed: false"))
         return found
 
     def resolved_num_kv_heads(self) -> int:
@@ -284,9 +296,10 @@ class PositionalConfig(CheckedSection):
     )
     sliding_rope_base: Number(ge=ROPE_BASE_RANGE[0], le=ROPE_BASE_RANGE[1]) | None = Field(
         None,
-        description="RoPE θ base of the sliding-window layers (rope only; needs "
-        "attention.mask_type 'sliding_window'); null: rope_base. Gemma 3: 10000 with "
-        "rope_base 1e6 for the global layers.",
+        description="RoPE θ base of the sliding-window layers, which rotate unscaled: "
+        "rope_scaling is the global layers' (rope only; needs attention.mask_type "
+        "'sliding_window'); null: rope_base and rope_scaling. Gemma 3: 10000 with rope_base "
+        "1e6 for the global layers.",
     )
     layer_pattern: list[PositionalEncodingName] | None = Field(
         None,
@@ -329,8 +342,22 @@ class FFNConfig(CheckedSection):
     dropout: Number(ge=0.0, lt=1.0) = Field(0.0, description="Dropout on the hidden activations.")
     activation: ActivationName = Field("silu")
     bias: bool = Field(False, description="Add biases to the FFN projections.")
+    swiglu_alpha: Number(ge=FP32_TINY, le=MAX_MULTIPLIER) = Field(
+        1.702, description="variant clamped_swiglu only: the gate's activation is gate·σ(alpha·gate) "
+        "(gpt-oss: 1.702).")
+    swiglu_limit: Number(ge=FP32_TINY, le=MAX_MULTIPLIER) = Field(
+        7.0, description="variant clamped_swiglu only: the gate is clamped to ≤ limit and up to "
+        "[−limit, limit] (gpt-oss: 7).")
 
     def problems(self) -> list[Problem]:
+        return self._owned_option_problems() + self._activation_problems()
+
+    def _owned_option_problems(self) -> list[Problem]:
+        return [(key, f"only allowed with variant {_one_of(ffn_option_readers(key))}, not {self.variant!r}")
+                for key in owned_ffn_options()
+                if self.explicitly_set(key) and self.variant not in ffn_option_readers(key)]
+
+    def _activation_problems(self) -> list[Problem]:
         if not FFN_VARIANTS[self.variant].activation or not self.explicitly_set("activation"):
             return []
         choices = activation_choices(self.variant)

@@ -28,13 +28,15 @@ def linear_parameters(fan_in: int, fan_out: int, bias: bool) -> int:
 
 
 def attention_parameters(ir: AttentionIR) -> int:
-    """Q, K, V (bias: `ir.bias`), output (bias: `ir.output_bias`) and the QK norms."""
+    """Q, K, V (bias: `ir.bias`), output (bias: `ir.output_bias`), the QK norms and the
+    sink logits (one per query head)."""
     norms = ir.qk_norms()
     return (
         linear_parameters(ir.d_model, ir.q_size, ir.bias)
         + 2 * linear_parameters(ir.d_model, ir.kv_size, ir.bias)
         + linear_parameters(ir.q_size, ir.d_model, ir.output_bias)
         + (sum(norm_parameters(norm) for norm in norms) if norms else 0)
+        + (ir.num_heads if ir.sinks else 0)
     )
 
 

@@ -73,6 +73,7 @@ class AttentionIR:
     qk_norm_eps: float = 1e-5
     scale: float | None = None  # factor on Q·Kᵀ; None: 1/√head_dim
     logit_softcap: float | None = None  # scores = cap·tanh(scores/cap) before the mask
+    sinks: bool = False  # a learned logit per query head in each softmax's denominator
 
     @property
     def score_scale(self) -> float:
@@ -110,6 +111,8 @@ class FFNIR:
     activation: str
     dropout: float
     bias: bool
+    swiglu_alpha: float = 1.702  # clamped_swiglu: gate·σ(alpha·gate)
+    swiglu_limit: float = 7.0  # clamped_swiglu: gate ≤ limit, |up| ≤ limit
 
 
 @dataclass(frozen=True)

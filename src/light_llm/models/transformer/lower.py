@@ -40,6 +40,8 @@ def choose_attention_kernel(config: AttentionConfig, target: Target) -> tuple[st
         if target == "export":
             return "complex_as_real", "export lowers Re(Q·K̄) to real pairs: Qr·Kr + Qi·Ki"
         return "complex_eager", "complex Q and K in torch complex64; scores Re(Q·K̄)"
+    if config.sinks:
+        return "sinks", "sinks: a learned logit per head in each softmax needs explicit scores"
     if config.logit_softcap is not None:
         return "softcap", "logit_softcap: scores cap·tanh(scores/cap) need explicit scores"
     if target == "export":
@@ -83,6 +85,7 @@ def lower_attention(
         qk_norm_eps=config.norm.eps,
         scale=config.resolved_attention_scale(),
         logit_softcap=attention.logit_softcap,
+        sinks=attention.sinks,
         mask_type=mask_type,
         window_size=attention.window_size if mask_type == "sliding_window" else None,
         use_flash_attn=attention.use_flash_attn,
@@ -95,9 +98,11 @@ def lower_attention(
 def layer_attention(config: TransformerConfig, positional: PositionalIR, target: Target) -> list[AttentionIR]:
     """Each layer's attention: its mask from attention.layer_pattern, its encoding from
     positional.layer_pattern, and for sliding-window layers the RoPE base
-    positional.sliding_rope_base where set. One IR per distinct kind."""
+    positional.sliding_rope_base where set, unscaled (rope_scaling is the global layers').
+    One IR per distinct kind."""
     sliding_base = config.positional.sliding_rope_base
-    sliding = replace(positional, rope_base=sliding_base) if sliding_base is not None else positional
+    sliding = positional if sliding_base is None else replace(
+        positional, rope_base=sliding_base, rope_scaling=1.0, rope_scaling_rule=None)
     layers = list(zip(config.layer_masks(), config.layer_encodings()))
 
     def layer_positional(mask: str, encoding: str) -> PositionalIR:
@@ -119,6 +124,8 @@ def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
         activation=activation,
         dropout=ffn.dropout,
         bias=ffn.bias,
+        swiglu_alpha=ffn.swiglu_alpha,
+        swiglu_limit=ffn.swiglu_limit,
     )
 
 

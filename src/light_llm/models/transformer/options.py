@@ -86,6 +86,7 @@ class FFNVariant:
     activation: str | None = None  # a fixed activation; None: model.ffn.activation chooses
     activation_choices: tuple[str, ...] = ()  # with a fixed one: others ffn.activation may pick
     onnx: ONNXLowering | None = None  # (g, weights, prefix, FFNIR, x) → output
+    options: tuple[str, ...] = ()  # keys of model.ffn only this variant reads
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,16 @@ def activation_choices(variant: str) -> tuple[str, ...]:
     return (entry_.activation, *entry_.activation_choices) if entry_.activation_choices else ()
 
 
+def ffn_option_readers(option: str) -> list[str]:
+    """The FFN variants that read `option` (a key of model.ffn some variants own)."""
+    return [name for name, variant in FFN_VARIANTS.items() if option in variant.options]
+
+
+def owned_ffn_options() -> list[str]:
+    """The keys of model.ffn that belong to some variants only."""
+    return list(dict.fromkeys(option for variant in FFN_VARIANTS.values() for option in variant.options))
+
+
 def free_activation_variants() -> list[str]:
     """The FFN variants whose activation model.ffn.activation chooses."""
     return [name for name, variant in FFN_VARIANTS.items() if variant.activation is None]
@@ -202,6 +213,12 @@ for _entry in (
                f"{_FFN}:GatedFFN", 3, activation="gelu", activation_choices=("gelu_tanh",),
                onnx=ONNXLowering.both(f"{_ONNX}.ffn:gated")),
     FFNVariant("mlp", "Linear → activation → Linear", f"{_FFN}:MLP", 2, onnx=ONNXLowering.both(f"{_ONNX}.ffn:mlp")),
+    FFNVariant(
+        "clamped_swiglu", "gpt-oss: min(gate, L)·σ(α·min(gate, L)) · (clamp(up, −L, L) + 1) then down",
+        "light_llm.models.transformer.clamped_swiglu:ClampedSwiGLU", 3, activation="silu",
+        onnx=ONNXLowering(f"{_ONNX}.clamped_swiglu:fused", f"{_ONNX}.clamped_swiglu:portable"),
+        options=("swiglu_alpha", "swiglu_limit"),
+    ),
 ):
     register(FFN_VARIANTS, _entry)
 
@@ -241,6 +258,10 @@ for _entry in (
     AttentionKernel(
         "softcap", "explicit scores soft-capped by cap·tanh(scores/cap), then softmax",
         "light_llm.models.transformer.softcap:SoftcapKernel", onnx=_ONNX_ATTENTION,
+    ),
+    AttentionKernel(
+        "sinks", "explicit scores (soft-capped where set), softmax with a learned logit per head in its "
+        "denominator", "light_llm.models.transformer.sinks:SinkKernel", onnx=_ONNX_ATTENTION,
     ),
     AttentionKernel(
         "complex_as_real", "Re(Q·K̄) as the real dot product of (re | im) halves",

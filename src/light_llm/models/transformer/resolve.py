@@ -1,7 +1,8 @@
 """The Transformer's resolved model section: every "auto" replaced by the value chosen.
 
 Options that do not apply to the chosen variants (the positional keys another encoding
-reads, the activation of an FFN variant that fixes its own) are left out, so the
+reads, the FFN keys another variant reads, the activation of an FFN variant that fixes
+its own) are left out, so the
 resolved spec validates and compiles to the same IR.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from light_llm.models.transformer.config import TransformerConfig
-from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS
+from light_llm.models.transformer.options import FFN_VARIANTS, POSITIONAL_ENCODINGS, owned_ffn_options
 
 
 def resolve(config: TransformerConfig, vocab_size: int | None) -> dict[str, Any]:
@@ -22,6 +23,8 @@ def resolve(config: TransformerConfig, vocab_size: int | None) -> dict[str, Any]
     positional = data["positional"]
     for key in POSITIONAL_ENCODINGS[config.positional.encoding].options_not_read(positional):
         positional.pop(key, None)
+    for key in set(owned_ffn_options()) - set(FFN_VARIANTS[config.ffn.variant].options):
+        data["ffn"].pop(key)
     fixed = FFN_VARIANTS[config.ffn.variant].activation
     if fixed:
         if config.ffn.resolved_activation() == fixed:

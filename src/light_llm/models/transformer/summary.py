@@ -25,7 +25,8 @@ def describe_positional(ir: TransformerIR) -> str:
     details = describe_rope(ir.positional) if ir.positional.encoding == "rope" else ""
     bases = {block.attention.positional.rope_base for block in ir.blocks} - {ir.positional.rope_base}
     if ir.positional.encoding == "rope" and bases:
-        details = ", ".join(filter(None, [details, f"sliding-window layers base {bases.pop():g}"]))
+        unscaled = " unscaled" if ir.positional.rope_scaling != 1.0 or ir.positional.rope_scaling_rule else ""
+        details = ", ".join(filter(None, [details, f"sliding-window layers base {bases.pop():g}{unscaled}"]))
     unrotated = [str(block.index) for block in ir.blocks if block.attention.positional.encoding != ir.positional.encoding]
     if unrotated:
         details = ", ".join(filter(None, [details, f"no positional encoding in layers {', '.join(unrotated)}"]))
@@ -43,6 +44,8 @@ def attention_extras(attention) -> str:
         extras.append(f"scale={attention.scale:g}")
     if attention.logit_softcap is not None:
         extras.append(f"softcap={attention.logit_softcap:g}")
+    if attention.sinks:
+        extras.append("sinks")
     return "".join(f" {extra}" for extra in extras)
 
 

@@ -10,7 +10,9 @@ each, by the chosen scale rule: quantize_blocks.block_scales), each block's scal
 its columns as the earlier blocks' errors have left them.
 
 Written from the paper's algorithm (Cholesky form of the inverse Hessian, lazy updates a
-block at a time) in numpy, the factorizations in torch on one thread.
+block at a time, and within a block PART columns at a time) in numpy, the factorization in
+torch on one thread: the upper factor of H⁻¹ from one Cholesky factorization of H in reversed
+order and one triangular inverse.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from light_llm.exports.quantize_blocks import BlockQuantized, block_scales, blocks_of, from_codes
 
 DAMPING = 0.01  # × the mean of H's diagonal, added to it: keeps the inverse stable
+PART = 8  # columns updated one by one before the rest of their block is updated by one matrix product
 
 
 def gptq_rows(rows: np.ndarray, hessian: np.ndarray, bits: int, block_size: int, scale_rule: str) -> BlockQuantized:
@@ -39,13 +42,16 @@ def gptq_rows(rows: np.ndarray, hessian: np.ndarray, bits: int, block_size: int,
         scales[:, block], zeros[:, block] = block_scale[:, 0], block_zero[:, 0]
         scale, zero = np.where(scales[:, block] == 0, 1.0, scales[:, block]).astype(np.float32), zeros[:, block]
         errors = np.empty((block_size, count), np.float32)
-        for column in range(start, end):
-            weight = weights[column]
-            code = np.clip(np.rint(weight / scale) + zero, 0, top)
-            codes[column] = code
-            error = (weight - (code - zero) * scale) / inverse[column, column]
-            weights[column + 1:end] -= inverse[column, column + 1:end, None] * error[None, :]
-            errors[column - start] = error
+        for part in range(start, end, PART):  # column by column within a part, a matrix product beyond it
+            last = min(part + PART, end)
+            for column in range(part, last):
+                weight = weights[column]
+                code = np.clip(np.rint(weight / scale) + zero, 0, top)
+                codes[column] = code
+                error = (weight - (code - zero) * scale) / inverse[column, column]
+                weights[column + 1:last] -= inverse[column, column + 1:last, None] * error[None, :]
+                errors[column - start] = error
+            weights[last:end] -= inverse[part:last, last:end].T @ errors[part - start:last - start]
         weights[end:] -= inverse[start:end, end:].T @ errors
     codes = np.ascontiguousarray(codes.T).reshape(count, width // block_size, block_size)
     return from_codes(codes, scales, zeros, bits, block_size, columns, symmetric=scale_rule == "symmetric")
@@ -67,8 +73,9 @@ def _inverse_hessian_factor(hessian: np.ndarray, width: int, weights: np.ndarray
     matrix[np.diag_indices(width)] += DAMPING * np.diagonal(matrix).mean()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    try:
-        inverse = torch.cholesky_inverse(torch.linalg.cholesky(torch.from_numpy(matrix)))
-        return torch.linalg.cholesky(inverse, upper=True).float().numpy()
+    try:  # H = J·M·Mᵀ·J (J reverses the order, M lower): H⁻¹ = Uᵀ·U with U = J·M⁻¹·J, upper
+        reversed_factor = torch.linalg.cholesky(torch.from_numpy(matrix).flip(0, 1))
+        identity = torch.eye(width, dtype=reversed_factor.dtype)
+        return torch.linalg.solve_triangular(reversed_factor, identity, upper=False).flip(0, 1).float().numpy()
     finally:
         torch.set_num_threads(threads)

@@ -2,11 +2,12 @@
 quantize method × block size against onnxruntime-genai's builder on the same weights.
 
 SmolLM2-135M-Instruct's fp32 folder (tests/real_model/smollm2.py: the GGUF's Q4_1 / Q8_0
-weights dequantized, so they lie on Q4_1's grid of 32), imported and exported to fp32 ONNX
-once (`export_onnx(min_onnxruntime="1.32")`, verified), or with --model off-grid the same
-model folded and rotated off that grid (benchmarks/off_grid.py; a separate --work folder); that graph is then quantized by the
-export's own pass (`exports.quantize.quantize`, timed: the quantize phase of `lightllm
-export`, calibration included) for every row of CONFIGS, without the gate's re-verification
+weights dequantized, so they lie on Q4_1's grid of 32), or with --model off-grid the same
+model folded and rotated off that grid (benchmarks/off_grid.py; give it a --work folder of
+its own), imported and exported to fp32 ONNX once (`export_onnx(min_onnxruntime="1.32")`,
+verified); that graph is then quantized by the export's own pass
+(`exports.quantize.quantize`, timed: the quantize phase of `lightllm export`, calibration
+included) for every row of CONFIGS, without the gate's re-verification
 (the gate's figures are the export's; here every graph is scored on the same text). The
 builder's int4 at blocks 32 and 128 (`-p int4 --extra_options block_size=B`) beside them.
 

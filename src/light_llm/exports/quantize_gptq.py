@@ -39,7 +39,7 @@ def gptq_rows(rows: np.ndarray, hessian: np.ndarray, bits: int, block_size: int,
     scales = np.empty((count, width // block_size), np.float32)
     zeros = np.empty_like(scales)
     errors = np.empty((block_size, count), np.float32)
-    with _one_torch_thread():
+    with one_torch_thread():
         inverse = _inverse_hessian_factor(hessian, width, padded)
         weights = np.ascontiguousarray(padded.T)  # [K, N]: a column a contiguous row, updated as columns are quantized
         # the matrix products in torch, on these arrays' memory: numpy's BLAS would spin threads
@@ -65,7 +65,7 @@ def gptq_rows(rows: np.ndarray, hessian: np.ndarray, bits: int, block_size: int,
 
 
 @contextmanager
-def _one_torch_thread():
+def one_torch_thread():
     """torch on one thread: on a busy machine, threads that wait by spinning (numpy's BLAS,
     torch's OpenMP) make small factorizations and products several times slower."""
     import torch

@@ -16,7 +16,7 @@ scales and decode faster, at some cost in accuracy; activations are computed in 
   "asymmetric", with zero points), unless the grid fit (quantize_grid.py) finds the weight
   on a GGUF grid: then its exact codes, at that grid's bits (Q8_0: 8 bits in an int4
   export), and for Q4_1 an offset per block: the MatMulNBits is followed by a MatMul of
-  the input's block sums (a Reshape and a ReduceSum) by the offsets, added to its output.
+  the input's block sums by the offsets, added to its output.
 
 `QuantizeSummary.weights` records each weight's choice (light_llm.json "quantize_weights").
 
@@ -215,26 +215,24 @@ class _Pass:
         return nodes
 
     def _block_sums(self, activation: str, columns: int, block_size: int) -> tuple[str, list]:
-        """The sum of `activation`'s features in each block, one per input (the projections
-        that read one input share it): [..., K] reshaped to [..., blocks, block] (the leading
-        dims read from its shape) and summed over the last axis; and the nodes that make it,
-        where this is its first reader (placed before that reader). A MatMul by a 0/1 matrix
-        would do the same, at the cost of a GEMM call per input and step."""
+        """The sum of `activation`'s features in each block: a MatMul by a 0/1 matrix
+        [K, blocks], one per input (the projections that read one input share it); and the
+        node that makes it, where this is its first reader (placed before that reader)."""
         import onnx
+        from onnx import numpy_helper
 
         key = (activation, columns, block_size)
-        if key in self.block_sums:
-            return self.block_sums[key], []
-        if columns % block_size:
-            raise ValueError(f"block sums of {columns} features in blocks of {block_size}: not whole blocks")
-        sums = self.block_sums[key] = f"{activation}_block_sums_{block_size}"
-        make = onnx.helper.make_node
-        nodes = [make("Shape", [activation], [f"{sums}_leading"], name=f"{sums}_leading", end=-1),
-                 make("Concat", [f"{sums}_leading", self._constant([columns // block_size, block_size])],
-                      [f"{sums}_shape"], name=f"{sums}_shape", axis=0),
-                 make("Reshape", [activation, f"{sums}_shape"], [f"{sums}_blocks"], name=f"{sums}_blocks"),
-                 make("ReduceSum", [f"{sums}_blocks", self._constant([-1])], [sums], name=sums, keepdims=0)]
-        return sums, nodes
+        if key not in self.block_sums:
+            blocks = -(-columns // block_size)
+            indicator = (np.arange(columns)[:, None] // block_size == np.arange(blocks)[None, :]).astype(np.float32)
+            matrix = f"quantize_block_sums_{columns}_{block_size}"
+            if matrix not in self.initializers:
+                self.initializers[matrix] = numpy_helper.from_array(indicator, matrix)
+                self.graph.initializer.append(self.initializers[matrix])
+            self.block_sums[key] = f"{activation}_block_sums_{block_size}"
+            return self.block_sums[key], [onnx.helper.make_node("MatMul", [activation, matrix],
+                                                                [self.block_sums[key]], name=self.block_sums[key])]
+        return self.block_sums[key], []
 
     def _matmul_weight(self, node) -> tuple[str | None, bool]:
         """(initializer name, stored as [N, K]) of the MatMul's weight, or (None, _)."""

@@ -131,11 +131,14 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
     assert matmuls and all(len(node.input) == 4 for node in matmuls)  # zero points
 
 
-def test_an_unknown_method_is_one_line(cli, tmp_path):  # noqa: F811
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq"),
+    ("--quantize-embedding", "int2", "quantize embedding 'int2': allowed: same, int8, int4"),
+])
+def test_an_unknown_method_or_embedding_precision_is_one_line(cli, tmp_path, flag, value, message):  # noqa: F811
     model_folder(tmp_path / "run", LLAMA)
-    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", "--quantize-method", "gptq9",
-                 "--out", tmp_path / "onnx")
-    assert_one_line_error(result, "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq")
+    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", flag, value, "--out", tmp_path / "onnx")
+    assert_one_line_error(result, message)
     assert not (tmp_path / "onnx").exists()
 
 

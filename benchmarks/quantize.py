@@ -2,10 +2,12 @@
 quantize method × block size against onnxruntime-genai's builder on the same weights.
 
 SmolLM2-135M-Instruct's fp32 folder (tests/real_model/smollm2.py: the GGUF's Q4_1 / Q8_0
-weights dequantized, so they lie on Q4_1's grid of 32), imported and exported to fp32 ONNX
-once (`export_onnx(min_onnxruntime="1.32")`, verified); that graph is then quantized by the
-export's own pass (`exports.quantize.quantize`, timed: the quantize phase of `lightllm
-export`, calibration included) for every row of CONFIGS, without the gate's re-verification
+weights dequantized, so they lie on Q4_1's grid of 32), or with --model off-grid the same
+model folded and rotated off that grid (benchmarks/off_grid.py; give it a --work folder of
+its own), imported and exported to fp32 ONNX once (`export_onnx(min_onnxruntime="1.32")`,
+verified); that graph is then quantized by the export's own pass
+(`exports.quantize.quantize`, timed: the quantize phase of `lightllm export`, calibration
+included) for every row of CONFIGS, without the gate's re-verification
 (the gate's figures are the export's; here every graph is scored on the same text). The
 builder's int4 at blocks 32 and 128 (`-p int4 --extra_options block_size=B`) beside them.
 
@@ -19,6 +21,7 @@ int4 in the same run. One run, the CPU named.
 
     .venv/bin/python benchmarks/quantize.py [--work DIR] [--runs 3] [--threads 2]
         [--prompt 128] [--new 64] [--windows 4] [--window-length 512] [--configs 'NAME;…']
+        [--model smollm2|off-grid]
 """
 
 from __future__ import annotations
@@ -33,16 +36,20 @@ from pathlib import Path
 from light_llm.evaluate.scores import score
 
 from inference import DRIVERS, Graph, build_with_builder, cpu_name, measure, set_genai_threads
+from off_grid import off_grid_folder
 from real_model import consecutive, english_ids, graph_logits, model_shape, never_stop, real_model_folder, versions
 
 # name → (block size, method, grid fit, embedding bits: 0 the int4 of the rest)
 CONFIGS: dict[str, tuple[int, str, bool, int]] = {
     "grid fit, block 32": (32, "symmetric", True, 0),
+    "grid fit, block 32, embedding int4": (32, "symmetric", True, 4),
+    "grid fit, block 32, embedding int4 asymmetric": (32, "asymmetric", True, 4),
     **{f"{method}, block {block}": (block, method, False, 0)
        for block in (32, 64, 128) for method in ("symmetric", "asymmetric", "gptq")},
     **{f"gptq, block {block}, embedding int8": (block, "gptq", False, 8) for block in (32, 128)},
 }
 BUILDER_BLOCKS = (32, 128)
+MODELS = ("smollm2", "off-grid")
 BASELINE = "builder int4, block 32"
 
 
@@ -136,6 +143,8 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=4)
     parser.add_argument("--window-length", type=int, default=512)
     parser.add_argument("--configs", default=";".join(CONFIGS), help=f"separated by ';', of: {'; '.join(CONFIGS)}")
+    parser.add_argument("--model", choices=MODELS, default=MODELS[0],
+                        help="off-grid: the same model folded and rotated off its GGUF grid (benchmarks/off_grid.py)")
     args = parser.parse_args()
     names = [name.strip() for name in args.configs.split(";") if name.strip()]
     if unknown := [name for name in names if name not in CONFIGS]:
@@ -149,18 +158,25 @@ def main() -> None:
     print(f"CPU: {cpu_name()}, {args.threads} threads")
     print(f"versions: {versions()}")
     hf = real_model_folder()
+    original = hf
+    if args.model == "off-grid":
+        hf = off_grid_folder(original, work / "off-grid-hf")
     graphs, seconds = prepare(work, hf, names, args.threads)
     shape = model_shape(hf, args.prompt, args.new)
     ids = english_ids(hf, shape["vocab"])
     windows = consecutive(ids, args.windows, args.window_length)
     reference = score(transformers_logits(hf), windows)
+    if hf != original:
+        print(f"fp32 perplexity (transformers): off-grid {reference.perplexity:.4f}, "
+              f"original {score(transformers_logits(original), windows).perplexity:.4f}")
     scores = {graph.name: score(graph_logits(graph, args.threads, shape), windows) for graph in graphs}
 
     prompts = consecutive(ids, 1, args.prompt)
     generators = {graph.name: DRIVERS["plain onnxruntime loop"](graph, args.threads, shape) for graph in graphs}
     rates = {name: row[1] for name, row in measure(generators, prompts, args.new, args.runs).items()}
 
-    print(f"\nSmolLM2-135M-Instruct int4; perplexity on {reference.tokens} tokens ({args.windows} × "
+    model = "SmolLM2-135M-Instruct" + (" off its grid" if hf != original else "")
+    print(f"\n{model} int4; perplexity on {reference.tokens} tokens ({args.windows} × "
           f"{args.window_length}), fp32 (transformers) {reference.perplexity:.3f}; top-1 = fp32's on those "
           f"positions; decode: plain onnxruntime loop, batch 1, {args.prompt} + {args.new} tokens, median of "
           f"{args.runs} runs, vs {BASELINE} in this run")

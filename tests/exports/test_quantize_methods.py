@@ -131,11 +131,14 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
     assert matmuls and all(len(node.input) == 4 for node in matmuls)  # zero points
 
 
-def test_an_unknown_method_is_one_line(cli, tmp_path):  # noqa: F811
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq"),
+    ("--quantize-embedding", "int2", "quantize embedding 'int2': allowed: same, int8, int4"),
+])
+def test_an_unknown_method_or_embedding_precision_is_one_line(cli, tmp_path, flag, value, message):  # noqa: F811
     model_folder(tmp_path / "run", LLAMA)
-    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", "--quantize-method", "gptq9",
-                 "--out", tmp_path / "onnx")
-    assert_one_line_error(result, "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq")
+    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", flag, value, "--out", tmp_path / "onnx")
+    assert_one_line_error(result, message)
     assert not (tmp_path / "onnx").exists()
 
 
@@ -210,3 +213,32 @@ def test_gptq_without_text_to_calibrate_on_falls_back_to_its_scale_rule_and_says
     manifest = json.loads((out / "light_llm.json").read_text())
     assert manifest["quantize_calibration"].startswith("none (no tokenizer.json)")
     assert set(manifest["quantize_weights"].values()) == {"int4 asymmetric"} and manifest["parity"]["passed"]
+
+
+def _tied_graph(path, embedding: np.ndarray) -> None:
+    """ids → Gather(e) → h; logits = h·eᵀ (a tied LM head, traced as a Transpose)."""
+    nodes = [helper.make_node("Gather", ["e", "ids"], ["h"]), helper.make_node("Transpose", ["e"], ["et"], perm=[1, 0]),
+             helper.make_node("MatMul", ["h", "et"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "tied", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["b", "s"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [numpy_helper.from_array(embedding, "e")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), str(path))
+
+
+@pytest.mark.parametrize(("embedding_bits", "choice", "error_bound"), [
+    (0, "int8 q8_0 grid", 0.02), (4, "int4 symmetric", 0.2)])
+def test_an_int4_embedding_rounds_a_q8_0_grid_head_to_4_bits(tmp_path, embedding_bits, choice, error_bound):
+    """The embedding's named bits win over the 8-bit grid it lies on (a 4-bit head decodes faster)."""
+    embedding = on_grid(np.random.default_rng(3).standard_normal((128, 96)).astype(np.float32) * 0.1, "q8_0")
+    _tied_graph(tmp_path / "model.onnx", embedding)
+    ids = np.array([[1, 5, 9]], np.int64)
+    expected = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
+    summary = quantize_in_place(tmp_path / "model.onnx", "int4", options=QuantizeOptions(embedding_bits=embedding_bits))
+    assert summary.weights == {"e": choice} and summary.shared == 1
+    model = onnx.load(str(tmp_path / "model.onnx"))
+    bits = {helper.get_node_attr_value(node, "bits") for node in model.graph.node
+            if node.op_type in ("MatMulNBits", "GatherBlockQuantized")}
+    assert bits == {8 if embedding_bits == 0 else 4}
+    actual = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
+    error = np.abs(actual - expected).max() / np.abs(expected).max()
+    assert error_bound / 20 < error < error_bound if embedding_bits else error < error_bound

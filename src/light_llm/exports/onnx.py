@@ -157,9 +157,10 @@ def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, options
 
 def _embedding_bits(choice: str) -> int:
     """export.quantize_embedding → QuantizeOptions.embedding_bits (0: the precision's)."""
-    if choice not in ("same", "int8"):
-        raise ExportError(f"quantize embedding {choice!r}: allowed: same, int8")
-    return 8 if choice == "int8" else 0
+    bits = {"same": 0, "int8": 8, "int4": 4}
+    if choice not in bits:
+        raise ExportError(f"quantize embedding {choice!r}: allowed: {', '.join(bits)}")
+    return bits[choice]
 
 
 def _with_calibration(options, folder, geometry: Geometry, text):

@@ -54,7 +54,8 @@ PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2  # below protobuf's 2 GB, room for t
 class QuantizeOptions:
     """How each weight is quantized: `precision` int4/int8, `block_size` weights per scale,
     `method` (METHODS), `grid_fit`: exact codes for weights on a GGUF grid; `embedding_bits`:
-    of the embedding and a tied LM head (0: the precision's); `calibration`
+    of the embedding and a tied LM head (0: the precision's, or its grid's; named, they win
+    over a grid of more bits); `calibration`
     (gptq): (the MatMul inputs' names, the fp32 graph) → their Gram matrices XᵀX
     (quantize_calibration.py)."""
 
@@ -338,6 +339,8 @@ class _Pass:
         options = self.options
         bits = options.embedding_bits if embedding and options.embedding_bits else options.bits
         fitted = fit_grid(rows, options.block_size) if options.grid_fit else None
+        if embedding and options.embedding_bits and fitted is not None and fitted[1].bits > options.embedding_bits:
+            fitted = None  # the embedding's named bits win over its grid's (a Q8_0 head at 4 bits)
         if fitted is not None and (offsets or fitted[1].offsets is None):
             grid, weight = fitted
             self._record(source, f"int{weight.bits} {grid} grid")

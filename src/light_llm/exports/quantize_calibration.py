@@ -65,10 +65,13 @@ def _training_tokens(run: Path, fraction: float, tokenizer) -> np.ndarray | None
 
 def input_grams(model_path: Path, geometry: Geometry, windows: np.ndarray, inputs: list[str]) -> dict[str, np.ndarray]:
     """XᵀX [K, K] of each graph value in `inputs` (activations [..., K]) over the
-    tokens of `windows`, from the fp32 graph `model_path` (its weights beside it)."""
+    tokens of `windows`, from the fp32 graph `model_path` (its weights beside it); the
+    products in torch on one thread (numpy's BLAS threads spin on a busy machine)."""
     import onnx
     import onnxruntime as ort
+    import torch
 
+    from light_llm.exports.quantize_gptq import one_torch_thread
     from light_llm.runtime.feeds import step_feeds
 
     model = onnx.load(str(model_path), load_external_data=False)
@@ -86,12 +89,13 @@ def input_grams(model_path: Path, geometry: Geometry, windows: np.ndarray, input
     finally:
         probe.unlink(missing_ok=True)
     wanted = {item.name for item in session.get_inputs()}
-    grams: dict[str, np.ndarray] = {}
+    grams: dict[str, torch.Tensor] = {}
     for window in windows:
         tokens = window[None]
         feeds = step_feeds(geometry, tokens, np.ones_like(tokens), None)
         values = session.run(inputs, {name: value for name, value in feeds.items() if name in wanted})
-        for name, value in zip(inputs, values):
-            rows = value.reshape(-1, value.shape[-1])
-            grams[name] = grams.get(name, 0.0) + rows.T @ rows  # float32: a few thousand tokens
-    return grams
+        with one_torch_thread():  # float32: a few thousand tokens
+            for name, value in zip(inputs, values):
+                rows = torch.from_numpy(value.reshape(-1, value.shape[-1]))
+                grams[name] = grams[name].addmm_(rows.T, rows) if name in grams else rows.T @ rows
+    return {name: gram.numpy() for name, gram in grams.items()}

@@ -71,10 +71,12 @@ class ExportConfig(SpecModel):
         description="gptq's calibration text file (default: the run's training split, else a built-in text "
         "disjoint from the evaluation text).",
     )
-    quantize_embedding: Literal["same", "int8"] = Field(
+    quantize_embedding: Literal["same", "int8", "int4"] = Field(
         "same",
-        description="The embedding's and the LM head's precision in an int4 export: same (int4) or int8 (the "
-        "layers most sensitive to rounding, at 1/32 of the weights' bytes per bit for a small vocabulary).",
+        description="The embedding's and the LM head's precision in an int4 export: same (int4, or the bits of "
+        "the GGUF grid they lie on), int8 (the layers most sensitive to rounding, at 1/32 of the weights' bytes "
+        "per bit for a small vocabulary) or int4 (even where they lie on an 8-bit grid: a 4-bit head decodes "
+        "faster).",
     )
     quantize_grid_fit: bool = Field(
         True,

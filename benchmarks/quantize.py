@@ -100,7 +100,7 @@ def quantized(work: Path, fp32: Path, name: str) -> tuple[Path, float]:
             windows, _ = calibration_windows(load_model_folder(work / "model"), geometry, None)
             options = dataclasses.replace(
                 options, calibration=lambda inputs, path: input_grams(path, geometry, windows, inputs))
-        quantize(fp32 / "model.onnx", staging / "model.onnx", "int4", block_size=block, options=options)
+        quantize(fp32 / "model.onnx", staging / "model.onnx", options)
         (staging / timing.name).write_text(json.dumps({"seconds": time.perf_counter() - start}))
     return out, json.loads(timing.read_text())["seconds"]
 

@@ -19,7 +19,7 @@ from onnx_fixtures import LLAMA, exported
 from torch_targets_matrix import merged, model_folder
 
 from light_llm.exports.onnx import export_onnx
-from light_llm.exports.quantize import quantize, quantize_in_place
+from light_llm.exports.quantize import QuantizeOptions, quantize, quantize_in_place
 from light_llm.exports.quantize_blocks import quantize_rows
 from light_llm.exports.result import ExportError
 
@@ -140,7 +140,7 @@ def test_any_graph_ties_and_drops_its_fp32_data(tmp_path, lm_head, shared):
     reference = ort.InferenceSession(str(tmp_path / "model.onnx"))
     ids = np.array([[1, 7, 49]])
     expected = reference.run(None, {"input_ids": ids})[0]
-    summary = quantize_in_place(tmp_path / "model.onnx", "int4")
+    summary = quantize_in_place(tmp_path / "model.onnx", QuantizeOptions("int4", method="symmetric"))
     assert (summary.matmuls, summary.gathers, summary.shared) == (2, 1, shared)
     assert sorted(item.name for item in tmp_path.iterdir()) == ["model.onnx"]  # fp32 data file gone
     model = onnx.load(str(tmp_path / "model.onnx"))
@@ -154,7 +154,7 @@ def test_any_graph_ties_and_drops_its_fp32_data(tmp_path, lm_head, shared):
 def test_unknown_method_is_refused(tmp_path):
     _tiny_graph(tmp_path / "model.onnx", "own")
     with pytest.raises(ValueError, match="int3.*allowed: int8, int4"):
-        quantize(tmp_path / "model.onnx", tmp_path / "q.onnx", "int3")
+        quantize(tmp_path / "model.onnx", tmp_path / "q.onnx", QuantizeOptions("int3"))
 
 
 def _block_sizes(model: onnx.ModelProto) -> set[int]:

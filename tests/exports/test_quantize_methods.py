@@ -97,7 +97,7 @@ def _quantized_error(folder, weights, options: QuantizeOptions):
     _matmul_graph(folder / "model.onnx", weights)
     x = np.random.default_rng(2).standard_normal((2, 3, 96)).astype(np.float32)
     expected = ort.InferenceSession(str(folder / "model.onnx")).run(None, {"x": x})[0]
-    summary = quantize_in_place(folder / "model.onnx", "int4", options=options)
+    summary = quantize_in_place(folder / "model.onnx", options)
     model = onnx.load(str(folder / "model.onnx"))
     actual = ort.InferenceSession(str(folder / "model.onnx")).run(None, {"x": x})[0]
     return np.abs(actual - expected).max() / np.abs(expected).max(), summary, model
@@ -110,8 +110,8 @@ def test_a_gguf_graph_runs_in_onnxruntime_with_its_exact_codes(tmp_path):
     weights = {"a": _stored(on_grid(rng.standard_normal((64, 96)).astype(np.float32) * 0.1, "q8_0")),
                "b": _stored(on_grid(rng.standard_normal((32, 64)).astype(np.float32) * 0.1, "q4_1")),
                "c": _stored(on_grid(rng.standard_normal((32, 64)).astype(np.float32) * 0.1 + 0.03, "q4_1"))}
-    grid_error, summary, model = _quantized_error(tmp_path / "grid", weights, QuantizeOptions())
-    plain_error, plain, _ = _quantized_error(tmp_path / "plain", weights, QuantizeOptions(grid_fit=False))
+    grid_error, summary, model = _quantized_error(tmp_path / "grid", weights, QuantizeOptions(method="symmetric"))
+    plain_error, plain, _ = _quantized_error(tmp_path / "plain", weights, QuantizeOptions(method="symmetric", grid_fit=False))
     assert summary.weights == {"a": "int8 q8_0 grid", "b": "int4 q4_1 grid", "c": "int4 q4_1 grid"}
     assert set(plain.weights.values()) == {"int4 symmetric"}
     ops = Counter(node.op_type for node in model.graph.node)
@@ -188,7 +188,8 @@ def test_a_missing_or_empty_calibration_text_is_one_line(cli, tmp_path, content,
 
 
 def test_an_int8_embedding_keeps_the_tied_head_at_8_bits_and_the_rest_at_4(tmp_path):
-    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_embedding="int8")[1]
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_embedding="int8",
+                   quantize_method="symmetric")[1]
     manifest = json.loads((out / "light_llm.json").read_text())
     assert manifest["quantize_embedding"] == "int8" and manifest["parity"]["passed"]
     model = onnx.load(str(out / "model.onnx"))
@@ -233,7 +234,7 @@ def test_an_int4_embedding_rounds_a_q8_0_grid_head_to_4_bits(tmp_path, embedding
     _tied_graph(tmp_path / "model.onnx", embedding)
     ids = np.array([[1, 5, 9]], np.int64)
     expected = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
-    summary = quantize_in_place(tmp_path / "model.onnx", "int4", options=QuantizeOptions(embedding_bits=embedding_bits))
+    summary = quantize_in_place(tmp_path / "model.onnx", QuantizeOptions(method="symmetric", embedding_bits=embedding_bits))
     assert summary.weights == {"e": choice} and summary.shared == 1
     model = onnx.load(str(tmp_path / "model.onnx"))
     bits = {helper.get_node_attr_value(node, "bits") for node in model.graph.node

@@ -150,8 +150,7 @@ def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, options
     if options is None:
         return None
     with phases.phase(f"quantize {options.precision}") as advance:
-        summary = quantize_in_place(path, options.precision, on_weight=advance, block_size=options.block_size,
-                                    options=options)
+        summary = quantize_in_place(path, options, on_weight=advance)
     return summary
 
 

@@ -90,18 +90,13 @@ class QuantizeSummary:
         return dict(Counter(self.weights.values()))
 
 
-def quantize(source: Path, target: Path, precision: str, on_weight=None,
-             block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE, options: QuantizeOptions | None = None) -> QuantizeSummary:
+def quantize(source: Path, target: Path, options: QuantizeOptions, on_weight=None) -> QuantizeSummary:
     """Writes the quantized graph of `source` to `target` (both model.onnx files; the
     target keeps its weights inline up to 2 GB, beside it as `<target>.data` above).
-    `on_weight(done, total)` follows the MatMuls and Gathers looked at. `options` (its
-    precision and block size are `precision` and `block_size`): method and grid fit."""
-    import dataclasses
-
+    `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
     import onnx
 
-    options = dataclasses.replace(options or QuantizeOptions(), precision=precision, block_size=block_size)
-    check_quantization(precision, block_size, options.method)
+    check_quantization(options.precision, options.block_size, options.method)
     model = onnx.load(str(source), load_external_data=False)
     summary = _Pass(model, Path(source), options, on_weight).run()
     _save(model, Path(target))
@@ -120,9 +115,7 @@ def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_
         raise ExportError(f"quantize method {method!r}: allowed: {', '.join(METHODS)}")
 
 
-def quantize_in_place(path: Path, precision: str, on_weight=None,
-                      block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE,
-                      options: QuantizeOptions | None = None) -> QuantizeSummary:
+def quantize_in_place(path: Path, options: QuantizeOptions, on_weight=None) -> QuantizeSummary:
     """Replaces `path` (a model.onnx) by its quantized graph; the fp32 external data
     files it read are removed once the quantized graph is in place. A quantized graph
     over 2 GB keeps its weights in `<path>.quantized.data`."""
@@ -137,7 +130,7 @@ def quantize_in_place(path: Path, precision: str, on_weight=None,
                   if uses_external_data(tensor)}
     del proto
     staged = path.with_name(f"{path.name}.quantized")
-    summary = quantize(path, staged, precision, on_weight, block_size, options)
+    summary = quantize(path, staged, options, on_weight)
     os.replace(staged, path)
     for name in data_files - {f"{staged.name}.data"}:
         (path.parent / name).unlink(missing_ok=True)
@@ -156,7 +149,8 @@ class _Pass:
         self.by_content: dict[tuple, _Written] = {}  # by (shape, digest) of the [N, K] rows
         self.summary = QuantizeSummary()
         self.prologue: list = []  # Reshape nodes of shared weights, run first
-        self.grams: dict[str, np.ndarray] = {}  # gptq: XᵀX of each MatMul input
+        self.grams: dict[str, np.ndarray] | None = None  # gptq: XᵀX of each MatMul input, once one is needed
+        self.matmuls: list = []
 
     def run(self) -> QuantizeSummary:
         import onnx
@@ -167,8 +161,7 @@ class _Pass:
         matmuls = [index for index, node in enumerate(self.graph.node)
                    if node.op_type == "MatMul" and node.domain in ("", "ai.onnx")]
         gathers = [index for index, node in enumerate(self.graph.node) if node.op_type == "Gather"]
-        if self.options.method == "gptq":
-            self.grams = self._calibrate([self.graph.node[index] for index in matmuls])
+        self.matmuls = [self.graph.node[index] for index in matmuls]
         for done, index in enumerate(matmuls + gathers, 1):  # MatMuls first: a tied Gather reuses their codes
             node = self.graph.node[index]
             replaced[index] = self._matmul(node, shapes) if node.op_type == "MatMul" else self._gather(node)
@@ -319,13 +312,14 @@ class _Pass:
 
     # codes
 
-    def _calibrate(self, matmuls: list) -> dict[str, np.ndarray]:
-        """XᵀX of the input of every MatMul that will be quantized (options.calibration);
-        none without calibration (each weight then by gptq's scale rule alone)."""
-        if self.options.calibration is None:
-            return {}
-        inputs = sorted({node.input[0] for node in matmuls if self._matmul_weight(node)[0] is not None})
-        return self.options.calibration(inputs, self.source)
+    def _grams(self) -> dict[str, np.ndarray]:
+        """XᵀX of the input of every MatMul that will be quantized (options.calibration),
+        computed when the first weight off a grid asks (a model wholly on a GGUF grid is
+        never calibrated); none without calibration (each weight then by gptq's scale rule)."""
+        if self.grams is None:
+            inputs = sorted({node.input[0] for node in self.matmuls if self._matmul_weight(node)[0] is not None})
+            self.grams = {} if self.options.calibration is None else self.options.calibration(inputs, self.source)
+        return self.grams
 
     def _codes(self, source: str, rows: np.ndarray, offsets: bool = True, activation: str = "",
                embedding: bool = False) -> BlockQuantized:
@@ -345,7 +339,7 @@ class _Pass:
             grid, weight = fitted
             self._record(source, f"int{weight.bits} {grid} grid")
             return weight
-        if options.method == "gptq" and activation in self.grams:
+        if options.method == "gptq" and activation and activation in self._grams():
             self._record(source, f"int{bits} gptq")
             return gptq_rows(rows, self.grams[activation], bits, options.block_size, GPTQ_SCALE_RULE)
         method = GPTQ_SCALE_RULE if options.method == "gptq" else options.method

@@ -10,7 +10,7 @@ QuantizeBlockSize = Literal[16, 32, 64, 128, 256]  # what MatMulNBits and Gather
 QUANTIZE_BLOCK_SIZES: tuple[int, ...] = get_args(QuantizeBlockSize)
 DEFAULT_QUANTIZE_BLOCK_SIZE = 32  # onnxruntime-genai's builder's default too
 QuantizeMethod = Literal["symmetric", "asymmetric", "gptq"]  # exports/quantize.py METHODS
-DEFAULT_QUANTIZE_METHOD = "symmetric"
+DEFAULT_QUANTIZE_METHOD = "gptq"
 # The quantized gate's defaults, measured on SmolLM2-135M (docs/export-contract.md)
 INT8_AGREEMENT, INT8_RATIO = 0.85, 1.1
 INT4_AGREEMENT, INT4_RATIO = 0.5, 1.6

@@ -6,7 +6,8 @@ lock), since each costs tens of seconds on 2 cores.
 - `smollm2_model`: that folder imported by `lightllm import-hf` (verified against transformers);
 - `smollm2_onnx`: its fp32 ONNX export (default, fused form);
 - `smollm2_onnx_int4`: its int4 ONNX export (the grid fit keeps the GGUF's codes);
-- `smollm2_onnx_int4_rounded`: the same with the grid fit off (the weights rounded anew).
+- `smollm2_onnx_int4_rounded`: the same with the grid fit off, every weight rounded anew by
+  the symmetric method (no calibration run; the export the gate's limits were set on).
 """
 
 from __future__ import annotations
@@ -61,9 +62,10 @@ def smollm2_onnx_int4(tmp_path_factory, smollm2_model) -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_onnx_int4_rounded(tmp_path_factory, smollm2_model) -> Path:
-    """int4 by the default method with the grid fit off: every weight rounded anew."""
+    """int4 rounded anew (symmetric, the grid fit off)."""
     return made_once(tmp_path_factory, "smollm2-onnx-int4-rounded",
-                     lambda out: _export(smollm2_model, out, quantize="int4", quantize_grid_fit=False))
+                     lambda out: _export(smollm2_model, out, quantize="int4", quantize_grid_fit=False,
+                                                 quantize_method="symmetric"))
 
 
 def _export(model: Path, out: Path, **options) -> None:

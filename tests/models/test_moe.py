@@ -87,7 +87,7 @@ def test_training_records_router_statistics():
 @pytest.mark.parametrize("moe, message", [
     (dict(experts=3, experts_per_token=4), "ffn.moe.experts_per_token: 4 exceeds experts=3"),
     (dict(experts=3, shared_expert_gate=True), "ffn.moe.shared_expert_gate: needs shared_experts ≥ 1"),
-    (dict(experts=3, router="topk_softmax", normalize_topk=False), "ffn.moe.normalize_topk: only with router"),
+    (dict(experts=3, router="topk_softmax", normalize_topk=False), "ffn.moe.normalize_topk: false only with router"),
     (dict(experts=3, first_dense_layers=3), "ffn.moe: no layer is sparse"),
 ])
 def test_bad_moe_specs_are_refused_in_one_line(moe, message):

@@ -349,8 +349,8 @@ class MoEConfig(CheckedSection):
         "probabilities (Mixtral, Qwen-MoE, OLMoE); topk_softmax: the top k logits, then a softmax over "
         "those k.")
     normalize_topk: bool = Field(
-        True, description="With softmax_topk: rescale the k chosen probabilities to sum to 1 (topk_softmax's "
-        "already do).")
+        True, description="With softmax_topk: rescale the k chosen probabilities to sum to 1. topk_softmax's "
+        "always do (false is refused with it).")
     router_bias: bool = Field(False, description="A bias on the router's logits.")
     sparse_every: Integer(1, MAX_LAYERS) = Field(
         1, description="Layer i (from 0) is sparse when (i + 1) is a multiple of sparse_every, "
@@ -369,8 +369,9 @@ class MoEConfig(CheckedSection):
             found.append(("experts_per_token", f"{self.experts_per_token} exceeds experts={self.experts}"))
         if self.shared_expert_gate and not self.shared_experts:
             found.append(("shared_expert_gate", "needs shared_experts ≥ 1"))
-        if self.router == "topk_softmax" and self.explicitly_set("normalize_topk"):
-            found.append(("normalize_topk", "only with router 'softmax_topk' (topk_softmax's weights sum to 1)"))
+        if self.router == "topk_softmax" and not self.normalize_topk:
+            found.append(("normalize_topk", "false only with router 'softmax_topk' (topk_softmax's weights "
+                          "always sum to 1)"))
         return found
 
     def is_sparse(self, layer: int) -> bool:

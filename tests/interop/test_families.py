@@ -3,7 +3,8 @@ downloaded): a transformers model saved with save_pretrained → `lightllm impor
 logits equal to transformers (fp32, 1e-4) in eager and in the ONNX export, the family's
 own tensors back (transformers loads them), `export --hf` loads in transformers with
 equal logits, and the imported model trains a few steps (light_llm's Trainer,
-starting from the imported weights) and exports again."""
+starting from the imported weights; a mixture of experts with its auxiliary losses) and
+exports again."""
 
 from __future__ import annotations
 
@@ -174,6 +175,11 @@ def test_imported_model_trains_and_exports(imported):
         logits = model(windows[:, :-1])
     expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), windows[:, 1:].flatten()).item()
     assert records[0]["loss"] == pytest.approx(expected, abs=1e-4)
+    moe = imported.folder.spec.model.ffn.moe
+    if moe is not None:  # trained with the auxiliary losses, the routing logged per sparse layer
+        steps = [record for record in records if "loss" in record]
+        assert all(record["aux_loss"] > 0 and record["expert_load"] >= 1.0 for record in steps)
+        assert all(sum(layer) == 2 * 12 * moe.experts_per_token for record in steps for layer in record["expert_tokens"])
     trained = load_model_folder(run)
     assert trained.hf_model_type == imported.reference.config.model_type
     result = export_hf(trained, imported.root / "trained-hf")

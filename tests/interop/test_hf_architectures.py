@@ -22,7 +22,8 @@ LLAMA = {
 def test_each_file_of_the_package_is_one_architecture():
     files = {path.stem for path in Path(hf.__file__).parent.glob("*.py")} - {"__init__", "base"}
     assert set(architectures()) == files == {"llama", "mistral", "gpt2", "gemma", "gemma2", "ministral", "phi3", "qwen2",
-                                             "qwen3", "gpt_neox", "phi", "olmo2", "granite", "smollm3"}
+                                             "qwen3", "gpt_neox", "phi", "olmo2", "granite", "smollm3",
+                                             "qwen3_moe", "qwen2_moe", "olmoe", "mixtral"}
     assert supported() == tuple(architectures())
 
 

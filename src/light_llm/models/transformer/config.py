@@ -243,13 +243,18 @@ class RopeScalingConfig(CheckedSection):
     attention_factor: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="yarn: cos and sin are multiplied by it (default 0.1·ln(factor) + 1)."
     )
+    truncate: bool | None = Field(
+        None, description="yarn: round the ramp's ends to whole dims (floor, ceil) as transformers does "
+        "by default (null: true); false keeps them fractional (gpt-oss)."
+    )
 
     @staticmethod
     def owners() -> dict[str, tuple[str, ...]]:
         """Each optional key and the types that read it."""
         return {"original_max_position_embeddings": ("llama3", "yarn"),
                 "low_freq_factor": ("llama3",), "high_freq_factor": ("llama3",),
-                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",)}
+                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",),
+                "truncate": ("yarn",)}
 
     @staticmethod
     def required_keys() -> dict[str, tuple[str, ...]]:

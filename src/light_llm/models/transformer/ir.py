@@ -27,6 +27,7 @@ class RopeScalingIR:
     beta_fast: float = 32.0  # yarn
     beta_slow: float = 1.0  # yarn
     attention_factor: float = 1.0  # yarn: cos and sin are multiplied by it
+    truncate: bool = True  # yarn: the ramp's ends rounded to whole dims
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ def test_dense_architectures_refuse_a_mixture_and_mixtral_an_unnormalized_router
     assert "model.ffn.moe.normalize_topk=false (mixtral needs true)" in blockers["mixtral"]
     assert blockers["qwen3_moe"] == ["model.attention.qk_norm='none' (qwen3_moe needs 'per_head')"]
     assert "model.ffn.moe (dense layers)=1 (olmoe needs 0)" in unmappable_options(moe_ir(first_dense_layers=1))["olmoe"]
+    assert {"model.attention.sinks=false (gpt_oss needs true)", "model.ffn.variant='swiglu' (gpt_oss needs "
+            "'clamped_swiglu')", "model.ffn.moe.router_bias=false (gpt_oss needs true)"} <= set(blockers["gpt_oss"])
 
 
 BASE = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=16)
@@ -35,6 +37,8 @@ BASE = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_he
           shared_expert_intermediate_size=24), "shared_expert_intermediate_size=24 is not a multiple"),
     (dict(BASE, model_type="qwen3_moe", intermediate_size=64, moe_intermediate_size=16, num_experts=4,
           num_experts_per_tok=2, mlp_only_layers=[1]), "dense layers [1] are not the first k layers"),
+    (dict(BASE, model_type="gpt_oss", intermediate_size=16, head_dim=8, sliding_window=4,
+          layer_types=["sliding_attention", "chunked_attention"]), "layer_types names 'chunked_attention'"),
 ])
 def test_configs_ffn_moe_cannot_reproduce_are_refused_by_field(config, message):
     with pytest.raises(HFConfigError) as error:

@@ -48,10 +48,12 @@ def _moe(field: str, dense: Any = None):
     return lambda ir: getattr(sparse_ffn(ir).moe, field) if sparse_ffn(ir) else dense
 
 
-MOE_NEEDS = (
-    Need("model.ffn.moe", lambda ir: sparse_ffn(ir) is not None, (True,)),
-    Need("model.ffn.moe.router_bias", _moe("router_bias"), (False,)),
-)
+def router_bias_need(allowed: bool) -> Need:
+    return Need("model.ffn.moe.router_bias", _moe("router_bias"), (allowed,))
+
+
+IS_SPARSE = Need("model.ffn.moe", lambda ir: sparse_ffn(ir) is not None, (True,))
+MOE_NEEDS = (IS_SPARSE, router_bias_need(False))
 NO_SHARED_EXPERTS = Need("model.ffn.moe.shared_experts", _moe("shared_experts", 0), (0,))
 EVERY_LAYER_SPARSE = Need("model.ffn.moe (dense layers)", lambda ir: len(dense_layers(ir)), (0,))
 NORMALIZED = Need("model.ffn.moe.normalize_topk", _moe("normalized"), (True,))

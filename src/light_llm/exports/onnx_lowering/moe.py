@@ -5,8 +5,10 @@
   every expert computed densely by its variant's own lowering (E times the active FLOPs,
   each a MatMul the int4 quantizer reads);
 - fused: onnxruntime's com.microsoft MoE node, which runs only the chosen experts. Its CPU
-  kernel gates with SwiGLU in the interleaved layout (swiglu_fusion=1) only, so other FFN
-  variants take the portable form. It applies softmax then top-k to its router input, and
+  kernel gates with SwiGLU in the interleaved layout (swiglu_fusion=1) only:
+  min(g, L)·σ(α·min(g, L))·(clamp(u, −L, L) + β), which is `swiglu` with α = 1, β = 0 and
+  no limit, and `clamped_swiglu` with its α, L and β = 1 (gpt-oss); other FFN variants
+  take the portable form. It applies softmax then top-k to its router input, and
   topk_softmax's weights equal normalised softmax_topk's (softmax is monotonic), so both
   routers map onto it.
 
@@ -21,7 +23,14 @@ from light_llm.exports.onnx_lowering.ffn import ffn
 from light_llm.exports.onnx_lowering.linear import linear
 from light_llm.exports.onnx_lowering.weights import Weights
 
-FUSED_VARIANTS = ("swiglu",)  # what onnxruntime's CPU MoE kernel computes
+FUSED_VARIANTS = ("swiglu", "clamped_swiglu")  # what onnxruntime's CPU MoE kernel computes
+
+
+def swiglu_attributes(ffn_ir) -> dict:
+    """The MoE node's activation attributes for the experts' variant."""
+    if ffn_ir.variant == "clamped_swiglu":
+        return dict(activation_alpha=ffn_ir.swiglu_alpha, activation_beta=1.0, swiglu_limit=ffn_ir.swiglu_limit)
+    return dict(activation_alpha=1.0, activation_beta=0.0)
 
 
 def portable_moe(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:
@@ -71,7 +80,7 @@ def fused_moe(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) ->
                                   np.stack([weights.tensor(f"{e}.down_proj.bias") for e in experts]))
     routed = g.declare_float(g.op(
         "MoE", *inputs, scope=scope, domain=MS_DOMAIN, k=moe.experts_per_token, activation_type="swiglu",
-        swiglu_fusion=1, activation_alpha=1.0, activation_beta=0.0, normalize_routing_weights=int(moe.normalized)))
+        swiglu_fusion=1, normalize_routing_weights=int(moe.normalized), **swiglu_attributes(ffn_ir)))
     return with_shared(g, weights, prefix, ffn_ir, x, routed)
 
 

@@ -39,6 +39,8 @@ BASE = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_he
           num_experts_per_tok=2, mlp_only_layers=[1]), "dense layers [1] are not the first k layers"),
     (dict(BASE, model_type="gpt_oss", intermediate_size=16, head_dim=8, sliding_window=4,
           layer_types=["sliding_attention", "chunked_attention"]), "layer_types names 'chunked_attention'"),
+    (dict(BASE, model_type="gpt_oss", intermediate_size=16, quantization_config={"quant_method": "mxfp4"}),
+     "quantization_config (quant_method 'mxfp4'"),
 ])
 def test_configs_ffn_moe_cannot_reproduce_are_refused_by_field(config, message):
     with pytest.raises(HFConfigError) as error:

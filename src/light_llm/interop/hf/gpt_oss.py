@@ -12,7 +12,8 @@ The experts are stacked, in the module and in checkpoint files alike, as
 `mlp.experts.gate_up_proj` [E, d_model, 2·hidden] (x @ W: light_llm's Linear weights
 transposed) with the gate on the even columns and up on the odd ones, `gate_up_proj_bias`
 [E, 2·hidden] interleaved alike, `down_proj` [E, hidden, d_model] and `down_proj_bias`
-[E, d_model]."""
+[E, d_model]. A checkpoint with a `quantization_config` (the released MXFP4 experts:
+`*_blocks`, `*_scales`) is refused."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import torch
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need, sinks
-from light_llm.interop.hf.base import FFN, FFN_BIAS, MASK, Need, block
+from light_llm.interop.hf.base import FFN, FFN_BIAS, MASK, HFConfigError, Need, block, take
 from light_llm.interop.hf.llama import Llama, LlamaFields
 from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS
 from light_llm.interop.hf_experts import (
@@ -63,6 +64,7 @@ class GptOssFields(LlamaFields):  # defaults: transformers' GptOssConfig
     swiglu_alpha: PositiveFloat = 1.702
     swiglu_limit: PositiveFloat = 7.0
     router_aux_loss_coef: NonNegativeFloat = 0.001
+    quantization_config: dict[str, Any] | None = None
 
 
 def interleaved(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
@@ -129,11 +131,12 @@ class GptOss(Llama):
         state = super().from_hf(ir, hf_state)
         for i in range(ir.num_layers):
             theirs = f"model.layers.{i}.mlp.experts"
-            gate_up, gate_up_bias = hf_state[f"{theirs}.gate_up_proj"], hf_state[f"{theirs}.gate_up_proj_bias"]
+            tensor = lambda name: take(hf_state, f"{theirs}.{name}", "Hugging Face")  # noqa: E731
+            gate_up, gate_up_bias = tensor("gate_up_proj"), tensor("gate_up_proj_bias")
             projections = {
                 "gate_proj": (gate_up[..., ::2].transpose(1, 2), gate_up_bias[..., ::2]),
                 "up_proj": (gate_up[..., 1::2].transpose(1, 2), gate_up_bias[..., 1::2]),
-                "down_proj": (hf_state[f"{theirs}.down_proj"].transpose(1, 2), hf_state[f"{theirs}.down_proj_bias"]),
+                "down_proj": (tensor("down_proj").transpose(1, 2), tensor("down_proj_bias")),
             }
             for e in range(ir.blocks[i].ffn.moe.experts):
                 for name, (weight, bias) in projections.items():
@@ -142,6 +145,10 @@ class GptOss(Llama):
         return state
 
     def model_section(self, fields: GptOssFields) -> dict[str, Any]:
+        if fields.quantization_config is not None:
+            method = fields.quantization_config.get("quant_method")
+            raise HFConfigError(f"gpt_oss config: quantization_config (quant_method {method!r}: packed expert "
+                                "weights) is not imported; allowed: none (a bf16 or fp32 checkpoint)")
         section = super().model_section(fields)
         section["attention"]["sinks"] = True
         section["positional"] = positional_section(

@@ -135,7 +135,7 @@ def checkpoint_names(source: Path, ir, found: dict, model_type: str, described_b
     aliases = architecture(model_type).checkpoint_aliases
     names = {name: aliases.get(theirs, theirs) for name, theirs in names.items()}
     with torch.device("meta"):
-        shaped = to_hf_state_dict(ir, build(ir).state_dict(), model_type)
+        shaped = architecture(model_type).checkpoint_layout(ir, to_hf_state_dict(ir, build(ir).state_dict(), model_type))
     expected = {name: tuple(tensor.shape) for name, tensor in shaped.items()}
     if ir.tie_embeddings:
         expected.pop("lm_head.weight")
@@ -172,7 +172,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
     that verifies it is built the same way and holds the same tensors."""
     from light_llm.compiler.empty_build import assign_state, build_empty
     from light_llm.compiler.pipeline import lower_spec
-    from light_llm.interop.hf import from_hf_state_dict
+    from light_llm.interop.hf import architecture, from_hf_state_dict
     from light_llm.interop.hf_checkpoint import HFCheckpointError
     from light_llm.model_folder import save_model_folder
 
@@ -196,6 +196,7 @@ def import_hf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
         found = checkpoint.shapes()
         names = checkpoint_names(source, ir, found, config["model_type"])
         hf_state = {names[name]: tensor for name, tensor in checkpoint.read_fp32() if name in names}
+        hf_state = architecture(config["model_type"]).module_layout(ir, hf_state)
     except HFCheckpointError as error:
         raise HFImportError(str(error)) from None
     model = build_empty(ir)

@@ -23,6 +23,7 @@ SECTIONS = {
     "`model.positional`": "PositionalConfig",
     "`model.positional.rope_scaling`": "RopeScalingConfig",
     "`model.ffn`": "FFNConfig",
+    "`model.ffn.moe`": "MoEConfig",
     "`model.norm`": "NormConfig",
     "`model (name: mixer)`": "MixerConfig",
     "`data`": "DataConfig",

@@ -17,6 +17,7 @@ import pytest
 from torch_targets_matrix import ROWS, merged, model_folder
 
 from light_llm.exports.onnx import export_onnx
+from light_llm.exports.onnx_lowering.moe import FUSED_VARIANTS
 from light_llm.runtime.geometry import Geometry
 
 ONNX_ROWS = dict(ROWS) | {
@@ -68,6 +69,11 @@ def test_onnx_export_matches_eager(tmp_path, row, variant):
     assert ops.count("GroupQueryAttention") == (geometry.num_layers if expected == "fused" else 0)
     if ONNX_ROWS[row].get("ffn", {}).get("activation") == "gelu_tanh":  # FastGelu, or its formula
         assert ("FastGelu" in ops, "Tanh" in ops) == ((True, False) if form == "fused" else (False, True))
+    moe = ONNX_ROWS[row].get("ffn", {}).get("moe")
+    if moe is not None:  # onnxruntime's MoE node for SwiGLU experts in the fused form, else dense experts
+        sparse = geometry.num_layers - moe.get("first_dense_layers", 0)
+        fused = form == "fused" and ONNX_ROWS[row]["ffn"]["variant"] in FUSED_VARIANTS
+        assert (ops.count("MoE"), ops.count("ScatterElements")) == ((sparse, 0) if fused else (0, sparse))
     domains = {node.domain for node in graph.node}
     assert domains <= {""} if form == "portable" else "com.microsoft" in domains
     inputs, outputs = {v.name: v for v in graph.input}, {v.name: v for v in graph.output}

@@ -125,6 +125,19 @@ ROWS: dict[str, dict[str, Any]] = {
         "positional": {"encoding": "alibi"}, "norm": {"type": "layernorm"},
         "embedding_scale": 0.5, "tie_embeddings": False,
     },
+    # mixtures of experts: a dense first layer, a shared expert behind its sigmoid gate,
+    # biases (onnxruntime's fused MoE node for SwiGLU); top-k then softmax over GELU MLPs
+    "gqa-rope-moe-swiglu-bias-shared-gated-first-dense": {
+        "attention": {"variant": "gqa", "num_heads": 4, "num_kv_heads": 1},
+        "ffn": {"variant": "swiglu", "bias": True,
+                "moe": {"experts": 4, "experts_per_token": 2, "shared_experts": 1, "shared_expert_gate": True,
+                        "first_dense_layers": 1}},
+    },
+    "mha-alibi-moe-mlp-gelu-topk-softmax-router-bias": {
+        "attention": {"variant": "mha", "num_heads": 4}, "positional": {"encoding": "alibi"},
+        "ffn": {"variant": "mlp", "activation": "gelu",
+                "moe": {"experts": 5, "experts_per_token": 3, "router": "topk_softmax", "router_bias": True}},
+    },
 }
 
 

@@ -24,6 +24,7 @@ class Family:
     sharded: bool = False  # saved in several safetensors shards with an index
     dtype: torch.dtype = torch.float32  # saved in this dtype (compared in fp32 after both load it)
     cli: bool = False  # imported by a real `lightllm import-hf` subprocess (else the library call)
+    random_biases: bool = False  # biases drawn at random before saving (transformers starts them at zero)
 
     def __str__(self) -> str:
         return self.name
@@ -100,4 +101,26 @@ FAMILIES = [
     Family("smollm3-untied-nope-list", "SmolLM3Config",
            dict(LLAMA, num_attention_heads=5, num_key_value_heads=5, hidden_size=40, intermediate_size=104,
                 num_hidden_layers=3, no_rope_layers=[0, 1, 1], tie_word_embeddings=False)),
+    # mixtures of experts: top-k > 1, one KV head, a dense first layer (Qwen3-MoE), a window
+    # (Mixtral), a shared expert behind its sigmoid gate (Qwen2-MoE)
+    Family("qwen3_moe-untied-dense-first-layer", "Qwen3MoeConfig",
+           dict(LLAMA, num_hidden_layers=3, intermediate_size=104, head_dim=16, num_experts=5, num_experts_per_tok=2,
+                moe_intermediate_size=24, norm_topk_prob=True, mlp_only_layers=[0], tie_word_embeddings=False)),
+    Family("olmoe-tied-top3", "OlmoeConfig",
+           dict(LLAMA, num_attention_heads=5, hidden_size=40, intermediate_size=24, num_experts=4,
+                num_experts_per_tok=3, tie_word_embeddings=True)),
+    Family("mixtral-untied-window", "MixtralConfig",
+           dict(LLAMA, intermediate_size=32, num_local_experts=5, num_experts_per_tok=2, sliding_window=5,
+                tie_word_embeddings=False)),
+    Family("qwen2_moe-tied-shared-expert", "Qwen2MoeConfig",
+           dict(LLAMA, num_attention_heads=5, hidden_size=40, intermediate_size=64, num_experts=4,
+                num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=32,
+                tie_word_embeddings=True)),
+    # gpt-oss: sinks, biases everywhere, alternating windows, clamped-SwiGLU experts with
+    # biases behind a biased top-k-then-softmax router, its own untruncated YaRN (by default)
+    Family("gpt_oss-untied-sinks-alternating-window", "GptOssConfig",
+           dict(hidden_size=36, intermediate_size=24, num_hidden_layers=3, num_attention_heads=5,
+                num_key_value_heads=1, head_dim=16, num_local_experts=4, num_experts_per_tok=2, sliding_window=4,
+                swiglu_limit=0.5, max_position_embeddings=64, tie_word_embeddings=False),
+           random_biases=True),
 ]

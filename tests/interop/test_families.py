@@ -3,7 +3,8 @@ downloaded): a transformers model saved with save_pretrained → `lightllm impor
 logits equal to transformers (fp32, 1e-4) in eager and in the ONNX export, the family's
 own tensors back (transformers loads them), `export --hf` loads in transformers with
 equal logits, and the imported model trains a few steps (light_llm's Trainer,
-starting from the imported weights) and exports again."""
+starting from the imported weights; a mixture of experts with its auxiliary losses) and
+exports again."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from rich.console import Console
@@ -29,6 +31,7 @@ from onnx_vs_transformers import (
 
 from light_llm.exports.hf import export_hf
 from light_llm.exports.onnx import export_onnx
+from light_llm.exports.onnx_lowering.moe import FUSED_VARIANTS
 from light_llm.import_hf import import_hf
 from light_llm.interop.hf import architectures
 from light_llm.model_folder import ModelFolder, load_model_folder
@@ -57,6 +60,11 @@ def save_family(family: Family, path: Path) -> None:
                                                         **special | family.config)
     torch.manual_seed(0)  # an init range far from zero, so that a wrong import shows
     model = transformers.AutoModelForCausalLM.from_config(config).to(family.dtype)
+    if family.random_biases:  # so that a bias mapped wrong shows in the logits
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if name.endswith("bias"):
+                    parameter.normal_(std=0.2)
     model.save_pretrained(path, max_shard_size="20KB" if family.sharded else "1GB")
     tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=byte_tokenizer(), eos_token="<|endoftext|>", pad_token="<|pad|>")
@@ -112,8 +120,13 @@ def test_eager_logits_equal_transformers(imported):
 @pytest.mark.parametrize("form", ["fused", "portable"])
 def test_onnx_export_equals_transformers(imported, form):
     out = imported.root / f"onnx-{form}"
-    export_onnx(imported.folder, out, portable=form == "portable")
+    result = export_onnx(imported.folder, out, portable=form == "portable")
     assert_onnx_equals_transformers(imported.folder, out / "model.onnx", imported.reference, *prompts(1))
+    assert sum("decode step" in check.name for check in result.parity.checks) >= 8  # the KV cache, step by step
+    ffn = imported.folder.spec.model.ffn
+    if ffn.moe is not None:  # onnxruntime's MoE node where its CPU kernel computes the experts' variant
+        ops = {node.op_type for node in onnx.load(out / "model.onnx").graph.node}
+        assert ("MoE" in ops) == (form == "fused" and ffn.variant in FUSED_VARIANTS)
     carried = json.loads((imported.root / "hf" / "tokenizer_config.json").read_text())
     assert json.loads((out / "tokenizer_config.json").read_text()) == carried
 
@@ -174,6 +187,11 @@ def test_imported_model_trains_and_exports(imported):
         logits = model(windows[:, :-1])
     expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), windows[:, 1:].flatten()).item()
     assert records[0]["loss"] == pytest.approx(expected, abs=1e-4)
+    moe = imported.folder.spec.model.ffn.moe
+    if moe is not None:  # trained with the auxiliary losses, the routing logged per sparse layer
+        steps = [record for record in records if "loss" in record]
+        assert all(record["aux_loss"] > 0 and record["expert_load"] >= 1.0 for record in steps)
+        assert all(sum(layer) == 2 * 12 * moe.experts_per_token for record in steps for layer in record["expert_tokens"])
     trained = load_model_folder(run)
     assert trained.hf_model_type == imported.reference.config.model_type
     result = export_hf(trained, imported.root / "trained-hf")

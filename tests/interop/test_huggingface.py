@@ -68,7 +68,8 @@ CASES = {
     ),
     "llama-yarn-rope": (
         {**LLAMA, "tie_embeddings": False, "positional": {"encoding": "rope", "rope_base": 500.0, "rope_scaling": {
-            "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "beta_fast": 16.0}}},
+            "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "beta_fast": 16.0,
+            "truncate": False}}},
         "llama",
     ),
     "qwen2-yarn-rope": (
@@ -163,6 +164,7 @@ def test_every_blocking_option_is_named():
     ({"attention": {"scale": 0.5, "num_heads": 4}}, "model.attention.scale=0.5 (llama needs 'auto')"),
     ({"attention": {"logit_softcap": 50.0, "num_heads": 4}}, "model.attention.logit_softcap=50.0 (llama needs none)"),
     ({"final_logit_softcap": 30.0}, "model.final_logit_softcap=30.0 (llama needs none)"),
+    ({"attention": {"sinks": True, "num_heads": 4}}, "model.attention.sinks=true (llama needs false)"),
     ({"embedding_scale": "sqrt_d_model"}, "model.embedding_scale=8.0 (llama needs 1.0)"),
 ])
 def test_attention_options_without_a_family_are_blockers(options, blocker):
@@ -221,8 +223,8 @@ def test_yarn_mscale_pair_becomes_the_attention_factor():
     ({"rope_type": "longrope", "factor": 4.0}, ["'longrope'", "llama3", "yarn"]),
     ({"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 4},
      ["rope_parameters.low_freq_factor", "missing"]),
-    ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "truncate": False},
-     ["truncate=false"]),
+    ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4, "truncate": "no"},
+     ["rope_parameters.truncate", "'no'"]),
 ])
 def test_unsupported_rope_parameters_are_named(rope, words):
     config = {**hf_config(lower(TransformerConfig.model_validate(LLAMA))), "rope_parameters": rope}

@@ -30,7 +30,7 @@ def hf_frequencies(rope: dict, head_dim: int, base: float, fraction: float = 1.0
 
 
 @pytest.mark.parametrize("rope", [LLAMA3, YARN, {**YARN, "beta_fast": 16.0, "beta_slow": 2.0,
-                                                 "attention_factor": 1.25}])
+                                                 "attention_factor": 1.25}, {**YARN, "truncate": False}])
 @pytest.mark.parametrize("fraction", [1.0, 0.5])
 def test_scaled_frequencies_equal_transformers(rope, fraction):
     ir = tiny_ir(d_model=128, positional={"rope_base": 10000.0, "rope_scaling": rope,

@@ -4,7 +4,8 @@ Training holds, in fp32: the weights, their gradients and AdamW's two moments (1
 per parameter), plus the activations the backward pass keeps for one micro-batch of
 `batch_size / grad_accum_steps` windows of `seq_len` tokens. Per block that is taken as
 about 10·d_model + 4·ffn_hidden numbers per token (norm inputs, Q/K/V/output, the FFN's
-hidden activations) plus the attention weights of each head (all kernels but flash-attn
+hidden activations, for each routed and shared expert a token passes through in a
+mixture of experts; every expert's weights are counted) plus the attention weights of each head (all kernels but flash-attn
 keep them);
 then the logits and their softmax gradient. It is an estimate within a small factor,
 meant to refuse what cannot fit, not to size a machine exactly.
@@ -48,7 +49,7 @@ def training_memory(ir: Any, micro_batch: int, seq_len: int) -> MemoryEstimate:
     for block in ir.blocks:
         attention = block.attention
         context = min(seq_len, attention.window_size or seq_len)
-        per_block += tokens * (10 * ir.d_model + 4 * block.ffn.hidden_dim)
+        per_block += tokens * (10 * ir.d_model + 4 * block.ffn.hidden_dim * experts_per_token(block.ffn))
         if attention.kernel != "flash_attn":  # the others keep the attention weights
             per_block += micro_batch * attention.num_heads * seq_len * context
     logits = 3 * tokens * ir.vocab_size
@@ -58,6 +59,11 @@ def training_memory(ir: Any, micro_batch: int, seq_len: int) -> MemoryEstimate:
         optimizer_bytes=(TRAINING_BYTES_PER_PARAMETER - FP32_BYTES) * parameters,
         activation_bytes=FP32_BYTES * (per_block + logits + 2 * tokens * ir.d_model),
     )
+
+
+def experts_per_token(ffn) -> int:
+    """The FFNs a token's activations pass through: 1 dense, k routed + shared in a mixture."""
+    return 1 if ffn.moe is None else ffn.moe.experts_per_token + ffn.moe.shared_experts
 
 
 def _other_family_memory(ir: Any, micro_batch: int, seq_len: int) -> MemoryEstimate:

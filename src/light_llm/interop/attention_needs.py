@@ -28,6 +28,10 @@ def attention_scale(ir: TransformerIR) -> Any:
     return "auto" if attention.score_scale == attention.head_dim ** -0.5 else attention.score_scale
 
 
+def sinks(ir: TransformerIR) -> bool:
+    return block(ir).attention.sinks
+
+
 def logit_softcap(ir: TransformerIR) -> float | None:
     return block(ir).attention.logit_softcap
 
@@ -56,6 +60,7 @@ QK_NORM_OFF = Need("model.attention.qk_norm", qk_norm, ("none",))
 PLAIN_ATTENTION = (
     Need("model.attention.scale", attention_scale, ("auto",)),
     Need("model.attention.logit_softcap", logit_softcap, (None,)),
+    Need("model.attention.sinks", sinks, (False,)),
     Need("model.final_logit_softcap", final_logit_softcap, (None,)),
     Need("model.embedding_scale", embedding_scale, (1.0,)),
     Need("model.residual_scale", residual_scale, (1.0,)),

@@ -17,6 +17,24 @@ def layer_types(ir: TransformerIR) -> list[str]:
     return [SLIDING if b.attention.mask_type == "sliding_window" else FULL for b in ir.blocks]
 
 
+def alternating_layer_types(num_layers: int) -> list[str]:
+    """transformers' layer_types where config.json leaves them out (Gemma 2, gpt-oss):
+    alternating, sliding first."""
+    return [SLIDING if i % 2 == 0 else FULL for i in range(num_layers)]
+
+
+def checked_layer_types(model_type: str, types: list[str], num_layers: int) -> list[str]:
+    """`types` as config.json's layer_types: one per layer, each sliding or full (else
+    one line naming what is wrong)."""
+    if len(types) != num_layers:
+        raise HFConfigError(f"{model_type} config: layer_types has {len(types)} entries "
+                            f"for num_hidden_layers={num_layers}; allowed: one per layer")
+    unknown = sorted(set(types) - {SLIDING, FULL})
+    if unknown:
+        raise HFConfigError(f"{model_type} config: layer_types names {unknown[0]!r}; allowed: {SLIDING!r}, {FULL!r}")
+    return types
+
+
 def shortest_period(values: list[Any]) -> list[Any]:
     """The shortest prefix p with values[i] == p[i mod len(p)] for every i."""
     return next(values[:n] for n in range(1, len(values) + 1)

@@ -57,7 +57,7 @@ def layer_rope_parameters(positional: PositionalIR) -> dict[str, Any]:
         if rule.type == "llama3":
             params |= {"low_freq_factor": rule.low_freq_factor, "high_freq_factor": rule.high_freq_factor}
         else:
-            params |= {key: getattr(rule, key) for key in YARN_KEYS} | {"truncate": True}
+            params |= {key: getattr(rule, key) for key in YARN_KEYS} | {"truncate": rule.truncate}
         return params | base
     if positional.rope_scaling != 1.0:
         return {"rope_type": "linear", "factor": positional.rope_scaling} | base
@@ -88,9 +88,6 @@ def positional_section(rope: dict[str, Any], rope_theta: float | None) -> dict[s
 
 
 def _yarn(rope: dict[str, Any]) -> dict[str, Any]:
-    if rope.get("truncate", True) is not True:
-        raise HFConfigError("rope_parameters.truncate=false (yarn) has no light_llm equivalent; "
-                            "light_llm truncates the correction range as transformers does by default")
     section = {"type": "yarn", "factor": _required(rope, "factor"),
                "original_max_position_embeddings": _required(rope, "original_max_position_embeddings")}
     mscale, mscale_all_dim = rope.get("mscale"), rope.get("mscale_all_dim")
@@ -103,6 +100,11 @@ def _yarn(rope: dict[str, Any]) -> dict[str, Any]:
                        ("attention_factor", attention)):
         if value is not None:
             section[key] = value
+    truncate = rope.get("truncate", True)
+    if not isinstance(truncate, bool):
+        raise HFConfigError(f"rope_parameters.truncate: got {truncate!r}; allowed: true or false (yarn)")
+    if not truncate:
+        section["truncate"] = False
     return section
 
 

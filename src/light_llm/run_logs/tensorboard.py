@@ -16,6 +16,8 @@ TAGS: dict[str, str] = {
     "tokens_per_s": "train/tokens_per_second",
     "val_loss": "validation/loss",
     "val_ppl": "validation/perplexity",
+    "aux_loss": "train/moe_aux_loss",
+    "expert_load": "train/moe_expert_load",
 }
 """metrics.jsonl key → TensorBoard scalar tag."""
 

@@ -51,6 +51,7 @@ from light_llm.train.checkpoint import (
 )
 from light_llm.train.data import WindowSampler, unigram_entropy, validation_offsets
 from light_llm.train.errors import TrainingError
+from light_llm.train.expert_balance import ExpertLoad, auxiliary_loss, sparse_layers
 from light_llm.train.init_from import carried_tokenizer_files, open_init_folder, run_origin, write_origin
 from light_llm.train.optim import build_optimizer, learning_rate, set_learning_rate
 from light_llm.train.prepare import PreparedData, prepare_data
@@ -227,6 +228,7 @@ class _Loop:
         self.sampler = sampler
         self.data = data
         self.micro_batch = micro_batch
+        self.sparse_layers = sparse_layers(model)  # a mixture of experts' layers (none: dense)
         self.seq_len = trainer.seq_len
         device_type = processes.device.type
         self.autocast = (
@@ -252,14 +254,14 @@ class _Loop:
                 while step < config.steps:
                     tick = time.perf_counter()
                     rate = learning_rate(step, config)
-                    loss, grad_norm = self._step(rate)
+                    loss, grad_norm, experts = self._step(rate)
                     step += 1
                     tokens_seen += step_tokens
                     speed = step_tokens / (time.perf_counter() - tick)
                     progress.step(step, loss, speed, rate)
                     self._record(
                         metrics, step=step, loss=loss, lr=rate, grad_norm=grad_norm, tokens=tokens_seen,
-                        tokens_per_s=speed, wall_s=round(self.wall_seconds(), 3),
+                        tokens_per_s=speed, wall_s=round(self.wall_seconds(), 3), **experts,
                     )
                     if step % config.eval_every == 0 or step == config.steps:
                         validation = self.evaluate()
@@ -288,24 +290,31 @@ class _Loop:
         """Seconds this run has trained, over every process that continued it."""
         return self.seconds_before + time.perf_counter() - self.started
 
-    def _step(self, rate: float) -> tuple[float, float]:
+    def _step(self, rate: float) -> tuple[float, float, dict]:
+        """(language-model loss, gradient norm, a mixture of experts' metrics: expert_balance.py)."""
         config = self.config
         set_learning_rate(self.optimizer, rate)
         total = torch.zeros((), device=self.processes.device)
+        auxiliary = torch.zeros((), device=self.processes.device)
+        load = ExpertLoad(self.sparse_layers)
         for micro in range(config.grad_accum_steps):
             inputs, targets = self._batch(self.sampler.offsets(self.micro_batch * self.processes.world_size))
             sync = micro == config.grad_accum_steps - 1
             with self._no_sync(sync):
                 loss = self._loss(inputs, targets)
-                (loss / config.grad_accum_steps).backward()
+                extra = auxiliary_loss(self.sparse_layers)
+                ((loss if extra is None else loss + extra) / config.grad_accum_steps).backward()
             total += loss.detach() / config.grad_accum_steps
+            if extra is not None:
+                auxiliary += extra.detach() / config.grad_accum_steps
+                load.add()
         grad_norm = math.nan
         if config.grad_clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(self.wrapped.parameters(), config.grad_clip)
             grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return float(dist_utils.mean_over_processes(total, self.processes)), grad_norm
+        return float(dist_utils.mean_over_processes(total, self.processes)), grad_norm, load.metrics(float(auxiliary))
 
     def _batch(self, offsets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """This process's share of the global micro-batch at `offsets`."""

@@ -15,7 +15,9 @@ def activation(g: GraphBuilder, name: str, x: str, scope: str) -> str:
 
 
 def ffn(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:
-    """The variant's lowering (its option-table entry)."""
+    """The variant's lowering (its option-table entry), or the mixture of experts' (ffn_ir.moe)."""
+    if ffn_ir.moe is not None:
+        return options.mixture_of_experts(g.portable)(g, weights, prefix, ffn_ir, x)
     return options.ffn(ffn_ir.variant, g.portable)(g, weights, prefix, ffn_ir, x)
 
 

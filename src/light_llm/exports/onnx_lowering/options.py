@@ -11,6 +11,7 @@ from light_llm.models.transformer.options import (
     ACTIVATIONS,
     ATTENTION_KERNELS,
     FFN_VARIANTS,
+    MIXTURE_OF_EXPERTS,
     NORMS,
     POSITIONAL_ENCODINGS,
     ONNXLowering,
@@ -33,6 +34,10 @@ def activation(name: str, portable: bool) -> Any:
 
 def ffn(variant: str, portable: bool) -> Any:
     return _resolved(entry(FFN_VARIANTS, variant, "FFN variant").onnx, portable, f"FFN variant {variant!r}")
+
+
+def mixture_of_experts(portable: bool) -> Any:
+    return _resolved(MIXTURE_OF_EXPERTS.onnx, portable, "the mixture of experts")
 
 
 def norm(type_: str, portable: bool) -> Any:

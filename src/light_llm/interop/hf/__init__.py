@@ -140,7 +140,7 @@ def to_hf_checkpoint(ir: TransformerIR, state: dict, model_type: str | None = No
     """`to_hf_state_dict` as checkpoint files hold it: under the names transformers' own
     save_pretrained writes (GPT-NeoX's `embed_out`), which every transformers version loads,
     and a tied lm_head left out (transformers ties it again from tie_word_embeddings)."""
-    hf_state = to_hf_state_dict(ir, state, model_type)
+    hf_state = _chosen(ir, model_type).checkpoint_layout(ir, to_hf_state_dict(ir, state, model_type))
     if ir.tie_embeddings:
         hf_state.pop("lm_head.weight")
     file_names = {module: file for file, module in _chosen(ir, model_type).checkpoint_aliases.items()}

@@ -85,7 +85,13 @@ class HFArchitecture:
 
     def blockers(self, ir: TransformerIR) -> list[str]:
         """Every option of `ir` this architecture cannot express (empty: it maps)."""
-        return unmet(self.needs, ir, self.model_type) + self.shape_problems(ir)
+        return unmet(self.needs, ir, self.model_type) + self.shape_problems(ir) + self.expert_problems(ir)
+
+    def expert_problems(self, ir: TransformerIR) -> list[str]:
+        """A dense architecture refuses a mixture of experts (interop/hf_experts.py maps them)."""
+        if any(block.ffn.moe is not None for block in ir.blocks):
+            return [f"model.ffn.moe (a mixture of experts; {self.model_type} has a dense FFN)"]
+        return []
 
     def shape_problems(self, ir: TransformerIR) -> list[str]:
         attention = block(ir).attention
@@ -117,6 +123,15 @@ class HFArchitecture:
         """The HF state dict (tied head filled in) → our state dict."""
         return {ours: take(hf_state, theirs, "Hugging Face") for ours, theirs in self.renames(ir)}
 
+    def checkpoint_layout(self, ir: TransformerIR, hf_state: dict) -> dict:
+        """The *ForCausalLM state dict → the tensors as checkpoint files hold them (the
+        same here; a mixture of experts stores each expert apart)."""
+        return hf_state
+
+    def module_layout(self, ir: TransformerIR, checkpoint: dict) -> dict:
+        """The inverse of `checkpoint_layout`."""
+        return checkpoint
+
     # --- Hugging Face → light_llm ---------------------------------------------------
 
     def read(self, config: dict[str, Any]) -> HFConfigFields:
@@ -134,6 +149,12 @@ class HFArchitecture:
     def model_section(self, fields: HFConfigFields) -> dict[str, Any]:
         """The spec `model` section that reproduces this config (inverse of `config`)."""
         raise NotImplementedError
+
+
+def qk_norm_renames(ir: TransformerIR) -> list[tuple[str, str]]:
+    """Each layer's q_norm and k_norm, named `self_attn.q_norm` / `self_attn.k_norm`."""
+    return [(f"blocks.{i}.attention.{norm}.weight", f"model.layers.{i}.self_attn.{norm}.weight")
+            for i in range(ir.num_layers) for norm in ("q_norm", "k_norm")]
 
 
 def unmet(needs: tuple[Need, ...], ir: TransformerIR, who: str) -> list[str]:

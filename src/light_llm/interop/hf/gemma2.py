@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import PositiveFloat, PositiveInt
 
-from light_llm.interop.hf.base import MASK, PLACEMENT, HFConfigError, Need, block, hf_activation
+from light_llm.interop.hf.base import MASK, PLACEMENT, Need, block, hf_activation
 from light_llm.interop.hf.gemma import GEMMA_BASE_NEEDS, Gemma, GemmaFields, ffn_activation
-from light_llm.interop.hf_layers import FULL, SLIDING, layer_types, mask_section
+from light_llm.interop.hf_layers import SLIDING, alternating_layer_types, checked_layer_types, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
 
 SANDWICH = (("attention_norm_in", "input_layernorm"), ("attention_norm_out", "post_attention_layernorm"),
@@ -104,15 +104,11 @@ class Gemma2(Gemma):
         return section
 
     def default_layer_types(self, fields: Gemma2Fields) -> list[str]:
-        """transformers' layer_types where config.json leaves them out: alternating, sliding first."""
-        return [SLIDING if i % 2 == 0 else FULL for i in range(fields.num_hidden_layers)]
+        return alternating_layer_types(fields.num_hidden_layers)
 
     def layer_types_of(self, fields: Gemma2Fields) -> list[str]:
         types = fields.layer_types or self.default_layer_types(fields)
-        if len(types) != fields.num_hidden_layers:
-            raise HFConfigError(f"{self.model_type} config: layer_types has {len(types)} entries for "
-                                f"num_hidden_layers={fields.num_hidden_layers}; allowed: one per layer")
-        return types
+        return checked_layer_types(self.model_type, types, fields.num_hidden_layers)
 
     def mask_from(self, fields: Gemma2Fields) -> dict[str, Any]:
         windowed = [kind == SLIDING for kind in self.layer_types_of(fields)]

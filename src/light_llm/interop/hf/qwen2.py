@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import NonNegativeInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
-from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need
+from light_llm.interop.hf.base import FFN_BIAS, MASK, Need
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
-from light_llm.interop.hf_layers import FULL, SLIDING, layer_types, mask_section
+from light_llm.interop.hf_layers import SLIDING, checked_layer_types, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
 
 PER_LAYER_NEEDS = tuple(need for need in LLAMA_NEEDS if need.path != "model.attention.layer_pattern")
@@ -59,14 +59,7 @@ class Qwen2(Llama):
 def windowed_layers(model_type: str, fields: Qwen2Fields) -> list[bool]:
     """Per layer, whether transformers gives it the sliding window."""
     if fields.layer_types is not None:
-        if len(fields.layer_types) != fields.num_hidden_layers:
-            raise HFConfigError(f"{model_type} config: layer_types has {len(fields.layer_types)} entries "
-                                f"for num_hidden_layers={fields.num_hidden_layers}; allowed: one per layer")
-        unknown = sorted(set(fields.layer_types) - {SLIDING, FULL})
-        if unknown:
-            raise HFConfigError(f"{model_type} config: layer_types names {unknown[0]!r}; allowed: "
-                                f"{SLIDING!r}, {FULL!r}")
-        return [kind == SLIDING for kind in fields.layer_types]
+        return [kind == SLIDING for kind in checked_layer_types(model_type, fields.layer_types, fields.num_hidden_layers)]
     return [i >= fields.max_window_layers for i in range(fields.num_hidden_layers)]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import PositiveInt
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
-from light_llm.interop.hf.base import FFN_BIAS, MASK, Need, block
+from light_llm.interop.hf.base import FFN_BIAS, MASK, Need, block, qk_norm_renames
 from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS, Qwen2, Qwen2Fields
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -39,11 +39,7 @@ class Qwen3(Qwen2):
         return super().config_extra(ir) | {"attention_bias": block(ir).attention.bias}
 
     def renames(self, ir: TransformerIR) -> list[tuple[str, str]]:
-        pairs = super().renames(ir)
-        for i in range(ir.num_layers):
-            pairs += [(f"blocks.{i}.attention.{norm}.weight", f"model.layers.{i}.self_attn.{norm}.weight")
-                      for norm in ("q_norm", "k_norm")]
-        return pairs
+        return super().renames(ir) + qk_norm_renames(ir)
 
     def model_section(self, fields: Qwen3Fields) -> dict[str, Any]:
         section = super().model_section(fields)

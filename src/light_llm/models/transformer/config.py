@@ -32,6 +32,8 @@ MAX_VOCAB = 1_048_576
 """Four times the largest released vocabulary (256,000)."""
 MAX_SEQ_LEN = 1_048_576
 MAX_EXPANSION = 64.0
+MAX_EXPERTS = 1_024
+"""Four times the most experts in a released model (DeepSeek-V3, Kimi K2: 256, 384)."""
 MAX_ATTENTION_SCALE = 64.0
 """A score factor above 64 saturates softmax in fp32 for any head_dim ≥ 1."""
 MAX_SOFTCAP = 1e6
@@ -241,13 +243,18 @@ class RopeScalingConfig(CheckedSection):
     attention_factor: Number(ge=FP32_TINY, le=MAX_ROPE_SCALING) | None = Field(
         None, description="yarn: cos and sin are multiplied by it (default 0.1·ln(factor) + 1)."
     )
+    truncate: bool | None = Field(
+        None, description="yarn: round the ramp's ends to whole dims (floor, ceil) as transformers does "
+        "by default (null: true); false keeps them fractional (gpt-oss)."
+    )
 
     @staticmethod
     def owners() -> dict[str, tuple[str, ...]]:
         """Each optional key and the types that read it."""
         return {"original_max_position_embeddings": ("llama3", "yarn"),
                 "low_freq_factor": ("llama3",), "high_freq_factor": ("llama3",),
-                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",)}
+                "beta_fast": ("yarn",), "beta_slow": ("yarn",), "attention_factor": ("yarn",),
+                "truncate": ("yarn",)}
 
     @staticmethod
     def required_keys() -> dict[str, tuple[str, ...]]:
@@ -330,6 +337,65 @@ class PositionalConfig(CheckedSection):
         return found
 
 
+def _hidden_size_problems(path: str, factor: float, d_model: int) -> list[Problem]:
+    product = factor * d_model
+    if product >= 1:
+        return []
+    return [(path, f"expansion_factor·d_model = {factor:g}·{d_model} = {product:.3g}, a hidden size below 1; "
+             f"allowed: a factor ≥ 1/d_model = {1 / d_model:.3g}")]
+
+
+class MoEConfig(CheckedSection):
+    """A mixture of experts: each token's FFN output is the weighted sum of the
+    experts_per_token experts its router scores highest (each expert an FFN of ffn.variant),
+    plus the shared experts every token passes through."""
+
+    experts: Integer(2, MAX_EXPERTS) = Field(description=f"Routed experts per sparse layer. {_SIZE_LIMIT}")
+    experts_per_token: Integer(1, MAX_EXPERTS) = Field(
+        2, description="Experts each token is routed to (top-k); at most `experts`.")
+    expansion_factor: Number(ge=FP32_TINY, le=MAX_EXPANSION) | Auto = Field(
+        "auto", description="Hidden size of each expert = expansion_factor · d_model, rounded up to a "
+        "multiple of 8. auto: ffn.expansion_factor.")
+    shared_experts: Integer(0, MAX_EXPERTS) = Field(
+        0, description="Experts every token passes through, unweighted (one FFN of shared_experts "
+        "times an expert's hidden size).")
+    shared_expert_gate: bool = Field(
+        False, description="Scale the shared experts' output by sigmoid(x·w), w a learned vector "
+        "(Qwen2-MoE). Needs shared_experts ≥ 1.")
+    router: Literal["softmax_topk", "topk_softmax"] = Field(
+        "softmax_topk", description="softmax_topk: softmax over every expert's logit, then the top k "
+        "probabilities (Mixtral, Qwen-MoE, OLMoE); topk_softmax: the top k logits, then a softmax over "
+        "those k.")
+    normalize_topk: bool = Field(
+        True, description="With softmax_topk: rescale the k chosen probabilities to sum to 1. topk_softmax's "
+        "always do (false is refused with it).")
+    router_bias: bool = Field(False, description="A bias on the router's logits.")
+    sparse_every: Integer(1, MAX_LAYERS) = Field(
+        1, description="Layer i (from 0) is sparse when (i + 1) is a multiple of sparse_every, "
+        "and i ≥ first_dense_layers; other layers have a dense FFN of ffn.expansion_factor.")
+    first_dense_layers: Integer(0, MAX_LAYERS) = Field(
+        0, description="The first layers keep a dense FFN (DeepSeek-style).")
+    aux_loss_coef: Number(ge=0.0, le=MAX_MULTIPLIER) = Field(
+        0.01, description="Training: weight of the load-balancing loss E·Σₑ fₑ·Pₑ (fₑ the share of "
+        "routed tokens expert e takes, Pₑ its mean router probability).")
+    z_loss_coef: Number(ge=0.0, le=MAX_MULTIPLIER) = Field(
+        0.0, description="Training: weight of the router z-loss, the mean of logsumexp(router logits)².")
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.experts_per_token > self.experts:
+            found.append(("experts_per_token", f"{self.experts_per_token} exceeds experts={self.experts}"))
+        if self.shared_expert_gate and not self.shared_experts:
+            found.append(("shared_expert_gate", "needs shared_experts ≥ 1"))
+        if self.router == "topk_softmax" and not self.normalize_topk:
+            found.append(("normalize_topk", "false only with router 'softmax_topk' (topk_softmax's weights "
+                          "always sum to 1)"))
+        return found
+
+    def is_sparse(self, layer: int) -> bool:
+        return layer >= self.first_dense_layers and (layer + 1) % self.sparse_every == 0
+
+
 class FFNConfig(CheckedSection):
     """The feed-forward sub-layer of each block."""
 
@@ -348,6 +414,9 @@ class FFNConfig(CheckedSection):
     swiglu_limit: Number(ge=FP32_TINY, le=MAX_MULTIPLIER) = Field(
         7.0, description="variant clamped_swiglu only: the gate is clamped to ≤ limit and up to "
         "[−limit, limit] (gpt-oss: 7).")
+    moe: MoEConfig | None = Field(
+        None, description="A mixture of experts of this FFN (null: dense). Each expert is an FFN of "
+        "this variant, activation and bias.")
 
     def problems(self) -> list[Problem]:
         return self._owned_option_problems() + self._activation_problems()
@@ -575,11 +644,16 @@ class TransformerConfig(CheckedSection):
 
     def _ffn_problems(self) -> list[Problem]:
         # every derived size is at least 1: here the FFN's hidden size before rounding up
-        product = self.ffn.expansion_factor * self.d_model
-        if product >= 1:
-            return []
-        return [("ffn.expansion_factor", f"expansion_factor·d_model = {self.ffn.expansion_factor:g}·{self.d_model} "
-                 f"= {product:.3g}, a hidden size below 1; allowed: a factor ≥ 1/d_model = {1 / self.d_model:.3g}")]
+        found = _hidden_size_problems("ffn.expansion_factor", self.ffn.expansion_factor, self.d_model)
+        moe = self.ffn.moe
+        if moe is None:
+            return found
+        if moe.expansion_factor != "auto":
+            found += _hidden_size_problems("ffn.moe.expansion_factor", moe.expansion_factor, self.d_model)
+        if not any(moe.is_sparse(layer) for layer in range(self.num_layers)):
+            found.append(("ffn.moe", f"no layer is sparse: first_dense_layers={moe.first_dense_layers}, "
+                          f"sparse_every={moe.sparse_every} of num_layers={self.num_layers}"))
+        return found
 
     def _parallel_norm_problems(self) -> list[Problem]:
         if self.parallel_norms != "separate":

@@ -9,6 +9,9 @@ Conventions (those of Kaplan et al. 2020 and the Chinchilla appendix):
   reals, so it costs the same as a real head of head_dim.
 - Training costs 3× the forward pass (the backward pass computes gradients for both
   the inputs and the weights of every multiply).
+- A mixture of experts counts FLOPs over the experts a token is routed to (and the shared
+  ones and the router); its parameters are counted whole (`parameters`, which training
+  memory reads) and as one token uses them (`active_parameters`).
 - The KV cache stores K and V of every layer, `num_kv_heads·head_dim` numbers each.
 """
 
@@ -45,11 +48,31 @@ def ffn_projections(ir: FFNIR) -> int:
     return FFN_VARIANTS[ir.variant].projections
 
 
-def ffn_parameters(ir: FFNIR) -> int:
+def dense_ffn_parameters(ir: FFNIR) -> int:
     inward = ffn_projections(ir) - 1
     return inward * linear_parameters(ir.d_model, ir.hidden_dim, ir.bias) + linear_parameters(
         ir.hidden_dim, ir.d_model, ir.bias
     )
+
+
+def ffn_parameters(ir: FFNIR, active: bool = False) -> int:
+    """Every parameter of the FFN; `active`: those one token uses (its k experts of a
+    mixture, the shared experts and the router)."""
+    if ir.moe is None:
+        return dense_ffn_parameters(ir)
+    routed = ir.moe.experts_per_token if active else ir.moe.experts
+    shared = dense_ffn_parameters(ir.shared) if ir.shared is not None else 0
+    router = linear_parameters(ir.d_model, ir.moe.experts, ir.moe.router_bias)
+    gate = ir.d_model if ir.moe.shared_expert_gate else 0
+    return routed * dense_ffn_parameters(ir.expert) + shared + router + gate
+
+
+def ffn_forward_flops(ir: FFNIR) -> int:
+    """Multiply-adds per token: the k routed experts only, the shared ones and the router."""
+    if ir.moe is None:
+        return ffn_projections(ir) * ir.d_model * ir.hidden_dim
+    routed = (ir.moe.experts_per_token + ir.moe.shared_experts) * ffn_projections(ir) * ir.d_model * ir.hidden_dim
+    return routed + ir.d_model * (ir.moe.experts + (1 if ir.moe.shared_expert_gate else 0))
 
 
 def norm_parameters(ir: NormIR) -> int:
@@ -69,10 +92,10 @@ def norms_per_block(ir: BlockIR) -> int:
     return inputs + outputs + post
 
 
-def block_parameters(ir: BlockIR) -> int:
+def block_parameters(ir: BlockIR, active: bool = False) -> int:
     return (
         attention_parameters(ir.attention)
-        + ffn_parameters(ir.ffn)
+        + ffn_parameters(ir.ffn, active)
         + norms_per_block(ir) * norm_parameters(ir.norm)
     )
 
@@ -81,7 +104,7 @@ def block_forward_flops(ir: BlockIR, context: int) -> int:
     """Forward FLOPs for one token of a block attending to `context` keys."""
     attention = ir.attention
     projections = attention.d_model * (2 * attention.q_size + 2 * attention.kv_size)
-    ffn = ffn_projections(ir.ffn) * ir.ffn.d_model * ir.ffn.hidden_dim
+    ffn = ffn_forward_flops(ir.ffn)
     scores_and_values = 2 * attention.q_size * context
     return 2 * (projections + ffn + scores_and_values)
 
@@ -91,6 +114,7 @@ class LayerCost:
     index: int
     parameters: int
     forward_flops_per_token: int
+    active_parameters: int  # used by one token: fewer than `parameters` in a sparse layer
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,11 @@ class ModelCost:
             + self.final_norm_parameters
             + self.lm_head_parameters
         )
+
+    @property
+    def active_parameters(self) -> int:
+        """The parameters one token uses: a mixture of experts' chosen experts only."""
+        return self.parameters + sum(layer.active_parameters - layer.parameters for layer in self.layers)
 
     @property
     def training_flops_per_token(self) -> int:
@@ -138,7 +167,8 @@ def model_cost(
     context = ir.max_seq_len if context is None else context
     embeddings = ir.vocab_size * ir.d_model + positional_parameters(ir)
     layers = tuple(
-        LayerCost(block.index, block_parameters(block), block_forward_flops(block, context))
+        LayerCost(block.index, block_parameters(block), block_forward_flops(block, context),
+                  block_parameters(block, active=True))
         for block in ir.blocks
     )
     lm_head_flops = 2 * ir.d_model * ir.vocab_size

@@ -5,7 +5,7 @@ from torch import nn
 
 from light_llm.models.transformer.ir import FFNIR
 from light_llm.models.transformer.linear import Linear
-from light_llm.models.transformer.options import ACTIVATIONS, FFN_VARIANTS, resolve_path
+from light_llm.models.transformer.options import ACTIVATIONS, FFN_VARIANTS, MIXTURE_OF_EXPERTS, resolve_path
 
 
 def activation_function(name: str):
@@ -51,4 +51,12 @@ class MLP(nn.Module):
 
 
 def build_ffn(ir: FFNIR) -> nn.Module:
+    """The variant's module, or the mixture of experts of it (ir.moe)."""
+    if ir.moe is not None:
+        return resolve_path(MIXTURE_OF_EXPERTS.module)(ir)
     return resolve_path(FFN_VARIANTS[ir.variant].module)(ir)
+
+
+def output_projections(ffn: nn.Module) -> list[nn.Linear]:
+    """The projections of an FFN module that write into the residual stream."""
+    return getattr(ffn, "output_projections", None) or [ffn.output_projection]

@@ -6,7 +6,7 @@ pydantic, so costs (parameters, FLOPs, KV bytes) can be derived from the IR alon
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 # Option names (encoding, variant, activation, norm type, kernel) are keys of the tables
@@ -27,6 +27,7 @@ class RopeScalingIR:
     beta_fast: float = 32.0  # yarn
     beta_slow: float = 1.0  # yarn
     attention_factor: float = 1.0  # yarn: cos and sin are multiplied by it
+    truncate: bool = True  # yarn: the ramp's ends rounded to whole dims
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,48 @@ class AttentionIR:
 
 
 @dataclass(frozen=True)
+class MoEIR:
+    """A mixture of experts (model.ffn.moe): its FFNIR describes one expert."""
+
+    experts: int
+    experts_per_token: int
+    router: Literal["softmax_topk", "topk_softmax"]
+    normalize_topk: bool  # softmax_topk: the chosen probabilities rescaled to sum to 1
+    router_bias: bool
+    shared_experts: int  # always-on experts, one FFN of shared_experts·hidden_dim
+    shared_expert_gate: bool  # the shared output × sigmoid(x·w) (Qwen2-MoE)
+    aux_loss_coef: float
+    z_loss_coef: float
+
+    @property
+    def normalized(self) -> bool:
+        """Whether the chosen experts' weights sum to 1."""
+        return self.normalize_topk or self.router == "topk_softmax"
+
+
+@dataclass(frozen=True)
 class FFNIR:
     variant: str
     d_model: int
-    hidden_dim: int
+    hidden_dim: int  # of each expert, in a mixture of experts
     activation: str
     dropout: float
     bias: bool
     swiglu_alpha: float = 1.702  # clamped_swiglu: gate·σ(alpha·gate)
     swiglu_limit: float = 7.0  # clamped_swiglu: gate ≤ limit, |up| ≤ limit
+    moe: MoEIR | None = None  # None: a dense FFN
+
+    @property
+    def expert(self) -> "FFNIR":
+        """One expert (the dense FFN itself where there are none)."""
+        return replace(self, moe=None)
+
+    @property
+    def shared(self) -> "FFNIR | None":
+        """The shared experts as one dense FFN, None where there are none."""
+        if self.moe is None or not self.moe.shared_experts:
+            return None
+        return replace(self, moe=None, hidden_dim=self.moe.shared_experts * self.hidden_dim)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from light_llm.models.transformer.ir import (
     AttentionIR,
     BlockIR,
     FFNIR,
+    MoEIR,
     NormIR,
     PositionalIR,
     Target,
@@ -116,6 +117,7 @@ def layer_attention(config: TransformerConfig, positional: PositionalIR, target:
 
 
 def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
+    """The dense FFN (every layer's, without ffn.moe)."""
     activation = ffn.resolved_activation()
     return FFNIR(
         variant=ffn.variant,
@@ -127,6 +129,31 @@ def lower_ffn(ffn: FFNConfig, d_model: int) -> FFNIR:
         swiglu_alpha=ffn.swiglu_alpha,
         swiglu_limit=ffn.swiglu_limit,
     )
+
+
+def lower_moe(ffn: FFNConfig, d_model: int) -> FFNIR:
+    """The sparse layers' FFN: its hidden size is each expert's."""
+    moe = ffn.moe
+    factor = ffn.expansion_factor if moe.expansion_factor == "auto" else moe.expansion_factor
+    return replace(
+        lower_ffn(ffn, d_model),
+        hidden_dim=ffn_hidden_dim(d_model, factor),
+        moe=MoEIR(
+            experts=moe.experts, experts_per_token=moe.experts_per_token, router=moe.router,
+            normalize_topk=moe.normalize_topk and moe.router == "softmax_topk", router_bias=moe.router_bias,
+            shared_experts=moe.shared_experts, shared_expert_gate=moe.shared_expert_gate,
+            aux_loss_coef=moe.aux_loss_coef, z_loss_coef=moe.z_loss_coef,
+        ),
+    )
+
+
+def layer_ffns(config: TransformerConfig) -> list[FFNIR]:
+    """Each layer's FFN: a mixture of experts where ffn.moe makes the layer sparse."""
+    dense = lower_ffn(config.ffn, config.d_model)
+    if config.ffn.moe is None:
+        return [dense] * config.num_layers
+    sparse = lower_moe(config.ffn, config.d_model)
+    return [sparse if config.ffn.moe.is_sparse(i) else dense for i in range(config.num_layers)]
 
 
 def lower(
@@ -156,12 +183,12 @@ def lower(
     )
     norm = NormIR(type=config.norm.type, dim=config.d_model, eps=config.norm.eps)
     attention = layer_attention(config, positional, target)
-    ffn = lower_ffn(config.ffn, config.d_model)
+    ffn = layer_ffns(config)
     blocks = tuple(
         BlockIR(
             index=i,
             attention=attention[i],
-            ffn=ffn,
+            ffn=ffn[i],
             norm=norm,
             placement=config.norm.placement,
             parallel=config.parallel_layers,

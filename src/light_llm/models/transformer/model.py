@@ -17,6 +17,7 @@ from light_llm.models.transformer.ir import TransformerIR
 from light_llm.models.transformer.block import KV, build_block
 from light_llm.models.transformer.constant_factors import build_divisor, build_scale
 from light_llm.models.transformer.errors import ModelInputError
+from light_llm.models.transformer.ffn import output_projections
 from light_llm.models.transformer.linear import Linear
 from light_llm.models.transformer.mask import AttentionBias
 from light_llm.models.transformer.norm import build_norm
@@ -69,7 +70,7 @@ class Transformer(nn.Module):
         if self.ir.residual_scaled_init:
             scaled_std = std / math.sqrt(2 * self.ir.num_layers)
             for block in self.blocks:
-                for projection in (block.attention.output_projection, block.ffn.output_projection):
+                for projection in (block.attention.output_projection, *output_projections(block.ffn)):
                     nn.init.normal_(projection.weight, mean=0.0, std=scaled_std)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -90,6 +90,16 @@ class FFNVariant:
 
 
 @dataclass(frozen=True)
+class ExpertMixture:
+    """model.ffn.moe: each sparse layer's FFN becomes routed copies of its FFN variant."""
+
+    name: str
+    description: str
+    module: str  # Class(FFNIR with moe)
+    onnx: ONNXLowering  # (g, weights, prefix, FFNIR, x) → output
+
+
+@dataclass(frozen=True)
 class Activation:
     name: str
     description: str
@@ -269,3 +279,9 @@ for _entry in (
     ),
 ):
     register(ATTENTION_KERNELS, _entry)
+
+MIXTURE_OF_EXPERTS = ExpertMixture(
+    "moe", "the top-k of `experts` FFNs per token, weighted by the router, plus shared experts",
+    "light_llm.models.transformer.moe:MixtureOfExperts",
+    onnx=ONNXLowering(f"{_ONNX}.moe:fused_moe", f"{_ONNX}.moe:portable_moe"),
+)

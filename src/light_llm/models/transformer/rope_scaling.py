@@ -10,7 +10,8 @@ With r rotated dims (r = int(head_dim·rope_fraction)) and base b, the frequenci
   and in between blended: θ'_j = (1 − m)·θ_j/s + m·θ_j with m = (L/λ_j − l)/(h − l).
 - yarn (factor s, original context L, β_fast, β_slow, attention factor a): the dims
   d(β) = r·ln(L/(2π·β)) / (2·ln b) bound a ramp from lo = max(⌊d(β_fast)⌋, 0) to
-  hi = min(⌈d(β_slow)⌉, r − 1); with ramp_j = clamp((j − lo)/(hi − lo), 0, 1),
+  hi = min(⌈d(β_slow)⌉, r − 1) (without truncate: max(d(β_fast), 0) and
+  min(d(β_slow), r − 1), unrounded); with ramp_j = clamp((j − lo)/(hi − lo), 0, 1),
   θ'_j = θ_j/s · ramp_j + θ_j · (1 − ramp_j), and cos and sin are multiplied by a
   (default 0.1·ln s + 1), which scales every attention score by a².
 
@@ -67,6 +68,7 @@ def lower_rope_scaling(rope_scaling: Any) -> RopeScalingIR | None:
         beta_fast=rope_scaling.beta_fast or YARN_BETA_FAST,
         beta_slow=rope_scaling.beta_slow or YARN_BETA_SLOW,
         attention_factor=attention if attention is not None else yarn_attention_factor(rope_scaling.factor),
+        truncate=rope_scaling.truncate is not False,
     )
 
 
@@ -107,8 +109,10 @@ def _yarn(inv_freq: "torch.Tensor", base: float, rotary_dim: int, rule: RopeScal
         context = rule.original_max_position_embeddings
         return rotary_dim * math.log(context / (rotations * 2 * math.pi)) / (2 * math.log(base))
 
-    lo = max(math.floor(correction_dim(rule.beta_fast)), 0)
-    hi = min(math.ceil(correction_dim(rule.beta_slow)), rotary_dim - 1)
+    lo, hi = correction_dim(rule.beta_fast), correction_dim(rule.beta_slow)
+    if rule.truncate:
+        lo, hi = math.floor(lo), math.ceil(hi)
+    lo, hi = max(lo, 0), min(hi, rotary_dim - 1)
     if lo == hi:
         hi += 0.001  # as transformers: no zero-width ramp
     ramp = ((torch.arange(rotary_dim // 2, dtype=torch.float64) - lo) / (hi - lo)).clamp(0, 1)
@@ -128,6 +132,6 @@ def describe(positional) -> str:
     if rule is not None:
         line = f"{rule.type} scaling ×{rule.factor:g} from {rule.original_max_position_embeddings}"
         if rule.type == "yarn":
-            line += f", attention factor {rule.attention_factor:.4g}"
+            line += f", attention factor {rule.attention_factor:.4g}" + ("" if rule.truncate else ", untruncated")
         parts.append(line)
     return ", ".join(parts)

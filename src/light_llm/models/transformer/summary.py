@@ -8,7 +8,7 @@ from rich.text import Text
 
 from light_llm.formatting import human
 from light_llm.models.transformer.cost import ModelCost, model_cost, norm_parameters, positional_parameters
-from light_llm.models.transformer.ir import BlockIR, TransformerIR
+from light_llm.models.transformer.ir import BlockIR, FFNIR, TransformerIR
 from light_llm.models.transformer.rope_scaling import describe as describe_rope
 
 
@@ -49,6 +49,14 @@ def attention_extras(attention) -> str:
     return "".join(f" {extra}" for extra in extras)
 
 
+def describe_ffn(ffn: FFNIR) -> str:
+    dense = f"{ffn.variant} {ffn.hidden_dim} ({ffn.activation})"
+    if ffn.moe is None:
+        return dense
+    shared = f" + {ffn.moe.shared_experts} shared" if ffn.moe.shared_experts else ""
+    return f"moe top-{ffn.moe.experts_per_token}/{ffn.moe.experts}{shared} × {dense}"
+
+
 def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
     table = Table(title=f"{ir.family}: {ir.num_layers} layers, d_model {ir.d_model}")
     for column in ("layer", "attention", "kernel", "ffn", "norm", "params", "FLOPs/token"):
@@ -62,7 +70,7 @@ def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
             str(block.index),
             describe_attention(block),
             block.attention.kernel,
-            f"{block.ffn.variant} {block.ffn.hidden_dim} ({block.ffn.activation})",
+            describe_ffn(block.ffn),
             f"{block.norm.type} {block.placement}{' parallel' if block.parallel else ''}"
             f"{' (2 norms)' if block.parallel and block.parallel_norms == 'separate' else ''}",
             human(layer.parameters),
@@ -80,6 +88,9 @@ def layer_table(ir: TransformerIR, cost: ModelCost) -> Table:
 def totals(ir: TransformerIR, cost: ModelCost) -> Text:
     lines = [
         f"parameters          {cost.parameters:,} ({human(cost.parameters)})",
+        *([f"active parameters   {cost.active_parameters:,} ({human(cost.active_parameters)}) per token: "
+           f"the routed experts it uses, FLOPs count these"]
+          if cost.active_parameters != cost.parameters else []),
         f"FLOPs/token         forward {human(cost.forward_flops_per_token)}, training "
         f"{human(cost.training_flops_per_token)} (at context {cost.context})",
         f"KV cache            {human(cost.kv_cache_bytes_per_token, 'B')}/token, "

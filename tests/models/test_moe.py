@@ -99,3 +99,12 @@ def test_bad_moe_specs_are_refused_in_one_line(moe, message):
         load_spec({"spec_version": 1, "model": model})
     header, *lines = str(error.value).splitlines()
     assert header.endswith("1 error") and lines[0].strip().startswith(f"model.{message}")
+
+
+def test_bf16_autocast_forward_and_backward():
+    """train.precision bf16: experts return bf16 into the fp32 sum."""
+    model = Transformer(config(shared_experts=1)).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(torch.randint(0, 40, (2, 6)))
+    logits.float().sum().backward()
+    assert model.blocks[0].ffn.experts[0].gate_proj.weight.grad is not None

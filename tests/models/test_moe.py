@@ -108,3 +108,20 @@ def test_bf16_autocast_forward_and_backward():
         logits = model(torch.randint(0, 40, (2, 6)))
     logits.float().sum().backward()
     assert model.blocks[0].ffn.experts[0].gate_proj.weight.grad is not None
+
+
+def test_compile_report_shows_total_and_active_parameters():
+    import io
+
+    from rich.console import Console
+
+    from light_llm.models.transformer.summary import summary
+
+    ir = Transformer(config()).ir
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(summary(ir))
+    text = console.export_text()
+    cost = model_cost(ir)
+    assert f"parameters          {cost.parameters:,}" in text
+    assert f"active parameters   {cost.active_parameters:,}" in text
+    assert "moe top-2/5 × swiglu 48 (silu)" in text

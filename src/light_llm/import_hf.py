@@ -135,7 +135,8 @@ def checkpoint_names(source: Path, ir, found: dict, model_type: str, described_b
     aliases = architecture(model_type).checkpoint_aliases
     names = {name: aliases.get(theirs, theirs) for name, theirs in names.items()}
     with torch.device("meta"):
-        shaped = architecture(model_type).checkpoint_layout(ir, to_hf_state_dict(ir, build(ir).state_dict(), model_type))
+        shaped = to_hf_state_dict(ir, build(ir).state_dict(), model_type)
+        shaped = architecture(model_type).checkpoint_layout(ir, shaped)  # as the files hold them
     expected = {name: tuple(tensor.shape) for name, tensor in shaped.items()}
     if ir.tie_embeddings:
         expected.pop("lm_head.weight")

@@ -61,6 +61,7 @@ def test_report_lists_every_layer_and_the_totals():
     cost = model_cost(ir)
     assert f"parameters          {cost.parameters:,}" in text
     assert f"forward {human(cost.forward_flops_per_token)}" in text
+    assert "active parameters" not in text  # dense: every parameter is active
     assert f"{human(cost.kv_cache_bytes(16), 'B')} per sequence at max_seq_len 16" in text
 
 
@@ -88,6 +89,8 @@ def test_human_units():
      "parallel_layers": True, "parallel_norms": "separate", "lm_head_bias": True},
     {"d_model": 32, "attention": {"num_heads": 4}, "ffn": {"variant": "geglu", "activation": "gelu"},
      "norm": {"placement": "output"}},
+    {"d_model": 32, "attention": {"num_heads": 4},
+     "ffn": {"expansion_factor": 1.5, "moe": {"experts": 4, "router": "topk_softmax", "first_dense_layers": 1}}},
 ])
 def test_resolved_spec_compiles_to_the_same_ir(model):
     spec = load_spec({"model": {**model, "num_layers": 2, "max_seq_len": 16}})
@@ -96,3 +99,4 @@ def test_resolved_spec_compiles_to_the_same_ir(model):
     again = load_spec(__import__("json").loads(resolved.to_json()))
     assert lower_spec(again) == lower_spec(spec)
     assert again.model.vocab_size != "auto" and again.model.attention.num_kv_heads != "auto"
+    assert again.model.ffn.moe is None or again.model.ffn.moe.expansion_factor != "auto"

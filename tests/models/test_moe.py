@@ -99,3 +99,29 @@ def test_bad_moe_specs_are_refused_in_one_line(moe, message):
         load_spec({"spec_version": 1, "model": model})
     header, *lines = str(error.value).splitlines()
     assert header.endswith("1 error") and lines[0].strip().startswith(f"model.{message}")
+
+
+def test_bf16_autocast_forward_and_backward():
+    """train.precision bf16: experts return bf16 into the fp32 sum."""
+    model = Transformer(config(shared_experts=1)).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(torch.randint(0, 40, (2, 6)))
+    logits.float().sum().backward()
+    assert model.blocks[0].ffn.experts[0].gate_proj.weight.grad is not None
+
+
+def test_compile_report_shows_total_and_active_parameters():
+    import io
+
+    from rich.console import Console
+
+    from light_llm.models.transformer.summary import summary
+
+    ir = Transformer(config()).ir
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(summary(ir))
+    text = console.export_text()
+    cost = model_cost(ir)
+    assert f"parameters          {cost.parameters:,}" in text
+    assert f"active parameters   {cost.active_parameters:,}" in text
+    assert "moe top-2/5 × swiglu 48 (silu)" in text

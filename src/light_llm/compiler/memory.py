@@ -5,8 +5,8 @@ per parameter), plus the activations the backward pass keeps for one micro-batch
 `batch_size / grad_accum_steps` windows of `seq_len` tokens. Per block that is taken as
 about 10·d_model + 4·ffn_hidden numbers per token (norm inputs, Q/K/V/output, the FFN's
 hidden activations, for each routed and shared expert a token passes through in a
-mixture of experts; every expert's weights are counted) plus the attention weights of each head (all kernels but flash-attn
-keep them);
+mixture of experts; every expert's weights are counted) plus the attention weights of
+each head (all kernels but flash-attn keep them);
 then the logits and their softmax gradient. It is an estimate within a small factor,
 meant to refuse what cannot fit, not to size a machine exactly.
 """

@@ -13,7 +13,14 @@ from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
 from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, block, qk_norm_renames
-from light_llm.interop.hf_experts import EVERY_LAYER_SPARSE, MOE_NEEDS, NO_SHARED_EXPERTS, Experts, moe_section, sparse_ffn
+from light_llm.interop.hf_experts import (
+    EVERY_LAYER_SPARSE,
+    MOE_NEEDS,
+    NO_SHARED_EXPERTS,
+    Experts,
+    moe_section,
+    sparse_ffn,
+)
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.models.transformer.ir import TransformerIR
 

@@ -68,7 +68,8 @@ class MixtureOfExperts(nn.Module):
         out = torch.zeros_like(flat)
         for index, expert in enumerate(self.experts):
             token, slot = torch.where(chosen == index)
-            out = out.index_add(0, token, expert(flat[token]) * weights[token, slot].unsqueeze(-1))
+            routed = expert(flat[token]) * weights[token, slot].unsqueeze(-1)
+            out = out.index_add(0, token, routed.to(out.dtype))  # bf16 under autocast
         if self.shared is not None:
             shared = self.shared(flat)
             out = out + (shared if self.shared_gate is None else torch.sigmoid(self.shared_gate(flat)) * shared)

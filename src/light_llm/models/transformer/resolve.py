@@ -31,4 +31,7 @@ def resolve(config: TransformerConfig, vocab_size: int | None) -> dict[str, Any]
             data["ffn"].pop("activation")
         else:
             data["ffn"]["activation"] = config.ffn.resolved_activation()
+    moe = config.ffn.moe
+    if moe is not None and moe.expansion_factor == "auto":
+        data["ffn"]["moe"]["expansion_factor"] = config.ffn.expansion_factor
     return data

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from gguf_llama_cpp import assert_llama_cpp_greedy_equals_eager
 from torch_targets_matrix import merged, model_folder
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from light_llm.cli.app import _register_commands, app
 from light_llm.exports.gguf import export_gguf
 from light_llm.exports.llama_cpp import LlamaCpp
 from light_llm.exports.result import ParityError
+from light_llm.interop.gguf.architectures import ARCHITECTURES
 from light_llm.interop.gguf.file import GGUFFile
 from light_llm.model_folder import load_model_folder
 
@@ -50,27 +52,6 @@ def demo_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("demo") / "run"
     Trainer(load_spec(spec), run).train()
     return run
-
-
-def eager_greedy(model, prompt: list[int], count: int) -> list[int]:
-    tokens = list(prompt)
-    with torch.no_grad():
-        for _ in range(count):
-            tokens.append(int(model(torch.tensor([tokens]))[0, -1].argmax()))
-    return tokens[len(prompt):]
-
-
-def assert_llama_cpp_greedy_equals_eager(gguf: Path, folder, text: str, count: int = 40) -> None:
-    from tokenizers import Tokenizer
-
-    prompt = Tokenizer.from_file(str(gguf.parent / "tokenizer.json")).encode(text, add_special_tokens=False).ids
-    llama = LlamaCpp(gguf, folder.spec.model.max_seq_len)
-    try:
-        assert llama.tokenize(text) == prompt
-        ours, _ = llama.greedy(np.array([prompt]), count)
-    finally:
-        llama.close()
-    assert ours == eager_greedy(folder.build(), prompt, count)
 
 
 def test_the_trained_demo_model_runs_in_llama_cpp_with_eager_greedy_tokens(demo_run, llama_cpp, tmp_path):
@@ -216,7 +197,7 @@ def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothi
     assert result.exit_code == 1
     line = result.output.strip()
     assert "\n" not in line and "Traceback" not in line
-    assert line.startswith("error: --gguf: no llama.cpp architecture light_llm writes (llama, qwen2, qwen3) "
+    assert line.startswith(f"error: --gguf: no llama.cpp architecture light_llm writes ({', '.join(ARCHITECTURES)}) "
                            "reproduces this model; the closest, llama, cannot express: ")
     assert all(f"{option} (needs " in line for option in named), line
     assert not (tmp_path / "gguf").exists()

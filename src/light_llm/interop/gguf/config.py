@@ -54,20 +54,34 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
         "num_key_value_heads": key("attention.head_count_kv", heads),
         "head_dim": head_dim,
         "rope_theta": key("rope.freq_base", 10000.0),
-        "hidden_act": "silu",
+        "hidden_act": arch.hidden_act,
         "tie_word_embeddings": "output.weight" not in file.tensors,
+        **{field: key(name, default) for name, field, default in arch.metadata},
     }
-    if arch.model_type in ("llama", "qwen3"):  # qwen2's q/k/v biases are fixed by its architecture
+    if arch.model_type != "qwen2":  # qwen2's q/k/v biases are fixed by its architecture
         config["attention_bias"] = "blk.0.attn_q.bias" in file.tensors
     if arch.model_type == "llama":
         config["mlp_bias"] = "blk.0.ffn_up.bias" in file.tensors
-    return config
+    return config | _gemma2_fields(config)
+
+
+def _gemma2_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """What llama.cpp's gemma2 graph fixes that Gemma 2's config.json states: the attention
+    scale 1/sqrt(head_dim), the activation, and no window on any layer where the window
+    spans the whole context (as an export of a model without one writes it)."""
+    if config["model_type"] != "gemma2":
+        return {}
+    fields = {"query_pre_attn_scalar": config["head_dim"], "hidden_activation": config["hidden_act"]}
+    if config["sliding_window"] >= config["max_position_embeddings"]:
+        fields["layer_types"] = ["full_attention"] * config["num_hidden_layers"]
+    return fields
 
 
 def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float]:
     """The architecture's metadata keys (with their prefix) of a config.json dict: the
     inverse of `hf_config` (biases and tied embeddings are stated by the tensors)."""
-    return {f"{arch.name}.{name}": config[field] for name, field in REQUIRED + DERIVED}
+    pairs = REQUIRED + DERIVED + tuple((name, field) for name, field, _ in arch.metadata)
+    return {f"{arch.name}.{name}": config[field] for name, field in pairs}
 
 
 def _check_rope(file: GGUFFile, arch: GGUFArchitecture, key, head_dim: int) -> None:

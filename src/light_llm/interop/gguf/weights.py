@@ -15,9 +15,9 @@ from light_llm.interop.gguf.rope_order import permute_heads, unpermute_heads
 from light_llm.interop.gguf.tensor_names import gguf_name, hf_name
 
 
-def hf_shapes(file: GGUFFile) -> dict[str, tuple[tuple[int, ...], str]]:
+def hf_shapes(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, tuple[tuple[int, ...], str]]:
     """Hugging Face name → (shape, GGML type) of every tensor, from the header alone."""
-    return {hf_name(name): (file.hf_shape(name), file.type_name(name)) for name in file.tensors}
+    return {hf_name(name, arch): (file.hf_shape(name), file.type_name(name)) for name in file.tensors}
 
 
 def read_hf_state(
@@ -28,9 +28,10 @@ def read_hf_state(
     `on_tensor(done)` after each."""
     state = {}
     for name in file.tensors:
-        hf = hf_name(name)
+        hf = hf_name(name, arch)
         if hf in wanted:
-            state[hf] = _reordered(dequantize_fp32(file, name), hf, arch, config, unpermute_heads)
+            tensor = _reordered(dequantize_fp32(file, name), hf, arch, config, unpermute_heads)
+            state[hf] = tensor - arch.norm_offset if _is_norm(name, arch) else tensor
             on_tensor(len(state))
     return state
 
@@ -40,11 +41,17 @@ def gguf_state(hf_state: dict[str, torch.Tensor], arch: GGUFArchitecture, config
     row order; a name outside tensor_names.py's table is a KeyError (a mapping to extend)."""
     state = {}
     for hf, tensor in hf_state.items():
-        name = gguf_name(hf)
+        name = gguf_name(hf, arch)
         if name == hf:
             raise KeyError(f"{hf} has no llama.cpp name in interop/gguf/tensor_names.py")
-        state[name] = _reordered(tensor, hf, arch, config, permute_heads)
+        tensor = _reordered(tensor, hf, arch, config, permute_heads)
+        state[name] = tensor + arch.norm_offset if _is_norm(name, arch) else tensor
     return state
+
+
+def _is_norm(name: str, arch: GGUFArchitecture) -> bool:
+    """A norm weight whose llama.cpp value is offset from Hugging Face's (Gemma's 1 + w)."""
+    return arch.norm_offset != 0.0 and name.endswith("norm.weight")
 
 
 def _reordered(tensor: torch.Tensor, hf: str, arch: GGUFArchitecture, config: dict, order) -> torch.Tensor:

@@ -132,8 +132,8 @@ def _tokenizer_files(file: GGUFFile, scratch: Path, config: dict) -> tuple[Path 
     tokenizer = scratch / "tokenizer.json"
     converted.tokenizer.save(str(tokenizer))
     settings = scratch / "tokenizer_config.json"
-    settings.write_text(json.dumps(tokenizer_config(file, converted, config["max_position_embeddings"]),
-                                   indent=2, ensure_ascii=False) + "\n")
+    context = file.get(f"{file.architecture}.context_length")
+    settings.write_text(json.dumps(tokenizer_config(file, converted, context), indent=2, ensure_ascii=False) + "\n")
     return tokenizer, [settings, generation], [converted.note] if converted.note else []
 
 

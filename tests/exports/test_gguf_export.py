@@ -197,8 +197,8 @@ def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothi
     assert result.exit_code == 1
     line = result.output.strip()
     assert "\n" not in line and "Traceback" not in line
-    assert line.startswith(f"error: --gguf: no llama.cpp architecture light_llm writes ({', '.join(ARCHITECTURES)}) "
-                           "reproduces this model; the closest, llama, cannot express: ")
+    assert line.startswith(f"error: --gguf: none of the {len(ARCHITECTURES)} llama.cpp architectures light_llm "
+                           "writes reproduces this model; the closest, llama, cannot express: ")
     assert all(f"{option} (needs " in line for option in named), line
     assert not (tmp_path / "gguf").exists()
 

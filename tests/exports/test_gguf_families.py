@@ -1,5 +1,5 @@
 """GGUF export of the Hugging Face families whose llama.cpp architecture has a graph of
-their own (olmo2, phi3, gemma, gemma2): a random-weight transformers model of each, imported
+their own (olmo2, phi3, gemma, gemma2, gpt2): a random-weight transformers model of each, imported
 with import-hf, is written as its own GGUF architecture, runs in llama.cpp with eager's
 greedy tokens (F32), and imports back from the file to the same spec and weights.
 
@@ -34,6 +34,9 @@ FAMILIES = {
     # windows on layers 0 and 2 (Gemma 2's alternation), narrower than the prompt
     "gemma2": ("Gemma2Config", dict(SMALL, num_hidden_layers=3, head_dim=16, query_pre_attn_scalar=16,
                                     sliding_window=6, attn_logit_softcapping=3.0, final_logit_softcapping=5.0)),
+    # dropout is a training setting no GGUF key holds: none, as the import reads it
+    "gpt2": ("GPT2Config", dict(n_embd=64, n_layer=2, n_head=4, n_inner=136, n_positions=64, attn_pdrop=0.0,
+                                resid_pdrop=0.0, embd_pdrop=0.0, tie_word_embeddings=True)),
 }
 
 

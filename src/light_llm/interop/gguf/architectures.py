@@ -48,6 +48,7 @@ UNSCALED_ROPE = Need("model.positional.rope_scaling", _rope_scaling, (None,))
 NO_ATTENTION_BIAS = Need("model.attention.bias", attention_bias, (False,))
 SWIGLU = (Need("model.ffn.variant", FFN, ("swiglu",)),
           Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("silu",)))
+TANH_GELU = Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("gelu_tanh",))
 TANH_GEGLU = (Need("model.ffn.variant", FFN, ("geglu",)),
               Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("gelu_tanh",)))
 TIED = Need("model.tie_embeddings", lambda ir: ir.tie_embeddings, (True,))  # gemma files have no output.weight
@@ -61,6 +62,11 @@ GEMMA2 = (
 )
 # where transformers verifies the file: its GGUF reader derives the head size from d_model
 TRANSFORMERS_NEEDS = (Need("model.attention.head_dim", _head_dim, ("auto",)),)
+GPT2_LAYER = (("attn_norm", "ln_1"), ("attn_qkv", "attn.c_attn"), ("attn_output", "attn.c_proj"),
+              ("ffn_norm", "ln_2"), ("ffn_up", "mlp.c_fc"), ("ffn_down", "mlp.c_proj"))
+GPT2_KEYS = (("context_length", "n_positions"), ("embedding_length", "n_embd"), ("feed_forward_length", "n_inner"),
+             ("block_count", "n_layer"), ("attention.head_count", "n_head"),
+             ("attention.layer_norm_epsilon", "layer_norm_epsilon"))
 SANDWICH_NORMS = (("post_attention_norm", "post_attention_layernorm"), ("ffn_norm", "pre_feedforward_layernorm"),
                   ("post_ffw_norm", "post_feedforward_layernorm"))
 
@@ -81,6 +87,11 @@ class GGUFArchitecture:
     # (metadata key under the prefix, config.json field, llama.cpp's default) beyond config.py's
     metadata: tuple[tuple[str, str, float | int], ...] = ()
     fp16_gelu: bool = False  # the graph's GELU, which ggml's CPU computes through an fp16 table
+    layer_prefix: str = "model.layers"  # of the Hugging Face names of layer N's tensors
+    global_tensors: tuple[tuple[str, str], ...] = ()  # (llama.cpp, Hugging Face) before tensor_names.GLOBAL's
+    transposed: tuple[str, ...] = ()  # Hugging Face names ending so hold Conv1D weights ([in, out])
+    # (metadata key, config.json field) in place of config.py's Llama-style keys; () keeps those
+    keys: tuple[tuple[str, str], ...] = ()
 
 
 ARCHITECTURES = {
@@ -105,6 +116,12 @@ ARCHITECTURES = {
                          metadata=(("attn_logit_softcapping", "attn_logit_softcapping", 50.0),
                                    ("final_logit_softcapping", "final_logit_softcapping", 30.0),
                                    ("attention.sliding_window", "sliding_window", 4096))),
+        # transformers' gpt2 reader takes n_ctx for the context, which GPT2Config no longer reads
+        GGUFArchitecture("gpt2", "gpt2", permuted_qk=False, transformers_reads=False, needs=(TANH_GELU,),
+                         fp16_gelu=True, layer_prefix="transformer.h", tensors=GPT2_LAYER, keys=GPT2_KEYS,
+                         global_tensors=(("token_embd", "transformer.wte"), ("position_embd", "transformer.wpe"),
+                                         ("output_norm", "transformer.ln_f")),
+                         transposed=tuple(f"{name}.weight" for _, name in GPT2_LAYER if "." in name)),
     )
 }
 
@@ -117,7 +134,7 @@ MIXTURE = "a mixture of experts has no light_llm equivalent"
 BLOCKERS = {  # why a known architecture is refused; others: not a layout light_llm maps from GGUF
     **{name: f"{NOT_A_DECODER} (a recurrent or state-space model)" for name in ("mamba", "mamba2", "rwkv6", "rwkv7")},
     **{name: f"{NOT_A_DECODER} (an encoder)" for name in ("bert", "nomic-bert", "jina-bert-v2", "t5", "t5encoder")},
-    **{name: HF_ONLY for name in ("gpt2", "gptneox", "phi2", "starcoder2")},
+    **{name: HF_ONLY for name in ("gptneox", "phi2", "starcoder2")},
     **{name: MIXTURE for name in ("qwen2moe", "qwen3moe", "deepseek2", "olmoe", "granitemoe")},
 }
 

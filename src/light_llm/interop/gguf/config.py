@@ -45,6 +45,8 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
             raise GGUFError(f"{file.path}: metadata key {arch.name}.{name} is missing")
         return value
 
+    if arch.keys:
+        return _own_keys_config(file, arch, required)
     config = {"model_type": arch.model_type, **{field: required(name) for name, field in REQUIRED}}
     heads = config["num_attention_heads"]
     head_dim = key("attention.key_length", config["hidden_size"] // heads)
@@ -65,6 +67,14 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
     return config | _gemma2_fields(config)
 
 
+def _own_keys_config(file: GGUFFile, arch: GGUFArchitecture, required) -> dict[str, Any]:
+    """The config.json of an architecture with keys of its own (gpt2: learned positions,
+    LayerNorm, biases everywhere, GELU)."""
+    return {"model_type": arch.model_type, **{field: required(name) for name, field in arch.keys},
+            "vocab_size": _vocab_size(file), "activation_function": "gelu_new",
+            "tie_word_embeddings": "output.weight" not in file.tensors}
+
+
 def _gemma2_fields(config: dict[str, Any]) -> dict[str, Any]:
     """What llama.cpp's gemma2 graph fixes that Gemma 2's config.json states: the attention
     scale 1/sqrt(head_dim), the activation, and no window on any layer where the window
@@ -80,7 +90,7 @@ def _gemma2_fields(config: dict[str, Any]) -> dict[str, Any]:
 def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float]:
     """The architecture's metadata keys (with their prefix) of a config.json dict: the
     inverse of `hf_config` (biases and tied embeddings are stated by the tensors)."""
-    pairs = REQUIRED + DERIVED + tuple((name, field) for name, field, _ in arch.metadata)
+    pairs = (arch.keys or REQUIRED + DERIVED) + tuple((name, field) for name, field, _ in arch.metadata)
     return {f"{arch.name}.{name}": config[field] for name, field in pairs}
 
 

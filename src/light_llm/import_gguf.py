@@ -68,9 +68,9 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
             counts = ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items())
             notes.insert(0, f"dequantized to float32: {counts}")
             parity = None
-            if verify and arch.name in NO_TRANSFORMERS_READER:
-                notes.append(f"not verified against transformers (it has no GGUF reader for "
-                             f"{arch.name})")
+            if verify and (arch.name in NO_TRANSFORMERS_READER or "rope_scaling" in config):
+                why = "it ignores RoPE scaling" if "rope_scaling" in config else f"it has no GGUF reader for {arch.name}"
+                notes.append(f"not verified against transformers ({why})")
             elif verify and importlib.util.find_spec("transformers") is not None:
                 with phases.phase("verify"):
                     parity = parity_with(source, model, transformers_gguf_model(source), seed)

@@ -103,10 +103,12 @@ def test_a_file_without_llama_cpps_qk_row_order_is_refused_and_nothing_written(t
     ({"attention": {"bias": "qkv"}}, "qwen2"),
     ({"attention": {"qk_norm": "per_head"}}, "qwen3"),
     ({"attention": {"bias": True}, "ffn": {"bias": True}, "tie_embeddings": False}, "llama"),
+    ({"positional": {"encoding": "rope", "rope_base": 500.0, "rope_scaling": 4.0}}, "llama"),
 ])
 def test_each_llama_cpp_architecture_runs_in_llama_cpp(llama_cpp, tmp_path, model, architecture):
-    """Qwen2's Q/K/V biases, Qwen3's Q/K norms (neither permutes Q/K rows) and Llama's
-    optional biases with an untied head: eager's logits in transformers and in llama.cpp;
+    """Qwen2's Q/K/V biases, Qwen3's Q/K norms (neither permutes Q/K rows), Llama's
+    optional biases with an untied head and a linear RoPE factor (rope.scaling.factor,
+    which llama.cpp reads): eager's logits in transformers (unscaled files) and in llama.cpp;
     the file imports back to the same model (the spec may spell the FFN size otherwise)."""
     from dataclasses import replace
 
@@ -188,7 +190,7 @@ def test_a_bpe_tokenizer_is_written_as_llama_cpp_reads_it(llama_cpp, tmp_path):
     ({"norm": {"type": "layernorm"}, "ffn": {"variant": "geglu"}},
      ["model.norm.type='layernorm'", "model.ffn.variant='geglu'"]),
     ({"positional": {"encoding": "rope", "rope_scaling": 2.0}, "norm": {"placement": "post"}},
-     ["model.positional.rope_scaling=2.0", "model.norm.placement='post'"]),
+     ["model.norm.placement='post'"]),  # a linear RoPE factor is written (rope.scaling.factor)
     ({"attention": {"num_heads": 2, "head_dim": 32}}, ["model.attention.head_dim=32"]),
 ])
 def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothing(tmp_path, model, named):

@@ -195,8 +195,9 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
                         r"blk.1.ffn_up.weight is \[96, 64\] in the file, \[128, 64\] for the llama metadata"),
         "missing tensor": (write_gguf(tmp_path / "missing.gguf", model, tensors=missing),
                            r"missing tensors \(1\): blk.0.attn_k.weight"),
-        "rope scaling": (write_gguf(tmp_path / "scaled.gguf", model, metadata={"llama.rope.scaling.type": "linear"}),
-                         r"llama.rope.scaling.type='linear': RoPE scaling from GGUF metadata is not imported"),
+        "rope scaling": (write_gguf(tmp_path / "scaled.gguf", model, metadata={"llama.rope.scaling.type": "yarn"}),
+                         r"llama.rope.scaling.type='yarn': light_llm imports RoPE scaling from GGUF metadata only "
+                         r"as a linear factor; supported: none, linear"),
         "too many tokens": (write_gguf(tmp_path / "vocab.gguf", model, metadata={"llama.vocab_size": 200}),
                             rf"vocab.gguf \(tokenizer.ggml.tokens\): the tokenizer has {len(tokens())} tokens but "
                             r"the model's vocabulary has 200 rows"),

@@ -46,6 +46,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     from light_llm.exports.llama_cpp import llama_cpp_missing
     from light_llm.exports.reference import load_reference
     from light_llm.exports.verify import verify_in_turn
+    from light_llm.interop.gguf.config import rope_scaled
+    from light_llm.interop.gguf.file import GGUFFile
     from light_llm.interop.hf_run import hf_run
 
     quantized = thresholds is not None
@@ -53,7 +55,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     reference = Once(lambda: load_reference(folder))
     arch = _architecture(path)
     missing = llama_cpp_missing()
-    if arch.transformers_reads:
+    transformers_reads = arch.transformers_reads and not rope_scaled(GGUFFile(path))
+    if transformers_reads:
         open_run = Once(lambda: hf_run(transformers_gguf_model(path), geometry))
         report = verify_in_turn(reference, open_run, ir, atol=atol, rtol=rtol, quantized=quantized, seed=seed,
                                 on_side=on_side)
@@ -65,15 +68,16 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
         report.notes.append("transformers' GGUF loader: the contract of every export"
                             + (" and the quantized gate" if quantized else ""))
     elif missing is not None:
-        raise ExportError(f"{path}: a {arch.name} GGUF file is verified by llama.cpp alone (transformers' GGUF "
+        raise ExportError(f"{path}: this {arch.name} GGUF file is verified by llama.cpp alone (transformers' GGUF "
                           f"reader does not rebuild it from its metadata), and {missing}")
     else:
         report = ParityReport("quantized" if quantized else "fp32", atol, rtol, geometry.cached, seed=seed,
                               depth=ir.num_layers)
         if quantized:
             report.thresholds = thresholds.to_dict()
-        report.notes.append(f"verified by llama.cpp alone: transformers' GGUF reader does not rebuild a {arch.name} "
-                            f"file from its metadata")
+        report.notes.append(f"verified by llama.cpp alone: transformers' GGUF reader does not rebuild this "
+                            f"{arch.name} file from its metadata" + (" (it ignores RoPE scaling)"
+                                                                     if arch.transformers_reads else ""))
     if missing is not None:
         report.notes.append(f"not run in llama.cpp: {missing}")
         return report

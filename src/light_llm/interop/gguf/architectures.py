@@ -6,7 +6,7 @@ Each entry says how llama.cpp's form of the family differs from Hugging Face's: 
 names (tensor_names.py's shared table, with the entry's own names first), Q/K row order,
 norm weights stored as 1 + w (Gemma), the metadata keys beyond the shared ones, and `needs`:
 what llama.cpp's graph of the architecture fixes beyond the Hugging Face family (the
-activation, the sliding-window layers, unscaled RoPE, ...). Where transformers' GGUF reader
+activation, the sliding-window layers, RoPE unscaled or linearly scaled, ...). Where transformers' GGUF reader
 verifies the file, an export also meets what it reads (heads spanning d_model)."""
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from light_llm.interop.gguf.file import GGUFError
 from light_llm.interop.hf.base import FFN, MASK, Need, block
 
 
-def _rope_scaling(ir) -> str | float | None:
+def _rope_scaling(ir) -> str | None:
+    """None, 'linear' (a factor: llama.cpp's rope.scaling.factor) or the rule's type."""
     rule = ir.positional.rope_scaling_rule
     if rule is not None:
         return rule.type
-    return None if ir.positional.rope_scaling == 1.0 else ir.positional.rope_scaling
+    return None if ir.positional.rope_scaling == 1.0 else "linear"
 
 
 def _head_dim(ir) -> str | int:
@@ -44,7 +45,7 @@ def _cap(value: float | None) -> str | None:
 
 
 CAUSAL = Need("model.attention.mask_type", MASK, ("causal",))
-UNSCALED_ROPE = Need("model.positional.rope_scaling", _rope_scaling, (None,))
+ROPE = Need("model.positional.rope_scaling", _rope_scaling, (None, "linear"))  # llama3/yarn: not written
 NO_ATTENTION_BIAS = Need("model.attention.bias", attention_bias, (False,))
 SWIGLU = (Need("model.ffn.variant", FFN, ("swiglu",)),
           Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("silu",)))
@@ -52,10 +53,10 @@ TANH_GELU = Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("
 TANH_GEGLU = (Need("model.ffn.variant", FFN, ("geglu",)),
               Need("model.ffn.activation", lambda ir: block(ir).ffn.activation, ("gelu_tanh",)))
 TIED = Need("model.tie_embeddings", lambda ir: ir.tie_embeddings, (True,))  # gemma files have no output.weight
-LLAMA_LIKE = (CAUSAL, *SWIGLU, UNSCALED_ROPE)
+LLAMA_LIKE = (CAUSAL, *SWIGLU, ROPE)
 GEMMA2 = (
     Need("model.attention.layer_pattern", _sliding_layers, ("none", "even layers")),
-    *TANH_GEGLU, TIED, NO_ATTENTION_BIAS, UNSCALED_ROPE,
+    *TANH_GEGLU, TIED, NO_ATTENTION_BIAS, ROPE,
     Need("model.attention.scale", attention_scale, ("auto",)),  # llama.cpp: 1/sqrt(head_dim)
     Need("model.attention.logit_softcap", lambda ir: _cap(logit_softcap(ir)), ("a cap",)),
     Need("model.final_logit_softcap", lambda ir: _cap(final_logit_softcap(ir)), ("a cap",)),
@@ -108,7 +109,7 @@ ARCHITECTURES = {
         GGUFArchitecture("phi3", "phi3", permuted_qk=False,
                          tensors=(("attn_qkv", "self_attn.qkv_proj"), ("ffn_up", "mlp.gate_up_proj"))),
         GGUFArchitecture("gemma", "gemma", permuted_qk=False, transformers_reads=False,
-                         needs=(CAUSAL, *TANH_GEGLU, TIED, NO_ATTENTION_BIAS, UNSCALED_ROPE), norm_offset=1.0,
+                         needs=(CAUSAL, *TANH_GEGLU, TIED, NO_ATTENTION_BIAS, ROPE), norm_offset=1.0,
                          hidden_act="gelu_pytorch_tanh", fp16_gelu=True),
         # transformers' gemma2 reader leaves the soft-caps and query_pre_attn_scalar at Gemma 2's defaults
         GGUFArchitecture("gemma2", "gemma2", permuted_qk=False, transformers_reads=False, needs=GEMMA2,

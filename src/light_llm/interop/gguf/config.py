@@ -60,6 +60,8 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
         "tie_word_embeddings": "output.weight" not in file.tensors,
         **{field: key(name, default) for name, field, default in arch.metadata},
     }
+    if key("rope.scaling.type", "none") == "linear":
+        config["rope_scaling"] = {"rope_type": "linear", "factor": required("rope.scaling.factor")}
     if arch.model_type != "qwen2":  # qwen2's q/k/v biases are fixed by its architecture
         config["attention_bias"] = "blk.0.attn_q.bias" in file.tensors
     if arch.model_type == "llama":
@@ -87,11 +89,20 @@ def _gemma2_fields(config: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float]:
+def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float | str]:
     """The architecture's metadata keys (with their prefix) of a config.json dict: the
     inverse of `hf_config` (biases and tied embeddings are stated by the tensors)."""
     pairs = (arch.keys or REQUIRED + DERIVED) + tuple((name, field) for name, field, _ in arch.metadata)
-    return {f"{arch.name}.{name}": config[field] for name, field in pairs}
+    metadata = {f"{arch.name}.{name}": config[field] for name, field in pairs}
+    rope = config.get("rope_parameters") or {}
+    if rope.get("rope_type") == "linear":
+        metadata |= {f"{arch.name}.rope.scaling.type": "linear", f"{arch.name}.rope.scaling.factor": rope["factor"]}
+    return metadata
+
+
+def rope_scaled(file: GGUFFile) -> bool:
+    """The file states RoPE scaling, which transformers' GGUF reader ignores."""
+    return file.get(f"{file.architecture}.rope.scaling.type", "none") != "none"
 
 
 def _check_rope(file: GGUFFile, arch: GGUFArchitecture, key, head_dim: int) -> None:
@@ -104,10 +115,9 @@ def _check_rope(file: GGUFFile, arch: GGUFArchitecture, key, head_dim: int) -> N
         raise GGUFError(f"{file.path}: {arch.name}.rope.dimension_count={rotary} rotates part of each "
                         f"head of {head_dim}; the {arch.model_type} mapping rotates whole heads")
     scaling = key("rope.scaling.type", "none")
-    if scaling != "none":
-        raise GGUFError(f"{file.path}: {arch.name}.rope.scaling.type={scaling!r}: RoPE scaling from GGUF "
-                        f"metadata is not imported (transformers' GGUF reader, the reference that verifies "
-                        f"an import, ignores it); supported: none")
+    if scaling not in ("none", "linear"):
+        raise GGUFError(f"{file.path}: {arch.name}.rope.scaling.type={scaling!r}: light_llm imports RoPE "
+                        f"scaling from GGUF metadata only as a linear factor; supported: none, linear")
     if "rope_freqs.weight" in file.tensors:
         raise GGUFError(f"{file.path}: tensor rope_freqs.weight (per-frequency RoPE factors, llama3-style "
                         f"scaling) is not imported; supported: unscaled RoPE")

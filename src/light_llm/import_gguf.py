@@ -41,7 +41,7 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.phases import Phases
     from light_llm.import_hf import spec_from_hf_config
-    from light_llm.interop.gguf.architectures import NO_TRANSFORMERS_READER, gguf_architecture
+    from light_llm.interop.gguf.architectures import UNVERIFIED_IMPORTS, gguf_architecture
     from light_llm.interop.gguf.config import hf_config
     from light_llm.model_folder import save_model_folder
 
@@ -68,8 +68,9 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
             counts = ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items())
             notes.insert(0, f"dequantized to float32: {counts}")
             parity = None
-            if verify and (arch.name in NO_TRANSFORMERS_READER or "rope_scaling" in config):
-                why = "it ignores RoPE scaling" if "rope_scaling" in config else f"it has no GGUF reader for {arch.name}"
+            if verify and (arch.name in UNVERIFIED_IMPORTS or "rope_scaling" in config):
+                scaled = "rope_scaling" in config
+                why = "its GGUF reader ignores RoPE scaling" if scaled else UNVERIFIED_IMPORTS[arch.name]
                 notes.append(f"not verified against transformers ({why})")
             elif verify and importlib.util.find_spec("transformers") is not None:
                 with phases.phase("verify"):

@@ -20,6 +20,7 @@ from light_llm.cli.app import _register_commands, app
 from light_llm.exports.gguf import export_gguf
 from light_llm.import_gguf import import_gguf
 from light_llm.import_hf import import_hf
+from light_llm.interop.gguf.architectures import UNVERIFIED_IMPORTS
 from light_llm.interop.gguf.file import GGUFFile
 from light_llm.model_folder import load_model_folder
 
@@ -69,11 +70,16 @@ def test_a_family_runs_in_llama_cpp_as_its_own_architecture_and_imports_back(lla
     assert llama_checks and all(check.passed for check in llama_checks)
     assert_llama_cpp_greedy_equals_eager(gguf, folder, "Hello, world! 123", 20)
 
-    import_gguf(gguf, tmp_path / "back", verify=False)
+    imported = import_gguf(gguf, tmp_path / "back")  # verified by transformers where its reader rebuilds the file
+    if architecture in UNVERIFIED_IMPORTS:
+        assert imported.parity is None and f"not verified against transformers ({UNVERIFIED_IMPORTS[architecture]})" \
+            in imported.notes
+    else:
+        assert imported.parity.passed
     again = load_model_folder(tmp_path / "back")
-    mine, imported = folder.spec.model.model_dump(), again.spec.model.model_dump()
-    mine.pop("init_std"), imported.pop("init_std")  # a training setting no GGUF key holds
-    assert imported == mine
+    mine, back = folder.spec.model.model_dump(), again.spec.model.model_dump()
+    mine.pop("init_std"), back.pop("init_std")  # a training setting no GGUF key holds
+    assert back == mine
     ours, theirs = folder.build().state_dict(), again.build().state_dict()
     assert ours.keys() == theirs.keys()
     assert all(torch.allclose(ours[name], theirs[name], rtol=0, atol=1e-6) for name in ours)

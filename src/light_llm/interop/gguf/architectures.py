@@ -126,7 +126,13 @@ ARCHITECTURES = {
     )
 }
 
-NO_TRANSFORMERS_READER = ("olmo2", "gemma")  # not in transformers' GGUF architectures: an import is not verified
+# why transformers' GGUF reader cannot verify an import of these (a note says so)
+UNVERIFIED_IMPORTS = {
+    "olmo2": "it has no GGUF reader for olmo2",
+    "gemma": "it has no GGUF reader for gemma",
+    "gemma2": "its GGUF reader leaves Gemma 2's soft-caps and query_pre_attn_scalar at their defaults",
+    "gpt2": "its GGUF reader puts the context length in n_ctx, which GPT2Config ignores",
+}
 
 
 NOT_A_DECODER = "not a decoder-only Transformer"

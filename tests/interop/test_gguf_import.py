@@ -190,13 +190,14 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "not gguf": (tmp_path / "text.gguf", r"neither a Hugging Face folder nor a GGUF file"),
         "unknown architecture": (write_gguf(tmp_path / "mamba.gguf", model, "mamba"),
                                  r"GGUF architecture 'mamba' cannot be imported \(not a decoder-only "
-                                 r"Transformer \(a recurrent or state-space model\)\); supported: llama, qwen2, qwen3"),
+                                 r"Transformer \(a recurrent or state-space model\)\); supported: llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gpt2"),
         "wrong shape": (write_gguf(tmp_path / "shape.gguf", model, tensors=wrong),
                         r"blk.1.ffn_up.weight is \[96, 64\] in the file, \[128, 64\] for the llama metadata"),
         "missing tensor": (write_gguf(tmp_path / "missing.gguf", model, tensors=missing),
                            r"missing tensors \(1\): blk.0.attn_k.weight"),
-        "rope scaling": (write_gguf(tmp_path / "scaled.gguf", model, metadata={"llama.rope.scaling.type": "linear"}),
-                         r"llama.rope.scaling.type='linear': RoPE scaling from GGUF metadata is not imported"),
+        "rope scaling": (write_gguf(tmp_path / "scaled.gguf", model, metadata={"llama.rope.scaling.type": "yarn"}),
+                         r"llama.rope.scaling.type='yarn': light_llm imports RoPE scaling from GGUF metadata only "
+                         r"as a linear factor; supported: none, linear"),
         "too many tokens": (write_gguf(tmp_path / "vocab.gguf", model, metadata={"llama.vocab_size": 200}),
                             rf"vocab.gguf \(tokenizer.ggml.tokens\): the tokenizer has {len(tokens())} tokens but "
                             r"the model's vocabulary has 200 rows"),

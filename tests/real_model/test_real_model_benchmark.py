@@ -53,3 +53,20 @@ def test_a_goal_with_a_figure_missing_is_not_met(bench):
     assert not any(goal.met for goal in found)
     assert found[0].figures == "batch 1 1.500×, batch 4 not measured"
     assert found[-1].figures == "not measured"
+
+
+def test_the_llama_cpp_table_gives_each_row_its_ratio_to_onnxruntime_fp32(bench, capsys):
+    """benchmarks/llama_cpp_rows.py's table (printed after real_model.py's) on made-up rows:
+    each decode rate over onnxruntime fp32's, and its tokens counted against the reference."""
+    import numpy as np
+    from llama_cpp_rows import ORIGINAL, llama_cpp_table
+
+    reference = np.array([[1, 2, 3, 4]])
+    rows = {"onnxruntime light_llm fp32": (900.0, 10.0, reference),
+            "llama.cpp Q4_0": (1900.0, 25.0, np.array([[1, 2, 9, 9]])),
+            f"llama.cpp {ORIGINAL}": (3000.0, 15.0, reference)}
+    llama_cpp_table(rows, 2, ("light_llm fp32", reference))
+    lines = capsys.readouterr().out.splitlines()
+    assert "| onnxruntime | light_llm fp32 | 900 | 10.0 | 1.00× | 4/4 |" in lines
+    assert "| llama.cpp | Q4_0 | 1900 | 25.0 | 2.50× | 2/4 |" in lines
+    assert f"| llama.cpp | {ORIGINAL} | 3000 | 15.0 | 1.50× | 4/4 |" in lines

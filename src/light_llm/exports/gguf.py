@@ -1,7 +1,7 @@
 """GGUF export: `model.gguf`, the file llama.cpp and the tools built on it (llama-cpp-python,
 Ollama, LM Studio, llamafile) run, for specs that a llama.cpp architecture reproduces
-(interop/gguf/architectures.py: llama, qwen2, qwen3 — their Hugging Face family's options,
-and what llama.cpp's graph fixes beyond it).
+(interop/gguf/architectures.py: llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gpt2 —
+their Hugging Face family's options, and what llama.cpp's graph fixes beyond it).
 
 The file is written from the model's Hugging Face state dict and config (interop/hf/)
 through the tables the GGUF import reads (interop/gguf/: metadata keys, tensor names,
@@ -88,7 +88,7 @@ def _architecture(folder, ir):
         blocked = export_blockers(ir)
         closest = min(blocked, key=lambda name: len(blocked[name]))
         shown = ", ".join(reason.replace(f"({closest} needs ", "(needs ") for reason in blocked[closest])
-        raise ExportError(f"--gguf: no llama.cpp architecture light_llm writes ({', '.join(ARCHITECTURES)}) "
+        raise ExportError(f"--gguf: none of the {len(ARCHITECTURES)} llama.cpp architectures light_llm writes "
                           f"reproduces this model; the closest, {closest}, cannot express: {shown}")
     return arch
 

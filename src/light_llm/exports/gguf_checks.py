@@ -8,7 +8,8 @@
 2. llama.cpp itself (exports/llama_cpp.py), where llama-cpp-python is installed: logits
    of a prefill and of KV-cache decode steps, and greedy generation, against eager (an F32
    file within the fp32 tolerance); a quantized file also meets the quantized gate's
-   real-text and decode thresholds in llama.cpp; and llama.cpp's tokenizer (the file's
+   real-text and decode thresholds in llama.cpp (an F32 file of a GELU architecture within
+   fp16's tolerance: ggml computes GELU from an fp16 table); and llama.cpp's tokenizer (the file's
    vocabulary) must give tokenizer.json's tokens on the built-in text.
 
 Used by the export (exports/gguf.py) and by `lightllm verify` (exports/reverify.py)."""
@@ -35,6 +36,7 @@ from light_llm.runtime.geometry import Geometry
 LLAMA_CPP = "llama.cpp"
 PLAIN_LENGTH = 12  # tokens of each random prompt of the llama.cpp checks (shortened to max_seq_len)
 GREEDY_PROMPT, GREEDY_TOKENS = 6, 32
+FP16_TOLERANCE = 2.0 ** -8  # four times the spacing of fp16 values in [1, 2): an fp16-level check
 
 
 def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
@@ -44,6 +46,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     from light_llm.exports.llama_cpp import llama_cpp_missing
     from light_llm.exports.reference import load_reference
     from light_llm.exports.verify import verify_in_turn
+    from light_llm.interop.gguf.config import rope_scaled
+    from light_llm.interop.gguf.file import GGUFFile
     from light_llm.interop.hf_run import hf_run
 
     quantized = thresholds is not None
@@ -51,7 +55,8 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
     reference = Once(lambda: load_reference(folder))
     arch = _architecture(path)
     missing = llama_cpp_missing()
-    if arch.transformers_reads:
+    transformers_reads = arch.transformers_reads and not rope_scaled(GGUFFile(path))
+    if transformers_reads:
         open_run = Once(lambda: hf_run(transformers_gguf_model(path), geometry))
         report = verify_in_turn(reference, open_run, ir, atol=atol, rtol=rtol, quantized=quantized, seed=seed,
                                 on_side=on_side)
@@ -63,21 +68,27 @@ def check_gguf(path: Path, folder, ir, *, atol: float, rtol: float, seed: int,
         report.notes.append("transformers' GGUF loader: the contract of every export"
                             + (" and the quantized gate" if quantized else ""))
     elif missing is not None:
-        raise ExportError(f"{path}: a {arch.name} GGUF file is verified by llama.cpp alone (transformers' GGUF "
+        raise ExportError(f"{path}: this {arch.name} GGUF file is verified by llama.cpp alone (transformers' GGUF "
                           f"reader does not rebuild it from its metadata), and {missing}")
     else:
         report = ParityReport("quantized" if quantized else "fp32", atol, rtol, geometry.cached, seed=seed,
                               depth=ir.num_layers)
         if quantized:
             report.thresholds = thresholds.to_dict()
-        report.notes.append(f"verified by llama.cpp alone: transformers' GGUF reader does not rebuild a {arch.name} "
-                            f"file from its metadata")
+        report.notes.append(f"verified by llama.cpp alone: transformers' GGUF reader does not rebuild this "
+                            f"{arch.name} file from its metadata" + (" (it ignores RoPE scaling)"
+                                                                     if arch.transformers_reads else ""))
     if missing is not None:
         report.notes.append(f"not run in llama.cpp: {missing}")
         return report
     if on_side is not None:
         on_side(LLAMA_CPP)
-    _llama_cpp_checks(report, path, folder, ir, reference, Tolerance(atol, rtol, ir.num_layers), seed, thresholds)
+    tolerance = Tolerance(atol, rtol, ir.num_layers)
+    if arch.fp16_gelu and not quantized:
+        tolerance = Tolerance(max(atol, FP16_TOLERANCE), max(rtol, FP16_TOLERANCE), ir.num_layers)
+        report.notes.append(f"llama.cpp's CPU GELU rounds its input to fp16 and reads a table: its logits are "
+                            f"held to {tolerance.describe()}")
+    _llama_cpp_checks(report, path, folder, ir, reference, tolerance, seed, thresholds)
     return report
 
 

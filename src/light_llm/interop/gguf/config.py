@@ -45,6 +45,8 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
             raise GGUFError(f"{file.path}: metadata key {arch.name}.{name} is missing")
         return value
 
+    if arch.keys:
+        return _own_keys_config(file, arch, required)
     config = {"model_type": arch.model_type, **{field: required(name) for name, field in REQUIRED}}
     heads = config["num_attention_heads"]
     head_dim = key("attention.key_length", config["hidden_size"] // heads)
@@ -54,20 +56,53 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
         "num_key_value_heads": key("attention.head_count_kv", heads),
         "head_dim": head_dim,
         "rope_theta": key("rope.freq_base", 10000.0),
-        "hidden_act": "silu",
+        "hidden_act": arch.hidden_act,
         "tie_word_embeddings": "output.weight" not in file.tensors,
+        **{field: key(name, default) for name, field, default in arch.metadata},
     }
-    if arch.model_type in ("llama", "qwen3"):  # qwen2's q/k/v biases are fixed by its architecture
+    if key("rope.scaling.type", "none") == "linear":
+        config["rope_scaling"] = {"rope_type": "linear", "factor": required("rope.scaling.factor")}
+    if arch.model_type != "qwen2":  # qwen2's q/k/v biases are fixed by its architecture
         config["attention_bias"] = "blk.0.attn_q.bias" in file.tensors
     if arch.model_type == "llama":
         config["mlp_bias"] = "blk.0.ffn_up.bias" in file.tensors
-    return config
+    return config | _gemma2_fields(config)
 
 
-def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float]:
+def _own_keys_config(file: GGUFFile, arch: GGUFArchitecture, required) -> dict[str, Any]:
+    """The config.json of an architecture with keys of its own (gpt2: learned positions,
+    LayerNorm, biases everywhere, GELU)."""
+    return {"model_type": arch.model_type, **{field: required(name) for name, field in arch.keys},
+            "vocab_size": _vocab_size(file), "activation_function": "gelu_new",
+            "tie_word_embeddings": "output.weight" not in file.tensors}
+
+
+def _gemma2_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """What llama.cpp's gemma2 graph fixes that Gemma 2's config.json states: the attention
+    scale 1/sqrt(head_dim), the activation, and no window on any layer where the window
+    spans the whole context (as an export of a model without one writes it)."""
+    if config["model_type"] != "gemma2":
+        return {}
+    fields = {"query_pre_attn_scalar": config["head_dim"], "hidden_activation": config["hidden_act"]}
+    if config["sliding_window"] >= config["max_position_embeddings"]:
+        fields["layer_types"] = ["full_attention"] * config["num_hidden_layers"]
+    return fields
+
+
+def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float | str]:
     """The architecture's metadata keys (with their prefix) of a config.json dict: the
     inverse of `hf_config` (biases and tied embeddings are stated by the tensors)."""
-    return {f"{arch.name}.{name}": config[field] for name, field in REQUIRED + DERIVED}
+    pairs = (arch.keys or REQUIRED + DERIVED) + tuple((name, field) for name, field, _ in arch.metadata)
+    metadata = {f"{arch.name}.{name}": config[field] for name, field in pairs}
+    rope = config.get("rope_parameters") or {}
+    if rope.get("rope_type") == "linear":
+        metadata |= {f"{arch.name}.rope.scaling.type": "linear", f"{arch.name}.rope.scaling.factor": rope["factor"]}
+    return metadata
+
+
+def rope_scaled(file: GGUFFile) -> bool:
+    """The file states RoPE scaling, which transformers' GGUF reader ignores."""
+    return file.get(f"{file.architecture}.rope.scaling.type", "none") != "none"
 
 
 def _check_rope(file: GGUFFile, arch: GGUFArchitecture, key, head_dim: int) -> None:
@@ -80,10 +115,9 @@ def _check_rope(file: GGUFFile, arch: GGUFArchitecture, key, head_dim: int) -> N
         raise GGUFError(f"{file.path}: {arch.name}.rope.dimension_count={rotary} rotates part of each "
                         f"head of {head_dim}; the {arch.model_type} mapping rotates whole heads")
     scaling = key("rope.scaling.type", "none")
-    if scaling != "none":
-        raise GGUFError(f"{file.path}: {arch.name}.rope.scaling.type={scaling!r}: RoPE scaling from GGUF "
-                        f"metadata is not imported (transformers' GGUF reader, the reference that verifies "
-                        f"an import, ignores it); supported: none")
+    if scaling not in ("none", "linear"):
+        raise GGUFError(f"{file.path}: {arch.name}.rope.scaling.type={scaling!r}: light_llm imports RoPE "
+                        f"scaling from GGUF metadata only as a linear factor; supported: none, linear")
     if "rope_freqs.weight" in file.tensors:
         raise GGUFError(f"{file.path}: tensor rope_freqs.weight (per-frequency RoPE factors, llama3-style "
                         f"scaling) is not imported; supported: unscaled RoPE")

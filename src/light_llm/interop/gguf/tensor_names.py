@@ -1,5 +1,6 @@
-"""llama.cpp's tensor names → the Hugging Face *ForCausalLM names of the decoder-only
-families that share Llama's layout (llama, qwen2, qwen3)."""
+"""llama.cpp's tensor names ↔ the Hugging Face *ForCausalLM names of the decoder-only
+families of architectures.py: a shared table (Llama's layout), and an architecture's own
+names (`GGUFArchitecture.tensors`, `.global_tensors`, `.layer_prefix`) before it."""
 
 from __future__ import annotations
 
@@ -27,26 +28,40 @@ LAYER_NAME = re.compile(r"blk\.(\d+)\.(\w+)\.(weight|bias)")
 GLOBAL_NAME = re.compile(r"(\w+)\.(weight|bias)")
 
 
-def hf_name(gguf_name: str) -> str:
-    """The Hugging Face name of a llama.cpp tensor; a name outside the table is returned
-    as it is (and later reported as a tensor the architecture does not explain)."""
+def layer_table(arch) -> dict[str, str]:
+    """llama.cpp layer tensor → Hugging Face layer tensor for `arch`: its own names, then
+    the shared ones that name neither side of its own."""
+    own = dict(arch.tensors)
+    taken = set(own.values())
+    return own | {ours: theirs for ours, theirs in PER_LAYER.items() if ours not in own and theirs not in taken}
+
+
+def global_table(arch) -> dict[str, str]:
+    return GLOBAL | dict(arch.global_tensors)
+
+
+def hf_name(gguf_name: str, arch) -> str:
+    """The Hugging Face name of a llama.cpp tensor of `arch`; a name outside the table is
+    returned as it is (and later reported as a tensor the architecture does not explain)."""
     if match := LAYER_NAME.fullmatch(gguf_name):
         layer, part, kind = match.groups()
-        return f"model.layers.{layer}.{PER_LAYER[part]}.{kind}" if part in PER_LAYER else gguf_name
+        table = layer_table(arch)
+        return f"{arch.layer_prefix}.{layer}.{table[part]}.{kind}" if part in table else gguf_name
     if match := GLOBAL_NAME.fullmatch(gguf_name):
         part, kind = match.groups()
-        return f"{GLOBAL[part]}.{kind}" if part in GLOBAL else gguf_name
+        table = global_table(arch)
+        return f"{table[part]}.{kind}" if part in table else gguf_name
     return gguf_name
 
 
-def gguf_name(hf: str) -> str:
-    """The llama.cpp name of a Hugging Face tensor name (the inverse of `hf_name`)."""
-    for ours, theirs in GLOBAL.items():
+def gguf_name(hf: str, arch) -> str:
+    """The llama.cpp name of a Hugging Face tensor name of `arch` (the inverse of `hf_name`)."""
+    for ours, theirs in global_table(arch).items():
         if hf.startswith(theirs + "."):
             return ours + hf.removeprefix(theirs)
-    if match := re.fullmatch(r"model\.layers\.(\d+)\.(.+)\.(weight|bias)", hf):
+    if match := re.fullmatch(re.escape(arch.layer_prefix) + r"\.(\d+)\.(.+)\.(weight|bias)", hf):
         layer, part, kind = match.groups()
-        found = next((ours for ours, theirs in PER_LAYER.items() if theirs == part), None)
+        found = next((ours for ours, theirs in layer_table(arch).items() if theirs == part), None)
         if found is not None:
             return f"blk.{layer}.{found}.{kind}"
     return hf

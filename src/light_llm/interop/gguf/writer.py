@@ -48,7 +48,7 @@ class Written:
 
 
 def write_gguf(
-    path: Path, architecture: str, metadata: dict[str, int | float], tensors: dict[str, torch.Tensor],
+    path: Path, architecture: str, metadata: dict[str, int | float | str], tensors: dict[str, torch.Tensor],
     vocabulary: GGUFVocabulary, specials: SpecialIds, chat_template: str | None, file_type: str, name: str,
     provenance: dict[str, str],
 ) -> Written:
@@ -61,7 +61,8 @@ def write_gguf(
     writer.add_name(name)
     writer.add_file_type(LlamaFileType[file_type_name].value)
     for key, value in metadata.items():
-        (writer.add_float32 if isinstance(value, float) else writer.add_uint32)(key, value)
+        adds = {str: writer.add_string, float: writer.add_float32, int: writer.add_uint32}
+        adds[type(value)](key, value)
     for key, text in provenance.items():
         writer.add_string(key, text)
     _write_vocabulary(writer, vocabulary, specials, chat_template)

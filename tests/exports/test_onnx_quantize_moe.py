@@ -127,3 +127,13 @@ def test_quantized_fused_export_runs_qmoe(tmp_path, precision, model):
     parity = manifest["parity"]
     assert parity["mode"] == "quantized" and parity["passed"] and parity["greedy_tokens"] == 32
     assert parity["cache_checks"][0]["passed"] and all(check["passed"] for check in parity["text_checks"])
+
+
+def test_a_fused_export_whose_experts_no_block_divides_keeps_the_moe_node_and_notes_it(tmp_path):
+    model = merged(ROWS["gqa-rope-moe-swiglu-bias-shared-gated-first-dense"], {"attention": {"head_dim": 16}})
+    folder = model_folder(tmp_path / "run", model)  # d_model 32: experts of hidden 88
+    result = export_onnx(folder, tmp_path / "onnx", quantize="int4")
+    ops = Counter(node.op_type for node in onnx.load(tmp_path / "onnx" / "model.onnx").graph.node)
+    assert ops["MoE"] == 1 and ops["QMoE"] == 0 and result.parity.passed
+    assert any("blocks.1.ffn.experts.gate_up kept fp32 (MoE node)" in note and "hidden size 88" in note
+               for note in result.notes)

@@ -2,8 +2,8 @@
 model of the same active parameters (one SwiGLU two experts wide), batch 1, 8-token prompt
 then single-token KV-cache steps (exports/decode_speed.py): light_llm eager, ONNX fused
 (onnxruntime's MoE node), ONNX portable (every expert dense, weighted by the gate matrix),
-and int4 of each form (the fused form's MoE node stays fp32; the portable form's expert
-MatMuls become MatMulNBits). Random weights: speed does not depend on training.
+and int4 of each form (the fused form's MoE node becomes onnxruntime's QMoE of int4 experts;
+the portable form's expert MatMuls become MatMulNBits). Random weights: speed does not depend on training.
 
 Every figure is the median of --runs measurements; ratios are against the dense model on
 the same backend and against the dense model's eager decode, measured in this same process.

@@ -121,6 +121,7 @@ def export_onnx(
         files = sorted(item.name for item in staging.iterdir())
     notes = interop.notes + _position_note(geometry)
     notes += lowering_notes(plan, portable) if plan else [f"lowering: {_traced(ir)}"]
+    notes += _kept_fp32(summary)
     return ExportResult("onnx", Path(out_dir), files, report, notes, phases=phases.to_list())
 
 
@@ -252,6 +253,12 @@ def _quantize_record(options, summary) -> dict:
     """light_llm.json's quantize keys: the options, how many weights took each choice, and
     each weight's choice."""
     return {**options.to_dict(), "quantize_choices": summary.counts(), "quantize_weights": summary.weights}
+
+
+def _kept_fp32(summary) -> list[str]:
+    """The weights a quantized export left fp32, and why (an MoE node QMoE cannot take)."""
+    choices = summary.weights.items() if summary is not None else ()
+    return [f"quantize: {name} kept {choice}" for name, choice in choices if choice.startswith("fp32")]
 
 
 def _traced(ir) -> str:

@@ -23,6 +23,7 @@ scales and decode faster, at some cost in accuracy; activations are computed in 
 The graph is read without its external data and each weight is read, quantized and
 dropped one at a time, so the peak memory is one graph plus one tensor, on any graph
 whose weights are initializers (the traced standard-ops graph and the fused one alike).
+The fused form's MoE nodes become QMoE nodes of int4/int8 experts (quantize_moe.py).
 Attention, norms and everything else stay fp32. The nodes' debug metadata (torch.onnx
 stack traces and module names, about 1 kB a node) is left out of the quantized file.
 """
@@ -39,6 +40,7 @@ import numpy as np
 
 from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
 from light_llm.exports.quantize_grid import fit_grid
+from light_llm.exports.quantize_moe import quantize_moe_nodes
 from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, DEFAULT_QUANTIZE_METHOD, QUANTIZE_BLOCK_SIZES
 
 QUANTIZATIONS = ("int8", "int4")
@@ -173,6 +175,9 @@ class _Pass:
             del node.metadata_props[:]
         del self.graph.node[:]
         self.graph.node.extend(self.prologue + nodes)
+        quantize_moe_nodes(self.graph, self._array, self.options.bits, self.options.block_size,
+                           GPTQ_SCALE_RULE if self.options.method == "gptq" else self.options.method,
+                           ACCURACY_LEVEL, self._record)
         self._drop_unused()
         self._read_external_data()
         if not any(entry.domain == MS_DOMAIN for entry in self.model.opset_import):

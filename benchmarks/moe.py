@@ -10,8 +10,11 @@ the same backend and against the dense model's eager decode, measured in this sa
 
     .venv/bin/python benchmarks/moe.py [--runs 5] [--threads 2]
 
-(onnxruntime-genai's builder builds gpt-oss and PhiMoE, not a Mixtral-like model of this
-size; it is not measured here.)
+onnxruntime-genai's builder is not measured: of the mixtures of experts it builds, gpt-oss
+only from the released MXFP4 checkpoint (its loader reads `experts.gate_up_proj_blocks`;
+tried on a random-weight fp32 `GptOssForCausalLM` folder: "Original GPT-OSS MXFP4 tensor
+… was not found"), which light_llm refuses to import, and PhiMoE, which light_llm does not
+import; it builds no Mixtral-like model.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 from torch_targets_matrix import ROWS, merged, model_folder
 
 from light_llm.exports.onnx import export_onnx
-from light_llm.exports.onnx_lowering.moe import FUSED_VARIANTS
+from light_llm.exports.onnx_lowering.options import moe_gating
 from light_llm.runtime.geometry import Geometry
 
 ONNX_ROWS = dict(ROWS) | {
@@ -72,7 +72,7 @@ def test_onnx_export_matches_eager(tmp_path, row, variant):
     moe = ONNX_ROWS[row].get("ffn", {}).get("moe")
     if moe is not None:  # onnxruntime's MoE node for SwiGLU experts in the fused form, else dense experts
         sparse = geometry.num_layers - moe.get("first_dense_layers", 0)
-        fused = form == "fused" and ONNX_ROWS[row]["ffn"]["variant"] in FUSED_VARIANTS
+        fused = form == "fused" and moe_gating(ONNX_ROWS[row]["ffn"]["variant"]) is not None
         assert (ops.count("MoE"), ops.count("ScatterElements")) == ((sparse, 0) if fused else (0, sparse))
     domains = {node.domain for node in graph.node}
     assert domains <= {""} if form == "portable" else "com.microsoft" in domains

@@ -16,6 +16,12 @@ def fused(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str
         "QuickGelu", gate, scope=scope, domain=MS_DOMAIN, alpha=ffn_ir.swiglu_alpha))
 
 
+def moe_gating(ffn_ir) -> dict:
+    """onnxruntime's MoE node computes min(g, L)·σ(α·min(g, L))·(clamp(u, −L, L) + β): this
+    variant is α, L and β = 1 (the option table's onnx_moe_gating)."""
+    return dict(activation_alpha=ffn_ir.swiglu_alpha, activation_beta=1.0, swiglu_limit=ffn_ir.swiglu_limit)
+
+
 def portable(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:
     def gate_activation(gate: str, scope: str) -> str:
         scaled = g.op("Mul", gate, g.constant(ffn_ir.swiglu_alpha, np.float32), scope=scope)

@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from light_llm.exports.onnx_lowering import options
 from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
 from light_llm.exports.onnx_lowering.ffn import ffn
 from light_llm.exports.onnx_lowering.linear import linear
 from light_llm.exports.onnx_lowering.weights import Weights
 
-FUSED_VARIANTS = ("swiglu", "clamped_swiglu")  # what onnxruntime's CPU MoE kernel computes
 
 
-def swiglu_attributes(ffn_ir) -> dict:
-    """The MoE node's activation attributes for the experts' variant."""
-    if ffn_ir.variant == "clamped_swiglu":
-        return dict(activation_alpha=ffn_ir.swiglu_alpha, activation_beta=1.0, swiglu_limit=ffn_ir.swiglu_limit)
+def swiglu_gating(ffn_ir) -> dict:
+    """The MoE node's attributes for `swiglu` experts (the option table's onnx_moe_gating)."""
     return dict(activation_alpha=1.0, activation_beta=0.0)
 
 
@@ -61,7 +59,8 @@ def gate_matrix(g: GraphBuilder, logits: str, moe, scope: str) -> str:
 
 
 def fused_moe(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) -> str:
-    if ffn_ir.variant not in FUSED_VARIANTS:
+    gating = options.moe_gating(ffn_ir.variant)
+    if gating is None:
         return portable_moe(g, weights, prefix, ffn_ir, x)
     scope, moe = f"/{prefix}", ffn_ir.moe
     experts = [f"{prefix}.experts.{index}" for index in range(moe.experts)]
@@ -80,7 +79,7 @@ def fused_moe(g: GraphBuilder, weights: Weights, prefix: str, ffn_ir, x: str) ->
                                   np.stack([weights.tensor(f"{e}.down_proj.bias") for e in experts]))
     routed = g.declare_float(g.op(
         "MoE", *inputs, scope=scope, domain=MS_DOMAIN, k=moe.experts_per_token, activation_type="swiglu",
-        swiglu_fusion=1, normalize_routing_weights=int(moe.normalized), **swiglu_attributes(ffn_ir)))
+        swiglu_fusion=1, normalize_routing_weights=int(moe.normalized), **gating(ffn_ir)))
     return with_shared(g, weights, prefix, ffn_ir, x, routed)
 
 

@@ -40,6 +40,13 @@ def mixture_of_experts(portable: bool) -> Any:
     return _resolved(MIXTURE_OF_EXPERTS.onnx, portable, "the mixture of experts")
 
 
+def moe_gating(variant: str) -> Any | None:
+    """(FFNIR) → the MoE node's activation attributes for experts of `variant`; None where
+    onnxruntime's MoE node cannot compute the variant (its experts take the portable form)."""
+    path = entry(FFN_VARIANTS, variant, "FFN variant").onnx_moe_gating
+    return None if path is None else resolve_path(path)
+
+
 def norm(type_: str, portable: bool) -> Any:
     return _resolved(entry(NORMS, type_, "norm").onnx, portable, f"norm {type_!r}")
 

@@ -87,6 +87,7 @@ class FFNVariant:
     activation_choices: tuple[str, ...] = ()  # with a fixed one: others ffn.activation may pick
     onnx: ONNXLowering | None = None  # (g, weights, prefix, FFNIR, x) → output
     options: tuple[str, ...] = ()  # keys of model.ffn only this variant reads
+    onnx_moe_gating: str | None = None  # (FFNIR) → onnxruntime MoE node's SwiGLU attributes; None: portable experts
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ for _entry in (
 
 for _entry in (
     FFNVariant("swiglu", "SiLU(gate)·up then down", f"{_FFN}:GatedFFN", 3, activation="silu",
-               onnx=ONNXLowering.both(f"{_ONNX}.ffn:gated")),
+               onnx=ONNXLowering.both(f"{_ONNX}.ffn:gated"), onnx_moe_gating=f"{_ONNX}.moe:swiglu_gating"),
     FFNVariant("geglu", "GELU(gate)·up then down (ffn.activation: gelu or gelu_tanh)",
                f"{_FFN}:GatedFFN", 3, activation="gelu", activation_choices=("gelu_tanh",),
                onnx=ONNXLowering.both(f"{_ONNX}.ffn:gated")),
@@ -228,6 +229,7 @@ for _entry in (
         "light_llm.models.transformer.clamped_swiglu:ClampedSwiGLU", 3, activation="silu",
         onnx=ONNXLowering(f"{_ONNX}.clamped_swiglu:fused", f"{_ONNX}.clamped_swiglu:portable"),
         options=("swiglu_alpha", "swiglu_limit"),
+        onnx_moe_gating=f"{_ONNX}.clamped_swiglu:moe_gating",
     ),
 ):
     register(FFN_VARIANTS, _entry)

@@ -23,6 +23,8 @@ from torch_targets_matrix import merged, model_folder
 from light_llm.exports.quantize import QuantizeOptions, quantize_in_place
 from light_llm.exports.quantize_blocks import quantize_rows
 from light_llm.exports.quantize_grid import fit_grid
+from light_llm.generation.eager import load_eager
+from light_llm.runtime.generator import generate_ids
 
 GRIDS = {"q8_0": GGMLQuantizationType.Q8_0, "q4_0": GGMLQuantizationType.Q4_0, "q4_1": GGMLQuantizationType.Q4_1}
 
@@ -282,6 +284,8 @@ def test_nothing_is_promoted_when_no_weight_fits_the_share(tmp_path):
 
 
 def test_a_mixed_gptq_export_promotes_its_largest_output_errors_and_passes_the_gate(tmp_path):
+    from test_onnx_genai import NEW_TOKENS, PROMPT, genai_greedy  # skips where onnxruntime-genai is missing
+
     out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="gptq",
                    quantize_int8_share=0.25)[1]
     manifest = json.loads((out / "light_llm.json").read_text())
@@ -296,3 +300,15 @@ def test_a_mixed_gptq_export_promotes_its_largest_output_errors_and_passes_the_g
     model = onnx.load(str(out / "model.onnx"))
     assert {helper.get_node_attr_value(node, "bits") for node in model.graph.node
             if node.op_type == "MatMulNBits"} == {4, 8}
+    run = out.parent / "run"
+    eager = load_eager(run)
+    expected = generate_ids(eager.run, eager.geometry, [PROMPT], max_new_tokens=NEW_TOKENS)[0]
+    assert genai_greedy(out, PROMPT, NEW_TOKENS) == expected  # onnxruntime-genai runs it, as fp32 decides
+
+
+def test_an_int8_share_of_an_int8_export_is_refused():
+    from light_llm.exports.quantize import check_quantization
+    from light_llm.exports.result import ExportError
+
+    with pytest.raises(ExportError, match=r"^a quantize int8 share applies to int4 exports only \(quantize is int8\)$"):
+        check_quantization("int8", int8_share=0.2)

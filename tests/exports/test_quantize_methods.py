@@ -312,3 +312,18 @@ def test_an_int8_share_of_an_int8_export_is_refused():
 
     with pytest.raises(ExportError, match=r"^a quantize int8 share applies to int4 exports only \(quantize is int8\)$"):
         check_quantization("int8", int8_share=0.2)
+
+
+@pytest.mark.parametrize(("loud", "promoted"), [("x", {"a"}), ("h", {"b", "c"})])
+def test_under_gptq_the_weights_whose_inputs_are_loudest_are_kept_at_8_bits(tmp_path, loud, promoted):
+    """The same weights, measured against their inputs' Gram matrices: the ones reading
+    the input 100× louder add the most output error and are promoted."""
+    rng = np.random.default_rng(6)
+    weights = {name: _stored(rng.standard_normal(shape).astype(np.float32) * 0.1)
+               for name, shape in (("a", (64, 96)), ("b", (32, 64)), ("c", (32, 64)))}
+    grams = {name: np.eye(size, dtype=np.float32) * (1e4 if name == loud else 1.0)
+             for name, size in (("x", 96), ("h", 64))}
+    options = QuantizeOptions(method="gptq", int8_share=0.6, calibration=lambda inputs, path: grams)
+    _, summary, _ = _quantized_error(tmp_path / "q", weights, options)
+    assert summary.sensitivity["measure"] == "output"
+    assert summary.weights == {name: f"int{8 if name in promoted else 4} gptq" for name in weights}

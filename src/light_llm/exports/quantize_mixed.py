@@ -37,7 +37,7 @@ def rounding_error(rows: np.ndarray, block_size: int, scale_rule: str, gram: np.
     if gram is None:
         return float(np.square(delta).sum() / max(np.square(rows).sum(), np.finfo(np.float32).tiny))
     delta = delta.astype(np.float64)
-    return float(np.einsum("nk,kj,nj->", delta, gram.astype(np.float64), delta) / rows.size)
+    return float(((delta @ gram.astype(np.float64)) * delta).sum() / rows.size)
 
 
 def most_sensitive(measured: list[Sensitivity], share: float) -> list[str]:

@@ -39,14 +39,16 @@ from inference import DRIVERS, Graph, build_with_builder, cpu_name, measure, set
 from off_grid import off_grid_folder
 from real_model import consecutive, english_ids, graph_logits, model_shape, never_stop, real_model_folder, versions
 
-# name → (block size, method, grid fit, embedding bits: 0 the int4 of the rest)
-CONFIGS: dict[str, tuple[int, str, bool, int]] = {
-    "grid fit, block 32": (32, "symmetric", True, 0),
-    "grid fit, block 32, embedding int4": (32, "symmetric", True, 4),
-    "grid fit, block 32, embedding int4 asymmetric": (32, "asymmetric", True, 4),
-    **{f"{method}, block {block}": (block, method, False, 0)
+# name → (block size, method, grid fit, embedding bits: 0 the int4 of the rest, int8 share)
+CONFIGS: dict[str, tuple[int, str, bool, int, float]] = {
+    "grid fit, block 32": (32, "symmetric", True, 0, 0.0),
+    "grid fit, block 32, embedding int4": (32, "symmetric", True, 4, 0.0),
+    "grid fit, block 32, embedding int4 asymmetric": (32, "asymmetric", True, 4, 0.0),
+    **{f"{method}, block {block}": (block, method, False, 0, 0.0)
        for block in (32, 64, 128) for method in ("symmetric", "asymmetric", "gptq")},
-    **{f"gptq, block {block}, embedding int8": (block, "gptq", False, 8) for block in (32, 128)},
+    **{f"gptq, block {block}, embedding int8": (block, "gptq", False, 8, 0.0) for block in (32, 128)},
+    **{f"{method}, block {block}, int8 share 0.25": (block, method, False, 0, 0.25)
+       for block in (32, 128) for method in ("asymmetric", "gptq")},
 }
 BUILDER_BLOCKS = (32, 128)
 MODELS = ("smollm2", "off-grid")
@@ -88,8 +90,8 @@ def quantized(work: Path, fp32: Path, name: str) -> tuple[Path, float]:
     if out.exists():
         return out, json.loads(timing.read_text())["seconds"]
     print(f"quantizing {name} …", flush=True)
-    block, method, grid_fit, embedding_bits = CONFIGS[name]
-    options = QuantizeOptions("int4", block, method, grid_fit, embedding_bits)
+    block, method, grid_fit, embedding_bits, int8_share = CONFIGS[name]
+    options = QuantizeOptions("int4", block, method, grid_fit, embedding_bits, int8_share)
     with staged_folder(out) as staging:
         for item in fp32.iterdir():
             if item.is_file() and not item.name.startswith("model.onnx"):

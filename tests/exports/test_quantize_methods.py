@@ -23,6 +23,8 @@ from torch_targets_matrix import merged, model_folder
 from light_llm.exports.quantize import QuantizeOptions, quantize_in_place
 from light_llm.exports.quantize_blocks import quantize_rows
 from light_llm.exports.quantize_grid import fit_grid
+from light_llm.generation.eager import load_eager
+from light_llm.runtime.generator import generate_ids
 
 GRIDS = {"q8_0": GGMLQuantizationType.Q8_0, "q4_0": GGMLQuantizationType.Q4_0, "q4_1": GGMLQuantizationType.Q4_1}
 
@@ -134,6 +136,7 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq"),
     ("--quantize-embedding", "int2", "quantize embedding 'int2': allowed: same, int8, int4"),
+    ("--quantize-int8-share", "1.5", "quantize int8 share 1.5: a share of the weights from 0 to 1"),
 ])
 def test_an_unknown_method_or_embedding_precision_is_one_line(cli, tmp_path, flag, value, message):  # noqa: F811
     model_folder(tmp_path / "run", LLAMA)
@@ -243,3 +246,84 @@ def test_an_int4_embedding_rounds_a_q8_0_grid_head_to_4_bits(tmp_path, embedding
     actual = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
     error = np.abs(actual - expected).max() / np.abs(expected).max()
     assert error_bound / 20 < error < error_bound if embedding_bits else error < error_bound
+
+
+def _heavy_tailed(rng, shape) -> np.ndarray:
+    """Weights whose blocks each hold a few large values: 4-bit rounding flattens the rest."""
+    values = rng.standard_normal(shape).astype(np.float32) * 0.1
+    values[rng.random(shape) < 0.05] *= 40
+    return values
+
+
+@pytest.mark.parametrize("planted", ["a", "c"])
+def test_the_weight_most_sensitive_to_rounding_is_kept_at_8_bits(tmp_path, planted):
+    rng = np.random.default_rng(4)
+    rows = {"a": rng.standard_normal((64, 96)).astype(np.float32) * 0.1,
+            "b": rng.standard_normal((32, 64)).astype(np.float32) * 0.1,
+            "c": rng.standard_normal((32, 64)).astype(np.float32) * 0.1}
+    rows[planted] = _heavy_tailed(rng, rows[planted].shape)
+    weights = {name: _stored(value) for name, value in rows.items()}
+    share = 0.6 if planted == "a" else 0.2  # a: 6144 of 10240 parameters; b, c: 2048 each
+    mixed_error, summary, model = _quantized_error(tmp_path / "mixed", weights,
+                                                   QuantizeOptions(method="asymmetric", int8_share=share))
+    plain_error, _, _ = _quantized_error(tmp_path / "plain", weights, QuantizeOptions(method="asymmetric"))
+    errors = summary.sensitivity["errors"]
+    assert summary.sensitivity["measure"] == "relative" and max(errors, key=errors.get) == planted
+    assert summary.weights == {name: f"int{8 if name == planted else 4} asymmetric" for name in rows}
+    bits = {node.input[1]: helper.get_node_attr_value(node, "bits") for node in model.graph.node
+            if node.op_type == "MatMulNBits"}
+    assert bits == {f"{name}_Q{8 if name == planted else 4}": 8 if name == planted else 4 for name in rows}
+    assert mixed_error < 0.8 * plain_error
+
+
+def test_nothing_is_promoted_when_no_weight_fits_the_share(tmp_path):
+    weights = {name: _stored(np.random.default_rng(5).standard_normal(shape).astype(np.float32))
+               for name, shape in (("a", (64, 96)), ("b", (32, 64)), ("c", (32, 64)))}
+    _, summary, _ = _quantized_error(tmp_path / "q", weights, QuantizeOptions(method="symmetric", int8_share=0.1))
+    assert set(summary.weights.values()) == {"int4 symmetric"} and len(summary.sensitivity["errors"]) == 3
+
+
+def test_a_mixed_gptq_export_promotes_its_largest_output_errors_and_passes_the_gate(tmp_path):
+    from test_onnx_genai import NEW_TOKENS, PROMPT, genai_greedy  # skips where onnxruntime-genai is missing
+
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="gptq",
+                   quantize_int8_share=0.25)[1]
+    manifest = json.loads((out / "light_llm.json").read_text())
+    assert manifest["parity"]["passed"] and manifest["quantize_int8_share"] == 0.25
+    sensitivity = manifest["quantize_sensitivity"]
+    assert sensitivity["measure"] == "output"
+    promoted = {name for name, choice in manifest["quantize_weights"].items() if choice == "int8 gptq"}
+    errors = sensitivity["errors"]
+    kept = set(errors) - promoted
+    assert max(errors, key=errors.get) in promoted and kept  # each weight is well under a quarter of them all
+    assert np.mean([errors[name] for name in promoted]) > 2 * np.mean([errors[name] for name in kept])
+    model = onnx.load(str(out / "model.onnx"))
+    assert {helper.get_node_attr_value(node, "bits") for node in model.graph.node
+            if node.op_type == "MatMulNBits"} == {4, 8}
+    run = out.parent / "run"
+    eager = load_eager(run)
+    expected = generate_ids(eager.run, eager.geometry, [PROMPT], max_new_tokens=NEW_TOKENS)[0]
+    assert genai_greedy(out, PROMPT, NEW_TOKENS) == expected  # onnxruntime-genai runs it, as fp32 decides
+
+
+def test_an_int8_share_of_an_int8_export_is_refused():
+    from light_llm.exports.quantize import check_quantization
+    from light_llm.exports.result import ExportError
+
+    with pytest.raises(ExportError, match=r"^a quantize int8 share applies to int4 exports only \(quantize is int8\)$"):
+        check_quantization("int8", int8_share=0.2)
+
+
+@pytest.mark.parametrize(("loud", "promoted"), [("x", {"a"}), ("h", {"b", "c"})])
+def test_under_gptq_the_weights_whose_inputs_are_loudest_are_kept_at_8_bits(tmp_path, loud, promoted):
+    """The same weights, measured against their inputs' Gram matrices: the ones reading
+    the input 100× louder add the most output error and are promoted."""
+    rng = np.random.default_rng(6)
+    weights = {name: _stored(rng.standard_normal(shape).astype(np.float32) * 0.1)
+               for name, shape in (("a", (64, 96)), ("b", (32, 64)), ("c", (32, 64)))}
+    grams = {name: np.eye(size, dtype=np.float32) * (1e4 if name == loud else 1.0)
+             for name, size in (("x", 96), ("h", 64))}
+    options = QuantizeOptions(method="gptq", int8_share=0.6, calibration=lambda inputs, path: grams)
+    _, summary, _ = _quantized_error(tmp_path / "q", weights, options)
+    assert summary.sensitivity["measure"] == "output"
+    assert summary.weights == {name: f"int{8 if name in promoted else 4} gptq" for name in weights}

@@ -39,6 +39,7 @@ def export_onnx(
     quantize_grid_fit: bool | None = None,
     quantize_embedding: str | None = None,
     quantize_calibration_text: Path | None = None,
+    quantize_int8_share: float | None = None,
     atol: float | None = None,
     rtol: float | None = None,
     seed: int = 0,
@@ -55,7 +56,8 @@ def export_onnx(
     ONNXRUNTIME_VERSIONS, default the oldest): the onnxruntime the fused graph may require
     ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
     of int8/int4 (16 to 256); `quantize_method`, `quantize_grid_fit` and `quantize_embedding`
-    (same or int8): how the codes are chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file.
+    (same or int8): how the codes are chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file;
+    `quantize_int8_share`: of the MatMul weights, the most sensitive kept at 8 bits in an int4 export.
     `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
@@ -82,15 +84,16 @@ def export_onnx(
         options = QuantizeOptions(
             quantize, quantize_block_size or defaults.quantize_block_size, quantize_method or defaults.quantize_method,
             defaults.quantize_grid_fit if quantize_grid_fit is None else quantize_grid_fit,
-            _embedding_bits(quantize_embedding or defaults.quantize_embedding))
-        check_quantization(options.precision, options.block_size, options.method)
+            _embedding_bits(quantize_embedding or defaults.quantize_embedding),
+            _int8_share(quantize, quantize_int8_share, defaults.quantize_int8_share))
+        check_quantization(options.precision, options.block_size, options.method, options.int8_share)
         calibration_text = quantize_calibration_text or defaults.quantize_calibration_text
         if calibration_text is not None and options.method != "gptq":
             raise ExportError("a quantize calibration text applies to the gptq method only")
     elif any(option is not None for option in (quantize_block_size, quantize_method, quantize_grid_fit,
-                                               quantize_embedding, quantize_calibration_text)):
-        raise ExportError("a quantize block size, method, grid fit, embedding or calibration text applies to int8 "
-                          "and int4 exports only (quantize is none)")
+                                               quantize_embedding, quantize_calibration_text, quantize_int8_share)):
+        raise ExportError("a quantize block size, method, grid fit, embedding, calibration text or int8 share "
+                          "applies to int8 and int4 exports only (quantize is none)")
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
@@ -153,6 +156,12 @@ def _write_graph(folder, ir, geometry: Geometry, path: Path, opset: int, options
     with phases.phase(f"quantize {options.precision}") as advance:
         summary = quantize_in_place(path, options, on_weight=advance)
     return summary
+
+
+def _int8_share(quantize: str, named: float | None, spec: float) -> float:
+    """The share of weights at 8 bits: as named, else the spec's where the export is int4
+    (an int8 export of an int4 spec takes none)."""
+    return named if named is not None else spec if quantize == "int4" else 0.0
 
 
 def _embedding_bits(choice: str) -> int:
@@ -251,8 +260,9 @@ def _manifest(folder, ir, geometry, opset, options, summary, interop, report, st
 
 def _quantize_record(options, summary) -> dict:
     """light_llm.json's quantize keys: the options, how many weights took each choice, and
-    each weight's choice."""
-    return {**options.to_dict(), "quantize_choices": summary.counts(), "quantize_weights": summary.weights}
+    each weight's choice (and, with an int8 share, each weight's measured sensitivity)."""
+    record = {**options.to_dict(), "quantize_choices": summary.counts(), "quantize_weights": summary.weights}
+    return record | ({"quantize_sensitivity": summary.sensitivity} if summary.sensitivity else {})
 
 
 def _kept_fp32(summary) -> list[str]:

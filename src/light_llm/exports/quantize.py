@@ -16,7 +16,10 @@ scales and decode faster, at some cost in accuracy; activations are computed in 
   "asymmetric", with zero points), unless the grid fit (quantize_grid.py) finds the weight
   on a GGUF grid: then its exact codes, at that grid's bits (Q8_0: 8 bits in an int4
   export), and for Q4_1 an offset per block: the MatMulNBits is followed by a MatMul of
-  the input's block sums by the offsets, added to its output.
+  the input's block sums by the offsets, added to its output;
+- mixed precision (`int8_share`, int4 only): the MatMul weights off a grid whose 4-bit
+  rounding costs the most error per byte (quantize_mixed.py) kept at 8 bits, up to that
+  share of those weights' parameters (the embedding and a tied LM head aside: `embedding_bits`).
 
 `QuantizeSummary.weights` records each weight's choice (light_llm.json "quantize_weights").
 
@@ -40,6 +43,7 @@ import numpy as np
 
 from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
 from light_llm.exports.quantize_grid import fit_grid
+from light_llm.exports.quantize_mixed import Sensitivity, most_sensitive, rounding_error
 from light_llm.exports.quantize_moe import quantize_moe_nodes
 from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, DEFAULT_QUANTIZE_METHOD, QUANTIZE_BLOCK_SIZES
 
@@ -57,7 +61,8 @@ class QuantizeOptions:
     """How each weight is quantized: `precision` int4/int8, `block_size` weights per scale,
     `method` (METHODS), `grid_fit`: exact codes for weights on a GGUF grid; `embedding_bits`:
     of the embedding and a tied LM head (0: the precision's, or its grid's; named, they win
-    over a grid of more bits); `calibration`
+    over a grid of more bits); `int8_share`: of the other MatMul weights' parameters, the
+    most sensitive kept at 8 bits in an int4 export; `calibration`
     (gptq): (the MatMul inputs' names, the fp32 graph) → their Gram matrices XᵀX
     (quantize_calibration.py)."""
 
@@ -66,6 +71,7 @@ class QuantizeOptions:
     method: str = DEFAULT_QUANTIZE_METHOD
     grid_fit: bool = True
     embedding_bits: int = 0  # the embedding's and a tied LM head's bits; 0: the precision's
+    int8_share: float = 0.0  # of the MatMul weights' parameters (int4): the most sensitive at 8 bits
     calibration: Callable[[list[str], Path], dict[str, np.ndarray]] | None = field(default=None, compare=False)
     calibration_source: str = ""  # what the calibration read, for light_llm.json
 
@@ -76,7 +82,8 @@ class QuantizeOptions:
     def to_dict(self) -> dict:
         record = {"quantize": self.precision, "quantize_block_size": self.block_size,
                   "quantize_method": self.method, "quantize_grid_fit": self.grid_fit,
-                  "quantize_embedding": f"int{self.embedding_bits or self.bits}"}
+                  "quantize_embedding": f"int{self.embedding_bits or self.bits}",
+                  "quantize_int8_share": self.int8_share}
         return record | ({"quantize_calibration": self.calibration_source} if self.calibration_source else {})
 
 
@@ -86,6 +93,7 @@ class QuantizeSummary:
     gathers: int = 0  # Gather nodes now GatherBlockQuantized
     shared: int = 0  # of those gathers, reading a MatMul's quantized weight (tied)
     weights: dict[str, str] = field(default_factory=dict)  # source initializer → "int4 asymmetric", "int8 q8_0 grid"…
+    sensitivity: dict = field(default_factory=dict)  # int8_share: {"measure": …, "errors": {weight: error per parameter}}
 
     def counts(self) -> dict[str, int]:
         """How many weights took each choice."""
@@ -98,7 +106,7 @@ def quantize(source: Path, target: Path, options: QuantizeOptions, on_weight=Non
     `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
     import onnx
 
-    check_quantization(options.precision, options.block_size, options.method)
+    check_quantization(options.precision, options.block_size, options.method, options.int8_share)
     model = onnx.load(str(source), load_external_data=False)
     summary = _Pass(model, Path(source), options, on_weight).run()
     _save(model, Path(target))
@@ -106,7 +114,7 @@ def quantize(source: Path, target: Path, options: QuantizeOptions, on_weight=Non
 
 
 def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE,
-                       method: str = DEFAULT_QUANTIZE_METHOD) -> None:
+                       method: str = DEFAULT_QUANTIZE_METHOD, int8_share: float = 0.0) -> None:
     from light_llm.exports.result import ExportError
 
     if precision not in QUANTIZATIONS:
@@ -115,6 +123,10 @@ def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_
         raise ExportError(f"quantize block size {block_size}: allowed: {', '.join(map(str, QUANTIZE_BLOCK_SIZES))}")
     if method not in METHODS:
         raise ExportError(f"quantize method {method!r}: allowed: {', '.join(METHODS)}")
+    if not 0.0 <= int8_share <= 1.0:
+        raise ExportError(f"quantize int8 share {int8_share:g}: a share of the weights from 0 to 1")
+    if int8_share and precision != "int4":
+        raise ExportError(f"a quantize int8 share applies to int4 exports only (quantize is {precision})")
 
 
 def quantize_in_place(path: Path, options: QuantizeOptions, on_weight=None) -> QuantizeSummary:
@@ -153,6 +165,7 @@ class _Pass:
         self.prologue: list = []  # Reshape nodes of shared weights, run first
         self.grams: dict[str, np.ndarray] | None = None  # gptq: XᵀX of each MatMul input, once one is needed
         self.matmuls: list = []
+        self.promoted: set[str] = set()  # weights kept at 8 bits (int8_share)
 
     def run(self) -> QuantizeSummary:
         import onnx
@@ -164,6 +177,8 @@ class _Pass:
                    if node.op_type == "MatMul" and node.domain in ("", "ai.onnx")]
         gathers = [index for index, node in enumerate(self.graph.node) if node.op_type == "Gather"]
         self.matmuls = [self.graph.node[index] for index in matmuls]
+        if self.options.int8_share:
+            self.promoted = self._most_sensitive(shapes)
         for done, index in enumerate(matmuls + gathers, 1):  # MatMuls first: a tied Gather reuses their codes
             node = self.graph.node[index]
             replaced[index] = self._matmul(node, shapes) if node.op_type == "MatMul" else self._gather(node)
@@ -248,8 +263,7 @@ class _Pass:
         key = f"{source}:{'rows' if rows_stored else 'columns'}"
         if key in self.quantized:
             return self.quantized[key]
-        matrix = self._array(source)
-        rows = matrix if rows_stored else np.ascontiguousarray(matrix.T)
+        rows = self._rows(source, rows_stored)
         content = _content_key(rows) if rows.shape in embedding_shapes else None
         weight = self._codes(source, rows, activation=activation, embedding=rows.shape in embedding_shapes)
         written = self._write(f"{source}_Q{weight.bits}", weight)
@@ -326,17 +340,47 @@ class _Pass:
             self.grams = {} if self.options.calibration is None else self.options.calibration(inputs, self.source)
         return self.grams
 
+    def _most_sensitive(self, embedding_shapes: set[tuple]) -> set[str]:
+        """The MatMul weights kept at 8 bits (quantize_mixed.py): of those off a grid and not
+        the embedding's shape, measured against their input's Gram matrix where gptq
+        calibrated every one, else by their relative error; recorded in the summary."""
+        candidates: dict[str, tuple[bool, str]] = {}  # source → (stored as [N, K], its input)
+        for node in self.matmuls:
+            source, rows_stored = self._matmul_weight(node)
+            if source is not None and source not in candidates:
+                candidates[source] = (rows_stored, node.input[0])
+        block_size, rule = self.options.block_size, GPTQ_SCALE_RULE if self.options.method == "gptq" else self.options.method
+        off_grid = {}
+        for source, (rows_stored, activation) in candidates.items():
+            rows = self._rows(source, rows_stored)
+            if rows.shape not in embedding_shapes and not (self.options.grid_fit and fit_grid(rows, block_size)):
+                off_grid[source] = (rows_stored, activation)
+        grams = self._grams() if off_grid and self.options.method == "gptq" else {}
+        output = bool(off_grid) and all(activation in grams for _, activation in off_grid.values())
+        measured = [Sensitivity(source, rounding_error(self._rows(source, rows_stored), block_size, rule,
+                                                       grams[activation] if output else None),
+                                int(np.prod(self.initializers[source].dims)))
+                    for source, (rows_stored, activation) in off_grid.items()]
+        self.summary.sensitivity = {"measure": "output" if output else "relative",
+                                    "errors": {weight.name: weight.error for weight in measured}}
+        return set(most_sensitive(measured, self.options.int8_share))
+
+    def _rows(self, source: str, rows_stored: bool) -> np.ndarray:
+        matrix = self._array(source)
+        return matrix if rows_stored else np.ascontiguousarray(matrix.T)
+
     def _codes(self, source: str, rows: np.ndarray, offsets: bool = True, activation: str = "",
                embedding: bool = False) -> BlockQuantized:
         """`rows` [N, K] quantized as the options say (the grid fit first, where it finds a
         grid: without `offsets`, a grid that needs them is not taken; gptq where the rows'
         `activation` was calibrated, else its scale rule alone; an `embedding`'s rows, the
-        tied LM head's too, at the options' embedding bits); the choice goes to the summary
-        under `source`."""
+        tied LM head's too, at the options' embedding bits; a weight of `self.promoted` at 8
+        bits); the choice goes to the summary under `source`."""
         from light_llm.exports.quantize_gptq import gptq_rows
 
         options = self.options
         bits = options.embedding_bits if embedding and options.embedding_bits else options.bits
+        bits = 8 if source in self.promoted else bits
         fitted = fit_grid(rows, options.block_size) if options.grid_fit else None
         if embedding and options.embedding_bits and fitted is not None and fitted[1].bits > options.embedding_bits:
             fitted = None  # the embedding's named bits win over its grid's (a Q8_0 head at 4 bits)

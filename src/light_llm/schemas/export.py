@@ -78,6 +78,13 @@ class ExportConfig(SpecModel):
         "per bit for a small vocabulary) or int4 (even where they lie on an 8-bit grid: a 4-bit head decodes "
         "faster).",
     )
+    quantize_int8_share: Number(ge=0.0, le=1.0) = Field(
+        0.0,
+        description="In an int4 export, the share of the MatMul weights' parameters (the embedding and a tied LM "
+        "head aside) kept at int8: those whose 4-bit rounding costs the most error per byte, measured on the "
+        "calibration text's activations under gptq, else by their relative rounding error. Those weights' "
+        "bytes grow by about this share.",
+    )
     quantize_grid_fit: bool = Field(
         True,
         description="Weights that lie exactly on a GGUF grid (Q8_0, Q4_0, Q4_1 in blocks of 32: an imported "

@@ -59,6 +59,10 @@ ATTENTION_BIAS = lambda ir: block(ir).attention.bias  # noqa: E731
 FFN_BIAS = lambda ir: block(ir).ffn.bias  # noqa: E731
 LM_HEAD_BIAS = lambda ir: ir.lm_head_bias  # noqa: E731
 
+WINDOWED_MASK = Need("model.attention.mask_type", MASK, ("causal", "sliding_window"))
+NO_ATTENTION_BIAS = Need("model.attention.bias", ATTENTION_BIAS, (False,))
+NO_FFN_BIAS = Need("model.ffn.bias", FFN_BIAS, (False,))
+
 
 class HFConfigFields(BaseModel):
     """The fields of a config.json an architecture reads, with their types; other fields

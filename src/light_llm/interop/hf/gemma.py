@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import PositiveInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
-from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, activation, block
+from light_llm.interop.hf.base import MASK, NO_FFN_BIAS, HFConfigError, Need, activation, block
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -39,7 +39,7 @@ GEMMA_BASE_NEEDS = tuple(need for need in LLAMA_NEEDS if need.path != "model.emb
     # transformers turns a Gemma hidden_act "gelu" into the tanh approximation: exact GELU
     # cannot be written.
     Need("model.ffn.activation", ffn_activation, ("gelu_tanh", "silu")),
-    Need("model.ffn.bias", FFN_BIAS, (False,)),
+    NO_FFN_BIAS,
     bias_need(False, True),
     QK_NORM_OFF,
 )

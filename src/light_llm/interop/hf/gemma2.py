@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import PositiveFloat, PositiveInt
 
-from light_llm.interop.hf.base import MASK, PLACEMENT, Need, block, hf_activation
+from light_llm.interop.hf.base import PLACEMENT, WINDOWED_MASK, Need, block, hf_activation
 from light_llm.interop.hf.gemma import GEMMA_BASE_NEEDS, Gemma, GemmaFields, ffn_activation
 from light_llm.interop.hf_layers import SLIDING, alternating_layer_types, checked_layer_types, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
@@ -46,7 +46,7 @@ class Gemma2(Gemma):
     fields = Gemma2Fields
     needs = tuple(need for need in GEMMA_BASE_NEEDS if need.path not in FREE) + (
         Need("model.norm.placement", PLACEMENT, ("sandwich",)),
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
+        WINDOWED_MASK,
         Need("model.ffn.activation", ffn_activation, ("gelu_tanh", "gelu", "silu")),
     )
 

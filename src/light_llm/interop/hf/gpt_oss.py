@@ -23,7 +23,7 @@ import torch
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need, sinks
-from light_llm.interop.hf.base import FFN, FFN_BIAS, MASK, HFConfigError, Need, block, take
+from light_llm.interop.hf.base import FFN, FFN_BIAS, WINDOWED_MASK, HFConfigError, Need, block, take
 from light_llm.interop.hf.llama import Llama, LlamaFields
 from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS
 from light_llm.interop.hf_experts import (
@@ -77,7 +77,7 @@ class GptOss(Llama):
     hf_class = "GptOssForCausalLM"
     fields = GptOssFields
     needs = tuple(need for need in PER_LAYER_NEEDS if need.path not in FREED) + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
+        WINDOWED_MASK,
         Need("model.attention.sinks", sinks, (True,)),
         Need("model.ffn.variant", FFN, ("clamped_swiglu",)),
         Need("model.ffn.bias", FFN_BIAS, (True,)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from light_llm.interop.attention_needs import QK_NORM_OFF
-from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, HFConfigError, Need
+from light_llm.interop.hf.base import NO_ATTENTION_BIAS, NO_FFN_BIAS, WINDOWED_MASK, HFConfigError
 from light_llm.interop.hf.llama import LlamaFields
 from light_llm.interop.hf.mistral import Mistral
 from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS
@@ -25,9 +25,9 @@ class Ministral(Mistral):
     hf_class = "MinistralForCausalLM"
     fields = MinistralFields
     needs = PER_LAYER_NEEDS + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.attention.bias", ATTENTION_BIAS, (False,)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        WINDOWED_MASK,
+        NO_ATTENTION_BIAS,
+        NO_FFN_BIAS,
         QK_NORM_OFF,
     )
 

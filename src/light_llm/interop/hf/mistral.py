@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, Need, block
+from light_llm.interop.hf.base import MASK, NO_ATTENTION_BIAS, NO_FFN_BIAS, Need, block
 from light_llm.interop.attention_needs import QK_NORM_OFF
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.models.transformer.ir import TransformerIR
@@ -16,8 +16,8 @@ class Mistral(Llama):
     hf_class = "MistralForCausalLM"
     needs = LLAMA_NEEDS + (
         Need("model.attention.mask_type", MASK, ("sliding_window",)),
-        Need("model.attention.bias", ATTENTION_BIAS, (False,)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        NO_ATTENTION_BIAS,
+        NO_FFN_BIAS,
         QK_NORM_OFF,
     )
 

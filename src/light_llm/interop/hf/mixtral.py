@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import NonNegativeFloat, PositiveInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF
-from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, Need, block
+from light_llm.interop.hf.base import NO_ATTENTION_BIAS, NO_FFN_BIAS, WINDOWED_MASK, block
 from light_llm.interop.hf_experts import (
     EVERY_LAYER_SPARSE,
     MOE_NEEDS,
@@ -39,9 +39,9 @@ class Mixtral(Experts, Mistral):
     fields = MixtralFields
     files = ExpertFiles("block_sparse_moe", ("w1", "w3", "w2"))
     needs = LLAMA_NEEDS + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.attention.bias", ATTENTION_BIAS, (False,)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        WINDOWED_MASK,
+        NO_ATTENTION_BIAS,
+        NO_FFN_BIAS,
         QK_NORM_OFF, NO_SHARED_EXPERTS, EVERY_LAYER_SPARSE, NORMALIZED,
     ) + MOE_NEEDS
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
-from light_llm.interop.hf.base import FFN_BIAS, MASK, PLACEMENT, Need, block
+from light_llm.interop.hf.base import MASK, NO_FFN_BIAS, PLACEMENT, Need, block
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -26,7 +26,7 @@ class Olmo2(Llama):
     needs = tuple(need for need in LLAMA_NEEDS if need.path not in REPLACED) + (
         Need("model.norm.placement", PLACEMENT, ("output",)),
         Need("model.attention.mask_type", MASK, ("causal",)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        NO_FFN_BIAS,
         bias_need(False, True),
         Need("model.attention.qk_norm", qk_norm, ("whole",)),
     )

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
-from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, block, qk_norm_renames
+from light_llm.interop.hf.base import MASK, NO_FFN_BIAS, HFConfigError, Need, block, qk_norm_renames
 from light_llm.interop.hf_experts import (
     EVERY_LAYER_SPARSE,
     MOE_NEEDS,
@@ -40,7 +40,7 @@ class Olmoe(Experts, Llama):
     heads_span_d_model = True  # config.json has no head_dim
     needs = LLAMA_NEEDS + (
         Need("model.attention.mask_type", MASK, ("causal",)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        NO_FFN_BIAS,
         bias_need(False, True),
         Need("model.attention.qk_norm", qk_norm, ("whole",)),
         NO_SHARED_EXPERTS, EVERY_LAYER_SPARSE,

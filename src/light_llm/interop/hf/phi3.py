@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import NonNegativeFloat, PositiveInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF
-from light_llm.interop.hf.base import ATTENTION_BIAS, FFN_BIAS, MASK, HFConfigError, Need, block, take
+from light_llm.interop.hf.base import NO_ATTENTION_BIAS, NO_FFN_BIAS, WINDOWED_MASK, HFConfigError, Need, block, take
 from light_llm.interop.hf.llama import LLAMA_NEEDS, LlamaFields
 from light_llm.interop.hf.mistral import Mistral
 from light_llm.models.transformer.ir import TransformerIR
@@ -36,9 +36,9 @@ class Phi3(Mistral):
     hf_class = "Phi3ForCausalLM"
     fields = Phi3Fields
     needs = LLAMA_NEEDS + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.attention.bias", ATTENTION_BIAS, (False,)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        WINDOWED_MASK,
+        NO_ATTENTION_BIAS,
+        NO_FFN_BIAS,
         Need("model.positional.rope_scaling", ROPE_SCALING, (1.0,)),
         Need("model.positional.rope_scaling.type", ROPE_RULE, (None,)),
         QK_NORM_OFF,

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import NonNegativeInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
-from light_llm.interop.hf.base import FFN_BIAS, MASK, Need
+from light_llm.interop.hf.base import NO_FFN_BIAS, WINDOWED_MASK
 from light_llm.interop.hf.llama import LLAMA_NEEDS, Llama, LlamaFields
 from light_llm.interop.hf_layers import SLIDING, checked_layer_types, layer_types, mask_section
 from light_llm.models.transformer.ir import TransformerIR
@@ -29,8 +29,8 @@ class Qwen2(Llama):
     hf_class = "Qwen2ForCausalLM"
     fields = Qwen2Fields
     needs = PER_LAYER_NEEDS + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        WINDOWED_MASK,
+        NO_FFN_BIAS,
         bias_need("qkv"),
         QK_NORM_OFF,
     )

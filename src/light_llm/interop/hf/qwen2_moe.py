@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import NonNegativeInt, PositiveInt
 
 from light_llm.interop.attention_needs import QK_NORM_OFF, bias_need
-from light_llm.interop.hf.base import FFN_BIAS, MASK, HFConfigError, Need, block
+from light_llm.interop.hf.base import MASK, NO_FFN_BIAS, HFConfigError, Need, block
 from light_llm.interop.hf_experts import MOE_NEEDS, Experts, sparse_ffn
 from light_llm.interop.hf.llama import LLAMA_NEEDS
 from light_llm.interop.hf.qwen2 import Qwen2
@@ -38,7 +38,7 @@ class Qwen2Moe(Experts, Qwen2):
     fields = Qwen2MoeFields
     needs = LLAMA_NEEDS + (
         Need("model.attention.mask_type", MASK, ("causal",)),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        NO_FFN_BIAS,
         bias_need("qkv", False),
         QK_NORM_OFF,
         Need("model.ffn.moe.shared_experts ≥ 1 with shared_expert_gate", gated_shared_experts, (True,)),

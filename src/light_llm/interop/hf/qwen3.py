@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import PositiveInt
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
-from light_llm.interop.hf.base import FFN_BIAS, MASK, Need, block, qk_norm_renames
+from light_llm.interop.hf.base import NO_FFN_BIAS, WINDOWED_MASK, Need, block, qk_norm_renames
 from light_llm.interop.hf.qwen2 import PER_LAYER_NEEDS, Qwen2, Qwen2Fields
 from light_llm.models.transformer.ir import TransformerIR
 
@@ -26,8 +26,8 @@ class Qwen3(Qwen2):
     hf_class = "Qwen3ForCausalLM"
     fields = Qwen3Fields
     needs = PER_LAYER_NEEDS + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        WINDOWED_MASK,
+        NO_FFN_BIAS,
         bias_need(False, True),
         Need("model.attention.qk_norm", qk_norm, ("per_head",)),
     )

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from light_llm.interop.attention_needs import bias_need, qk_norm
-from light_llm.interop.hf.base import FFN_BIAS, MASK, Need, block
+from light_llm.interop.hf.base import NO_FFN_BIAS, WINDOWED_MASK, Need, block
 from light_llm.interop.hf_experts import MOE_NEEDS, NO_SHARED_EXPERTS, Experts, dense_layers, moe_section, sparse_ffn
 from light_llm.interop.hf.llama import LLAMA_NEEDS
 from light_llm.interop.hf.qwen3 import Qwen3, Qwen3Fields
@@ -69,8 +69,8 @@ class Qwen3Moe(Experts, Qwen3):
     hf_class = "Qwen3MoeForCausalLM"
     fields = Qwen3MoeFields
     needs = LLAMA_NEEDS + (
-        Need("model.attention.mask_type", MASK, ("causal", "sliding_window")),
-        Need("model.ffn.bias", FFN_BIAS, (False,)),
+        WINDOWED_MASK,
+        NO_FFN_BIAS,
         bias_need(False, True),
         Need("model.attention.qk_norm", qk_norm, ("per_head",)),
         NO_SHARED_EXPERTS,

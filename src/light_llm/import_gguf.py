@@ -69,8 +69,7 @@ def import_gguf(source: Path, out: Path, *, verify: bool = True, seed: int = 0,
             notes.insert(0, f"dequantized to float32: {counts}")
             parity = None
             if verify and (arch.name in UNVERIFIED_IMPORTS or "rope_scaling" in config):
-                scaled = "rope_scaling" in config
-                why = "its GGUF reader ignores RoPE scaling" if scaled else UNVERIFIED_IMPORTS[arch.name]
+                why = UNVERIFIED_IMPORTS.get(arch.name, "its GGUF reader ignores RoPE scaling")
                 notes.append(f"not verified against transformers ({why})")
             elif verify and importlib.util.find_spec("transformers") is not None:
                 with phases.phase("verify"):

@@ -1,5 +1,5 @@
 """GGUF export of the Hugging Face families whose llama.cpp architecture has a graph of
-their own (olmo2, phi3, gemma, gemma2, gpt2): a random-weight transformers model of each, imported
+their own (olmo2, phi3, gemma, gemma2, gemma3, gpt2): a random-weight transformers model of each, imported
 with import-hf, is written as its own GGUF architecture, runs in llama.cpp with eager's
 greedy tokens (F32), and imports back from the file to the same spec and weights.
 
@@ -35,6 +35,13 @@ FAMILIES = {
     # windows on layers 0 and 2 (Gemma 2's alternation), narrower than the prompt
     "gemma2": ("Gemma2Config", dict(SMALL, num_hidden_layers=3, head_dim=16, query_pre_attn_scalar=16,
                                     sliding_window=6, attn_logit_softcapping=3.0, final_logit_softcapping=5.0)),
+    # global layers 2 and 6, not llama.cpp's default (every 6th): its per-layer pattern is read; the
+    # sliding layers rotate at their own base, the global ones at rope_theta scaled linearly
+    "gemma3": ("Gemma3TextConfig", dict(SMALL, num_hidden_layers=7, head_dim=16, query_pre_attn_scalar=16,
+                                        sliding_window=6, rope_local_base_freq=10000.0,
+                                        rope_scaling={"rope_type": "linear", "factor": 2.0},
+                                        layer_types=["sliding_attention"] * 2 + ["full_attention"]
+                                        + ["sliding_attention"] * 3 + ["full_attention"])),
     # dropout is a training setting no GGUF key holds: none, as the import reads it
     "gpt2": ("GPT2Config", dict(n_embd=64, n_layer=2, n_head=4, n_inner=136, n_positions=64, attn_pdrop=0.0,
                                 resid_pdrop=0.0, embd_pdrop=0.0, tie_word_embeddings=True)),
@@ -85,37 +92,48 @@ def test_a_family_runs_in_llama_cpp_as_its_own_architecture_and_imports_back(lla
     assert all(torch.allclose(ours[name], theirs[name], rtol=0, atol=1e-6) for name in ours)
 
 
-def test_gemma_norms_written_without_llama_cpps_offset_are_refused_and_nothing_written(llama_cpp, tmp_path,
-                                                                                        monkeypatch):
-    """The gate can refuse: Gemma's norm weights written as Hugging Face stores them (w, not
-    1 + w, which llama.cpp's gemma graph multiplies by)."""
+@pytest.mark.parametrize("architecture,broken", [
+    ("gemma", dict(norm_offset=0.0)),  # norm weights as Hugging Face stores them (w, not llama.cpp's 1 + w)
+    ("gemma3", dict(sliding_pattern=False)),  # no attention.sliding_window_pattern: llama.cpp's every 6th global
+])
+def test_a_file_llama_cpp_reads_otherwise_is_refused_and_nothing_written(llama_cpp, tmp_path, monkeypatch,
+                                                                         architecture, broken):
+    """The gate can refuse: a file written without what llama.cpp's graph needs."""
     from dataclasses import replace
 
     from light_llm.exports.result import ParityError
     from light_llm.interop.gguf import architectures
 
-    save_family(*FAMILIES["gemma"], tmp_path / "hf")
+    save_family(*FAMILIES[architecture], tmp_path / "hf")
     import_hf(tmp_path / "hf", tmp_path / "run")
-    monkeypatch.setitem(architectures.ARCHITECTURES, "gemma",
-                        replace(architectures.ARCHITECTURES["gemma"], norm_offset=0.0))
+    monkeypatch.setitem(architectures.ARCHITECTURES, architecture,
+                        replace(architectures.ARCHITECTURES[architecture], **broken))
     with pytest.raises(ParityError, match="GGUF parity check failed, no export written: llama.cpp: "):
         export_gguf(load_model_folder(tmp_path / "run"), tmp_path / "gguf")
     assert not (tmp_path / "gguf").exists()
 
 
-@pytest.mark.parametrize("change,named", [
-    (dict(attn_logit_softcapping=None), "model.attention.logit_softcap=none (needs 'a cap')"),
-    (dict(query_pre_attn_scalar=24), "model.attention.scale="),
-    (dict(layer_types=["full_attention", "sliding_attention", "full_attention"]),
+SCALED = {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0}
+
+
+@pytest.mark.parametrize("architecture,change,named", [
+    ("gemma2", dict(attn_logit_softcapping=None), "model.attention.logit_softcap=none (needs 'a cap')"),
+    ("gemma2", dict(query_pre_attn_scalar=24), "model.attention.scale="),
+    ("gemma2", dict(layer_types=["full_attention", "sliding_attention", "full_attention"]),
      "model.attention.layer_pattern='layers [1]' (needs 'none' or 'even layers')"),
+    ("gemma3", dict(attn_logit_softcapping=3.0), "model.attention.logit_softcap=3.0 (needs none)"),
+    ("gemma3", dict(query_pre_attn_scalar=24), "model.attention.scale="),
+    # one RoPE for all layers, scaled: llama.cpp rotates the sliding layers unscaled
+    ("gemma3", dict(rope_scaling=None, rope_parameters={"full_attention": SCALED, "sliding_attention": SCALED}),
+     "model.positional.rope_scaling='on sliding layers' (needs 'global layers only')"),
 ])
-def test_a_gemma2_llama_cpps_graph_cannot_run_is_one_line_naming_the_option(tmp_path, change, named):
-    config_class, config = FAMILIES["gemma2"]
+def test_a_gemma_llama_cpps_graph_cannot_run_is_one_line_naming_the_option(tmp_path, architecture, change, named):
+    config_class, config = FAMILIES[architecture]
     save_family(config_class, config | change, tmp_path / "hf")
     import_hf(tmp_path / "hf", tmp_path / "run", verify=False)
     _register_commands()
     result = CliRunner().invoke(app, ["export", str(tmp_path / "run"), "--gguf", "--out", str(tmp_path / "gguf")])
     assert result.exit_code == 1
     line = result.output.strip()
-    assert "\n" not in line and "the closest, gemma2, cannot express: " in line and named in line, line
+    assert "\n" not in line and f"the closest, {architecture}, cannot express: " in line and named in line, line
     assert not (tmp_path / "gguf").exists()

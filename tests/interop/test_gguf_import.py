@@ -190,7 +190,7 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "not gguf": (tmp_path / "text.gguf", r"neither a Hugging Face folder nor a GGUF file"),
         "unknown architecture": (write_gguf(tmp_path / "mamba.gguf", model, "mamba"),
                                  r"GGUF architecture 'mamba' cannot be imported \(not a decoder-only "
-                                 r"Transformer \(a recurrent or state-space model\)\); supported: llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gpt2"),
+                                 r"Transformer \(a recurrent or state-space model\)\); supported: llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gemma3, gpt2"),
         "wrong shape": (write_gguf(tmp_path / "shape.gguf", model, tensors=wrong),
                         r"blk.1.ffn_up.weight is \[96, 64\] in the file, \[128, 64\] for the llama metadata"),
         "missing tensor": (write_gguf(tmp_path / "missing.gguf", model, tensors=missing),

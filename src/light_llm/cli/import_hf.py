@@ -1,5 +1,5 @@
 """`lightllm import-hf SOURCE --out RUN`: a Hugging Face folder (one of the architectures
-of interop/hf/) or a GGUF file (llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gpt2; interop/gguf/) on disk becomes a
+of interop/hf/) or a GGUF file (llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gemma3, gpt2; interop/gguf/) on disk becomes a
 light_llm model folder that `lightllm train`, `lightllm generate` and `lightllm export`
 accept."""
 
@@ -14,7 +14,7 @@ import typer
 def import_hf(
     source: Annotated[
         Path, typer.Argument(metavar="SOURCE", help="Hugging Face folder (config.json, model.safetensors or "
-                             "shards, tokenizer.json) or a GGUF file (llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gpt2; any tensor type the "
+                             "shards, tokenizer.json) or a GGUF file (llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gemma3, gpt2; any tensor type the "
                              "gguf package reads).")
     ],
     out: Annotated[Path, typer.Option("--out", help="The light_llm model folder to write.")],

@@ -1,6 +1,6 @@
 """GGUF export: `model.gguf`, the file llama.cpp and the tools built on it (llama-cpp-python,
 Ollama, LM Studio, llamafile) run, for specs that a llama.cpp architecture reproduces
-(interop/gguf/architectures.py: llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gpt2 —
+(interop/gguf/architectures.py: llama, qwen2, qwen3, olmo2, phi3, gemma, gemma2, gemma3, gpt2 —
 their Hugging Face family's options, and what llama.cpp's graph fixes beyond it).
 
 The file is written from the model's Hugging Face state dict and config (interop/hf/)

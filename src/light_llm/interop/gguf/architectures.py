@@ -19,11 +19,14 @@ from light_llm.interop.hf.base import FFN, MASK, Need, block
 
 
 def _rope_scaling(ir) -> str | None:
+    return _scaling_of(ir.positional)
+
+
+def _scaling_of(positional) -> str | None:
     """None, 'linear' (a factor: llama.cpp's rope.scaling.factor) or the rule's type."""
-    rule = ir.positional.rope_scaling_rule
-    if rule is not None:
-        return rule.type
-    return None if ir.positional.rope_scaling == 1.0 else "linear"
+    if positional.rope_scaling_rule is not None:
+        return positional.rope_scaling_rule.type
+    return None if positional.rope_scaling == 1.0 else "linear"
 
 
 def _head_dim(ir) -> str | int:
@@ -38,6 +41,22 @@ def _sliding_layers(ir) -> str:
     if not sliding:
         return "none"
     return "even layers" if sliding == list(range(0, ir.num_layers, 2)) else f"layers {sliding}"
+
+
+def _rope_scaled_layers(ir) -> str:
+    """'global layers only' unless a sliding layer's RoPE is scaled (no positional.sliding_rope_base
+    under a scaled rope): llama.cpp rotates its sliding layers unscaled."""
+    sliding = [b.attention.positional for b in ir.blocks if b.attention.mask_type == "sliding_window"]
+    scaled = any(_scaling_of(positional) is not None for positional in sliding)
+    return "on sliding layers" if scaled else "global layers only"
+
+
+def _gemma3_scale(ir) -> str | float:
+    """'llama.cpp's' where the attention scale is the one llama.cpp's gemma3 graph fixes:
+    1/sqrt(head_dim), but 1/sqrt(d_model / heads) for 62 layers (Gemma 3 27B), else the number."""
+    attention = block(ir).attention
+    size = ir.d_model // attention.num_heads if ir.num_layers == GEMMA3_27B_LAYERS else attention.head_dim
+    return "llama.cpp's" if abs(attention.score_scale - size ** -0.5) < 1e-9 else attention.score_scale
 
 
 def _cap(value: float | None) -> str | None:
@@ -60,6 +79,13 @@ GEMMA2 = (
     Need("model.attention.scale", attention_scale, ("auto",)),  # llama.cpp: 1/sqrt(head_dim)
     Need("model.attention.logit_softcap", lambda ir: _cap(logit_softcap(ir)), ("a cap",)),
     Need("model.final_logit_softcap", lambda ir: _cap(final_logit_softcap(ir)), ("a cap",)),
+)
+GEMMA3_27B_LAYERS = 62
+GEMMA3 = (
+    *TANH_GEGLU, TIED, NO_ATTENTION_BIAS, ROPE,
+    Need("model.positional.rope_scaling", _rope_scaled_layers, ("global layers only",)),
+    Need("model.attention.scale", _gemma3_scale, ("llama.cpp's",)),
+    Need("model.attention.logit_softcap", logit_softcap, (None,)),
 )
 # where transformers verifies the file: its GGUF reader derives the head size from d_model
 TRANSFORMERS_NEEDS = (Need("model.attention.head_dim", _head_dim, ("auto",)),)
@@ -86,13 +112,15 @@ class GGUFArchitecture:
     norm_offset: float = 0.0  # llama.cpp's norm weight = Hugging Face's + this
     hidden_act: str = "silu"  # the Hugging Face config's, which the graph fixes
     # (metadata key under the prefix, config.json field, llama.cpp's default) beyond config.py's
-    metadata: tuple[tuple[str, str, float | int], ...] = ()
+    metadata: tuple[tuple[str, str, float | int | None], ...] = ()  # None: not written where the config has none
     fp16_gelu: bool = False  # the graph's GELU, which ggml's CPU computes through an fp16 table
     layer_prefix: str = "model.layers"  # of the Hugging Face names of layer N's tensors
     global_tensors: tuple[tuple[str, str], ...] = ()  # (llama.cpp, Hugging Face) before tensor_names.GLOBAL's
     transposed: tuple[str, ...] = ()  # Hugging Face names ending so hold Conv1D weights ([in, out])
     # (metadata key, config.json field) in place of config.py's Llama-style keys; () keeps those
     keys: tuple[tuple[str, str], ...] = ()
+    # attention.sliding_window_pattern: which layers slide, one bool per layer (config.json's layer_types)
+    sliding_pattern: bool = False
 
 
 ARCHITECTURES = {
@@ -117,6 +145,13 @@ ARCHITECTURES = {
                          metadata=(("attn_logit_softcapping", "attn_logit_softcapping", 50.0),
                                    ("final_logit_softcapping", "final_logit_softcapping", 30.0),
                                    ("attention.sliding_window", "sliding_window", 4096))),
+        # sliding layers at rope.freq_base_swa, unscaled; the global ones at rope.freq_base with the scaling
+        GGUFArchitecture("gemma3", "gemma3_text", permuted_qk=False, transformers_reads=False, needs=GEMMA3,
+                         tensors=SANDWICH_NORMS, norm_offset=1.0, hidden_act="gelu_pytorch_tanh", fp16_gelu=True,
+                         metadata=(("final_logit_softcapping", "final_logit_softcapping", None),
+                                   ("attention.sliding_window", "sliding_window", None),  # none: no layer slides
+                                   ("rope.freq_base_swa", "rope_local_base_freq", 10000.0)),
+                         sliding_pattern=True),
         # transformers' gpt2 reader takes n_ctx for the context, which GPT2Config no longer reads
         GGUFArchitecture("gpt2", "gpt2", permuted_qk=False, transformers_reads=False, needs=(TANH_GELU,),
                          fp16_gelu=True, layer_prefix="transformer.h", tensors=GPT2_LAYER, keys=GPT2_KEYS,
@@ -131,6 +166,8 @@ UNVERIFIED_IMPORTS = {
     "olmo2": "it has no GGUF reader for olmo2",
     "gemma": "it has no GGUF reader for gemma",
     "gemma2": "its GGUF reader leaves Gemma 2's soft-caps and query_pre_attn_scalar at their defaults",
+    "gemma3": "its GGUF reader leaves Gemma 3's query_pre_attn_scalar, layer pattern and local RoPE base "
+              "at their defaults",
     "gpt2": "its GGUF reader puts the context length in n_ctx, which GPT2Config ignores",
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from light_llm.interop.gguf.architectures import GGUFArchitecture
+from light_llm.interop.gguf.architectures import GEMMA3_27B_LAYERS, GGUFArchitecture
 from light_llm.interop.gguf.file import GGUFError, GGUFFile
 
 
@@ -28,6 +28,7 @@ DERIVED = (
     ("rope.dimension_count", "head_dim"),
     ("rope.freq_base", "rope_theta"),
 )
+SLIDING_PATTERN = 6  # llama.cpp's gemma3 default: every 6th layer global
 
 
 def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def hf_config(file: GGUFFile, arch: GGUFArchitecture) -> dict[str, Any]:
         config["attention_bias"] = "blk.0.attn_q.bias" in file.tensors
     if arch.model_type == "llama":
         config["mlp_bias"] = "blk.0.ffn_up.bias" in file.tensors
-    return config | _gemma2_fields(config)
+    return config | _gemma2_fields(config) | _gemma3_fields(file, arch, config)
 
 
 def _own_keys_config(file: GGUFFile, arch: GGUFArchitecture, required) -> dict[str, Any]:
@@ -89,12 +90,36 @@ def _gemma2_fields(config: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float | str]:
+def _gemma3_fields(file: GGUFFile, arch: GGUFArchitecture, config: dict[str, Any]) -> dict[str, Any]:
+    """What llama.cpp's gemma3 graph fixes that Gemma 3's config.json states: the attention
+    scale (1/sqrt(head_dim); 1/sqrt(d_model / heads) at Gemma 3 27B's 62 layers), the
+    activation, and which layers slide (attention.sliding_window_pattern: a bool per layer,
+    or every Nth layer global, 6 where absent; none without a sliding window)."""
+    if not arch.sliding_pattern:
+        return {}
+    layers, window = config["num_hidden_layers"], config["sliding_window"]
+    pattern = file.get(f"{arch.name}.attention.sliding_window_pattern", SLIDING_PATTERN)
+    if isinstance(pattern, list):
+        sliding = [bool(flag) for flag in pattern]
+    else:
+        sliding = [pattern == 0 or index % pattern < pattern - 1 for index in range(layers)]
+    if not window:
+        sliding, window = [False] * layers, config["max_position_embeddings"]
+    size = config["hidden_size"] // config["num_attention_heads"] if layers == GEMMA3_27B_LAYERS else config["head_dim"]
+    return {"query_pre_attn_scalar": size, "hidden_activation": config["hidden_act"], "sliding_window": window,
+            "layer_types": ["sliding_attention" if flag else "full_attention" for flag in sliding]}
+
+
+def gguf_metadata(config: dict[str, Any], arch: GGUFArchitecture) -> dict[str, int | float | str | list[bool]]:
     """The architecture's metadata keys (with their prefix) of a config.json dict: the
     inverse of `hf_config` (biases and tied embeddings are stated by the tensors)."""
     pairs = (arch.keys or REQUIRED + DERIVED) + tuple((name, field) for name, field, _ in arch.metadata)
-    metadata = {f"{arch.name}.{name}": config[field] for name, field in pairs}
+    metadata = {f"{arch.name}.{name}": config[field] for name, field in pairs if config[field] is not None}
+    if arch.sliding_pattern:
+        metadata[f"{arch.name}.attention.sliding_window_pattern"] = [
+            kind == "sliding_attention" for kind in config["layer_types"]]
     rope = config.get("rope_parameters") or {}
+    rope = rope.get("full_attention", rope)  # per layer type (Gemma 3): the global layers' (the sliding: unscaled)
     if rope.get("rope_type") == "linear":
         metadata |= {f"{arch.name}.rope.scaling.type": "linear", f"{arch.name}.rope.scaling.factor": rope["factor"]}
     return metadata

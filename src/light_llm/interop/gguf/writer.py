@@ -48,9 +48,9 @@ class Written:
 
 
 def write_gguf(
-    path: Path, architecture: str, metadata: dict[str, int | float | str], tensors: dict[str, torch.Tensor],
-    vocabulary: GGUFVocabulary, specials: SpecialIds, chat_template: str | None, file_type: str, name: str,
-    provenance: dict[str, str],
+    path: Path, architecture: str, metadata: dict[str, int | float | str | list[bool]],
+    tensors: dict[str, torch.Tensor], vocabulary: GGUFVocabulary, specials: SpecialIds, chat_template: str | None,
+    file_type: str, name: str, provenance: dict[str, str],
 ) -> Written:
     """Writes the file at `path` (its folder must exist); `metadata`: config.gguf_metadata;
     `provenance`: string keys that say where the file comes from (light_llm.spec, ...)."""
@@ -61,7 +61,7 @@ def write_gguf(
     writer.add_name(name)
     writer.add_file_type(LlamaFileType[file_type_name].value)
     for key, value in metadata.items():
-        adds = {str: writer.add_string, float: writer.add_float32, int: writer.add_uint32}
+        adds = {str: writer.add_string, float: writer.add_float32, int: writer.add_uint32, list: writer.add_array}
         adds[type(value)](key, value)
     for key, text in provenance.items():
         writer.add_string(key, text)

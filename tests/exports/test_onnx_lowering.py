@@ -29,8 +29,8 @@ def written(tmp_path, model: dict, portable: bool = False, metadata=None, min_on
 
 @pytest.mark.parametrize("min_onnxruntime", ["1.30", "1.32"])
 def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path, min_onnxruntime):
-    """1.30: Q and K rotated by RotaryEmbedding nodes after a Split of the packed QKV; 1.32:
-    the packed QKV straight into GroupQueryAttention, which rotates by position_ids."""
+    """The packed QKV straight into GroupQueryAttention, which rotates Q and K: 1.30 by slot
+    (no position_ids input), 1.32 at position_ids (with query_seqlens)."""
     ir, model = written(tmp_path, LLAMA_GQA, metadata={"k": "v"}, min_onnxruntime=min_onnxruntime)
     ops = Counter(node.op_type for node in model.graph.node)
     layers = ir.num_layers
@@ -41,14 +41,13 @@ def test_fused_llama_graph_has_one_attention_node_per_layer(tmp_path, min_onnxru
     assert ops["MatMul"] == 4 * layers + 1  # packed QKV, o_proj, packed gate|up, down; LM head
     assert ops["Where"] == 1  # the mask: once per graph
     attention = next(node for node in model.graph.node if node.op_type == "GroupQueryAttention")
+    assert ops["RotaryEmbedding"] == 0 and ops["Split"] == layers  # gate|up only
+    assert attention.input[0].endswith("qkv_proj/MatMul/output_0") and attention.input[1:3] == ["", ""]
+    assert {a.name: a.i for a in attention.attribute}["do_rotary"] == 1
     if min_onnxruntime == "1.30":
-        assert ops["RotaryEmbedding"] == 2 * layers and ops["Split"] == 2 * layers  # QKV and gate|up
-        assert len(attention.input) == 11 and "do_rotary" not in {a.name for a in attention.attribute}
+        assert attention.input[9] == "" and len(attention.input) == 11  # by slot: no positions, no query_seqlens
     else:
-        assert ops["RotaryEmbedding"] == 0 and ops["Split"] == layers  # gate|up only
-        assert attention.input[0].endswith("qkv_proj/MatMul/output_0") and attention.input[1:3] == ["", ""]
         assert attention.input[9] == "position_ids" and attention.input[16]  # per-row positions (query_seqlens)
-        assert {a.name: a.i for a in attention.attribute}["do_rotary"] == 1
     tables = {t.name: list(t.dims) for t in model.graph.initializer}
     assert tables["blocks.0.attention.qkv_proj.weight"] == [ir.d_model, (2 + 2 * 1) * ir.head_dim]
     assert "lm_head.weight" not in tables  # tied: the LM head reads the embedding
@@ -192,5 +191,5 @@ def test_layer_pattern_computes_each_mask_and_rotary_table_once(tmp_path, portab
     tables = {t.name for t in model.graph.initializer if t.name.endswith("cos_cache")}
     assert tables == {"rotary.cos_cache", "rotary.1.cos_cache"}
     if not portable:
-        readers = {node.input[2] for node in model.graph.node if node.op_type == "RotaryEmbedding"}
+        readers = {node.input[7] for node in model.graph.node if node.op_type == "GroupQueryAttention"}
         assert readers == tables

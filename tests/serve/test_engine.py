@@ -1,6 +1,7 @@
 """The engine without a server, on real onnxruntime sessions: rows that join and leave a
 running batch get the same greedy tokens as light_llm.runtime, whether the graph writes
-its KV cache into shared buffers in place (the fused export) or returns new presents."""
+its KV cache into shared buffers in place (the fused export, whose keys are rotated by
+slot and turned when a row moves) or returns new presents."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from light_llm.serve.model import load_served_model
 def _engine_tokens(model, prompts: list[list[int]], max_tokens: list[int], shares_kv_buffer: bool,
                    **options) -> tuple[list[list[int]], Stats]:
     generator = model.generator
+    options = {"slot_rotation": model.slot_rotation} | options
     engine = Engine(generator.run, generator.geometry, eos_id=None, pad_id=0, max_batch=3,
                     shares_kv_buffer=shares_kv_buffer, **options)
     tokens: list[list[int]] = [[] for _ in prompts]
@@ -50,8 +52,10 @@ def test_rows_joining_and_leaving_decode_like_the_runtime(request, monkeypatch, 
                 for prompt, count in zip(prompts, max_tokens)]
     for shared in {shares, False}:
         assert _engine_tokens(model, prompts, max_tokens, shared)[0] == expected
-    if shares:  # buffers with room for 3 more steps: copied into larger ones again and again
-        monkeypatch.setattr("light_llm.runtime.kv_buffers.KV_ROOM", 3)
+    assert (model.slot_rotation is not None) is shares  # the fused export rotates keys by slot
+    if shares:
+        assert _engine_tokens(model, prompts, max_tokens, True, slot_rotation=None)[0] != expected  # moved, not turned
+        monkeypatch.setattr("light_llm.runtime.kv_buffers.KV_ROOM", 3)  # copied into larger buffers again and again
         assert _engine_tokens(model, prompts, max_tokens, True)[0] == expected
 
 

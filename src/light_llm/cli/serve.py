@@ -51,7 +51,7 @@ def serve(
         generator = model.generator
         engine = Engine(generator.run, generator.geometry, eos_id=generator.stop_ids, pad_id=model.pad_id,
                         max_batch=max_batch, max_queue=max_queue, prefill_tokens=prefill_tokens,
-                        shares_kv_buffer=model.shares_kv_buffer)
+                        shares_kv_buffer=model.shares_kv_buffer, slot_rotation=model.slot_rotation)
         app = create_app(model, engine, api_key=api_key, web_dir=web_dir)
     except (LightLLMError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)

@@ -221,11 +221,12 @@ def _verify(folder, path: Path, ir, geometry: Geometry, atol, rtol, quantize, se
     from light_llm.exports.text_gate import GateThresholds, Once, apply_gate
     from light_llm.exports.verify import require_parity, verify_in_turn
     from light_llm.exports.verify_session import verification_session
+    from light_llm.runtime.slot_rotation import slot_rotation
 
     reference = Once(lambda: load_reference(folder))
     report = verify_in_turn(reference, lambda: verification_session(path, quantize is not None), ir,
                             atol=atol, rtol=rtol, quantized=quantize is not None, seed=seed,
-                            on_side=lambda side: phases.start(f"verify: {side}"))
+                            on_side=lambda side: phases.start(f"verify: {side}"), slot_rotation=slot_rotation(path))
     if quantize:
         phases.start("verify: real text")
         apply_gate(report, folder, lambda: verification_session(path, True), reference, geometry,

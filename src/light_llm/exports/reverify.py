@@ -20,6 +20,7 @@ from light_llm.exports.parity import ParityReport
 from light_llm.exports.text_gate import GateThresholds, apply_gate
 from light_llm.runtime.generator import Run
 from light_llm.runtime.manifest import ExportManifest, read_manifest
+from light_llm.runtime.slot_rotation import slot_rotation
 
 SOURCE_WEIGHTS = "model.safetensors"
 
@@ -103,8 +104,9 @@ def reverify(folder: str | Path, source: str | Path | None = None, seed: int | N
     parity = manifest.parity
     model = model_folder.build(target="eager")
     ir = lower_spec(model_folder.spec, target="export") if manifest.target == "onnx" else model.ir  # as exported
+    rotation = slot_rotation(folder / manifest.model_file) if manifest.target == "onnx" else None
     report = verify(model, session, ir, atol=parity.atol, rtol=parity.rtol, quantized=parity.mode == "quantized",
-                    seed=parity.seed if seed is None else seed)
+                    seed=parity.seed if seed is None else seed, slot_rotation=rotation)
     if parity.mode == "quantized":
         apply_gate(report, model_folder, lambda: session, lambda: model, manifest.graph_geometry,
                    _thresholds(manifest, model_folder))

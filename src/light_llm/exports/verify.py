@@ -12,7 +12,8 @@ past_key_values.*) and ignores those its graph lacks. `verify` runs, on random p
 Steps 3 and 4 shrink to fit `max_seq_len` (prompt plus new tokens never exceed it); a
 model of max_seq_len 1 has no decode step to check.
 
-fp32 logits (and presents) must agree within atol + rtol·|eager| plus an allowance for
+fp32 logits (and presents: keys of a graph that rotates by slot, runtime/slot_rotation.py,
+against eager's moved by each row's padding) must agree within atol + rtol·|eager| plus an allowance for
 fp32 summation order that grows with the model's depth and its logits' magnitude
 (exports/parity.py: Tolerance); a greedy generation may only diverge at a step where
 eager's two best logits are closer than that tolerance.
@@ -46,6 +47,7 @@ from light_llm.exports.result import ParityError
 from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.generator import Run
 from light_llm.runtime.geometry import Geometry
+from light_llm.runtime.slot_rotation import SlotRotation, padding
 
 PLAIN_LENGTH = 8
 PREFILL_LENGTHS = (3, 7, 12)
@@ -63,10 +65,12 @@ def verify(
     rtol: float = 1e-4,
     quantized: bool = False,
     seed: int = 0,
+    slot_rotation: SlotRotation | None = None,
 ) -> ParityReport:
-    """`reference_module`: the eager model (its IR `ir`); `run`: the backend."""
+    """`reference_module`: the eager model (its IR `ir`); `run`: the backend; `slot_rotation`:
+    its layers that rotate keys by slot."""
     return verify_in_turn(lambda: reference_module, lambda: run, ir, atol=atol, rtol=rtol,
-                          quantized=quantized, seed=seed)
+                          quantized=quantized, seed=seed, slot_rotation=slot_rotation)
 
 
 def verify_in_turn(
@@ -79,6 +83,7 @@ def verify_in_turn(
     quantized: bool = False,
     seed: int = 0,
     on_side: Callable[[str], Callable | None] | None = None,
+    slot_rotation: SlotRotation | None = None,
 ) -> ParityReport:
     """The same checks, one side at a time: every prompt is drawn first, then the backend
     (`open_run()`) runs all of them and is dropped before `load_reference()` builds the
@@ -94,7 +99,7 @@ def verify_in_turn(
     gc.collect()  # the backend's weights go before the eager ones come
     advance = (on_side or _quiet)("eager")
     expected = _eager_transcript(load_reference(), geometry, prompts, advance)
-    return _Checker(geometry, atol, rtol, quantized).report(prompts, expected, actual, seed)
+    return _Checker(geometry, atol, rtol, quantized, slot_rotation).report(prompts, expected, actual, seed)
 
 
 def _quiet(side: str) -> None:
@@ -217,8 +222,8 @@ def _eager_transcript(model, geometry: Geometry, prompts: _Prompts, advance=None
 
 
 class _Checker:
-    def __init__(self, geometry: Geometry, atol, rtol, quantized):
-        self.geometry, self.quantized = geometry, quantized
+    def __init__(self, geometry: Geometry, atol, rtol, quantized, slot_rotation: SlotRotation | None = None):
+        self.geometry, self.quantized, self.slot_rotation = geometry, quantized, slot_rotation
         self.tolerance = Tolerance(atol, rtol, geometry.num_layers)
 
     def report(self, prompts: _Prompts, expected: _Transcript, actual: _Transcript, seed: int) -> ParityReport:
@@ -239,6 +244,8 @@ class _Checker:
         result = compare_logits(name, expected["logits"], actual["logits"], valid,
                                 tolerance=self.tolerance, quantized=self.quantized)
         if result.passed and not self.quantized:
+            if self.slot_rotation is not None:
+                expected = self.slot_rotation.moved(expected, padding(attended))
             result = compare_cache(result, expected, actual, self.geometry.output_names()[1:],
                                    tolerance=self.tolerance, attended=attended)
         return result

@@ -2,7 +2,9 @@
 per layer, its attention mask [rows, slots] and the ids fed so far, every row aligned to
 the right. Rows join (their prefill cache is left-padded to the batch's width, or the
 batch to theirs) and leave at any step; slots no row attends are dropped, so the width
-stays the longest row's length. Positions come from the mask, so padding shifts nothing.
+stays the longest row's length. Positions come from the mask, so padding shifts nothing;
+a graph that rotates keys by slot (runtime/slot_rotation.py) has the keys of a row that
+moves turned with it (`rotation`).
 
 Two ways to hold the cache between steps, neither copying it on a step where no row
 joins or leaves:
@@ -22,6 +24,7 @@ import numpy as np
 
 from light_llm.runtime.kv_buffers import kv_buffers, stacked_buffer
 from light_llm.runtime.session import as_numpy
+from light_llm.runtime.slot_rotation import SlotRotation
 
 
 def _left_pad(array: np.ndarray, width: int, axis: int) -> np.ndarray:
@@ -65,23 +68,26 @@ class Rows:
         return Rows(ids, mask, past)
 
     @staticmethod
-    def stacked(parts: list["Rows"], capacity: int | None) -> "Rows":
+    def stacked(parts: list["Rows"], capacity: int | None, rotation: SlotRotation | None = None) -> "Rows":
         """The rows of every part, one after the other, left-padded to the widest."""
         width = max(part.width for part in parts)
         ids = np.concatenate([_left_pad(part.ids, width, 1) for part in parts])
         mask = np.concatenate([_left_pad(part.mask, width, 1) for part in parts])
         names = parts[0].past.keys()
+
+        def moved(name: str) -> list[np.ndarray]:
+            return [_moved(name, _used(part, name), width - part.width, rotation) for part in parts]
+
         if capacity is None:
-            past = {name: np.concatenate([_left_pad(_used(part, name), width, 2) for part in parts])
-                    for name in names}
+            past = {name: np.concatenate([_left_pad(cache, width, 2) for cache in moved(name)]) for name in names}
         else:
-            past = {name: stacked_buffer([_used(part, name) for part in parts], width, capacity) for name in names}
+            past = {name: stacked_buffer(moved(name), width, capacity) for name in names}
         return Rows(ids=ids, mask=mask, past=past, capacity=capacity)
 
-    def joined(self, other: "Rows") -> "Rows":
-        return Rows.stacked([self, other], self.capacity)
+    def joined(self, other: "Rows", rotation: SlotRotation | None = None) -> "Rows":
+        return Rows.stacked([self, other], self.capacity, rotation)
 
-    def kept(self, keep: np.ndarray) -> "Rows":
+    def kept(self, keep: np.ndarray, rotation: SlotRotation | None = None) -> "Rows":
         """The rows where `keep` is True, without the leading slots none of them attends
         (the same Rows, nothing copied, when every row stays)."""
         if keep.all():
@@ -90,11 +96,19 @@ class Rows:
         attended = mask.any(axis=0)
         start = int(attended.argmax()) if attended.any() else mask.shape[1]
         rows = np.flatnonzero(keep)
-        kept = Rows(ids=self.ids[rows, start:], mask=mask[:, start:],
-                    past={name: _used(self, name)[:, :, start:][rows] for name in self.past})
+        past = {name: _moved(name, _used(self, name)[:, :, start:][rows], -start, rotation) for name in self.past}
+        kept = Rows(ids=self.ids[rows, start:], mask=mask[:, start:], past=past)
         return Rows.stacked([kept], self.capacity) if self.capacity is not None else kept
 
 
 def _used(rows: Rows, name: str) -> np.ndarray:
     """The `width` slots in use of one cache (a view where it is numpy already)."""
     return as_numpy(rows.past[name])[:, :, :rows.width]
+
+
+def _moved(name: str, cache: np.ndarray, shift: int, rotation: SlotRotation | None) -> np.ndarray:
+    """The cache `name` moved `shift` slots (> 0: later): keys turned with it where the
+    graph rotates them by slot."""
+    if rotation is None or shift == 0:
+        return cache
+    return rotation.moved({name: cache}, np.full(len(cache), shift))[name]

@@ -34,6 +34,7 @@ from light_llm.runtime.feeds import past_from_presents, step_feeds
 from light_llm.runtime.generator import Run, end_ids
 from light_llm.runtime.kv_buffers import buffer_slots, is_full, presents_into
 from light_llm.runtime.session import decoding_run
+from light_llm.runtime.slot_rotation import SlotRotation
 from light_llm.serve.batch import Rows
 from light_llm.serve.limits import MAX_BATCH, MAX_QUEUE, PREFILL_TOKENS
 
@@ -83,11 +84,12 @@ class Stats:
 class Engine:
     def __init__(self, run: Run, geometry: Geometry, *, eos_id: int | Iterable[int] | None, pad_id: int,
                  max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE, prefill_tokens: int = PREFILL_TOKENS,
-                 shares_kv_buffer: bool = False):
+                 shares_kv_buffer: bool = False, slot_rotation: SlotRotation | None = None):
         """`prefill_tokens`: positions one prefill call holds at most (newcomers × the
         longest prompt among them; one newcomer always goes). `shares_kv_buffer`: `run` is
         an onnxruntime session whose graph writes each present into its past's buffer
-        (ServedModel.shares_kv_buffer). `eos_id`: the id, or every id, that ends a row ("stop")."""
+        (ServedModel.shares_kv_buffer). `slot_rotation`: the graph's layers that rotate keys by
+        slot, turned when a row's cache moves. `eos_id`: the id, or every id, that ends a row ("stop")."""
         if max_batch < 1:
             raise LightLLMError(f"max_batch={max_batch}: allowed: 1 or more")
         if prefill_tokens < 1:
@@ -96,6 +98,7 @@ class Engine:
             raise LightLLMError(f"max_queue={max_queue}: allowed: 0 or more")
         self.run, self.geometry = decoding_run(run), geometry
         self._shares_kv_buffer = shares_kv_buffer and geometry.cached
+        self._rotation = slot_rotation
         self.end_ids, self.pad_id = end_ids(eos_id), pad_id
         self.max_batch, self.max_queue, self.prefill_tokens = max_batch, max_queue, prefill_tokens
         self.stats = Stats()
@@ -265,13 +268,13 @@ class Engine:
                 keep[row] = False
                 self._finish(job, "length")
         kept_jobs = [job for job, kept in zip(jobs, keep) if kept]
-        kept_rows = rows.kept(keep) if kept_jobs else None
+        kept_rows = rows.kept(keep, self._rotation) if kept_jobs else None
         kept_tokens = tokens[keep].astype(np.int64)
         if not joining:
             self._jobs, self._rows, self._pending = kept_jobs, kept_rows, kept_tokens
         elif kept_jobs:
             parts = [kept_rows] if self._rows is None else [self._rows, kept_rows]
-            self._rows = Rows.stacked(parts, self._room(max(part.width for part in parts)))
+            self._rows = Rows.stacked(parts, self._room(max(part.width for part in parts)), self._rotation)
             self._jobs = self._jobs + kept_jobs
             self._pending = np.concatenate([self._pending, kept_tokens])
 
@@ -284,5 +287,5 @@ class Engine:
             if gone:
                 self._finish(job, job.ended_by_caller)
         self._jobs = [job for job, kept in zip(self._jobs, keep) if kept]
-        self._rows = self._rows.kept(keep) if self._jobs else None
+        self._rows = self._rows.kept(keep, self._rotation) if self._jobs else None
         self._pending = self._pending[keep]

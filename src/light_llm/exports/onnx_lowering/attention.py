@@ -5,15 +5,16 @@ MatMul.
 These are the attention kernels' ONNX lowerings (options.py: fused for the layers plan.py
 fuses, portable for the others); the rotation is the positional encoding's (rotary.py).
 
-Rotary is inside the node (do_rotary, its cos/sin tables, the graph's position_ids). On its
-own, onnxruntime's CPU kernel (1.32) rotates a first prompt by position_ids[0, 0] + slot for
-every row, which is wrong for left-padded rows (the contract's positions count attended
-slots only); given query_seqlens (every row's whole chunk: masks.py), it rotates each token
-by its own position_ids entry in every call (prefill, decode, chunks after a past).
-With QK norms the packed projection is split first, normed, and Q, K, V go in separately.
-query_seqlens needs onnxruntime 1.32, and the node's tables must be a multiple of 8 pairs
-wide; otherwise (plan.py: the layer's `rotary`) Q and K are rotated before the node by two
-RotaryEmbedding nodes (com.microsoft) that read position_ids.
+Rotary is inside the node (do_rotary, its cos/sin tables). Without position_ids the node
+rotates each token by its slot (seqlens_k is the whole width for every row, masks.py): the
+same scores as at the contract's positions, since left padding shifts a row's slots
+uniformly (runtime/slot_rotation.py). Given position_ids, onnxruntime's CPU kernel rotates a
+first prompt by position_ids[0, 0] + slot for every row, which is wrong for left-padded rows;
+given query_seqlens too (onnxruntime 1.32; every row's whole chunk: masks.py), it rotates
+each token by its own position_ids entry in every call. With QK norms the packed projection
+is split first, normed, and Q, K, V go in separately. The node's tables must be a multiple
+of 8 pairs wide; otherwise (plan.py: the layer's `rotary`) Q and K are rotated before the
+node by two RotaryEmbedding nodes (com.microsoft) that read position_ids.
 
 Standard ops (the portable form, and the fallback of a layer the fused op cannot express):
 the same packed QKV MatMul, rotary as q·cos + rotate_half(q)·sin, the cache as Concat,

@@ -5,10 +5,10 @@ before it as valid, which is right padding. light_llm's contract pads on the lef
 its cache is plain `present = concat(past, new)`. So every row is given the full length
 (seqlens_k = total_sequence_length - 1: new keys go after the whole past, as in the
 contract), and the padded slots are masked by an additive attention_bias built from
-attention_mask (the dtype's finite minimum, never -inf). Rotary positions come from the
-position_ids input, not from seqlens_k, so left padding does not shift them: the node reads
-each row's own positions only when it is also given query_seqlens (sequence_length for every
-row: the whole chunk is valid, nothing is right-padded).
+attention_mask (the dtype's finite minimum, never -inf). A node that rotates by slot counts
+from there too (runtime/slot_rotation.py); one that rotates at position_ids reads each row's
+own positions only when it is also given query_seqlens (sequence_length for every row: the
+whole chunk is valid, nothing is right-padded).
 
 A positional encoding that biases the scores (ALiBi) adds its entry's `onnx_score_bias`
 `[1, heads, S, T]` to the allowed slots.

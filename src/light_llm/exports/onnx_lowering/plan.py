@@ -3,10 +3,11 @@
 "fused" (onnxruntime's com.microsoft ops allowed: norms and activations are fused in
 every layer) or "portable" (standard ops only, every layer "standard").
 
-A fused layer with RoPE rotates its Q and K either inside GroupQueryAttention ("attention":
-one node, its query_seqlens input needs onnxruntime 1.32) or by two RotaryEmbedding nodes
-before it ("RotaryEmbedding": loads in onnxruntime 1.30, e.g. onnxruntime-node's latest
-release). `min_onnxruntime` says which onnxruntime the graph may require."""
+A fused layer with RoPE rotates its Q and K inside GroupQueryAttention, by slot ("attention
+by slot": loads in onnxruntime 1.30, e.g. onnxruntime-node's latest release) or at
+position_ids ("attention": its query_seqlens input needs onnxruntime 1.32), or, where its
+tables do not fit the node, by two RotaryEmbedding nodes before it ("RotaryEmbedding").
+`min_onnxruntime` says which onnxruntime the graph may require."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class LayerLowering:
     index: int
     lowering: str  # "fused" | "standard"
     reason: str | None = None  # why "standard"
-    rotary: str | None = None  # fused with RoPE: "attention" | "RotaryEmbedding"
+    rotary: str | None = None  # fused with RoPE: "attention by slot" | "attention" | "RotaryEmbedding"
 
     def to_dict(self) -> dict:
         data = {"layer": self.index, "lowering": self.lowering}
@@ -52,8 +53,9 @@ def attention_unfusable(attention) -> str | None:
 
 def rotary_lowering(attention, min_onnxruntime: str) -> str | None:
     """Where a fused layer rotates Q and K (None where the encoding does not rotate): the
-    encoding's fused rotation says (rotary.py: inside GroupQueryAttention where
-    `min_onnxruntime` allows it and its tables fit, else RotaryEmbedding nodes)."""
+    encoding's fused rotation says (rotary.py: inside GroupQueryAttention where its tables
+    fit, by slot or, where `min_onnxruntime` allows it, at position_ids; else RotaryEmbedding
+    nodes)."""
     rotation = options.rotation(attention.positional.encoding, portable=False)
     return None if rotation is None else rotation.placement_for(attention, min_onnxruntime)
 
@@ -92,7 +94,7 @@ def lowering_notes(plan: list[LayerLowering], portable: bool) -> list[str]:
     """One line for the export output: which form each layer got, and why not fused."""
     standard = [layer for layer in plan if layer.lowering == "standard"]
     inside = sum(layer.rotary == "attention" for layer in plan)
-    rotary = f", rotary inside it in {inside} (onnxruntime >= {ROTARY_IN_ATTENTION_SINCE})" if inside else ""
+    rotary = f", rotary inside it at position_ids in {inside} (onnxruntime >= {ROTARY_IN_ATTENTION_SINCE})" if inside else ""
     if not standard:
         return [f"lowering: fused onnxruntime graph, GroupQueryAttention in all {len(plan)} layers{rotary}"]
     if portable:

@@ -5,8 +5,11 @@ attention factor multiplies both), once per graph for each distinct PositionalIR
 pattern may give sliding-window layers their own base).
 
 fused (a layer in one GroupQueryAttention node): rotated inside the node (do_rotary, the
-tables, position_ids) where plan.py allows it, else by two RotaryEmbedding nodes
-(com.microsoft) before it, on the packed `[batch, seq, heads·head_dim]` projections.
+tables) where the tables fit it, else by two RotaryEmbedding nodes (com.microsoft) before
+it, on the packed `[batch, seq, heads·head_dim]` projections. Inside, by default the node
+rotates each token by its slot (no position_ids: runtime/slot_rotation.py says why that is
+the same attention and what a caller that moves a row's cache does); from onnxruntime 1.32
+(`min_onnxruntime`) it can read position_ids instead (with query_seqlens, masks.py).
 portable (standard-ops attention): x·cos + rotate(x)·sin on `[batch, heads, seq, head_dim]`,
 cos and sin gathered at position_ids once per graph.
 
@@ -18,10 +21,11 @@ scope)`, `node_inputs()` and `node_attributes()`; the portable one with `rotate(
 from __future__ import annotations
 
 from light_llm.exports.onnx_lowering.builder import MS_DOMAIN, GraphBuilder
+from light_llm.runtime.slot_rotation import BY_SLOT
 
 GQA_ROTARY_PAIRS_MULTIPLE = 8  # GroupQueryAttention's do_rotary takes cos/sin tables this many pairs wide
 ROTARY_IN_ATTENTION_SINCE = "1.32"  # GroupQueryAttention's query_seqlens input
-INSIDE, BEFORE = "attention", "RotaryEmbedding"  # where a fused layer rotates (plan.py's `rotary`)
+INSIDE, BEFORE = "attention", "RotaryEmbedding"  # where a fused layer rotates (plan.py's `rotary`), besides BY_SLOT
 
 
 def version(text: str) -> tuple[int, ...]:
@@ -46,7 +50,8 @@ def rotary_tables(g: GraphBuilder, positional, head_dim: int, max_seq_len: int) 
 
 
 class FusedRotary:
-    """`placement`: INSIDE the GroupQueryAttention node or BEFORE it (plan.py)."""
+    """`placement`: inside the GroupQueryAttention node, BY_SLOT or at position_ids (INSIDE),
+    or BEFORE it (plan.py)."""
 
     def __init__(self, g: GraphBuilder, attention_ir, max_seq_len: int, position_ids: str, placement: str):
         self.g, self.ir, self.position_ids, self.placement = g, attention_ir, position_ids, placement
@@ -54,16 +59,16 @@ class FusedRotary:
 
     @staticmethod
     def placement_for(attention_ir, min_onnxruntime: str) -> str:
-        """Inside the node where `min_onnxruntime` has query_seqlens and the tables fit its
-        do_rotary, else RotaryEmbedding nodes."""
+        """Inside the node where the tables fit its do_rotary: at position_ids where
+        `min_onnxruntime` has query_seqlens, else by slot; else RotaryEmbedding nodes."""
         pairs = attention_ir.positional.rotary_dim(attention_ir.head_dim) // 2
-        if version(min_onnxruntime) >= version(ROTARY_IN_ATTENTION_SINCE) and pairs % GQA_ROTARY_PAIRS_MULTIPLE == 0:
-            return INSIDE
-        return BEFORE
+        if pairs % GQA_ROTARY_PAIRS_MULTIPLE:
+            return BEFORE
+        return INSIDE if version(min_onnxruntime) >= version(ROTARY_IN_ATTENTION_SINCE) else BY_SLOT
 
     @property
     def inside(self) -> bool:
-        return self.placement == INSIDE
+        return self.placement in (INSIDE, BY_SLOT)
 
     def rotate(self, q: str, k: str, scope: str) -> tuple[str, str]:
         """Q and K `[batch, seq, heads·head_dim]` rotated by RotaryEmbedding nodes at position_ids."""
@@ -75,7 +80,7 @@ class FusedRotary:
 
     def node_inputs(self) -> list[str]:
         """GroupQueryAttention's cos_cache, sin_cache and position_ids inputs."""
-        return [*self.tables, self.position_ids]
+        return [*self.tables, self.position_ids if self.placement == INSIDE else ""]
 
     def node_attributes(self) -> dict:
         return {"do_rotary": 1, "rotary_interleaved": _interleaved(self.ir.positional)}

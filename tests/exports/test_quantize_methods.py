@@ -143,6 +143,25 @@ def test_at_fp32_accuracy_a_gguf_graph_computes_what_the_fp32_graph_does(tmp_pat
                    if node.op_type == "MatMulNBits")
     assert bits == {4: 4}  # a's two halves, b, c
     assert fp32_error < 1e-5 < int8_error
+    _, _, head_model = _quantized_error(tmp_path / "head", weights, QuantizeOptions(method="symmetric", accuracy="fp32-head"))
+    assert _accuracy_levels(head_model) == {4}  # no embedding: no LM head
+
+
+@pytest.mark.parametrize("accuracy", ["fp32-head", "fp32"])
+def test_at_fp32_accuracy_a_q8_0_head_is_its_nibbles_and_the_embedding_reads_its_8_bit_codes(tmp_path, accuracy):
+    embedding = on_grid(np.random.default_rng(3).standard_normal((128, 96)).astype(np.float32) * 0.1, "q8_0")
+    _tied_graph(tmp_path / "model.onnx", embedding)
+    ids = np.array([[1, 5, 9]], np.int64)
+    expected = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
+    summary = quantize_in_place(tmp_path / "model.onnx", QuantizeOptions(method="symmetric", accuracy=accuracy))
+    assert summary.weights == {"e": "int8 q8_0 grid"} and summary.shared == 1
+    model = onnx.load(str(tmp_path / "model.onnx"))
+    ops = Counter((node.op_type, helper.get_node_attr_value(node, "bits")) for node in model.graph.node
+                  if node.op_type in ("MatMulNBits", "GatherBlockQuantized"))
+    assert ops == {("MatMulNBits", 4): 2, ("GatherBlockQuantized", 8): 1}
+    assert _accuracy_levels(model) == {0}
+    actual = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
+    assert np.abs(actual - expected).max() < 1e-5 * np.abs(expected).max()
 
 
 @pytest.mark.parametrize("method", ["symmetric", "asymmetric"])
@@ -158,7 +177,8 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
     out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="asymmetric")[1]
     manifest = json.loads((out / "light_llm.json").read_text())
     assert manifest["quantize_method"] == "asymmetric" and manifest["quantize_grid_fit"] is True
-    assert manifest["quantize_accuracy"] == "int8" and manifest["quantize_accuracy_level"] == 4
+    assert manifest["quantize_accuracy"] == "int8"
+    assert manifest["quantize_accuracy_levels"] == {"lm_head": 4, "others": 4}
     assert set(manifest["quantize_weights"].values()) == {"int4 asymmetric"}
     assert manifest["quantize_choices"] == {"int4 asymmetric": len(manifest["quantize_weights"])}
     assert manifest["parity"]["passed"]
@@ -171,7 +191,7 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
     ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq"),
     ("--quantize-embedding", "int2", "quantize embedding 'int2': allowed: same, int8, int4"),
     ("--quantize-int8-share", "1.5", "quantize int8 share 1.5: a share of the weights from 0 to 1"),
-    ("--quantize-accuracy", "fp16", "quantize accuracy 'fp16': allowed: int8, fp32"),
+    ("--quantize-accuracy", "fp16", "quantize accuracy 'fp16': allowed: int8, fp32-head, fp32"),
 ])
 def test_an_unknown_method_or_embedding_precision_is_one_line(cli, tmp_path, flag, value, message):  # noqa: F811
     model_folder(tmp_path / "run", LLAMA)

@@ -43,7 +43,8 @@ def test_smollm2_int4_at_fp32_accuracy_is_the_fp32_model(smollm2_onnx_int4_fp32)
     """The GGUF's codes with fp32 activations (the Q8_0 head as two 4-bit halves): the fp32
     model's logits to fp32 error, where int8 activations give ×1.0009 and 96.7 %."""
     manifest = json.loads((smollm2_onnx_int4_fp32 / "light_llm.json").read_text())
-    assert manifest["quantize_accuracy"] == "fp32" and manifest["quantize_accuracy_level"] == 0
+    assert manifest["quantize_accuracy"] == "fp32"
+    assert manifest["quantize_accuracy_levels"] == {"lm_head": 0, "others": 0}
     assert manifest["quantize_choices"] == {"int4 q4_1 grid": 30 * 4, "int8 q8_0 grid": 1}
     graph = onnx.load(str(smollm2_onnx_int4_fp32 / "model.onnx"), load_external_data=False)
     matmuls = [node for node in graph.graph.node if node.op_type == "MatMulNBits"]

@@ -59,7 +59,7 @@ def export_onnx(
     of int8/int4 (16 to 256); `quantize_method`, `quantize_grid_fit` and `quantize_embedding`
     (same or int8): how the codes are chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file;
     `quantize_int8_share`: of the MatMul weights, the most sensitive kept at 8 bits in an int4 export;
-    `quantize_accuracy`: the quantized MatMuls' activations, int8 or fp32.
+    `quantize_accuracy`: the quantized MatMuls' activations, int8, fp32-head (the LM head's) or fp32.
     `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
@@ -279,8 +279,9 @@ def _kept_fp32(summary) -> list[str]:
 def _accuracy(options) -> list[str]:
     if options is None:
         return []
-    level = options.to_dict()["quantize_accuracy_level"]
-    return [f"quantize: MatMulNBits activations {options.accuracy} (accuracy_level {level})"]
+    levels = options.to_dict()["quantize_accuracy_levels"]
+    return [f"quantize: MatMulNBits activations {options.accuracy} (accuracy_level {levels['lm_head']} "
+            f"for the LM head, {levels['others']} for the other weights)"]
 
 
 def _traced(ir) -> str:

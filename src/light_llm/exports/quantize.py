@@ -9,8 +9,9 @@ Blocks of 32 along the input features by default (see quantize_blocks.py), or
 `block_size` (16 to 256, as onnxruntime-genai's builder offers): larger blocks store fewer
 scales and decode faster, at some cost in accuracy. `accuracy` (ACCURACY_LEVELS): the
 MatMulNBits activations in int8 (accuracy_level 4, onnxruntime's fast path on CPU; the
-default) or fp32 (accuracy_level 0: a grid-coded weight then computes exactly what the
-fp32 model does); an 8-bit weight at fp32 becomes two 4-bit MatMulNBits of its codes' high
+default), fp32 (accuracy_level 0: a grid-coded weight then computes exactly what the
+fp32 model does) or fp32 for the LM head alone ("fp32-head": the weights of the
+embedding's shape, whose int8 activations cost an imported GGUF most); an 8-bit weight at fp32 becomes two 4-bit MatMulNBits of its codes' high
 and low nibbles, added (quantize_blocks.nibbles: onnxruntime's CPU kernel computes 8 bits
 with fp32 activations by dequantizing the whole matrix at every call).
 
@@ -53,8 +54,9 @@ from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, DEFAULT_QUANTI
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
-ACCURACY_LEVELS = {"int8": 4, "fp32": 0}  # MatMulNBits' accuracy_level of each activation precision
-ACCURACY_LEVEL = ACCURACY_LEVELS["int8"]  # QMoE's: its CPU kernel has no fp32 path
+# MatMulNBits' accuracy_level (4: int8 activations, 0: fp32) of (the LM head, every other weight)
+ACCURACY_LEVELS = {"int8": (4, 4), "fp32-head": (0, 4), "fp32": (0, 0)}
+ACCURACY_LEVEL = 4  # QMoE's: its CPU kernel has no fp32 path
 METHODS = ("symmetric", "asymmetric", "gptq")  # the first two: quantize_blocks.py; gptq: quantize_gptq.py
 GPTQ_SCALE_RULE = "asymmetric"  # the blocks' scales and zero points under GPTQ
 MS_DOMAIN = "com.microsoft"
@@ -78,7 +80,7 @@ class QuantizeOptions:
     grid_fit: bool = True
     embedding_bits: int = 0  # the embedding's and a tied LM head's bits; 0: the precision's
     int8_share: float = 0.0  # of the MatMul weights' parameters (int4): the most sensitive at 8 bits
-    accuracy: str = "int8"  # the MatMulNBits activations: int8 or fp32
+    accuracy: str = "int8"  # the MatMulNBits activations: int8, fp32-head or fp32
     calibration: Callable[[list[str], Path], dict[str, np.ndarray]] | None = field(default=None, compare=False)
     calibration_source: str = ""  # what the calibration read, for light_llm.json
 
@@ -91,7 +93,7 @@ class QuantizeOptions:
                   "quantize_method": self.method, "quantize_grid_fit": self.grid_fit,
                   "quantize_embedding": f"int{self.embedding_bits or self.bits}",
                   "quantize_int8_share": self.int8_share, "quantize_accuracy": self.accuracy,
-                  "quantize_accuracy_level": ACCURACY_LEVELS[self.accuracy]}
+                  "quantize_accuracy_levels": dict(zip(("lm_head", "others"), ACCURACY_LEVELS[self.accuracy]))}
         return record | ({"quantize_calibration": self.calibration_source} if self.calibration_source else {})
 
 
@@ -244,7 +246,7 @@ class _Pass:
         inputs = [activation, written.data, written.scales] + ([written.zero_points] if written.zero_points else [])
         return onnx.helper.make_node(
             "MatMulNBits", inputs, [output], name=name, domain=MS_DOMAIN, K=weight.columns, N=weight.rows,
-            bits=weight.bits, block_size=weight.block_size, accuracy_level=ACCURACY_LEVELS[self.options.accuracy],
+            bits=weight.bits, block_size=weight.block_size, accuracy_level=written.accuracy_level,
         )
 
     def _block_sums(self, activation: str, columns: int, block_size: int) -> tuple[str, list]:
@@ -287,9 +289,13 @@ class _Pass:
         content = _content_key(rows) if rows.shape in embedding_shapes else None
         weight = self._codes(source, rows, activation=activation, embedding=rows.shape in embedding_shapes)
         written = self._write(f"{source}_Q{weight.bits}", weight)
-        if self.options.accuracy == "fp32" and weight.bits == 8:
+        head, others = ACCURACY_LEVELS[self.options.accuracy]
+        written.accuracy_level = head if rows.shape in embedding_shapes else others
+        if written.accuracy_level == 0 and weight.bits == 8:
             written.nibbles = tuple(self._write(f"{source}_Q8_{part}", half)
                                     for part, half in zip(("high", "low"), nibbles(weight)))
+            for half in written.nibbles:
+                half.accuracy_level = 0
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written
@@ -514,6 +520,7 @@ class _Written:
     offsets: str = ""
     flat: str = ""
     nibbles: tuple["_Written", ...] = ()  # an 8-bit weight at fp32 accuracy: its 4-bit high and low halves
+    accuracy_level: int = ACCURACY_LEVEL  # of its MatMulNBits
 
 
 _FLOAT_TYPES = {1}  # float32: the scales are fp32, as the activations must be

@@ -11,9 +11,10 @@ scales and decode faster, at some cost in accuracy. `accuracy` (ACCURACY_LEVELS)
 MatMulNBits activations in int8 (accuracy_level 4, onnxruntime's fast path on CPU; the
 default), fp32 (accuracy_level 0: a grid-coded weight then computes exactly what the
 fp32 model does) or fp32 for the LM head alone ("fp32-head": the weights of the
-embedding's shape, whose int8 activations cost an imported GGUF most); an 8-bit weight at fp32 becomes two 4-bit MatMulNBits of its codes' high
-and low nibbles, added (quantize_blocks.nibbles: onnxruntime's CPU kernel computes 8 bits
-with fp32 activations by dequantizing the whole matrix at every call).
+embedding's shape, whose int8 activations cost an imported GGUF most); an 8-bit weight at
+fp32 becomes two 4-bit MatMulNBits of its codes' high and low nibbles, added
+(quantize_blocks.nibbles: onnxruntime's CPU kernel computes 8 bits with fp32 activations
+by dequantizing the whole matrix at every call).
 
 - int4: 4-bit codes; int8: 8-bit codes, the embedding too (its Gather costs nothing at
   8 bits and the file shrinks by the vocabulary × d_model × 3 bytes);

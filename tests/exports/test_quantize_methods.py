@@ -21,7 +21,7 @@ from test_cli_error_path import assert_one_line_error, cli  # noqa: F401  (a fix
 from torch_targets_matrix import merged, model_folder
 
 from light_llm.exports.quantize import QuantizeOptions, quantize_in_place
-from light_llm.exports.quantize_blocks import quantize_rows
+from light_llm.exports.quantize_blocks import nibbles, quantize_rows
 from light_llm.exports.quantize_grid import fit_grid
 from light_llm.generation.eager import load_eager
 from light_llm.runtime.generator import generate_ids
@@ -121,10 +121,64 @@ def test_a_gguf_graph_runs_in_onnxruntime_with_its_exact_codes(tmp_path):
     assert grid_error < plain_error / 4 and grid_error < 0.01
 
 
+def _accuracy_levels(model) -> set[int]:
+    return {helper.get_node_attr_value(node, "accuracy_level") for node in model.graph.node
+            if node.op_type == "MatMulNBits"}
+
+
+def test_at_fp32_accuracy_a_gguf_graph_computes_what_the_fp32_graph_does(tmp_path):
+    """accuracy fp32: every MatMulNBits at accuracy_level 0, the Q8_0 weight as the sum of its
+    codes' high and low nibbles at 4 bits; the output the fp32 graph's to fp32 error, where
+    int8 activations (the default, level 4) part it by their rounding."""
+    rng = np.random.default_rng(1)
+    weights = {"a": _stored(on_grid(rng.standard_normal((64, 96)).astype(np.float32) * 0.1, "q8_0")),
+               "b": _stored(on_grid(rng.standard_normal((32, 64)).astype(np.float32) * 0.1, "q4_1")),
+               "c": _stored(on_grid(rng.standard_normal((32, 64)).astype(np.float32) * 0.1, "q4_0"))}
+    int8_error, _, int8_model = _quantized_error(tmp_path / "int8", weights, QuantizeOptions(method="symmetric"))
+    fp32 = QuantizeOptions(method="symmetric", accuracy="fp32")
+    fp32_error, summary, fp32_model = _quantized_error(tmp_path / "fp32", weights, fp32)
+    assert summary.weights == {"a": "int8 q8_0 grid", "b": "int4 q4_1 grid", "c": "int4 q4_0 grid"}
+    assert _accuracy_levels(int8_model) == {4} and _accuracy_levels(fp32_model) == {0}
+    bits = Counter(helper.get_node_attr_value(node, "bits") for node in fp32_model.graph.node
+                   if node.op_type == "MatMulNBits")
+    assert bits == {4: 4}  # a's two halves, b, c
+    assert fp32_error < 1e-5 < int8_error
+    _, _, head_model = _quantized_error(tmp_path / "head", weights, QuantizeOptions(method="symmetric", accuracy="fp32-head"))
+    assert _accuracy_levels(head_model) == {4}  # no embedding: no LM head
+
+
+@pytest.mark.parametrize("accuracy", ["fp32-head", "fp32"])
+def test_at_fp32_accuracy_a_q8_0_head_is_its_nibbles_and_the_embedding_reads_its_8_bit_codes(tmp_path, accuracy):
+    embedding = on_grid(np.random.default_rng(3).standard_normal((128, 96)).astype(np.float32) * 0.1, "q8_0")
+    _tied_graph(tmp_path / "model.onnx", embedding)
+    ids = np.array([[1, 5, 9]], np.int64)
+    expected = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
+    summary = quantize_in_place(tmp_path / "model.onnx", QuantizeOptions(method="symmetric", accuracy=accuracy))
+    assert summary.weights == {"e": "int8 q8_0 grid"} and summary.shared == 1
+    model = onnx.load(str(tmp_path / "model.onnx"))
+    ops = Counter((node.op_type, helper.get_node_attr_value(node, "bits")) for node in model.graph.node
+                  if node.op_type in ("MatMulNBits", "GatherBlockQuantized"))
+    assert ops == {("MatMulNBits", 4): 2, ("GatherBlockQuantized", 8): 1}
+    assert _accuracy_levels(model) == {0}
+    actual = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"ids": ids})[0]
+    assert np.abs(actual - expected).max() < 1e-5 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("method", ["symmetric", "asymmetric"])
+def test_an_8_bit_weight_is_the_sum_of_its_nibbles(method):
+    weight = quantize_rows(known_matrix(shift=0.05), 8, 32, method)
+    high, low = nibbles(weight)
+    assert high.bits == low.bits == 4
+    np.testing.assert_allclose(high.dequantized() + low.dequantized(), weight.dequantized(), rtol=0, atol=1e-7)
+    assert np.abs(low.dequantized()).max() < np.abs(high.dequantized()).max() / 4  # no half is the whole
+
+
 def test_the_method_and_every_choice_are_recorded(tmp_path):
     out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="asymmetric")[1]
     manifest = json.loads((out / "light_llm.json").read_text())
     assert manifest["quantize_method"] == "asymmetric" and manifest["quantize_grid_fit"] is True
+    assert manifest["quantize_accuracy"] == "int8"
+    assert manifest["quantize_accuracy_levels"] == {"lm_head": 4, "others": 4}
     assert set(manifest["quantize_weights"].values()) == {"int4 asymmetric"}
     assert manifest["quantize_choices"] == {"int4 asymmetric": len(manifest["quantize_weights"])}
     assert manifest["parity"]["passed"]
@@ -137,6 +191,7 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
     ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq"),
     ("--quantize-embedding", "int2", "quantize embedding 'int2': allowed: same, int8, int4"),
     ("--quantize-int8-share", "1.5", "quantize int8 share 1.5: a share of the weights from 0 to 1"),
+    ("--quantize-accuracy", "fp16", "quantize accuracy 'fp16': allowed: int8, fp32-head, fp32"),
 ])
 def test_an_unknown_method_or_embedding_precision_is_one_line(cli, tmp_path, flag, value, message):  # noqa: F811
     model_folder(tmp_path / "run", LLAMA)

@@ -6,6 +6,7 @@ lock), since each costs tens of seconds on 2 cores.
 - `smollm2_model`: that folder imported by `lightllm import-hf` (verified against transformers);
 - `smollm2_onnx`: its fp32 ONNX export (default, fused form);
 - `smollm2_onnx_int4`: its int4 ONNX export (the grid fit keeps the GGUF's codes);
+- `smollm2_onnx_int4_fp32`: the same at fp32 accuracy (MatMulNBits' activations in fp32);
 - `smollm2_onnx_int4_rounded`: the same with the grid fit off, every weight rounded anew by
   the symmetric method (no calibration run; the export the gate's limits were set on).
 """
@@ -58,6 +59,12 @@ def smollm2_onnx(tmp_path_factory, smollm2_model) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_onnx_int4(tmp_path_factory, smollm2_model) -> Path:
     return made_once(tmp_path_factory, "smollm2-onnx-int4", lambda out: _export(smollm2_model, out, quantize="int4"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_onnx_int4_fp32(tmp_path_factory, smollm2_model) -> Path:
+    return made_once(tmp_path_factory, "smollm2-onnx-int4-fp32",
+                     lambda out: _export(smollm2_model, out, quantize="int4", quantize_accuracy="fp32"))
 
 
 @pytest.fixture(scope="session")

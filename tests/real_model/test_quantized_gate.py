@@ -39,6 +39,23 @@ def test_smollm2_int4_keeps_its_gguf_codes_and_passes_the_quantized_gate(smollm2
     assert decode["passed"] and decode["top1_agreement"] >= 0.85 and decode["positions"] == 64
 
 
+def test_smollm2_int4_at_fp32_accuracy_is_the_fp32_model(smollm2_onnx_int4_fp32):
+    """The GGUF's codes with fp32 activations (the Q8_0 head as two 4-bit halves): the fp32
+    model's logits to fp32 error, where int8 activations give ×1.0009 and 96.7 %."""
+    manifest = json.loads((smollm2_onnx_int4_fp32 / "light_llm.json").read_text())
+    assert manifest["quantize_accuracy"] == "fp32"
+    assert manifest["quantize_accuracy_levels"] == {"lm_head": 0, "others": 0}
+    assert manifest["quantize_choices"] == {"int4 q4_1 grid": 30 * 4, "int8 q8_0 grid": 1}
+    graph = onnx.load(str(smollm2_onnx_int4_fp32 / "model.onnx"), load_external_data=False)
+    matmuls = [node for node in graph.graph.node if node.op_type == "MatMulNBits"]
+    assert len(matmuls) == 30 * 4 + 2  # the head's high and low nibbles
+    assert {onnx.helper.get_node_attr_value(node, "accuracy_level") for node in matmuls} == {0}
+    parity = manifest["parity"]
+    assert parity["passed"] and parity["max_abs_error"] < 1e-2  # measured: 4.9e-4 (int8 activations: 9.2)
+    (text,) = parity["text_checks"]
+    assert text["top1_agreement"] > 0.995 and abs(text["perplexity_ratio"] - 1) < 1e-4
+
+
 def test_smollm2_int4_with_one_layer_zeroed_is_refused(smollm2_model, smollm2_onnx_int4_rounded, tmp_path):
     """On the rounded export, whose ×1.38 the int4 gate's ×1.6 was set above (on the grid
     fit's export, ×1.001, the same layer zeroed measures ×1.236: within the gate)."""
@@ -73,7 +90,8 @@ def cli_output(*args) -> str:
     return result.output
 
 
-def test_lightllm_eval_matches_transformers_and_the_int4_export_keeps_it(smollm2_model, smollm2_onnx_int4):
+def test_lightllm_eval_matches_transformers_and_the_int4_export_keeps_it(smollm2_model, smollm2_onnx_int4,
+                                                                        smollm2_onnx_int4_fp32):
     fp32 = cli_output("eval", smollm2_model, "--perplexity", "--windows", "1", "--window-length", "256")
     ours, theirs = [line for line in fp32.splitlines() if "perplexity" in line]
     assert ours.startswith("  light_llm eager fp32: perplexity ")
@@ -83,3 +101,6 @@ def test_lightllm_eval_matches_transformers_and_the_int4_export_keeps_it(smollm2
     int4 = cli_output("eval", smollm2_onnx_int4, "--perplexity", "--windows", "1", "--window-length", "256")
     (line,) = [line for line in int4.splitlines() if "perplexity" in line]
     assert line.startswith("  onnx int4: ") and 0.97 < figure(line) / figure(ours) < 1.03  # the GGUF's own codes
+    exact = cli_output("eval", smollm2_onnx_int4_fp32, "--perplexity", "--windows", "1", "--window-length", "256")
+    (line,) = [line for line in exact.splitlines() if "perplexity" in line]
+    assert abs(figure(line) / figure(ours) - 1) <= 1e-3  # at fp32 accuracy: measured 15.126 = fp32's

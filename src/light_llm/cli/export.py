@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 ONNX_ONLY = ("opset", "quantize", "quantize_block_size", "quantize_method", "quantize_grid_fit",
-             "quantize_embedding", "quantize_calibration_text", "quantize_int8_share", "portable", "min_onnxruntime")
+             "quantize_embedding", "quantize_calibration_text", "quantize_int8_share", "quantize_accuracy", "portable",
+             "min_onnxruntime")
 # target → (module, function, fixed options). Imported only when that target is asked for.
 TARGETS: dict[str, tuple[str, str, dict]] = {
     "onnx": ("light_llm.exports.onnx", "export_onnx", {}),
@@ -39,6 +40,7 @@ def export(
     quantize_embedding: Annotated[Optional[str], typer.Option("--quantize-embedding", metavar="same|int8|int4", help="The embedding's and LM head's precision in an int4 export (default: the spec's export.quantize_embedding).", show_default=False)] = None,
     quantize_calibration_text: Annotated[Optional[Path], typer.Option("--quantize-calibration-text", metavar="FILE", help="gptq's calibration text (default: the spec's export.quantize_calibration_text, else the run's training split, else a built-in text).", show_default=False)] = None,
     quantize_int8_share: Annotated[Optional[float], typer.Option("--quantize-int8-share", metavar="SHARE", help="In an int4 export, the share (0 to 1) of the MatMul weights' parameters kept at int8, the most sensitive to 4-bit rounding first (default: the spec's export.quantize_int8_share, 0).", show_default=False)] = None,
+    quantize_accuracy: Annotated[Optional[str], typer.Option("--quantize-accuracy", metavar="int8|fp32-head|fp32", help="The int8/int4 MatMuls' activations: int8 (fastest), fp32 (exact on an imported GGUF's codes, slower) or fp32-head (the LM head's alone; default: the spec's export.quantize_accuracy).", show_default=False)] = None,
     atol: Annotated[Optional[float], typer.Option(help="Largest absolute logit error accepted (default: the spec's export.atol).")] = None,
     rtol: Annotated[Optional[float], typer.Option(help="Relative logit tolerance (default: the spec's export.rtol).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random verification prompts.")] = 0,
@@ -62,7 +64,8 @@ def export(
                         ("--quantize-grid-fit", quantize_grid_fit),
                         ("--quantize-embedding", quantize_embedding),
                         ("--quantize-calibration-text", quantize_calibration_text),
-                        ("--quantize-int8-share", quantize_int8_share)):
+                        ("--quantize-int8-share", quantize_int8_share),
+                        ("--quantize-accuracy", quantize_accuracy)):
         if value is not None and not onnx:
             _fail(f"{flag} applies to --onnx only")
     if hf_architecture is not None and not hf:
@@ -80,7 +83,7 @@ def export(
                                   quantize_method=quantize_method, quantize_grid_fit=quantize_grid_fit,
                                   quantize_embedding=quantize_embedding,
                                   quantize_calibration_text=quantize_calibration_text,
-                                  quantize_int8_share=quantize_int8_share,
+                                  quantize_int8_share=quantize_int8_share, quantize_accuracy=quantize_accuracy,
                                   atol=atol, rtol=rtol, seed=seed,
                                   portable=portable or None, min_onnxruntime=min_onnxruntime,
                                   architecture=hf_architecture, gguf_type=gguf_type))

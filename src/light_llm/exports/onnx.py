@@ -40,6 +40,7 @@ def export_onnx(
     quantize_embedding: str | None = None,
     quantize_calibration_text: Path | None = None,
     quantize_int8_share: float | None = None,
+    quantize_accuracy: str | None = None,
     atol: float | None = None,
     rtol: float | None = None,
     seed: int = 0,
@@ -57,7 +58,8 @@ def export_onnx(
     ("1.32": rotary inside GroupQueryAttention). `quantize_block_size`: weights per scale
     of int8/int4 (16 to 256); `quantize_method`, `quantize_grid_fit` and `quantize_embedding`
     (same or int8): how the codes are chosen (exports/quantize.py); `quantize_calibration_text`: gptq's text file;
-    `quantize_int8_share`: of the MatMul weights, the most sensitive kept at 8 bits in an int4 export.
+    `quantize_int8_share`: of the MatMul weights, the most sensitive kept at 8 bits in an int4 export;
+    `quantize_accuracy`: the quantized MatMuls' activations, int8, fp32-head (the LM head's) or fp32.
     `display` shows the phases as they run."""
     from light_llm.compiler.pipeline import lower_spec
     from light_llm.exports.interop_files import write_interop_files
@@ -85,15 +87,18 @@ def export_onnx(
             quantize, quantize_block_size or defaults.quantize_block_size, quantize_method or defaults.quantize_method,
             defaults.quantize_grid_fit if quantize_grid_fit is None else quantize_grid_fit,
             _embedding_bits(quantize_embedding or defaults.quantize_embedding),
-            _int8_share(quantize, quantize_int8_share, defaults.quantize_int8_share))
-        check_quantization(options.precision, options.block_size, options.method, options.int8_share)
+            _int8_share(quantize, quantize_int8_share, defaults.quantize_int8_share),
+            quantize_accuracy or defaults.quantize_accuracy)
+        check_quantization(options.precision, options.block_size, options.method, options.int8_share,
+                           options.accuracy)
         calibration_text = quantize_calibration_text or defaults.quantize_calibration_text
         if calibration_text is not None and options.method != "gptq":
             raise ExportError("a quantize calibration text applies to the gptq method only")
     elif any(option is not None for option in (quantize_block_size, quantize_method, quantize_grid_fit,
-                                               quantize_embedding, quantize_calibration_text, quantize_int8_share)):
-        raise ExportError("a quantize block size, method, grid fit, embedding, calibration text or int8 share "
-                          "applies to int8 and int4 exports only (quantize is none)")
+                                               quantize_embedding, quantize_calibration_text, quantize_int8_share,
+                                               quantize_accuracy)):
+        raise ExportError("a quantize block size, method, grid fit, embedding, calibration text, int8 share or "
+                          "accuracy applies to int8 and int4 exports only (quantize is none)")
     atol, rtol = tolerances(folder, atol, rtol)
     check_opset(opset)
     min_onnxruntime = min_onnxruntime or ONNXRUNTIME_VERSIONS[0]
@@ -124,7 +129,7 @@ def export_onnx(
         files = sorted(item.name for item in staging.iterdir())
     notes = interop.notes + _position_note(geometry)
     notes += lowering_notes(plan, portable) if plan else [f"lowering: {_traced(ir)}"]
-    notes += _kept_fp32(summary)
+    notes += _kept_fp32(summary) + _accuracy(options)
     return ExportResult("onnx", Path(out_dir), files, report, notes, phases=phases.to_list())
 
 
@@ -270,6 +275,14 @@ def _kept_fp32(summary) -> list[str]:
     """The weights a quantized export left fp32, and why (an MoE node QMoE cannot take)."""
     choices = summary.weights.items() if summary is not None else ()
     return [f"quantize: {name} kept {choice}" for name, choice in choices if choice.startswith("fp32")]
+
+
+def _accuracy(options) -> list[str]:
+    if options is None:
+        return []
+    levels = options.to_dict()["quantize_accuracy_levels"]
+    return [f"quantize: MatMulNBits activations {options.accuracy} (accuracy_level {levels['lm_head']} "
+            f"for the LM head, {levels['others']} for the other weights)"]
 
 
 def _traced(ir) -> str:

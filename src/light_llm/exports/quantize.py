@@ -7,8 +7,14 @@ embedding and a MatMul weight are the same matrix (tied weights: the same initia
 equal contents), both read one quantized copy, as onnxruntime-genai's model builder does.
 Blocks of 32 along the input features by default (see quantize_blocks.py), or
 `block_size` (16 to 256, as onnxruntime-genai's builder offers): larger blocks store fewer
-scales and decode faster, at some cost in accuracy; activations are computed in int8
-(accuracy_level 4), onnxruntime's fast path on CPU.
+scales and decode faster, at some cost in accuracy. `accuracy` (ACCURACY_LEVELS): the
+MatMulNBits activations in int8 (accuracy_level 4, onnxruntime's fast path on CPU; the
+default), fp32 (accuracy_level 0: a grid-coded weight then computes exactly what the
+fp32 model does) or fp32 for the LM head alone ("fp32-head": the weights of the
+embedding's shape, whose int8 activations cost an imported GGUF most); an 8-bit weight at
+fp32 becomes two 4-bit MatMulNBits of its codes' high and low nibbles, added
+(quantize_blocks.nibbles: onnxruntime's CPU kernel computes 8 bits with fp32 activations
+by dequantizing the whole matrix at every call).
 
 - int4: 4-bit codes; int8: 8-bit codes, the embedding too (its Gather costs nothing at
   8 bits and the file shrinks by the vocabulary × d_model × 3 bytes);
@@ -41,7 +47,7 @@ from typing import Callable
 
 import numpy as np
 
-from light_llm.exports.quantize_blocks import BlockQuantized, quantize_rows_in_chunks
+from light_llm.exports.quantize_blocks import BlockQuantized, nibbles, quantize_rows_in_chunks
 from light_llm.exports.quantize_grid import fit_grid
 from light_llm.exports.quantize_mixed import Sensitivity, most_sensitive, rounding_error
 from light_llm.exports.quantize_moe import quantize_moe_nodes
@@ -49,7 +55,9 @@ from light_llm.schemas.export import DEFAULT_QUANTIZE_BLOCK_SIZE, DEFAULT_QUANTI
 
 QUANTIZATIONS = ("int8", "int4")
 BITS = {"int4": 4, "int8": 8}
-ACCURACY_LEVEL = 4  # int8 compute of the int4/int8 weights
+# MatMulNBits' accuracy_level (4: int8 activations, 0: fp32) of (the LM head, every other weight)
+ACCURACY_LEVELS = {"int8": (4, 4), "fp32-head": (0, 4), "fp32": (0, 0)}
+ACCURACY_LEVEL = 4  # QMoE's: its CPU kernel has no fp32 path
 METHODS = ("symmetric", "asymmetric", "gptq")  # the first two: quantize_blocks.py; gptq: quantize_gptq.py
 GPTQ_SCALE_RULE = "asymmetric"  # the blocks' scales and zero points under GPTQ
 MS_DOMAIN = "com.microsoft"
@@ -62,7 +70,8 @@ class QuantizeOptions:
     `method` (METHODS), `grid_fit`: exact codes for weights on a GGUF grid; `embedding_bits`:
     of the embedding and a tied LM head (0: the precision's, or its grid's; named, they win
     over a grid of more bits); `int8_share`: of the other MatMul weights' parameters, the
-    most sensitive kept at 8 bits in an int4 export; `calibration`
+    most sensitive kept at 8 bits in an int4 export; `accuracy`: the MatMulNBits activations'
+    precision (ACCURACY_LEVELS); `calibration`
     (gptq): (the MatMul inputs' names, the fp32 graph) → their Gram matrices XᵀX
     (quantize_calibration.py)."""
 
@@ -72,6 +81,7 @@ class QuantizeOptions:
     grid_fit: bool = True
     embedding_bits: int = 0  # the embedding's and a tied LM head's bits; 0: the precision's
     int8_share: float = 0.0  # of the MatMul weights' parameters (int4): the most sensitive at 8 bits
+    accuracy: str = "int8"  # the MatMulNBits activations: int8, fp32-head or fp32
     calibration: Callable[[list[str], Path], dict[str, np.ndarray]] | None = field(default=None, compare=False)
     calibration_source: str = ""  # what the calibration read, for light_llm.json
 
@@ -83,7 +93,8 @@ class QuantizeOptions:
         record = {"quantize": self.precision, "quantize_block_size": self.block_size,
                   "quantize_method": self.method, "quantize_grid_fit": self.grid_fit,
                   "quantize_embedding": f"int{self.embedding_bits or self.bits}",
-                  "quantize_int8_share": self.int8_share}
+                  "quantize_int8_share": self.int8_share, "quantize_accuracy": self.accuracy,
+                  "quantize_accuracy_levels": dict(zip(("lm_head", "others"), ACCURACY_LEVELS[self.accuracy]))}
         return record | ({"quantize_calibration": self.calibration_source} if self.calibration_source else {})
 
 
@@ -106,7 +117,7 @@ def quantize(source: Path, target: Path, options: QuantizeOptions, on_weight=Non
     `on_weight(done, total)` follows the MatMuls and Gathers looked at."""
     import onnx
 
-    check_quantization(options.precision, options.block_size, options.method, options.int8_share)
+    check_quantization(options.precision, options.block_size, options.method, options.int8_share, options.accuracy)
     model = onnx.load(str(source), load_external_data=False)
     summary = _Pass(model, Path(source), options, on_weight).run()
     _save(model, Path(target))
@@ -114,7 +125,8 @@ def quantize(source: Path, target: Path, options: QuantizeOptions, on_weight=Non
 
 
 def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE,
-                       method: str = DEFAULT_QUANTIZE_METHOD, int8_share: float = 0.0) -> None:
+                       method: str = DEFAULT_QUANTIZE_METHOD, int8_share: float = 0.0,
+                       accuracy: str = "int8") -> None:
     from light_llm.exports.result import ExportError
 
     if precision not in QUANTIZATIONS:
@@ -127,6 +139,8 @@ def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_
         raise ExportError(f"quantize int8 share {int8_share:g}: a share of the weights from 0 to 1")
     if int8_share and precision != "int4":
         raise ExportError(f"a quantize int8 share applies to int4 exports only (quantize is {precision})")
+    if accuracy not in ACCURACY_LEVELS:
+        raise ExportError(f"quantize accuracy {accuracy!r}: allowed: {', '.join(ACCURACY_LEVELS)}")
 
 
 def quantize_in_place(path: Path, options: QuantizeOptions, on_weight=None) -> QuantizeSummary:
@@ -209,16 +223,15 @@ class _Pass:
             return None
         written = self._quantized_weight(source, transposed, embedding_shapes, node.input[0])
         weight = written.weight
-        inputs = [node.input[0], written.data, written.scales]
-        if written.zero_points:
-            inputs.append(written.zero_points)
         self.summary.matmuls += 1
         name = f"{node.name or node.output[0]}_Q{weight.bits}"
         output = f"{node.output[0]}_before_offsets" if written.offsets else node.output[0]
-        nodes = [onnx.helper.make_node(
-            "MatMulNBits", inputs, [output], name=name, domain=MS_DOMAIN, K=weight.columns, N=weight.rows,
-            bits=weight.bits, block_size=weight.block_size, accuracy_level=ACCURACY_LEVEL,
-        )]
+        if written.nibbles:  # an 8-bit weight at fp32: its high and low nibbles' products, added
+            high, low = written.nibbles
+            return [self._matmul_nbits(f"{name}_high", node.input[0], high, f"{output}_high"),
+                    self._matmul_nbits(f"{name}_low", node.input[0], low, f"{output}_low"),
+                    onnx.helper.make_node("Add", [f"{output}_high", f"{output}_low"], [output], name=f"{name}_add")]
+        nodes = [self._matmul_nbits(name, node.input[0], written, output)]
         if written.offsets:  # + (the input's block sums) · offsetsᵀ
             sums, first = self._block_sums(node.input[0], weight.columns, weight.block_size)
             nodes = first + nodes + [onnx.helper.make_node("MatMul", [sums, written.offsets], [f"{name}_offsets"],
@@ -226,6 +239,16 @@ class _Pass:
                       onnx.helper.make_node("Add", [output, f"{name}_offsets"], [node.output[0]],
                                             name=f"{name}_add_offsets")]
         return nodes
+
+    def _matmul_nbits(self, name: str, activation: str, written: "_Written", output: str):
+        import onnx
+
+        weight = written.weight
+        inputs = [activation, written.data, written.scales] + ([written.zero_points] if written.zero_points else [])
+        return onnx.helper.make_node(
+            "MatMulNBits", inputs, [output], name=name, domain=MS_DOMAIN, K=weight.columns, N=weight.rows,
+            bits=weight.bits, block_size=weight.block_size, accuracy_level=written.accuracy_level,
+        )
 
     def _block_sums(self, activation: str, columns: int, block_size: int) -> tuple[str, list]:
         """The sum of `activation`'s features in each block: a MatMul by a 0/1 matrix
@@ -267,6 +290,13 @@ class _Pass:
         content = _content_key(rows) if rows.shape in embedding_shapes else None
         weight = self._codes(source, rows, activation=activation, embedding=rows.shape in embedding_shapes)
         written = self._write(f"{source}_Q{weight.bits}", weight)
+        head, others = ACCURACY_LEVELS[self.options.accuracy]
+        written.accuracy_level = head if rows.shape in embedding_shapes else others
+        if written.accuracy_level == 0 and weight.bits == 8:
+            written.nibbles = tuple(self._write(f"{source}_Q8_{part}", half)
+                                    for part, half in zip(("high", "low"), nibbles(weight)))
+            for half in written.nibbles:
+                half.accuracy_level = 0
         self.quantized[key] = written
         if rows_stored:
             self.quantized[f"{source}:rows"] = written
@@ -490,6 +520,8 @@ class _Written:
     zero_points: str
     offsets: str = ""
     flat: str = ""
+    nibbles: tuple["_Written", ...] = ()  # an 8-bit weight at fp32 accuracy: its 4-bit high and low halves
+    accuracy_level: int = ACCURACY_LEVEL  # of its MatMulNBits
 
 
 _FLOAT_TYPES = {1}  # float32: the scales are fp32, as the activations must be

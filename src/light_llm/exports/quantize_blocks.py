@@ -139,6 +139,21 @@ def concatenated(parts: list[BlockQuantized]) -> BlockQuantized:
                           first.columns, joined("offsets"))
 
 
+def nibbles(weight: BlockQuantized) -> tuple[BlockQuantized, BlockQuantized]:
+    """An 8-bit `weight` as two 4-bit ones whose sum it is: code c and zero point z split
+    into high and low nibbles (c = 16·c_high + c_low), (c - z)·s = (c_high - z_high)·16s +
+    (c_low - z_low)·s, exactly; for MatMulNBits with fp32 activations, which onnxruntime's
+    CPU kernels compute fast at 4 bits only."""
+    if weight.bits != 8 or weight.offsets is not None:
+        raise ValueError(f"nibbles of an 8-bit weight without offsets, not {weight.bits} bits")
+    codes = _unpack(weight.data.reshape(weight.rows, -1), 8).reshape(weight.data.shape)
+    zero = (np.full(weight.scales.shape, 128, dtype=np.uint8) if weight.zero_points is None
+            else weight.zero_points[:, : weight.blocks])
+    scales = weight.scales
+    return tuple(from_codes(part(codes), scale, part(zero), 4, weight.block_size, weight.columns, symmetric=False)
+                 for part, scale in ((lambda c: c >> 4, scales * 16), (lambda c: c & 15, scales)))
+
+
 SCALE_SHRINKS = (1.0, 1.1, 1.05, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7)  # candidate scalings of the plain scale
 
 

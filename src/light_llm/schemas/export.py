@@ -85,6 +85,13 @@ class ExportConfig(SpecModel):
         "calibration text's activations under gptq, else by their relative rounding error. Those weights' "
         "bytes grow by about this share.",
     )
+    quantize_accuracy: Literal["int8", "fp32-head", "fp32"] = Field(
+        "int8",
+        description="The activations of the int8/int4 MatMuls: int8 (onnxruntime's fastest CPU kernels; the "
+        "activations rounded per block of 32), fp32 (exact: an imported GGUF's codes then give the fp32 "
+        "model's logits; slower to decode, an 8-bit weight computed as two 4-bit halves) or fp32-head (fp32 "
+        "for the LM head alone, where int8 activations cost an imported GGUF most).",
+    )
     quantize_grid_fit: bool = Field(
         True,
         description="Weights that lie exactly on a GGUF grid (Q8_0, Q4_0, Q4_1 in blocks of 32: an imported "

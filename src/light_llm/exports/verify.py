@@ -12,10 +12,10 @@ past_key_values.*) and ignores those its graph lacks. `verify` runs, on random p
 Steps 3 and 4 shrink to fit `max_seq_len` (prompt plus new tokens never exceed it); a
 model of max_seq_len 1 has no decode step to check.
 
-fp32 logits (and presents: keys of a graph that rotates by slot, runtime/slot_rotation.py,
-against eager's moved by each row's padding) must agree within atol + rtol·|eager| plus an allowance for
-fp32 summation order that grows with the model's depth and its logits' magnitude
-(exports/parity.py: Tolerance); a greedy generation may only diverge at a step where
+fp32 logits (and presents; the keys of a graph that rotates by slot, runtime/slot_rotation.py,
+against eager's moved by each row's padding) must agree within atol + rtol·|eager| plus an
+allowance for fp32 summation order that grows with the model's depth and its logits'
+magnitude (exports/parity.py: Tolerance); a greedy generation may only diverge at a step where
 eager's two best logits are closer than that tolerance.
 Quantized artifacts are not held to a tolerance on random tokens (only non-finite or
 misshapen logits fail): top-1 agreement and the largest logit error are reported, and the

@@ -30,6 +30,7 @@ from light_llm.runtime.feeds import step_feeds
 from light_llm.runtime.geometry import Geometry
 from light_llm.runtime.manifest import read_manifest
 from light_llm.runtime.session import OnnxSession
+from light_llm.runtime.slot_rotation import slot_rotation
 
 SMALL = merged(LLAMA, {"num_layers": 2})
 
@@ -88,7 +89,8 @@ def test_verify_in_turn_drops_the_backend_before_building_the_eager_model(tmp_pa
         assert alive[0]() is None, "the onnxruntime session is still alive when the eager model is built"
         return load_reference(folder)
 
-    report = verify_in_turn(reference, backend, ir, on_side=sides.append)
+    report = verify_in_turn(reference, backend, ir, on_side=sides.append,
+                            slot_rotation=slot_rotation(tmp_path / "model.onnx"))
     assert report.passed and sides == ["export", "eager"]
     assert len(report.checks) >= 10 and len(report.plain_checks) == 4
 

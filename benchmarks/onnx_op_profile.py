@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import gc
 import json
 import statistics
@@ -70,10 +71,12 @@ def profile(graphs: list, shape: dict, threads: int, runs: int, new: int, by: st
     """Per graph name: {op or node: µs per decode step} plus the median model_run and the
     median decode step the driver timed (µs), and the kernels run per step."""
     prefixes = {graph.name: root / f"profile-{index}" for index, graph in enumerate(graphs)}  # file names end in the second
-    loops = {graph.name: _profiled_loop(graph, threads, shape, prefixes[graph.name], driver) for graph in graphs}
-    steps = _drive(loops, np.random.default_rng(0).integers(0, shape["vocab"], (1, shape["prompt"])), runs, new)
+    with _genai_profiling(graphs if driver == "og.Generator" else [], prefixes):
+        loops = {graph.name: _profiled_loop(graph, threads, shape, prefixes[graph.name], driver) for graph in graphs}
+        steps = _drive(loops, np.random.default_rng(0).integers(0, shape["vocab"], (1, shape["prompt"])), runs, new)
+        profiles = _end_profiling(loops, prefixes)
     table = {}
-    for name, path in _end_profiling(loops, prefixes).items():
+    for name, path in profiles.items():
         events = json.loads(path.read_text())
         path.unlink()
         if sum(1 for event in events if event.get("name") == "model_run") != (runs + 1) * new:
@@ -102,14 +105,28 @@ def _drive(loops: dict, prompts: np.ndarray, runs: int, new: int) -> dict[str, l
     return {name: list(generate.steps) for name, generate in loops.items()}
 
 
+@contextlib.contextmanager
+def _genai_profiling(graphs: list, prefixes: dict[str, Path]):
+    """og.Generator's profiler is switched on in each folder's genai_config.json (session_options)
+    while the block runs; the files are as they were afterwards, so later runs are not profiled."""
+    originals = {}
+    try:
+        for graph in graphs:
+            path = graph.folder / "genai_config.json"
+            originals[path] = path.read_text()
+            config = json.loads(originals[path])
+            config["model"]["decoder"].setdefault("session_options", {})["enable_profiling"] = str(prefixes[graph.name])
+            path.write_text(json.dumps(config, indent=2))
+        yield
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+
+
 def _profiled_loop(graph, threads: int, shape: dict, prefix: Path, driver: str):
     """The driver of benchmarks/inference.py on `graph`, onnxruntime's profiler writing to `prefix`
-    (og.Generator: through genai_config.json's session_options)."""
+    (og.Generator: through genai_config.json, _genai_profiling)."""
     if driver == "og.Generator":
-        path = graph.folder / "genai_config.json"
-        config = json.loads(path.read_text())
-        config["model"]["decoder"].setdefault("session_options", {})["enable_profiling"] = str(prefix)
-        path.write_text(json.dumps(config, indent=2))
         return inference.genai_loop(graph, threads, shape)
     return inference.plain_loop(graph, threads, shape, profile_prefix=str(prefix))
 

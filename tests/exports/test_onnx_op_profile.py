@@ -48,7 +48,8 @@ def test_only_decode_runs_after_the_warm_up_count():
 def test_profile_of_a_fused_export(llama_export, tmp_path, driver):
     if driver == "og.Generator":
         pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai is not installed")
-    folder = shutil.copytree(llama_export[1], tmp_path / "onnx")  # og.Generator's profiler is set in its genai_config
+    folder = shutil.copytree(llama_export[1], tmp_path / "onnx")
+    genai_config = (folder / "genai_config.json").read_text()
     config = json.loads((folder / "config.json").read_text())
     shape = {"d_model": config["hidden_size"], "heads": config["num_attention_heads"],
              "kv_heads": config["num_key_value_heads"], "vocab": config["vocab_size"], "prompt": 6}
@@ -58,3 +59,4 @@ def test_profile_of_a_fused_export(llama_export, tmp_path, driver):
     assert row["GroupQueryAttention"] > 0 and row["(kernels run per step)"] > config["num_hidden_layers"]
     assert row["(model_run, median)"] >= row["GroupQueryAttention"]
     assert not list(tmp_path.glob("profile-*.json"))  # the profiles are read and removed
+    assert (folder / "genai_config.json").read_text() == genai_config  # og.Generator's profiler switched off again

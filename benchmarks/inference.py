@@ -306,7 +306,8 @@ def measure(generators: dict[str, Generate], prompts: np.ndarray, new: int,
             runs: int) -> dict[str, tuple[float, float, np.ndarray]]:
     """Per graph: (prefill ms, decode tok/s over all rows, tokens), medians of `runs` after a
     warm-up. The graphs take turns within each run, so a machine that slows down or speeds
-    up during the benchmark moves every graph alike; a graph whose warm-up fails is
+    up during the benchmark moves every graph alike, in an order rotated by one each run, so
+    no graph always runs first or after the same one; a graph whose warm-up fails is
     reported and left out."""
     tokens, first, total = {}, {}, {}
     for name, generate in list(generators.items()):
@@ -317,8 +318,10 @@ def measure(generators: dict[str, Generate], prompts: np.ndarray, new: int,
             del generators[name]
         else:
             getattr(generate, "steps", []).clear()  # the warm-up's steps do not count
-    for _ in range(runs):
-        for name, generate in generators.items():
+    names = list(generators)
+    for run in range(runs):
+        for name in names[run % len(names):] + names[:run % len(names)]:
+            generate = generators[name]
             start = time.perf_counter()
             generate(prompts, 1)
             first.setdefault(name, []).append(time.perf_counter() - start)

@@ -45,7 +45,7 @@ CONFIGS: dict[str, tuple[int, str, bool, int, float]] = {
     "grid fit, block 32, embedding int4": (32, "symmetric", True, 4, 0.0),
     "grid fit, block 32, embedding int4 asymmetric": (32, "asymmetric", True, 4, 0.0),
     **{f"{method}, block {block}": (block, method, False, 0, 0.0)
-       for block in (32, 64, 128) for method in ("symmetric", "asymmetric", "gptq")},
+       for block in (32, 64, 128) for method in ("symmetric", "asymmetric", "gptq", "gptq-symmetric")},
     **{f"gptq, block {block}, embedding int8": (block, "gptq", False, 8, 0.0) for block in (32, 128)},
     **{f"{method}, block {block}, int8 share 0.25": (block, method, False, 0, 0.25)
        for block in (32, 128) for method in ("asymmetric", "gptq")},
@@ -80,7 +80,7 @@ def quantized(work: Path, fp32: Path, name: str) -> tuple[Path, float]:
     import json
 
     from light_llm.exports.folder import staged_folder
-    from light_llm.exports.quantize import QuantizeOptions, quantize
+    from light_llm.exports.quantize import QuantizeOptions, calibrated, quantize
     from light_llm.exports.quantize_calibration import calibration_windows, input_grams
     from light_llm.model_folder import load_model_folder
     from light_llm.runtime.manifest import read_manifest
@@ -97,7 +97,7 @@ def quantized(work: Path, fp32: Path, name: str) -> tuple[Path, float]:
             if item.is_file() and not item.name.startswith("model.onnx"):
                 shutil.copy(item, staging / item.name)
         start = time.perf_counter()
-        if method == "gptq":
+        if calibrated(method):
             geometry = read_manifest(fp32).graph_geometry
             windows, _ = calibration_windows(load_model_folder(work / "model"), geometry, None)
             options = dataclasses.replace(

@@ -188,7 +188,7 @@ def test_the_method_and_every_choice_are_recorded(tmp_path):
 
 
 @pytest.mark.parametrize(("flag", "value", "message"), [
-    ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq"),
+    ("--quantize-method", "gptq9", "quantize method 'gptq9': allowed: symmetric, asymmetric, gptq, gptq-symmetric"),
     ("--quantize-embedding", "int2", "quantize embedding 'int2': allowed: same, int8, int4"),
     ("--quantize-int8-share", "1.5", "quantize int8 share 1.5: a share of the weights from 0 to 1"),
     ("--quantize-accuracy", "fp16", "quantize accuracy 'fp16': allowed: int8, fp32-head, fp32"),
@@ -200,37 +200,60 @@ def test_an_unknown_method_or_embedding_precision_is_one_line(cli, tmp_path, fla
     assert not (tmp_path / "onnx").exists()
 
 
-def test_gptq_keeps_a_layers_output_closer_than_rounding_each_weight():
-    """Inputs with correlated features and a few large ones (as real activations have):
-    GPTQ's output error is well under round-to-nearest's at the same block size."""
-    from light_llm.exports.quantize_gptq import gptq_rows
-
+def _correlated_inputs(loud: list[int]) -> np.ndarray:
+    """Inputs with correlated features and a few large ones (`loud`), as real activations have."""
     rng = np.random.default_rng(0)
     mixing = rng.standard_normal((96, 96)).astype(np.float32) * 0.1 + np.eye(96, dtype=np.float32)
     inputs = rng.standard_normal((512, 96)).astype(np.float32) @ mixing
-    inputs[:, :4] *= 20
-    rows = known_matrix()
+    inputs[:, loud] *= 20
+    return inputs
+
+
+@pytest.mark.parametrize("rule", ["asymmetric", "symmetric"])
+def test_gptq_keeps_a_layers_output_closer_than_rounding_each_weight(rule):
+    """GPTQ's output error is well under round-to-nearest's at the same block size and scale rule."""
+    from light_llm.exports.quantize_gptq import gptq_rows
+
+    inputs, rows = _correlated_inputs([0, 1, 2, 3]), known_matrix()
     output_error = lambda weight: (np.linalg.norm(inputs @ (weight.dequantized() - rows).T)  # noqa: E731
                                    / np.linalg.norm(inputs @ rows.T))
     for block_size in (32, 64):
-        gptq = gptq_rows(rows, inputs.T @ inputs, 4, block_size, "asymmetric")
-        assert output_error(gptq) < 0.7 * output_error(quantize_rows(rows, 4, block_size, "asymmetric"))
-        assert gptq.zero_points is not None and gptq.dequantized().shape == rows.shape
+        gptq = gptq_rows(rows, inputs.T @ inputs, 4, block_size, rule)
+        assert output_error(gptq) < 0.7 * output_error(quantize_rows(rows, 4, block_size, rule))
+        assert (gptq.zero_points is None) == (rule == "symmetric") and gptq.dequantized().shape == rows.shape
 
 
-def test_a_gptq_export_is_calibrated_on_text_apart_from_the_evaluation_text(tmp_path):
+def test_gptq_rounds_the_columns_of_largest_curvature_first():
+    """Activation order: the loudest input's column is rounded before any error reaches it
+    (its codes are plain rounding's, with the block's scale read from the unquantized
+    weights), while columns rounded later carry earlier columns' compensation."""
+    from light_llm.exports.quantize_gptq import gptq_rows
+
+    loud = 77  # in the third block of 32, behind 76 columns that natural order would round first
+    inputs, rows = _correlated_inputs([loud]), known_matrix()
+    gptq = gptq_rows(rows, inputs.T @ inputs, 4, 32, "asymmetric").dequantized()
+    rounded = quantize_rows(rows, 4, 32, "asymmetric").dequantized()
+    np.testing.assert_array_equal(gptq[:, loud], rounded[:, loud])
+    assert (gptq[:, 70] != rounded[:, 70]).any()
+
+
+@pytest.mark.parametrize("method", ["gptq", "gptq-symmetric"])
+def test_a_gptq_export_is_calibrated_on_text_apart_from_the_evaluation_text(tmp_path, method):
     from light_llm.evaluate.text import builtin_text
     from light_llm.exports.quantize_calibration import BUILTIN_CALIBRATION, calibration_text
 
     evaluation, calibration = builtin_text(), calibration_text()
     lines = {line for line in evaluation.splitlines() if len(line) > 40}
     assert not [line for line in calibration.splitlines() if line in lines]
-    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method="gptq")[1]
+    out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_method=method)[1]
     manifest = json.loads((out / "light_llm.json").read_text())
-    assert manifest["quantize_method"] == "gptq" and manifest["parity"]["passed"]
+    assert manifest["quantize_method"] == method and manifest["parity"]["passed"]
     assert manifest["quantize_calibration"].startswith(BUILTIN_CALIBRATION)
-    assert set(manifest["quantize_weights"].values()) == {"int4 gptq"}
+    assert set(manifest["quantize_weights"].values()) == {f"int4 {method}"}
     assert not list(out.glob("*.calibration"))
+    zero_points = {len(node.input) > 3 for node in onnx.load(str(out / "model.onnx")).graph.node
+                   if node.op_type == "MatMulNBits"}
+    assert zero_points == {method == "gptq"}  # gptq-symmetric: the runtime's default zero point
 
 
 @pytest.mark.parametrize(("content", "message"), [(None, "no such text file"), ("  \n", "the text is empty")])

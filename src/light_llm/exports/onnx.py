@@ -72,7 +72,7 @@ def export_onnx(
         lowering_summary,
         shares_kv_buffer,
     )
-    from light_llm.exports.quantize import QuantizeOptions, check_quantization
+    from light_llm.exports.quantize import QuantizeOptions, calibrated, check_quantization
     from light_llm.exports.transformers_js import write_transformers_js_files
     from light_llm.exports.weights_file import open_weights
     from light_llm.model_folder import WEIGHTS_FILE
@@ -92,8 +92,8 @@ def export_onnx(
         check_quantization(options.precision, options.block_size, options.method, options.int8_share,
                            options.accuracy)
         calibration_text = quantize_calibration_text or defaults.quantize_calibration_text
-        if calibration_text is not None and options.method != "gptq":
-            raise ExportError("a quantize calibration text applies to the gptq method only")
+        if calibration_text is not None and not calibrated(options.method):
+            raise ExportError("a quantize calibration text applies to the gptq methods only")
     elif any(option is not None for option in (quantize_block_size, quantize_method, quantize_grid_fit,
                                                quantize_embedding, quantize_calibration_text, quantize_int8_share,
                                                quantize_accuracy)):
@@ -109,7 +109,7 @@ def export_onnx(
         ir = lower_spec(folder.spec, target="export")
         geometry = Geometry.from_ir(ir)
         plan = lowering_plan(ir, portable, min_onnxruntime) if ir.family in LOWERED_FAMILIES else None
-        if options is not None and options.method == "gptq":  # a missing or empty text: named before any work
+        if options is not None and calibrated(options.method):  # a missing or empty text: named before any work
             options = _with_calibration(options, folder, geometry, calibration_text)
     with staged_folder(out_dir) as staging:
         path = staging / MODEL_FILE

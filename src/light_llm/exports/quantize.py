@@ -58,8 +58,8 @@ BITS = {"int4": 4, "int8": 8}
 # MatMulNBits' accuracy_level (4: int8 activations, 0: fp32) of (the LM head, every other weight)
 ACCURACY_LEVELS = {"int8": (4, 4), "fp32-head": (0, 4), "fp32": (0, 0)}
 ACCURACY_LEVEL = 4  # QMoE's: its CPU kernel has no fp32 path
-METHODS = ("symmetric", "asymmetric", "gptq")  # the first two: quantize_blocks.py; gptq: quantize_gptq.py
-GPTQ_SCALE_RULE = "asymmetric"  # the blocks' scales and zero points under GPTQ
+METHODS = ("symmetric", "asymmetric", "gptq", "gptq-symmetric")  # the first two: quantize_blocks.py; gptq: quantize_gptq.py
+GPTQ_SCALE_RULES = {"gptq": "asymmetric", "gptq-symmetric": "symmetric"}  # the blocks' scales and zero points
 MS_DOMAIN = "com.microsoft"
 PROTOBUF_LIMIT = 2 * 1024**3 - 64 * 1024**2  # below protobuf's 2 GB, room for the graph itself
 
@@ -122,6 +122,16 @@ def quantize(source: Path, target: Path, options: QuantizeOptions, on_weight=Non
     summary = _Pass(model, Path(source), options, on_weight).run()
     _save(model, Path(target))
     return summary
+
+
+def scale_rule(method: str) -> str:
+    """How `method` sets a block's scale and zero point (quantize_blocks.block_scales)."""
+    return GPTQ_SCALE_RULES.get(method, method)
+
+
+def calibrated(method: str) -> bool:
+    """Whether `method` reads calibration text (the gptq methods)."""
+    return method in GPTQ_SCALE_RULES
 
 
 def check_quantization(precision: str, block_size: int = DEFAULT_QUANTIZE_BLOCK_SIZE,
@@ -205,7 +215,7 @@ class _Pass:
         del self.graph.node[:]
         self.graph.node.extend(self.prologue + nodes)
         quantize_moe_nodes(self.graph, self._array, self.options.bits, self.options.block_size,
-                           GPTQ_SCALE_RULE if self.options.method == "gptq" else self.options.method,
+                           scale_rule(self.options.method),
                            ACCURACY_LEVEL, self._record)
         self._drop_unused()
         self._read_external_data()
@@ -379,13 +389,13 @@ class _Pass:
             source, rows_stored = self._matmul_weight(node)
             if source is not None and source not in candidates:
                 candidates[source] = (rows_stored, node.input[0])
-        block_size, rule = self.options.block_size, GPTQ_SCALE_RULE if self.options.method == "gptq" else self.options.method
+        block_size, rule = self.options.block_size, scale_rule(self.options.method)
         off_grid = {}
         for source, (rows_stored, activation) in candidates.items():
             rows = self._rows(source, rows_stored)
             if rows.shape not in embedding_shapes and not (self.options.grid_fit and fit_grid(rows, block_size)):
                 off_grid[source] = (rows_stored, activation)
-        grams = self._grams() if off_grid and self.options.method == "gptq" else {}
+        grams = self._grams() if off_grid and calibrated(self.options.method) else {}
         output = bool(off_grid) and all(activation in grams for _, activation in off_grid.values())
         measured = [Sensitivity(source, rounding_error(self._rows(source, rows_stored), block_size, rule,
                                                        grams[activation] if output else None),
@@ -418,12 +428,12 @@ class _Pass:
             grid, weight = fitted
             self._record(source, f"int{weight.bits} {grid} grid")
             return weight
-        if options.method == "gptq" and activation and activation in self._grams():
-            self._record(source, f"int{bits} gptq")
-            return gptq_rows(rows, self.grams[activation], bits, options.block_size, GPTQ_SCALE_RULE)
-        method = GPTQ_SCALE_RULE if options.method == "gptq" else options.method
-        self._record(source, f"int{bits} {method}")
-        return quantize_rows_in_chunks(rows, bits, options.block_size, method)
+        rule = scale_rule(options.method)
+        if calibrated(options.method) and activation and activation in self._grams():
+            self._record(source, f"int{bits} {options.method}")
+            return gptq_rows(rows, self.grams[activation], bits, options.block_size, rule)
+        self._record(source, f"int{bits} {rule}")
+        return quantize_rows_in_chunks(rows, bits, options.block_size, rule)
 
     def _record(self, source: str, choice: str) -> None:
         recorded = self.summary.weights.get(source)

@@ -9,7 +9,7 @@ from light_llm.spec_base import Integer, Number, SpecModel
 QuantizeBlockSize = Literal[16, 32, 64, 128, 256]  # what MatMulNBits and GatherBlockQuantized take
 QUANTIZE_BLOCK_SIZES: tuple[int, ...] = get_args(QuantizeBlockSize)
 DEFAULT_QUANTIZE_BLOCK_SIZE = 32  # onnxruntime-genai's builder's default too
-QuantizeMethod = Literal["symmetric", "asymmetric", "gptq"]  # exports/quantize.py METHODS
+QuantizeMethod = Literal["symmetric", "asymmetric", "gptq", "gptq-symmetric"]  # exports/quantize.py METHODS
 DEFAULT_QUANTIZE_METHOD = "gptq"
 # The quantized gate's defaults, measured on SmolLM2-135M (docs/export-contract.md)
 INT8_AGREEMENT, INT8_RATIO = 0.85, 1.1
@@ -63,8 +63,9 @@ class ExportConfig(SpecModel):
     quantize_method: QuantizeMethod = Field(
         DEFAULT_QUANTIZE_METHOD,
         description="How the int8/int4 codes are chosen: symmetric (signed scales, searched), asymmetric "
-        "(a scale and a zero point per block, its range's clipping searched) or gptq (asymmetric blocks whose "
-        "rounding errors later weights compensate, measured on calibration text).",
+        "(a scale and a zero point per block, its range's clipping searched), gptq (asymmetric blocks whose "
+        "rounding errors later weights compensate, measured on calibration text) or gptq-symmetric (gptq with "
+        "symmetric blocks: no zero points, onnxruntime's faster kernel, a little more error).",
     )
     quantize_calibration_text: Annotated[str, Field(max_length=4096)] | None = Field(
         None,

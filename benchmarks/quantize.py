@@ -13,11 +13,13 @@ builder's int4 at blocks 32 and 128 (`-p int4 --extra_options block_size=B`) bes
 
 Per graph: perplexity on --windows × --window-length tokens of light_llm.evaluate's
 built-in English text (each window one prefill from an empty cache) and the share of
-those positions whose top-1 token is transformers' fp32 one; file size; quantize seconds
-(light_llm only); decode tok/s of the plain onnxruntime loop (benchmarks/inference.py;
-batch 1, --prompt tokens of the text then --new tokens, median of --runs runs after a
-warm-up, the graphs taking turns within each run) and its ratio to the builder's block-32
-int4 in the same run. One run, the CPU named.
+those positions whose top-1 token is transformers' fp32 one; greedy agreement with the fp32
+graph (64 greedy tokens after each of 8 prompts of 32 tokens of the text: the share before
+each row's first difference); file size; quantize seconds (light_llm only); decode tok/s
+of the plain onnxruntime loop and of og.Generator (benchmarks/inference.py; batch 1,
+--prompt tokens of the text then --new tokens, median of --runs runs after a warm-up, the
+graphs taking turns within each run) and their ratios to the builder's block-32 int4 in the
+same run and driver. One run, the CPU named.
 
     .venv/bin/python benchmarks/quantize.py [--work DIR] [--runs 3] [--threads 2]
         [--prompt 128] [--new 64] [--windows 4] [--window-length 512] [--configs 'NAME;…']
@@ -51,6 +53,7 @@ CONFIGS: dict[str, tuple[int, str, bool, int, float]] = {
        for block in (32, 128) for method in ("asymmetric", "gptq")},
 }
 BUILDER_BLOCKS = (32, 128)
+AGREEMENT_PROMPTS, AGREEMENT_PROMPT_LENGTH, AGREEMENT_NEW = 8, 32, 64
 MODELS = ("smollm2", "off-grid")
 BASELINE = "builder int4, block 32"
 
@@ -173,25 +176,57 @@ def main() -> None:
               f"original {score(transformers_logits(original), windows).perplexity:.4f}")
     scores = {graph.name: score(graph_logits(graph, args.threads, shape), windows) for graph in graphs}
 
+    agreement = greedy_agreement(graphs, Graph("fp32", work / "light_llm-fp32", "fp32", builder=False), ids,
+                                 args.threads, shape)
     prompts = consecutive(ids, 1, args.prompt)
-    generators = {graph.name: DRIVERS["plain onnxruntime loop"](graph, args.threads, shape) for graph in graphs}
-    rates = {name: row[1] for name, row in measure(generators, prompts, args.new, args.runs).items()}
+    rates = {driver: {name: row[1] for name, row in measure(
+                 {graph.name: DRIVERS[driver](graph, args.threads, shape) for graph in graphs},
+                 prompts, args.new, args.runs).items()}
+             for driver in speed_drivers()}
 
     model = "SmolLM2-135M-Instruct" + (" off its grid" if hf != original else "")
     print(f"\n{model} int4; perplexity on {reference.tokens} tokens ({args.windows} × "
           f"{args.window_length}), fp32 (transformers) {reference.perplexity:.3f}; top-1 = fp32's on those "
-          f"positions; decode: plain onnxruntime loop, batch 1, {args.prompt} + {args.new} tokens, median of "
-          f"{args.runs} runs, vs {BASELINE} in this run")
-    print("| graph | perplexity | vs fp32 | top-1 = fp32 | MB | quantize s | decode tok/s | vs builder 32 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    baseline = rates.get(BASELINE)
+          f"positions; greedy = fp32's: of {AGREEMENT_PROMPTS} × {AGREEMENT_NEW} greedy tokens after "
+          f"{AGREEMENT_PROMPTS} prompts of {AGREEMENT_PROMPT_LENGTH}, the share before each row's first difference "
+          f"from the fp32 graph's; decode: batch 1, {args.prompt} + {args.new} tokens, median of {args.runs} runs, "
+          f"vs {BASELINE} in this run, per driver")
+    drivers = list(rates)
+    print("| graph | perplexity | vs fp32 | top-1 = fp32 | greedy = fp32 | MB | quantize s | "
+          + " | ".join(f"{driver} tok/s | vs builder 32" for driver in drivers) + " |")
+    print("|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(drivers))
     for graph in graphs:
-        found, rate = scores[graph.name], rates.get(graph.name)
+        found = scores[graph.name]
         quantized = f"{seconds[graph.name]:.1f}" if graph.name in seconds else "—"
-        speed = f"{rate:.1f}" if rate else "failed"
-        ratio = f"{rate / baseline:.2f}×" if rate and baseline else "—"
+        speeds = []
+        for driver in drivers:
+            rate, baseline = rates[driver].get(graph.name), rates[driver].get(BASELINE)
+            speeds += [f"{rate:.1f}" if rate else "failed", f"{rate / baseline:.2f}×" if rate and baseline else "—"]
         print(f"| {graph.name} | {found.perplexity:.3f} | {found.perplexity / reference.perplexity - 1:+.2%} | "
-              f"{found.agreement(reference):.1%} | {size_mb(graph.folder):.1f} | {quantized} | {speed} | {ratio} |")
+              f"{found.agreement(reference):.1%} | {agreement[graph.name]:.1%} | {size_mb(graph.folder):.1f} | "
+              f"{quantized} | " + " | ".join(speeds) + " |")
+
+
+def speed_drivers() -> list[str]:
+    """The plain onnxruntime loop, and og.Generator where onnxruntime-genai is installed."""
+    import importlib.util
+
+    return ["plain onnxruntime loop"] + (["og.Generator"] if importlib.util.find_spec("onnxruntime_genai") else [])
+
+
+def greedy_agreement(graphs: list[Graph], fp32: Graph, ids, threads: int, shape: dict) -> dict[str, float]:
+    """Per graph: of AGREEMENT_NEW greedy tokens after each of AGREEMENT_PROMPTS prompts (the text's
+    first tokens, AGREEMENT_PROMPT_LENGTH each), the share before its row first differs from the
+    fp32 graph's (plain onnxruntime loop, the prompts as one batch)."""
+    import numpy as np
+
+    prompts = consecutive(ids, AGREEMENT_PROMPTS, AGREEMENT_PROMPT_LENGTH)
+
+    def greedy(graph: Graph) -> np.ndarray:
+        return DRIVERS["plain onnxruntime loop"](graph, threads, shape)(prompts, AGREEMENT_NEW)
+
+    reference = greedy(fp32)
+    return {graph.name: float(np.cumprod(greedy(graph) == reference, axis=1).mean()) for graph in graphs}
 
 
 if __name__ == "__main__":

@@ -268,6 +268,16 @@ def test_a_missing_or_empty_calibration_text_is_one_line(cli, tmp_path, content,
     assert not (tmp_path / "onnx").exists()
 
 
+def test_a_calibration_text_for_a_method_that_reads_none_is_one_line(cli, tmp_path):  # noqa: F811
+    model_folder(tmp_path / "run", LLAMA)
+    text = tmp_path / "calibration.txt"
+    text.write_text("Some English text to calibrate on.\n")
+    result = cli("export", tmp_path / "run", "--onnx", "--quantize", "int4", "--quantize-method", "symmetric",
+                 "--quantize-calibration-text", text, "--out", tmp_path / "onnx")
+    assert_one_line_error(result, "a quantize calibration text applies to the gptq methods only")
+    assert not (tmp_path / "onnx").exists()
+
+
 def test_an_int8_embedding_keeps_the_tied_head_at_8_bits_and_the_rest_at_4(tmp_path):
     out = exported(tmp_path, merged(LLAMA, {"init_std": 0.02}), quantize="int4", quantize_embedding="int8",
                    quantize_method="symmetric")[1]

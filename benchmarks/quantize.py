@@ -176,13 +176,14 @@ def main() -> None:
               f"original {score(transformers_logits(original), windows).perplexity:.4f}")
     scores = {graph.name: score(graph_logits(graph, args.threads, shape), windows) for graph in graphs}
 
-    agreement = greedy_agreement(graphs, Graph("fp32", work / "light_llm-fp32", "fp32", builder=False), ids,
-                                 args.threads, shape)
-    prompts = consecutive(ids, 1, args.prompt)
-    rates = {driver: {name: row[1] for name, row in measure(
-                 {graph.name: DRIVERS[driver](graph, args.threads, shape) for graph in graphs},
-                 prompts, args.new, args.runs).items()}
+    loops = {driver: {graph.name: DRIVERS[driver](graph, args.threads, shape) for graph in graphs}
              for driver in speed_drivers()}
+    plain = DRIVERS["plain onnxruntime loop"]
+    fp32_loop = plain(Graph("fp32", work / "light_llm-fp32", "fp32", builder=False), args.threads, shape)
+    agreement = greedy_agreement(loops["plain onnxruntime loop"], fp32_loop, ids)
+    prompts = consecutive(ids, 1, args.prompt)
+    rates = {driver: {name: row[1] for name, row in measure(generators, prompts, args.new, args.runs).items()}
+             for driver, generators in loops.items()}
 
     model = "SmolLM2-135M-Instruct" + (" off its grid" if hf != original else "")
     print(f"\n{model} int4; perplexity on {reference.tokens} tokens ({args.windows} × "
@@ -214,19 +215,16 @@ def speed_drivers() -> list[str]:
     return ["plain onnxruntime loop"] + (["og.Generator"] if importlib.util.find_spec("onnxruntime_genai") else [])
 
 
-def greedy_agreement(graphs: list[Graph], fp32: Graph, ids, threads: int, shape: dict) -> dict[str, float]:
-    """Per graph: of AGREEMENT_NEW greedy tokens after each of AGREEMENT_PROMPTS prompts (the text's
-    first tokens, AGREEMENT_PROMPT_LENGTH each), the share before its row first differs from the
-    fp32 graph's (plain onnxruntime loop, the prompts as one batch)."""
+def greedy_agreement(loops: dict, fp32_loop, ids) -> dict[str, float]:
+    """Per graph of `loops` (name → its plain onnxruntime loop): of AGREEMENT_NEW greedy tokens
+    after each of AGREEMENT_PROMPTS prompts (the text's first tokens, AGREEMENT_PROMPT_LENGTH
+    each, as one batch), the share before its row first differs from `fp32_loop`'s."""
     import numpy as np
 
     prompts = consecutive(ids, AGREEMENT_PROMPTS, AGREEMENT_PROMPT_LENGTH)
-
-    def greedy(graph: Graph) -> np.ndarray:
-        return DRIVERS["plain onnxruntime loop"](graph, threads, shape)(prompts, AGREEMENT_NEW)
-
-    reference = greedy(fp32)
-    return {graph.name: float(np.cumprod(greedy(graph) == reference, axis=1).mean()) for graph in graphs}
+    reference = fp32_loop(prompts, AGREEMENT_NEW)
+    return {name: float(np.cumprod(greedy(prompts, AGREEMENT_NEW) == reference, axis=1).mean())
+            for name, greedy in loops.items()}
 
 
 if __name__ == "__main__":
